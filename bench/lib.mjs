@@ -1,0 +1,59 @@
+// Shared helpers for benchmarks: timing child processes, medians, temp hives.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const deiaBin = path.join(root, 'bin/deia.js');
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function tempHive(prefix = 'deia-bench-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, hive: path.join(dir, '.deia'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Wall time of one child process, in ms. Throws if it fails. */
+export function timeProcess(cmd, args, opts = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], ...opts });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0 && !opts.allowFail) {
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  }
+  return ms;
+}
+
+/**
+ * Alternate A and B runs (so drift and noise hit both alike) and compare medians.
+ * Returns { a, b, ratio } with medians in ms.
+ */
+export function abCompare(runA, runB, runs = 21, warmup = 2) {
+  for (let i = 0; i < warmup; i++) {
+    runA(-1);
+    runB(-1);
+  }
+  const as = [];
+  const bs = [];
+  for (let i = 0; i < runs; i++) {
+    as.push(runA(i));
+    bs.push(runB(i));
+  }
+  const a = median(as);
+  const b = median(bs);
+  return { a, b, ratio: b / a, runs };
+}
+
+export function nodeBaseline() {
+  return timeProcess(process.execPath, ['-e', '0']);
+}
+
+export function deia(args, env = {}, opts = {}) {
+  return timeProcess(process.execPath, [deiaBin, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, ...opts });
+}

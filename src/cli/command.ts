@@ -1,0 +1,43 @@
+import type { HiveContext, HiveOptions } from '../hive.js';
+import type { Output } from './output.js';
+
+/** An option in commander's flag syntax, e.g. `--priority <level>`. */
+export interface OptionSpec {
+  flags: string;
+  description: string;
+  default?: string | boolean | string[];
+}
+
+/**
+ * One command = one file under src/cli/commands/, declaring its name, summary,
+ * arguments, options and examples, with one `exec`. Output goes through `run.out`.
+ */
+export interface CommandSpec {
+  /** 'send', or 'health record' for a sub-command. */
+  name: string;
+  summary: string;
+  /** commander argument syntax, e.g. '<to> <body...>'. */
+  args?: string;
+  options?: OptionSpec[];
+  /** Shown under "Examples:" in --help; at least one per command. */
+  examples: string[];
+  /** Returns the exit code (0 when omitted). */
+  exec(run: Run): Promise<number | void>;
+}
+
+export interface Run {
+  /** Positional arguments in declaration order (a variadic one is an array). */
+  args: unknown[];
+  /** Options of the command merged with the global ones (--dir, --as, --json). */
+  opts: Record<string, any>;
+  out: Output;
+  env: NodeJS.ProcessEnv;
+  /** Open the hive (locate folder, validate config); `overrides` e.g. a --from identity. */
+  hive(overrides?: Partial<HiveOptions>): HiveContext;
+  /** Read all of standard input as text. */
+  stdin(): Promise<string>;
+}
+
+export function defineCommand(spec: CommandSpec): CommandSpec {
+  return spec;
+}

@@ -1,0 +1,15 @@
+import { defineCommand } from '../command.js';
+import { ensureInbox } from '../../messaging/registry.js';
+
+export default defineCommand({
+  name: 'register',
+  summary: "create a bot's inbox ahead of its first look (its first inbox or send does it too)",
+  args: '<bot>',
+  examples: ['deia register BOT-002', 'deia register BOT-002 --json'],
+  async exec(run) {
+    const bot = run.args[0] as string;
+    const res = await ensureInbox(run.hive(), bot);
+    if (run.out.json) return run.out.printJson(res);
+    run.out.line(res.created ? `registered ${bot}` : `${bot} already has an inbox`);
+  },
+});

@@ -1,0 +1,179 @@
+import { Command, CommanderError, Option } from 'commander';
+import { isDeiaError } from '../common/errors.js';
+import { createContext, type HiveContext, type HiveOptions } from '../hive.js';
+import type { CommandSpec, Run } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { Output } from './output.js';
+import { VERSION } from './version.js';
+
+export interface Io {
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Global options that take a value: skipped when looking for the command name. */
+const VALUE_OPTIONS = new Set(['--dir', '--as']);
+
+/**
+ * The command path named in argv ('send', or ['health', 'record']), found without
+ * loading any command, so that only the one being run is imported.
+ */
+export function findCommandPath(argv: readonly string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a.startsWith('-')) {
+      if (VALUE_OPTIONS.has(a)) i++;
+      continue;
+    }
+    words.push(a);
+    if (words.length === 1 && !Object.keys(COMMANDS).some((k) => k.startsWith(a + ' '))) break;
+  }
+  if (words.length === 2 && COMMANDS[words.join(' ')]) return words;
+  if (words.length >= 1 && COMMANDS[words[0]!]) return [words[0]!];
+  return [];
+}
+
+export async function run(argv: string[], io: Io = {}): Promise<number> {
+  const env = io.env ?? process.env;
+  const stderr = io.stderr ?? process.stderr;
+  const wantsJson = argv.includes('--json');
+  const out = await new Output({ json: wantsJson, stdout: io.stdout, stderr, env }).init();
+  let exitCode = 0;
+
+  const program = new Command('deia')
+    .description('Bots in separate shells coordinate through one folder of JSONL files.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .option('--dir <path>', 'hive folder (default: DEIA_DIR, else nearest .deia/ walking up, else ./.deia)')
+    .option('--as <bot>', 'act as this bot (default: DEIA_BOT)')
+    .option('--json', 'print one JSON document on stdout, for programs')
+    .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => out.raw(s),
+      writeErr: (s) => stderr.write(s),
+      outputError: (s, write) => write(commanderErrorLine(s, argv)),
+    });
+  program.addHelpText(
+    'after',
+    '\nExamples:\n  deia init\n  deia send BOT-002 "tests are green" --as BOT-001 --priority P1\n  DEIA_BOT=BOT-002 deia inbox --next --json\n\nExit codes: 0 success, 1 failure or nothing found, 2 bad usage or input.',
+  );
+
+  const path = findCommandPath(argv);
+  const names = path.length ? [path.join(' '), ...(path.length === 2 ? [path[0]!] : [])] : Object.keys(COMMANDS);
+  const specs = await Promise.all(names.filter((n) => COMMANDS[n]).map(async (n) => (await COMMANDS[n]!()).default));
+  specs.sort((a, b) => a.name.split(' ').length - b.name.split(' ').length);
+
+  const byName = new Map<string, Command>();
+  for (const spec of specs) {
+    const words = spec.name.split(' ');
+    const parent = words.length === 2 ? ensureGroup(program, byName, words[0]!) : program;
+    const existing = byName.get(spec.name);
+    const cmd = existing ?? parent.command(words[words.length - 1]!);
+    byName.set(spec.name, cmd);
+    configure(cmd, spec, out, env, (code) => {
+      exitCode = code;
+    });
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      // Commander already printed the message through outputError; usage errors exit 2.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (isDeiaError(e)) {
+      out.error(e.message, e.hint);
+      if (env.DEIA_DEBUG) stderr.write(`${e.stack}\n`);
+      return e.exitCode;
+    }
+    const err = e as Error;
+    out.error(`internal error: ${err?.message ?? String(e)}`, 'set DEIA_DEBUG=1 for a stack trace and report it');
+    if (env.DEIA_DEBUG) stderr.write(`${err?.stack}\n`);
+    return 1;
+  }
+}
+
+function ensureGroup(program: Command, byName: Map<string, Command>, name: string): Command {
+  let g = byName.get(name);
+  if (!g) {
+    g = program.command(name);
+    byName.set(name, g);
+    g.description(`${name} commands`);
+  }
+  return g;
+}
+
+function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.ProcessEnv, setExit: (n: number) => void) {
+  cmd.description(spec.summary);
+  if (spec.args) cmd.arguments(spec.args);
+  for (const o of spec.options ?? []) {
+    const opt = new Option(o.flags, o.description);
+    if (o.default !== undefined) opt.default(o.default);
+    cmd.addOption(opt);
+  }
+  if (spec.examples.length) {
+    cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`);
+  }
+  cmd.exitOverride();
+  cmd.action(async (...actionArgs: unknown[]) => {
+    const command = actionArgs[actionArgs.length - 1] as Command;
+    const opts = command.optsWithGlobals();
+    const args = actionArgs.slice(0, -2);
+    let ctx: HiveContext | undefined;
+    const runCtx: Run = {
+      args,
+      opts,
+      out,
+      env,
+      hive(overrides: Partial<HiveOptions> = {}) {
+        if (!ctx) {
+          ctx = createContext({
+            dir: opts.dir,
+            as: opts.as,
+            env,
+            clock: clockFromEnv(env),
+            warn: (m) => out.warn(m),
+            ...overrides,
+          });
+        }
+        return ctx;
+      },
+      stdin: readStdin,
+    };
+    const code = await spec.exec(runCtx);
+    setExit(typeof code === 'number' ? code : 0);
+  });
+}
+
+/**
+ * DEIA_NOW (ISO time or epoch ms) pins the clock for the whole process: tests of
+ * retries, TTL and staleness across real processes use it instead of sleeping.
+ */
+function clockFromEnv(env: NodeJS.ProcessEnv): (() => number) | undefined {
+  const v = env.DEIA_NOW;
+  if (!v) return undefined;
+  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms)) return undefined;
+  return () => ms;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Commander's "error: unknown option '--x'" becomes deia's one-line error format. */
+function commanderErrorLine(s: string, argv: string[]): string {
+  const msg = s.replace(/^error:\s*/i, '').trim().split('\n').filter(Boolean).join('; ');
+  const path = findCommandPath(argv);
+  const help = path.length ? `deia ${path.join(' ')} --help` : 'deia --help';
+  return `deia: ${msg} (see \`${help}\`)\n`;
+}

@@ -1,0 +1,80 @@
+import { systemClock, type Clock } from './common/clock.js';
+import { UsageError } from './common/errors.js';
+import { uuidSource, validateBotId, type IdSource } from './common/ids.js';
+import { CONFIG_FILE, parseConfigText, resolveConfig, type Config } from './config/index.js';
+import { locateHive } from './store/locate.js';
+import { Store, type WarnFn } from './store/store.js';
+import fs from 'node:fs';
+
+export interface HiveOptions {
+  /** The hive folder; default: DEIA_DIR, else the nearest `.deia/` walking up, else `./.deia`. */
+  dir?: string;
+  /** Who is acting (the bot id); default DEIA_BOT. */
+  as?: string;
+  /** Injected time (ms since epoch) so rules are testable without sleeping. */
+  clock?: Clock;
+  /** Injected id source (uuid v4 by default). */
+  ids?: IdSource;
+  /** Injected randomness in [0, 1) (Math.random by default). */
+  random?: () => number;
+  /** Where warnings about torn or corrupt lines go (stderr by default). */
+  warn?: WarnFn;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Use the defaults without reading config.json (for `init --force` repairing a broken one). */
+  ignoreConfig?: boolean;
+}
+
+/**
+ * Everything an operation needs: the store, the validated config, and the injected
+ * clock, ids and randomness. Domain operations take this and nothing global.
+ */
+export interface HiveContext {
+  readonly dir: string;
+  readonly store: Store;
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly random: () => number;
+  /** The acting bot, if known. */
+  readonly identity: string | undefined;
+}
+
+/** The acting bot id, or a usage error that says how to give one. */
+export function requireIdentity(ctx: HiveContext, what = 'this command'): string {
+  if (!ctx.identity) {
+    throw new UsageError(`${what} needs to know which bot you are`, 'pass --as BOT or set DEIA_BOT');
+  }
+  return ctx.identity;
+}
+
+export function loadConfig(dir: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(`${dir}/${CONFIG_FILE}`, 'utf8');
+  } catch {
+    return resolveConfig(undefined);
+  }
+  return parseConfigText(text, `${dir}/${CONFIG_FILE}`);
+}
+
+export function createContext(opts: HiveOptions = {}): HiveContext {
+  const env = opts.env ?? process.env;
+  const dir = locateHive({ dir: opts.dir, env, cwd: opts.cwd });
+  const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(dir);
+  const asRaw = opts.as ?? (env.DEIA_BOT || undefined);
+  const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT)');
+  const store = new Store(dir, {
+    warn: opts.warn,
+    lock: { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms },
+  });
+  return {
+    dir,
+    store,
+    config,
+    clock: opts.clock ?? systemClock,
+    ids: opts.ids ?? uuidSource,
+    random: opts.random ?? Math.random,
+    identity,
+  };
+}

@@ -1,0 +1,45 @@
+import { CONFIG_FILE, defaultConfig, parseConfigText } from '../config/index.js';
+import type { HiveContext } from '../hive.js';
+import fs from 'node:fs';
+
+/** What `deia init` writes beside config.json: runtime state stays out of git. */
+export const GITIGNORE_TEXT = `# Runtime state of the deia hive. Only the configuration is meant to be committed.
+*
+!config.json
+!.gitignore
+`;
+
+export interface InitResult {
+  dir: string;
+  config_written: boolean;
+  gitignore_written: boolean;
+  already_initialised: boolean;
+}
+
+/** Create the hive folder with every default written out. Idempotent; `force` rewrites config.json. */
+export async function initHive(ctx: HiveContext, opts: { force?: boolean } = {}): Promise<InitResult> {
+  const { store } = ctx;
+  store.ensureDir();
+  return store.withLock(`state/init`, async () => {
+    const hadConfig = store.exists(CONFIG_FILE);
+    let configWritten = false;
+    if (!hadConfig || opts.force) {
+      await store.writeFileAtomic(CONFIG_FILE, JSON.stringify(defaultConfig(), null, 2) + '\n');
+      configWritten = true;
+    } else {
+      // Validate what is there so that init never blesses a broken config.
+      parseConfigText(fs.readFileSync(store.path(CONFIG_FILE), 'utf8'), store.path(CONFIG_FILE));
+    }
+    let gitignoreWritten = false;
+    if (!store.exists('.gitignore') || opts.force) {
+      await store.writeFileAtomic('.gitignore', GITIGNORE_TEXT);
+      gitignoreWritten = true;
+    }
+    return {
+      dir: ctx.dir,
+      config_written: configWritten,
+      gitignore_written: gitignoreWritten,
+      already_initialised: hadConfig && !opts.force,
+    };
+  });
+}

@@ -1,0 +1,5 @@
+export { Store, corruptNameOf, type StoreOptions, type ReadResult, type RewriteStats, type WarnFn } from './store.js';
+export { locateHive, HIVE_DIR_NAME } from './locate.js';
+export { DEFAULT_LOCK, lockRank, compareLocks, type LockOptions } from './lock.js';
+export { type BadLine } from './jsonl.js';
+export { TEMP_SUFFIX, tempOwnerPid } from './temp.js';

@@ -1,0 +1,85 @@
+import lockfile from 'proper-lockfile';
+import { DeiaError } from '../common/errors.js';
+
+/**
+ * File locks: proper-lockfile's mkdir locks (atomic on every local file system),
+ * refreshed while held so that a live holder is never taken over, and considered
+ * stale `staleMs` after the holder stopped refreshing (it was SIGKILLed): the next
+ * writer then takes the lock over instead of waiting forever.
+ */
+export interface LockOptions {
+  staleMs: number;
+  /** Give up after roughly this long; must exceed staleMs so a dead holder is always outlived. */
+  maxWaitMs: number;
+}
+
+export const DEFAULT_LOCK: LockOptions = { staleMs: 10_000, maxWaitMs: 25_000 };
+
+/**
+ * Global lock order (rule 5): a process that needs several locks takes them by rank,
+ * then by path, so two processes can never each hold what the other waits for.
+ */
+export function lockRank(rel: string): number {
+  if (rel === 'outbox.jsonl') return 0;
+  if (rel.startsWith('keys/')) return 1;
+  if (rel === 'bots.jsonl') return 2;
+  if (rel.startsWith('mailboxes/')) return 3;
+  if (rel === 'tasks.jsonl') return 4;
+  if (rel === 'performance.jsonl') return 5;
+  if (rel === 'metrics.jsonl') return 6;
+  if (rel.startsWith('state/')) return 7;
+  if (rel.endsWith('.jsonl') && !rel.includes('/')) return 8; // audit logs come last
+  return 9;
+}
+
+export function compareLocks(a: string, b: string): number {
+  return lockRank(a) - lockRank(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+export async function acquire(absPath: string, opts: LockOptions): Promise<() => Promise<void>> {
+  // Short, jittered, growing waits: cheap under light contention, bounded overall.
+  // Sum of waits with these numbers is about maxWaitMs (see retriesFor).
+  let compromised: Error | undefined;
+  try {
+    const release = await lockfile.lock(absPath, {
+      stale: opts.staleMs,
+      realpath: false,
+      retries: retriesFor(opts.maxWaitMs),
+      // The default throws from a timer and crashes the process; a compromised lock
+      // (we were paused longer than the stale window) is reported at release instead.
+      onCompromised: (err) => {
+        compromised = err;
+      },
+    });
+    return async () => {
+      try {
+        await release();
+      } catch {
+        // Already released or taken over: nothing of ours to clean.
+      }
+      if (compromised) {
+        process.emitWarning(`lock on ${absPath} was taken over while held: ${compromised.message}`);
+      }
+    };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ELOCKED') {
+      throw new DeiaError(
+        `store busy: ${absPath} stayed locked for more than ${Math.round(opts.maxWaitMs / 1000)} s`,
+        'another deia process is holding it; run `deia doctor` to look for stale locks',
+      );
+    }
+    throw e;
+  }
+}
+
+function retriesFor(maxWaitMs: number) {
+  const maxTimeout = 100;
+  return {
+    retries: Math.max(10, Math.ceil(maxWaitMs / maxTimeout)),
+    factor: 1.6,
+    minTimeout: 1,
+    maxTimeout,
+    randomize: true,
+  };
+}

@@ -1,0 +1,435 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DeiaError } from '../common/errors.js';
+import { acquire, compareLocks, DEFAULT_LOCK, type LockOptions } from './lock.js';
+import { encodeRecords, parseBuffer, type BadLine } from './jsonl.js';
+import { releaseTemp, tempNameFor } from './temp.js';
+
+/** Where a problem in a file was found; the CLI prints it once on stderr. */
+export type WarnFn = (message: string) => void;
+
+export interface StoreOptions {
+  lock?: Partial<LockOptions>;
+  /** Receives one line per torn or corrupt line found (deduplicated per process). */
+  warn?: WarnFn;
+}
+
+export interface ReadResult<T> {
+  records: T[];
+  /** Byte offset just past the last complete line; pass it as `from` to read only what came after. */
+  end: number;
+}
+
+export interface StreamedRecord<T> {
+  record: T;
+  offset: number;
+}
+
+const FILE_MODE = 0o644; // never world-writable: other users must not forge records
+const DIR_MODE = 0o755;
+const CHUNK = 1 << 16;
+
+/**
+ * The only code that touches the file system. Paths given to it are relative to
+ * the hive folder; anything that would resolve outside it is refused.
+ * Every read-modify-write happens under a lock (rule 1), every record is one line
+ * written by one `write` call (rule 2), every rewrite is temp + fsync + rename (rule 3).
+ */
+export class Store {
+  readonly lockOptions: LockOptions;
+  private readonly warnFn: WarnFn;
+  private readonly warned = new Set<string>();
+  /** Locks this process holds, so nested critical sections neither deadlock nor break the order. */
+  private readonly held = new Map<string, number>();
+
+  constructor(
+    readonly root: string,
+    opts: StoreOptions = {},
+  ) {
+    this.lockOptions = { ...DEFAULT_LOCK, ...opts.lock };
+    this.warnFn = opts.warn ?? ((m) => process.stderr.write(`deia: warning: ${m}\n`));
+  }
+
+  /** Absolute path of a file inside the hive; refuses anything that escapes it. */
+  path(rel: string): string {
+    const abs = path.resolve(this.root, rel);
+    const rootAbs = path.resolve(this.root);
+    if (abs !== rootAbs && !abs.startsWith(rootAbs + path.sep)) {
+      throw new DeiaError(`refusing path outside the hive: ${rel}`, 'this is a bug in deia; please report it', 2);
+    }
+    return abs;
+  }
+
+  exists(rel = '.'): boolean {
+    return fs.existsSync(this.path(rel));
+  }
+
+  size(rel: string): number {
+    try {
+      return fs.statSync(this.path(rel)).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Create the hive folder (and a sub-folder) on first write. */
+  ensureDir(relDir = '.'): void {
+    fs.mkdirSync(this.path(relDir), { recursive: true, mode: DIR_MODE });
+  }
+
+  /** Names of files in a sub-folder (empty when it does not exist). */
+  list(relDir: string): string[] {
+    try {
+      return fs.readdirSync(this.path(relDir));
+    } catch {
+      return [];
+    }
+  }
+
+  warn(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.warnFn(message);
+  }
+
+  // ---------------------------------------------------------------- locking
+
+  /**
+   * Run `fn` holding the locks of every file in `rels`, taken in the global order.
+   * Re-entrant within this process. Asking for a lock that ranks before one already
+   * held is a programming error (it could deadlock against another process).
+   */
+  async withLock<R>(rels: string | readonly string[], fn: () => Promise<R> | R): Promise<R> {
+    const wanted = [...new Set(typeof rels === 'string' ? [rels] : rels)].sort(compareLocks);
+    const toTake = wanted.filter((r) => !this.held.has(r));
+    if (toTake.length > 0) {
+      for (const h of this.held.keys()) {
+        if (compareLocks(toTake[0]!, h) < 0) {
+          throw new Error(`lock order violation: ${toTake[0]} requested while holding ${h}`);
+        }
+      }
+    }
+    const releases: Array<() => Promise<void>> = [];
+    try {
+      for (const rel of toTake) {
+        this.ensureDir(path.dirname(rel));
+        releases.push(await acquire(this.path(rel), this.lockOptions));
+        this.held.set(rel, 1);
+      }
+      return await fn();
+    } finally {
+      for (let i = releases.length - 1; i >= 0; i--) {
+        this.held.delete(toTake[i]!);
+        await releases[i]!();
+      }
+    }
+  }
+
+  isHeld(rel: string): boolean {
+    return this.held.has(rel);
+  }
+
+  // ---------------------------------------------------------------- append
+
+  /** Append records, one line each, in one write, under the file's lock. */
+  async append(rel: string, records: readonly unknown[]): Promise<{ offset: number; end: number }> {
+    if (records.length === 0) return { offset: this.size(rel), end: this.size(rel) };
+    return this.withLock(rel, () => this.appendHeld(rel, records));
+  }
+
+  /**
+   * Append while the caller already holds the file's lock (inside `withLock`).
+   * A torn tail left by a crashed writer is first ended with "\n" so the new
+   * record is never glued to garbage; the fragment stays as a corrupt line for doctor.
+   */
+  appendHeld(rel: string, records: readonly unknown[]): { offset: number; end: number } {
+    if (!this.held.has(rel)) throw new Error(`appendHeld(${rel}) without holding its lock`);
+    const abs = this.path(rel);
+    this.ensureDir(path.dirname(rel));
+    const fd = fs.openSync(abs, 'a+', FILE_MODE);
+    try {
+      let size = fs.fstatSync(fd).size;
+      let text = encodeRecords(records);
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        fs.readSync(fd, last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) {
+          text = '\n' + text;
+          size += 1;
+        }
+      }
+      const buf = Buffer.from(text, 'utf8');
+      let written = 0;
+      while (written < buf.length) written += fs.writeSync(fd, buf, written, buf.length - written);
+      return { offset: size, end: size - (text.startsWith('\n') ? 1 : 0) + buf.length };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // ---------------------------------------------------------------- read
+
+  /**
+   * Read every complete record of a JSONL file (or those after byte `from`).
+   * Missing file: no records. Bad lines are skipped and reported once.
+   */
+  read<T>(rel: string, opts: { from?: number } = {}): ReadResult<T> {
+    const abs = this.path(rel);
+    let buf: Buffer;
+    const from = opts.from ?? 0;
+    try {
+      if (from === 0) buf = fs.readFileSync(abs);
+      else {
+        const fd = fs.openSync(abs, 'r');
+        try {
+          const size = fs.fstatSync(fd).size;
+          buf = Buffer.alloc(Math.max(0, size - from));
+          let got = 0;
+          while (got < buf.length) {
+            const n = fs.readSync(fd, buf, got, buf.length - got, from + got);
+            if (n === 0) break;
+            got += n;
+          }
+          buf = buf.subarray(0, got);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], end: 0 };
+      throw e;
+    }
+    const lineBase = from === 0 ? 1 : 0;
+    const parsed = parseBuffer<T>(buf, from, lineBase, (bad) => this.reportBad(rel, bad, from === 0));
+    if (parsed.tornText !== undefined) this.reportTorn(rel, parsed.end, parsed.lines + lineBase, from === 0, abs);
+    return { records: parsed.records, end: parsed.end };
+  }
+
+  /**
+   * Stream records of a large file in fixed-size chunks: memory stays flat however
+   * long the file is. Used by compaction, retention and doctor.
+   */
+  async *stream<T>(
+    rel: string,
+    opts: { onBad?: (bad: BadLine) => void; from?: number } = {},
+  ): AsyncGenerator<StreamedRecord<T>> {
+    const abs = this.path(rel);
+    let fd: fs.promises.FileHandle;
+    try {
+      fd = await fs.promises.open(abs, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    const onBad = opts.onBad ?? ((bad: BadLine) => this.reportBad(rel, bad, true));
+    try {
+      let pos = opts.from ?? 0;
+      let line = pos === 0 ? 1 : 0;
+      let carry: Buffer = Buffer.alloc(0);
+      const chunk = Buffer.alloc(CHUNK);
+      for (;;) {
+        const { bytesRead } = await fd.read(chunk, 0, CHUNK, pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+        const base = pos - buf.length;
+        const out: StreamedRecord<T>[] = [];
+        const parsed = parseBuffer<T>(buf, base, line, onBad, (record, offset) => out.push({ record, offset }));
+        line += parsed.lines;
+        carry = Buffer.from(buf.subarray(parsed.end - base));
+        for (const r of out) yield r;
+      }
+      if (carry.length > 0) {
+        onBad({ line, offset: pos - carry.length, reason: 'torn', text: carry.toString('utf8') });
+      }
+    } finally {
+      await fd.close();
+    }
+  }
+
+  private reportBad(rel: string, bad: BadLine, lineKnown: boolean): void {
+    const where = lineKnown ? `${rel}:${bad.line}` : `${rel} at byte ${bad.offset}`;
+    this.warn(`${where}: skipped a line that does not parse (run \`deia doctor\`)`);
+  }
+
+  private reportTorn(rel: string, offset: number, line: number, lineKnown: boolean, abs: string): void {
+    // A reader without the lock can catch a writer mid-write: that is not damage.
+    // Only a fragment that is still there, unchanged, with nobody holding the lock is torn.
+    try {
+      const size = fs.statSync(abs).size;
+      if (fs.existsSync(abs + '.lock')) return;
+      if (size <= offset) return;
+    } catch {
+      return;
+    }
+    const where = lineKnown ? `${rel}:${line}` : `${rel} at byte ${offset}`;
+    this.warn(`${where}: skipped a torn last line (cut mid-record; run \`deia doctor --repair\`)`);
+  }
+
+  // ---------------------------------------------------------------- rewrite
+
+  /**
+   * Replace a JSONL file by a transformed copy: temp file, fsync, rename, under the lock,
+   * so a crash leaves the old file or the new one, never a mix. Records stream through
+   * `transform`; lines that do not parse are not dropped but moved to NAME.corrupt.jsonl.
+   * `afterRename` runs still under the lock (e.g. to record a new offset in a state file).
+   */
+  async rewrite<T>(
+    rel: string,
+    transform: (records: AsyncIterable<T>) => AsyncIterable<T>,
+    opts: { afterRename?: (stats: RewriteStats) => Promise<void> | void } = {},
+  ): Promise<RewriteStats> {
+    return this.withLock(rel, async () => {
+      const stats = await this.rewriteHeld(rel, transform);
+      await opts.afterRename?.(stats);
+      return stats;
+    });
+  }
+
+  /** `rewrite` for a caller that already holds the file's lock. */
+  async rewriteHeld<T>(
+    rel: string,
+    transform: (records: AsyncIterable<T>) => AsyncIterable<T>,
+  ): Promise<RewriteStats> {
+    if (!this.held.has(rel)) throw new Error(`rewriteHeld(${rel}) without holding its lock`);
+    const abs = this.path(rel);
+    const stats: RewriteStats = { kept: 0, read: 0, corrupt: 0, bytesBefore: this.size(rel), bytesAfter: 0 };
+    if (!fs.existsSync(abs)) return stats;
+    const corrupt: string[] = [];
+    const tmp = tempNameFor(abs);
+    const fh = await fs.promises.open(tmp, 'w', FILE_MODE);
+    try {
+      const self = this;
+      async function* source(): AsyncGenerator<T> {
+        for await (const { record } of self.stream<T>(rel, {
+          onBad: (bad) => {
+            corrupt.push(bad.text);
+          },
+        })) {
+          stats.read++;
+          yield record;
+        }
+      }
+      let pending = '';
+      for await (const rec of transform(source())) {
+        pending += JSON.stringify(rec) + '\n';
+        stats.kept++;
+        if (pending.length >= CHUNK) {
+          await fh.write(pending);
+          stats.bytesAfter += Buffer.byteLength(pending);
+          pending = '';
+        }
+      }
+      if (pending) {
+        await fh.write(pending);
+        stats.bytesAfter += Buffer.byteLength(pending);
+      }
+      await fh.sync();
+      await fh.close();
+      if (corrupt.length > 0) {
+        stats.corrupt = corrupt.length;
+        this.appendRaw(corruptNameOf(rel), corrupt);
+      }
+      await fs.promises.rename(tmp, abs);
+      releaseTemp(tmp);
+      syncDir(path.dirname(abs));
+      return stats;
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fs.promises.unlink(tmp).catch(() => undefined);
+      releaseTemp(tmp);
+      throw e;
+    }
+  }
+
+  /** Keep damaged text verbatim, one line each, in NAME.corrupt.jsonl (never delete evidence). */
+  appendRaw(rel: string, lines: readonly string[]): void {
+    const abs = this.path(rel);
+    const text = lines.map((l) => l.replace(/\n/g, ' ') + '\n').join('');
+    fs.appendFileSync(abs, text, { mode: FILE_MODE });
+  }
+
+  // ---------------------------------------------------------------- small JSON state
+
+  /** Read a small JSON state file; missing or unreadable means `undefined` (state is rebuilt). */
+  readJson<T>(rel: string): T | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.path(rel), 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      this.warn(`${rel}: state file does not parse; rebuilding it`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Read-modify-write of a small JSON state file under its lock. `fn` returns the new
+   * state (or `undefined` to leave the file alone) and a result for the caller.
+   */
+  async update<S, R = void>(
+    rel: string,
+    fn: (state: S | undefined) => Promise<{ state?: S; result: R }> | { state?: S; result: R },
+  ): Promise<R> {
+    return this.withLock(rel, async () => {
+      const { state, result } = await fn(this.readJson<S>(rel));
+      if (state !== undefined) await this.writeJsonHeld(rel, state);
+      return result;
+    });
+  }
+
+  /** Atomically replace a small JSON file (temp, fsync, rename); the caller holds its lock. */
+  async writeJsonHeld(rel: string, value: unknown): Promise<void> {
+    await this.writeFileAtomic(rel, JSON.stringify(value, null, 2) + '\n');
+  }
+
+  /**
+   * Temp + fsync + rename for small whole-file writes (config, state), by npm's
+   * write-file-atomic, which also cleans its temp file if the process dies mid-write.
+   */
+  async writeFileAtomic(rel: string, text: string): Promise<void> {
+    this.ensureDir(path.dirname(rel));
+    // Loaded on first use: most commands never write a state file.
+    const { default: writeFileAtomic } = await import('write-file-atomic');
+    await writeFileAtomic(this.path(rel), text, { mode: FILE_MODE, fsync: true });
+  }
+
+  /** Move a file aside (log rotation); the caller holds its lock. */
+  renameHeld(fromRel: string, toRel: string): void {
+    fs.renameSync(this.path(fromRel), this.path(toRel));
+  }
+
+  remove(rel: string): void {
+    fs.rmSync(this.path(rel), { force: true, recursive: true });
+  }
+}
+
+export interface RewriteStats {
+  read: number;
+  kept: number;
+  corrupt: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export function corruptNameOf(rel: string): string {
+  return rel.replace(/\.jsonl$/, '') + '.corrupt.jsonl';
+}
+
+function syncDir(dir: string): void {
+  // The rename is only durable once the directory entry is; some systems refuse fsync on dirs.
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // best effort
+  }
+}
