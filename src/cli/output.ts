@@ -76,7 +76,7 @@ export class Output {
     const { default: Table } = await import('cli-table3');
     const t = new Table({
       head: head.map((h) => this.c.bold(h)),
-      colAligns: align.length ? align : undefined,
+      colAligns: align,
       style: { head: [], border: [], 'padding-left': 0, 'padding-right': 2, compact: true },
       chars: {
         top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
