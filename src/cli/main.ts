@@ -1,6 +1,7 @@
 /**
- * Entry point of the bundled CLI. Kept tiny: `deia --version` answers without loading
- * commander, and everything else loads only the program and the one command being run.
+ * Entry point of the bundled CLI. `deia --version` answers before anything else is
+ * evaluated; otherwise the program and only the command being run are initialised
+ * (esbuild keeps each lazily imported module behind its own init function).
  */
 import { VERSION } from './version.js';
 
@@ -15,6 +16,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.write(`${VERSION}\n`);
 } else {
-  const { run } = await import('./program.js');
-  process.exitCode = await run(argv);
+  void import('./program.js').then(async ({ run }) => {
+    process.exitCode = await run(argv);
+  });
 }

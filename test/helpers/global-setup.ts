@@ -12,7 +12,7 @@ export default function setup() {
   fs.mkdirSync(base, { recursive: true });
   const out = fs.mkdtempSync(path.join(base, 'deia-test-build-'));
   execFileSync(process.execPath, ['scripts/build.mjs', '--outdir', out, '--no-types'], { stdio: 'inherit' });
-  process.env.DEIA_TEST_MAIN = path.join(out, 'cli/main.js');
-  process.env.DEIA_TEST_LIB = path.join(out, 'lib/index.js');
+  process.env.DEIA_TEST_MAIN = path.join(out, 'cli/main.cjs');
+  process.env.DEIA_TEST_LIB = path.join(out, 'lib/index.mjs');
   return () => fs.rmSync(out, { recursive: true, force: true });
 }
