@@ -23,7 +23,8 @@ for (const f of files) {
 const fmt = (x, d = 1) => (typeof x === 'number' ? x.toFixed(d) : String(x ?? ''));
 const head = ['benchmark', 'case', 'baseline', 'baseline ms', 'case ms', 'ratio', 'target', 'ok'];
 const lines = results.map((r) => {
-  const ok = r.pass !== undefined ? r.pass : r.target === undefined ? '' : r.targetKind === 'min' ? r.ratio >= r.target : r.ratio <= r.target;
+  const v = r.unit ? r.value : r.ratio;
+  const ok = r.pass !== undefined ? r.pass : r.target === undefined ? '' : r.targetKind === 'min' ? v >= r.target : v <= r.target;
   r.pass = ok;
   return [
     r.bench,
