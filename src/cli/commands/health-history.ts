@@ -1,0 +1,39 @@
+import { UsageError } from '../../common/errors.js';
+import { defineCommand } from '../command.js';
+
+/** `1h`, `30m`, `2d`, `90s`, or an ISO time. */
+export function parseSince(s: string, now: number): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(s.trim());
+  if (m) return now - Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's']!;
+  const t = Date.parse(s);
+  if (Number.isFinite(t) && /\d{4}-\d{2}-\d{2}/.test(s)) return t;
+  throw new UsageError(`--since "${s}" is not a duration or time`, 'use e.g. 30m, 1h, 2d or an ISO time');
+}
+
+export default defineCommand({
+  name: 'health history',
+  summary: 'samples of one metric over time, with a sparkline',
+  args: '<metric>',
+  options: [
+    { flags: '--bot <bot>', description: "the bot's samples (default: the component's)" },
+    { flags: '--since <when>', description: 'only samples newer than this: 30m, 1h, 2d or an ISO time', default: '1h' },
+  ],
+  examples: ['deia health history cpu --bot BOT-002', 'deia health history queue_depth --since 1d --json'],
+  async exec(run) {
+    const { metricHistory } = await import('../../health/api.js');
+    const { sparkline } = await import('../../health/format.js');
+    const ctx = run.hive();
+    const since = parseSince(String(run.opts.since), ctx.clock());
+    const res = await metricHistory(ctx, { metric: run.args[0] as string, bot: run.opts.bot, since });
+    if (run.out.json) return run.out.printJson(res);
+    const vals = res.samples.map((s) => s.value);
+    run.out.line(`${res.metric} for ${run.out.safe(res.component)} since ${res.since ?? 'the start'}: ${res.samples.length} ${res.source === 'derived' ? 'per-minute values' : 'samples'}`);
+    if (vals.length === 0) return 1;
+    run.out.line(`${sparkline(vals.slice(-80))}  min ${Math.min(...vals)}  max ${Math.max(...vals)}  last ${vals[vals.length - 1]} ${res.unit}`);
+    await run.out.table(
+      ['time', 'value'],
+      res.samples.slice(-20).map((s) => [s.timestamp, s.value]),
+      ['left', 'right'],
+    );
+  },
+});

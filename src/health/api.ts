@@ -1,0 +1,471 @@
+/**
+ * Health operations (docs/contracts.md): apply the pure rules through the store.
+ * Every evaluation folds only the lines appended since the last one into
+ * state/health-agg.json, and checks-and-writes alerts under one lock.
+ */
+import { iso } from '../common/clock.js';
+import { UsageError } from '../common/errors.js';
+import { validateBotId } from '../common/ids.js';
+import type { HiveContext } from '../hive.js';
+import type { QueueDepth } from '../messaging/api.js';
+import {
+  emptyAgg,
+  foldMetric,
+  foldPerf,
+  MINUTE,
+  perfWindow,
+  prune,
+  sampleSeries,
+  componentKeyOf,
+  type Agg,
+  type MetricRecord,
+  type PerfRecord,
+  type SampleSeries,
+} from './agg.js';
+import {
+  COMPONENTS,
+  emptyLevelState,
+  evaluate,
+  isMetric,
+  METRIC_DEFS,
+  METRICS,
+  type AlertEvent,
+  type ComponentInput,
+  type HealthReport,
+  type Level,
+  type LevelState,
+  type MetricInput,
+  type MetricName,
+} from './rules.js';
+import { sampleSystem, type SystemSample, type SystemSampler } from './system.js';
+
+export type { HealthReport, Level, AlertEvent, MetricName } from './rules.js';
+
+export const METRICS_FILE = 'metrics.jsonl';
+export const PERF_FILE = 'performance.jsonl';
+export const AGG_FILE = 'state/health-agg.json';
+export const LEVELS_FILE = 'state/health.json';
+export const ALERTS_FILE = 'health-alerts.jsonl';
+
+export interface HealthOptions {
+  /** Only this bot in the report (its level is the report's level). */
+  bot?: string;
+  /** Measure this machine as the `system` component (default: config health.measure_system). */
+  measure?: boolean;
+  /** Replace the machine sampler for this call. */
+  sampler?: SystemSampler;
+  /** Write alert transitions (default true). */
+  alerts?: boolean;
+}
+
+interface Inputs {
+  system?: SystemSample;
+  queue?: QueueDepth | null;
+}
+
+// ---------------------------------------------------------------- gathering
+
+async function gather(ctx: HiveContext, measure: boolean, sampler?: SystemSampler): Promise<Inputs> {
+  const cfg = ctx.config.health;
+  const out: Inputs = {};
+  if (measure) out.system = sampler ? await sampler(cfg.cpu_sample_ms) : await sampleSystem(cfg.cpu_sample_ms);
+  out.queue = await queueIfAny(ctx);
+  return out;
+}
+
+async function queueIfAny(ctx: HiveContext): Promise<QueueDepth | null> {
+  const { store } = ctx;
+  if (!store.exists('outbox.jsonl') && store.list('mailboxes').length === 0) return null;
+  const { queueDepth } = await import('../messaging/api.js');
+  return await queueDepth(ctx);
+}
+
+/** Fold the lines appended since the last run; a file that shrank (compacted) is refolded. */
+function foldNew(ctx: HiveContext, agg: Agg): boolean {
+  const { store } = ctx;
+  let changed = false;
+  if (store.size(METRICS_FILE) < agg.metrics_off || store.size(PERF_FILE) < agg.perf_off) {
+    agg = Object.assign(agg, emptyAgg());
+    changed = true;
+  }
+  if (store.size(METRICS_FILE) > agg.metrics_off) {
+    const r = store.read<MetricRecord>(METRICS_FILE, { from: agg.metrics_off });
+    for (const rec of r.records) foldMetric(agg, rec);
+    if (r.end !== agg.metrics_off) changed = true;
+    agg.metrics_off = r.end;
+  }
+  if (store.size(PERF_FILE) > agg.perf_off) {
+    const r = store.read<PerfRecord>(PERF_FILE, { from: agg.perf_off });
+    for (const rec of r.records) foldPerf(agg, rec);
+    if (r.end !== agg.perf_off) changed = true;
+    agg.perf_off = r.end;
+  }
+  if (changed) prune(agg, ctx.clock(), Math.max(ctx.config.health.history_minutes, ctx.config.health.window_minutes));
+  return changed;
+}
+
+function loadAgg(ctx: HiveContext): Agg {
+  const a = ctx.store.readJson<Agg>(AGG_FILE);
+  return a && a.v === 1 ? a : emptyAgg();
+}
+
+function loadLevels(ctx: HiveContext): LevelState {
+  const s = ctx.store.readJson<LevelState>(LEVELS_FILE);
+  return s && s.v === 1 ? s : emptyLevelState();
+}
+
+/** The evaluation inputs: one entry per component and per bot, from aggregates and measurements. */
+export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']['health'], now: number): ComponentInput[] {
+  const staleMs = cfg.staleness_seconds * 1000;
+  const fromMinute = Math.floor(now / MINUTE) - cfg.window_minutes + 1;
+  const series = (key: string, metric: MetricName) => agg.series[`${key}|${metric}`];
+  const fresh = (s: SampleSeries | undefined) => (s && now - s.t <= staleMs ? s : undefined);
+  const fromSample = (metric: MetricName, s: SampleSeries | undefined): MetricInput => {
+    const m: MetricInput = { metric, value: s ? s.v : null, updated_at: s ? s.t : null, source: s ? 'sample' : undefined };
+    if (s) m.series = sampleSeries(s, fromMinute).map((x) => x[1]);
+    if (s?.in_use !== undefined) m.in_use = s.in_use;
+    if (s?.size !== undefined) m.size = s.size;
+    return m;
+  };
+  const perfMetrics = (perfKey: string, sampleKey: string, onlyFresh: boolean): MetricInput[] => {
+    const w = perfWindow(agg.perf[perfKey], fromMinute);
+    const pick = (s: SampleSeries | undefined) => (onlyFresh ? fresh(s) : s);
+    const er = series(sampleKey, 'error_rate');
+    const p95 = series(sampleKey, 'response_time_p95');
+    return [
+      w.total > 0
+        ? { metric: 'error_rate', value: w.error_rate, updated_at: w.last, source: 'derived', series: w.error_series.map((x) => x[1]) }
+        : fromSample('error_rate', pick(er)),
+      w.p95 !== null
+        ? { metric: 'response_time_p95', value: w.p95, updated_at: w.last, source: 'derived', series: w.p95_series.map((x) => x[1]) }
+        : fromSample('response_time_p95', pick(p95)),
+    ];
+  };
+
+  const out: ComponentInput[] = [];
+  // system: a fresh recorded sample wins over the measurement (an external agent may feed it).
+  const sys: MetricInput[] = (['cpu', 'memory'] as const).map((metric) => {
+    const s = fresh(series('system', metric));
+    if (s || inputs.system?.[metric] == null) return fromSample(metric, s);
+    return { metric, value: inputs.system[metric]!, updated_at: now, source: 'measured' };
+  });
+  out.push({ key: 'system', kind: 'component', name: 'system', metrics: sys });
+  const q = inputs.queue;
+  out.push({
+    key: 'messaging',
+    kind: 'component',
+    name: 'messaging',
+    metrics: [
+      q ? { metric: 'queue_depth', value: q.total, updated_at: now, source: 'derived' } : fromSample('queue_depth', fresh(series('messaging', 'queue_depth'))),
+    ],
+  });
+  out.push({ key: 'tasks', kind: 'component', name: 'tasks', metrics: perfMetrics('*', 'tasks', true) });
+  if (series('database', 'db_pool')) {
+    out.push({ key: 'database', kind: 'component', name: 'database', metrics: [fromSample('db_pool', fresh(series('database', 'db_pool')))] });
+  }
+
+  const bots = new Set<string>(Object.keys(agg.seen));
+  for (const k of Object.keys(agg.series)) if (k.startsWith('bot:')) bots.add(k.slice(4, k.indexOf('|')));
+  for (const bot of [...bots].sort()) {
+    const key = `bot:${bot}`;
+    const metrics: MetricInput[] = [];
+    for (const metric of ['cpu', 'memory'] as const) if (series(key, metric)) metrics.push(fromSample(metric, series(key, metric)));
+    for (const m of perfMetrics(bot, key, false)) if (m.value !== null) metrics.push(m);
+    const qb = q?.by_bot[bot];
+    if (qb) metrics.push({ metric: 'queue_depth', value: qb.pending + qb.unread, updated_at: now, source: 'derived' });
+    else if (series(key, 'queue_depth')) metrics.push(fromSample('queue_depth', series(key, 'queue_depth')));
+    if (series(key, 'db_pool')) metrics.push(fromSample('db_pool', series(key, 'db_pool')));
+    out.push({ key, kind: 'bot', name: bot, metrics, last_seen: agg.seen[bot] ?? null });
+  }
+  return out;
+}
+
+interface EvalOutcome {
+  report: HealthReport;
+  agg: Agg;
+  levels: LevelState;
+}
+
+/**
+ * Fold, evaluate, and (when `alerts`) write level changes and alert lines, all under one
+ * lock over the aggregate state, the level state and the alert log: any number of
+ * concurrent evaluations write each transition once.
+ */
+async function evaluateHive(
+  ctx: HiveContext,
+  inputs: Inputs,
+  opts: { alerts: boolean; alertKeys?: (k: string) => boolean; before?: () => void },
+): Promise<EvalOutcome> {
+  const { store } = ctx;
+  const cfg = ctx.config.health;
+  if (!store.exists() && !opts.before) {
+    const agg = emptyAgg();
+    const levels = emptyLevelState();
+    const res = evaluate(buildInputs(agg, inputs, cfg, ctx.clock()), { cfg, now: ctx.clock(), prev: levels, alertKeys: () => false });
+    return { report: res.report, agg, levels };
+  }
+  const locks = opts.before ? [METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE] : [AGG_FILE, LEVELS_FILE, ALERTS_FILE];
+  return store.withLock(locks, async () => {
+    opts.before?.();
+    const now = ctx.clock();
+    const agg = loadAgg(ctx);
+    const aggChanged = foldNew(ctx, agg);
+    const prev = loadLevels(ctx);
+    const res = evaluate(buildInputs(agg, inputs, cfg, now), {
+      cfg,
+      now,
+      prev,
+      alertKeys: opts.alerts ? opts.alertKeys : () => false,
+    });
+    // Compact JSON: the aggregate state is read on every run, so its size is start-up time.
+    if (aggChanged) await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + "\n");
+    if (opts.alerts && res.changed) {
+      if (res.events.length) store.appendHeld(ALERTS_FILE, res.events);
+      await store.writeJsonHeld(LEVELS_FILE, res.state);
+    }
+    return { report: res.report, agg, levels: opts.alerts ? res.state : prev };
+  });
+}
+
+function filterBot(report: HealthReport, bot: string | undefined): HealthReport {
+  if (!bot) return report;
+  const b = report.bots.find((x) => x.bot_id === bot);
+  const bots = b
+    ? [b]
+    : [
+        {
+          component: `bot:${bot}`,
+          name: bot,
+          kind: 'bot' as const,
+          bot_id: bot,
+          level: 'UNKNOWN' as Level,
+          reasons: ['no data'],
+          stale: false,
+          last_seen: null,
+          metrics: [],
+          recommendations: [],
+        },
+      ];
+  return { ...report, components: [], bots, level: bots[0]!.level };
+}
+
+// ---------------------------------------------------------------- the contract
+
+/** What `deia health --json` prints; evaluates (and writes) alerts too. */
+export async function healthReport(ctx: HiveContext, opts: HealthOptions = {}): Promise<HealthReport> {
+  if (opts.bot !== undefined) validateBotId(opts.bot, 'bot id (--bot)');
+  const inputs = await gather(ctx, opts.measure ?? ctx.config.health.measure_system, opts.sampler);
+  const { report } = await evaluateHive(ctx, inputs, { alerts: opts.alerts ?? true });
+  return filterBot(report, opts.bot);
+}
+
+/** Per bot level (routing excludes CRITICAL and penalises DEGRADED). Writes no alerts. */
+export async function botHealthLevels(ctx: HiveContext): Promise<Record<string, Level>> {
+  const inputs = await gather(ctx, false);
+  const { report } = await evaluateHive(ctx, inputs, { alerts: false });
+  const out: Record<string, Level> = {};
+  for (const b of report.bots) out[b.bot_id!] = b.level;
+  return out;
+}
+
+export interface RecordInput {
+  metric: string;
+  /** A number, or for db_pool `IN_USE/SIZE`. */
+  value: number | string;
+  bot?: string | null;
+}
+
+export interface RecordResult {
+  sample: MetricRecord;
+  component: string;
+  level: Level;
+  alerts: AlertEvent[];
+}
+
+/** Validate a sample (nothing is stored when it is bad). */
+export function parseSample(input: RecordInput, now: number): MetricRecord {
+  const metric = String(input.metric ?? '');
+  if (!isMetric(metric)) {
+    throw new UsageError(`unknown metric "${metric}"`, `use one of ${METRICS.join(', ')}`);
+  }
+  const bot = input.bot ? validateBotId(input.bot, 'bot id (--bot)') : null;
+  const raw = String(input.value ?? '').trim();
+  const rec: MetricRecord = { timestamp: iso(now), metric, value: 0, bot };
+  if (metric === 'db_pool') {
+    const m = /^(\d+)\s*\/\s*(\d+)$/.exec(raw);
+    if (!m) throw new UsageError(`db_pool takes IN_USE/SIZE, got "${raw}"`, 'for example: deia health record db_pool 18/20');
+    const inUse = Number(m[1]);
+    const size = Number(m[2]);
+    if (size <= 0) throw new UsageError(`db_pool size must be at least 1, got "${raw}"`, 'for example: deia health record db_pool 18/20');
+    return { ...rec, value: inUse / size, in_use: inUse, size };
+  }
+  const v = typeof input.value === 'number' ? input.value : raw === '' ? NaN : Number(raw);
+  if (!Number.isFinite(v)) throw new UsageError(`${metric} value must be a number, got "${raw}"`, `for example: deia health record ${metric} 42`);
+  const def = METRIC_DEFS[metric];
+  if (v < 0) throw new UsageError(`${metric} cannot be negative (got ${v})`, def.percent ? 'give a percent between 0 and 100' : 'give a value >= 0');
+  if (def.percent && v > 100) throw new UsageError(`${metric} is a percent: ${v} is above 100`, 'give a percent between 0 and 100');
+  if (def.integer && !Number.isInteger(v)) throw new UsageError(`${metric} must be a whole number (got ${v})`, 'count messages');
+  return { ...rec, value: v };
+}
+
+/** Store a metric sample and evaluate the alerts of the component it belongs to. */
+export async function recordMetric(ctx: HiveContext, input: RecordInput): Promise<RecordResult> {
+  const sample = parseSample({ ...input, bot: input.bot ?? ctx.identity ?? null }, ctx.clock());
+  const component = componentKeyOf(sample);
+  const inputs = await gather(ctx, false);
+  ctx.store.ensureDir();
+  const { report } = await evaluateHive(ctx, inputs, {
+    alerts: true,
+    alertKeys: (k) => k === component,
+    before: () => {
+      ctx.store.appendHeld(METRICS_FILE, [sample]);
+    },
+  });
+  const entry = [...report.components, ...report.bots].find((c) => c.component === component);
+  return { sample, component, level: entry?.level ?? 'UNKNOWN', alerts: report.alerts };
+}
+
+// ---------------------------------------------------------------- history, export, reset
+
+export interface HistoryOptions {
+  metric: string;
+  bot?: string;
+  /** Only samples at or after this time (ms). */
+  since?: number;
+}
+
+export interface HistoryResult {
+  metric: MetricName;
+  component: string;
+  unit: string;
+  since: string | null;
+  source: 'samples' | 'derived';
+  samples: Array<{ timestamp: string; value: number }>;
+}
+
+/**
+ * Samples of one metric, oldest first. Recorded samples stream from metrics.jsonl; for
+ * error_rate and response_time_p95 without samples, the per-minute derived values are given.
+ */
+export async function metricHistory(ctx: HiveContext, opts: HistoryOptions): Promise<HistoryResult> {
+  if (!isMetric(opts.metric)) throw new UsageError(`unknown metric "${opts.metric}"`, `use one of ${METRICS.join(', ')}`);
+  const metric = opts.metric;
+  const bot = opts.bot ? validateBotId(opts.bot, 'bot id (--bot)') : null;
+  const component = componentKeyOf({ metric, bot });
+  const since = opts.since ?? -Infinity;
+  const samples: HistoryResult['samples'] = [];
+  for await (const { record } of ctx.store.stream<MetricRecord>(METRICS_FILE)) {
+    if (record.metric !== metric || (record.bot ?? null) !== bot) continue;
+    const t = Date.parse(record.timestamp);
+    if (t >= since) samples.push({ timestamp: record.timestamp, value: record.value });
+  }
+  let source: HistoryResult['source'] = 'samples';
+  if (samples.length === 0 && (metric === 'error_rate' || metric === 'response_time_p95') && ctx.store.exists()) {
+    const { agg } = await evaluateHive(ctx, {}, { alerts: false });
+    const w = perfWindow(agg.perf[bot ?? '*'], Number.isFinite(since) ? Math.floor(since / MINUTE) : -Infinity);
+    for (const [t, v] of metric === 'error_rate' ? w.error_series : w.p95_series) samples.push({ timestamp: iso(t), value: Math.round(v * 1000) / 1000 });
+    source = 'derived';
+  }
+  samples.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+  return { metric, component, unit: METRIC_DEFS[metric].unit, since: Number.isFinite(since) ? iso(since) : null, source, samples };
+}
+
+export interface DashboardData {
+  generated_at: string;
+  refresh_seconds: number;
+  history_minutes: number;
+  report: HealthReport;
+  /** component key -> metric -> [[time ms, value], …] per minute over the last history_minutes. */
+  history: Record<string, Partial<Record<MetricName, [number, number][]>>>;
+  recent_alerts: AlertEvent[];
+}
+
+/** Everything the dashboard shows (`deia health export`, the page's data). */
+export async function dashboardData(ctx: HiveContext, opts: HealthOptions = {}): Promise<DashboardData> {
+  const cfg = ctx.config.health;
+  const inputs = await gather(ctx, opts.measure ?? cfg.measure_system, opts.sampler);
+  const { report, agg, levels } = await evaluateHive(ctx, inputs, { alerts: opts.alerts ?? true });
+  const now = ctx.clock();
+  const from = Math.floor(now / MINUTE) - cfg.history_minutes + 1;
+  const history: DashboardData['history'] = {};
+  for (const [k, s] of Object.entries(agg.series)) {
+    const [comp, metric] = k.split('|') as [string, MetricName];
+    (history[comp] ??= {})[metric] = sampleSeries(s, from);
+  }
+  for (const [bot, list] of Object.entries(agg.perf)) {
+    const comp = bot === '*' ? 'tasks' : `bot:${bot}`;
+    const w = perfWindow(list, from);
+    if (w.error_series.length) (history[comp] ??= {}).error_rate = w.error_series;
+    if (w.p95_series.length) (history[comp] ??= {}).response_time_p95 = w.p95_series;
+  }
+  // Measured values have no stored history: show the current point so the card has a chart.
+  for (const c of [...report.components, ...report.bots]) {
+    for (const m of c.metrics) {
+      if (m.value === null) continue;
+      const h = (history[c.component] ??= {});
+      if (!h[m.metric]?.length) h[m.metric] = [[now, m.value]];
+    }
+  }
+  return {
+    generated_at: iso(now),
+    refresh_seconds: cfg.dashboard_refresh_seconds,
+    history_minutes: cfg.history_minutes,
+    report: filterBot(report, opts.bot),
+    history,
+    recent_alerts: [...levels.recent_alerts].reverse(),
+  };
+}
+
+export interface ResetResult {
+  bot: string | null;
+  samples_removed: number;
+  components_reset: number;
+}
+
+/**
+ * Forget health samples, aggregates and last levels (all, or one bot's). Task outcomes
+ * recorded so far are not counted again; the alert log is an audit log and is kept.
+ */
+export async function resetHealth(ctx: HiveContext, opts: { bot?: string } = {}): Promise<ResetResult> {
+  const bot = opts.bot ? validateBotId(opts.bot, 'bot id (--bot)') : null;
+  const { store } = ctx;
+  if (!store.exists()) return { bot, samples_removed: 0, components_reset: 0 };
+  return store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE], async () => {
+    let removed = 0;
+    if (store.exists(METRICS_FILE)) {
+      const stats = await store.rewriteHeld<MetricRecord>(METRICS_FILE, async function* (records) {
+        for await (const r of records) {
+          if (bot === null || r.bot === bot) removed++;
+          else yield r;
+        }
+      });
+      void stats;
+    }
+    const agg = loadAgg(ctx);
+    foldNew(ctx, agg); // brings the offsets in line (a shrunk metrics file refolds)
+    const levels = loadLevels(ctx);
+    let n = 0;
+    if (bot === null) {
+      const fresh = emptyAgg();
+      fresh.perf_off = store.size(PERF_FILE);
+      fresh.metrics_off = store.size(METRICS_FILE);
+      await store.writeFileAtomic(AGG_FILE, JSON.stringify(fresh) + "\n");
+      n = Object.keys(levels.components).length;
+      await store.writeJsonHeld(LEVELS_FILE, emptyLevelState());
+    } else {
+      const key = `bot:${bot}`;
+      for (const k of Object.keys(agg.series)) if (k.startsWith(key + '|')) delete agg.series[k];
+      delete agg.perf[bot];
+      delete agg.seen[bot];
+      await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + "\n");
+      if (levels.components[key]) {
+        n = 1;
+        delete levels.components[key];
+        await store.writeJsonHeld(LEVELS_FILE, levels);
+      }
+    }
+    return { bot, samples_removed: removed, components_reset: n };
+  });
+}
+
+export { COMPONENTS, METRICS, METRIC_DEFS };
