@@ -1,4 +1,44 @@
-import { type Section } from '../config/schema.js';
+import { int, num, type Section } from '../config/schema.js';
 
-// Filled in by the routing work (issue 4).
-export const schedulingSection = {} satisfies Section;
+/**
+ * Routing (issue 4). Times are hours; the regret benchmark runs one task a minute, so a
+ * half-life of H hours there is 60·H tasks. The defaults below are the ones the benchmark
+ * was tuned with (docs/scheduling.md, "Choosing the defaults").
+ */
+export const schedulingSection = {
+  long_half_life_hours: num(
+    720,
+    'half-life of the long view: outcomes this old weigh half as much; long enough that nothing is forgotten while nothing changes',
+    0.001,
+  ),
+  short_half_life_hours: num(
+    1,
+    'half-life of the short view, the one that notices change; trusted only when its interval and the long one do not overlap',
+    0.001,
+  ),
+  trend_z: num(
+    3,
+    'width of the credible intervals compared for change detection, in posterior standard deviations (higher = fewer false alarms, slower detection)',
+    0.5,
+    10,
+  ),
+  trend_min_weight: num(2, 'effective outcomes the short view needs before it can signal a change', 0),
+  reset_cap: num(
+    8,
+    'after a decline is detected, the other bots of that type keep at most this many effective outcomes (their means stay, their certainty goes, so they are tried again)',
+    0,
+  ),
+  trend_hold_hours: num(1, 'how long a detected trend is shown as improving/declining after it was detected', 0),
+  speed_weight: num(0.1, 'score penalty for the slowest bot (median duration relative to the slowest candidate, times this)', 0, 1),
+  cost_weight: num(0.05, 'score penalty for the most expensive bot (mean tokens relative to the costliest candidate, times this)', 0, 1),
+  degraded_penalty: num(0.15, 'score penalty for a bot whose health is DEGRADED (CRITICAL bots are excluded)', 0, 1),
+  load_free: num(
+    19,
+    'load a bot can carry before it is penalised; load = unread P0/P1 messages + tasks assigned or in progress',
+    0,
+  ),
+  load_penalty: num(0.05, 'score penalty per unit of load above load_free', 0, 1),
+  confidence_samples: int(200, 'posterior draws used to estimate confidence = P(recommended bot is the best)', 10, 100000),
+  min_samples: int(3, 'outcomes below which a candidate is marked "no data yet: exploring"', 0),
+  duration_window: int(31, 'recent durations kept per bot × type for the median', 1, 1000),
+} satisfies Section;

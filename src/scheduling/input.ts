@@ -1,0 +1,123 @@
+/**
+ * Validation of task outcomes, shared by `deia record`, `--stdin-jsonl` and the library:
+ * everything is checked before anything is written (UsageError = exit 2, nothing stored).
+ */
+import { iso } from '../common/clock.js';
+import { UsageError } from '../common/errors.js';
+import { validateBotId } from '../common/ids.js';
+import { normalizeTaskType, type TaskType } from './types.js';
+
+export interface OutcomeInput {
+  bot: string;
+  type: string;
+  success: boolean;
+  durationMs?: number | null;
+  tokens?: number | null;
+  taskId?: string | null;
+  /** When it happened (ms since epoch); default: now. For importing history. */
+  at?: number;
+}
+
+/** One line of performance.jsonl (docs/contracts.md): exactly these keys. */
+export interface PerformanceRecord {
+  timestamp: string;
+  bot_id: string;
+  task_type: TaskType;
+  success: boolean;
+  duration_ms: number | null;
+  tokens: number | null;
+  task_id: string | null;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** "1500ms", "1.5s", "2m", "1h", or a bare number of milliseconds. */
+export function parseDuration(text: unknown, what = '--duration'): number {
+  const s = String(text ?? '').trim().toLowerCase();
+  const m = /^(-?\d+(?:\.\d+)?|-?\.\d+)\s*(ms|s|sec|m|min|h)?$/.exec(s);
+  if (!m) throw new UsageError(`${what}: cannot read ${JSON.stringify(String(text)).slice(0, 40)} as a duration`, 'write e.g. 1500ms, 1.5s, 2m or 1h');
+  const ms = Number(m[1]) * UNITS[m[2] ?? 'ms']!;
+  if (!Number.isFinite(ms) || ms < 0) throw new UsageError(`${what} must not be negative (got ${s})`, 'give the time the task took, e.g. 1.5s');
+  return Math.round(ms);
+}
+
+export function parseTokens(v: unknown, what = '--tokens'): number {
+  const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(String(v)) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a non-negative integer (got ${JSON.stringify(v)})`, 'give the token count, e.g. --tokens 900');
+  return n;
+}
+
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Validate one outcome and turn it into its performance.jsonl line. */
+export function toRecord(o: OutcomeInput, now: number, where = ''): PerformanceRecord {
+  const pre = where ? `${where}: ` : '';
+  if (o === null || typeof o !== 'object') throw new UsageError(`${pre}an outcome must be an object`);
+  const bot = validateBotId(o.bot, `${pre}bot id`);
+  let type: TaskType;
+  try {
+    type = normalizeTaskType(o.type);
+  } catch (e) {
+    if (e instanceof UsageError && pre) throw new UsageError(pre + e.message, e.hint);
+    throw e;
+  }
+  if (typeof o.success !== 'boolean') throw new UsageError(`${pre}success must be true or false`, 'pass --success or --failure');
+  let duration: number | null = null;
+  if (o.durationMs !== undefined && o.durationMs !== null) {
+    if (typeof o.durationMs !== 'number' || !Number.isFinite(o.durationMs) || o.durationMs < 0)
+      throw new UsageError(`${pre}duration must be a non-negative number of milliseconds (got ${JSON.stringify(o.durationMs)})`);
+    duration = Math.round(o.durationMs);
+  }
+  const tokens = o.tokens === undefined || o.tokens === null ? null : parseTokens(o.tokens, `${pre}tokens`);
+  let taskId: string | null = null;
+  if (o.taskId !== undefined && o.taskId !== null) {
+    if (typeof o.taskId !== 'string' || !TASK_ID.test(o.taskId)) throw new UsageError(`${pre}invalid task id ${JSON.stringify(o.taskId).slice(0, 60)}`, 'use letters, digits, ".", "_", ":" or "-"');
+    taskId = o.taskId;
+  }
+  let at = now;
+  if (o.at !== undefined) {
+    if (typeof o.at !== 'number' || !Number.isFinite(o.at)) throw new UsageError(`${pre}invalid timestamp`);
+    at = o.at;
+  }
+  return { timestamp: iso(at), bot_id: bot, task_type: type, success: o.success, duration_ms: duration, tokens, task_id: taskId };
+}
+
+/**
+ * Parse `--stdin-jsonl` text: one outcome a line, in the performance.jsonl shape
+ * (`bot_id`, `task_type`, `success`, `duration_ms`, `tokens`, `task_id`, `timestamp`) or the
+ * short one (`bot`, `type`, `duration` as "1.5s"). Blank lines are skipped; any bad line is an error.
+ */
+export function parseOutcomeLines(text: string): OutcomeInput[] {
+  const out: OutcomeInput[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (!line) continue;
+    const where = `stdin line ${i + 1}`;
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw new UsageError(`${where}: not valid JSON`, 'one JSON object per line');
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${where}: must be a JSON object`);
+    let at: number | undefined;
+    if (v.timestamp !== undefined) {
+      at = Date.parse(String(v.timestamp));
+      if (!Number.isFinite(at)) throw new UsageError(`${where}: timestamp is not an ISO 8601 time`);
+    }
+    const durRaw = v.duration_ms ?? v.duration;
+    out.push({
+      bot: (v.bot_id ?? v.bot) as string,
+      type: (v.task_type ?? v.type) as string,
+      success: v.success as boolean,
+      durationMs: durRaw === undefined || durRaw === null ? null : typeof durRaw === 'number' ? durRaw : parseDuration(durRaw, `${where}: duration`),
+      tokens: (v.tokens ?? null) as number | null,
+      taskId: (v.task_id ?? v.task ?? null) as string | null,
+      at,
+    });
+    // Validate now so the error names the line.
+    toRecord(out[out.length - 1]!, 0, where);
+  }
+  return out;
+}
