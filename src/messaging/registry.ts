@@ -34,11 +34,21 @@ export async function ensureInbox(ctx: HiveContext, bot: string): Promise<{ bot_
   if (hasInbox(ctx, bot)) return { bot_id: bot, created: false };
   const { store } = ctx;
   store.ensureDir('mailboxes');
-  return store.withLock([BOTS_FILE, mailboxFile(bot)], () => {
+  const res = await store.withLock([BOTS_FILE, mailboxFile(bot)], () => {
     if (hasInbox(ctx, bot)) return { bot_id: bot, created: false };
     const rec: BotRecord = { event: 'registered', bot_id: bot, timestamp: iso(ctx.clock()) };
     store.appendHeld(BOTS_FILE, [rec]);
     store.appendHeld(mailboxFile(bot), []);
     return { bot_id: bot, created: true };
   });
+  // A new inbox receives the mail already waiting for it at once. A sender that looked for
+  // this inbox before it existed holds (or held) the outbox lock, so the outbox file or its
+  // lock is there whenever such mail can exist.
+  if (res.created && (store.exists(OUTBOX_FILE) || store.exists(`${OUTBOX_FILE}.lock`))) {
+    const { deliverDue } = await import('./ops.js');
+    await deliverDue(ctx, { bots: [bot] });
+  }
+  return res;
 }
+
+const OUTBOX_FILE = 'outbox.jsonl';

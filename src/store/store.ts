@@ -129,6 +129,59 @@ export class Store {
     return this.held.has(rel);
   }
 
+  // ---------------------------------------------------------------- watching
+
+  /** A cheap fingerprint of a file (inode, size, mtime); '' when it does not exist. */
+  stamp(rel: string): string {
+    try {
+      const st = fs.statSync(this.path(rel));
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return '';
+    }
+  }
+
+  /**
+   * Wait until a file's stamp differs from `since` (it was appended to, rewritten,
+   * created or removed) or `signal` aborts. Watches the file's folder (fs.watch, so a
+   * rename-over by compaction is seen too) with a slow poll as fallback; holds no lock.
+   * Resolves true on a change, false when aborted.
+   */
+  waitForChange(rel: string, since: string, opts: { signal?: AbortSignal; pollMs?: number } = {}): Promise<boolean> {
+    const abs = this.path(rel);
+    const dir = path.dirname(abs);
+    const base = path.basename(abs);
+    return new Promise<boolean>((resolve) => {
+      let done = false;
+      let watcher: fs.FSWatcher | undefined;
+      const finish = (changed: boolean) => {
+        if (done) return;
+        done = true;
+        clearInterval(timer);
+        watcher?.close();
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve(changed);
+      };
+      const check = () => {
+        if (this.stamp(rel) !== since) finish(true);
+      };
+      const onAbort = () => finish(false);
+      const timer = setInterval(check, opts.pollMs ?? 1000);
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+        watcher = fs.watch(dir, { persistent: true }, (_event, name) => {
+          if (!name || name.toString() === base) check();
+        });
+        watcher.on('error', () => undefined); // the poll carries on
+      } catch {
+        // no watching on this file system: the poll alone
+      }
+      if (opts.signal?.aborted) return finish(false);
+      opts.signal?.addEventListener('abort', onAbort);
+      check();
+    });
+  }
+
   // ---------------------------------------------------------------- append
 
   /** Append records, one line each, in one write, under the file's lock. */

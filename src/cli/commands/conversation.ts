@@ -1,0 +1,17 @@
+import { defineCommand } from '../command.js';
+import { conversation } from '../../messaging/ops.js';
+import { renderMessages } from './messages-view.js';
+
+export default defineCommand({
+  name: 'conversation',
+  summary: 'every message between two bots, both directions, oldest first, with status',
+  args: '<a> <b>',
+  examples: ['deia conversation BOT-001 BOT-002', 'deia conversation BOT-001 BOT-002 --json'],
+  async exec(run) {
+    const ctx = run.hive();
+    const list = conversation(ctx, run.args[0] as string, run.args[1] as string);
+    if (run.out.json) return run.out.printJson(list);
+    if (list.length === 0) return run.out.line('no messages between them');
+    await renderMessages(run, list, ctx.clock(), { withTo: true, withStatus: true });
+  },
+});

@@ -1,0 +1,13 @@
+import { defineCommand } from '../command.js';
+import { deliverDue } from '../../messaging/ops.js';
+
+export default defineCommand({
+  name: 'deliver',
+  summary: 'process the outgoing queue now: deliveries and retries due, failures, expiries',
+  examples: ['deia deliver', 'deia deliver --json'],
+  async exec(run) {
+    const res = await deliverDue(run.hive());
+    if (run.out.json) return run.out.printJson(res);
+    run.out.line(`delivered ${res.delivered}, retried ${res.retried}, failed ${res.failed}, expired ${res.expired}`);
+  },
+});

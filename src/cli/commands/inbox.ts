@@ -1,0 +1,46 @@
+import { defineCommand } from '../command.js';
+import { UsageError } from '../../common/errors.js';
+import { inboxMessages } from '../../messaging/ops.js';
+import { parsePriority } from '../../messaging/rules.js';
+import { renderMessages } from './messages-view.js';
+
+export default defineCommand({
+  name: 'inbox',
+  summary: "a bot's unread messages, P0 first then oldest first (creates the inbox if needed)",
+  args: '[bot]',
+  options: [
+    { flags: '-p, --priority <level>', description: 'only this priority (P0..P3)' },
+    { flags: '--all', description: 'read messages too' },
+    { flags: '--limit <n>', description: 'at most this many' },
+    { flags: '--mark-read', description: 'mark what is shown as read' },
+    { flags: '--next', description: 'claim the top unread message (marks it read in the same locked step); exit 1 if none' },
+    { flags: '--wait <seconds>', description: 'block until a message arrives (exit 1 if none came)' },
+  ],
+  examples: ['deia inbox --as BOT-002', 'DEIA_BOT=BOT-002 deia inbox --next --json', 'deia inbox BOT-002 --wait 30 --priority P0'],
+  async exec(run) {
+    const { out, opts } = run;
+    const ctx = run.hive();
+    const bot = (run.args[0] as string | undefined) ?? ctx.identity;
+    if (!bot) throw new UsageError('which inbox?', 'give a bot id, or pass --as BOT / set DEIA_BOT');
+    const num = (v: unknown, name: string) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (String(v).trim() === '' || !Number.isFinite(n)) throw new UsageError(`${name} must be a number (got ${JSON.stringify(v)})`);
+      return n;
+    };
+    const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
+    const common = { priority, all: Boolean(opts.all), limit: num(opts.limit, '--limit'), markRead: Boolean(opts.markRead), wait: num(opts.wait, '--wait') };
+    if (opts.next) {
+      const m = await inboxMessages(ctx, bot, { ...common, next: true });
+      if (out.json) out.printJson(m);
+      else if (m) await renderMessages(run, [m], ctx.clock(), { full: true });
+      else out.line(`no unread message for ${bot}`);
+      return m ? 0 : 1;
+    }
+    const list = await inboxMessages(ctx, bot, common);
+    if (out.json) out.printJson(list);
+    else if (list.length === 0) out.line(`no ${common.all ? '' : 'unread '}messages for ${bot}`);
+    else await renderMessages(run, list, ctx.clock());
+    return common.wait !== undefined && list.length === 0 ? 1 : 0;
+  },
+});

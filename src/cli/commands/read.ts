@@ -1,0 +1,15 @@
+import { defineCommand } from '../command.js';
+import { markRead } from '../../messaging/ops.js';
+
+export default defineCommand({
+  name: 'read',
+  summary: 'mark messages as read (ids or unique id prefixes, as git does with hashes)',
+  args: '<ids...>',
+  examples: ['deia read 3f2a9c1b --as BOT-002', 'deia read 3f2a 77c0e1 --json'],
+  async exec(run) {
+    const ctx = run.hive();
+    const msgs = await markRead(ctx, run.args[0] as string[], ctx.identity);
+    if (run.out.json) return run.out.printJson(msgs);
+    for (const m of msgs) run.out.line(`${m.message_id.slice(0, 8)}  ${m.status === 'read' ? 'read' : m.status}`);
+  },
+});

@@ -1,0 +1,25 @@
+/**
+ * What other areas use from messaging (docs/contracts.md). Operations on a HiveContext.
+ */
+export type {
+  Message,
+  MessageStatus,
+  Priority,
+  SendInput,
+  InboxOptions,
+  DeliverResult,
+  QueueDepth,
+  CompactResult,
+} from './types.js';
+export { PRIORITIES } from './types.js';
+export {
+  sendMessages,
+  inboxMessages,
+  urgentUnreadCounts,
+  queueDepth,
+  deliverDue,
+  compactMailboxes,
+  markRead,
+  conversation,
+  messagingStatus,
+} from './ops.js';

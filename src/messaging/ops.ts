@@ -1,0 +1,659 @@
+/**
+ * Messaging operations: the rules of rules.ts applied through the store.
+ *
+ * Files (all under the hive folder):
+ *   mailboxes/<bot>.jsonl  delivered messages ({t:'msg'}) and read events ({t:'read'}), folded on read
+ *   outbox.jsonl           messages not yet delivered, and their retry / terminal transitions
+ *   state/outbox.json      { next_due_at, pending }: lets every command skip delivery when nothing is due
+ *   keys/<sender>.jsonl    idempotency keys of `send --key` and the messages they produced
+ *   bot-messaging.jsonl    audit log, one event a line, appended last in each critical section
+ */
+import { iso } from '../common/clock.js';
+import { DeiaError, UsageError } from '../common/errors.js';
+import { validateBotId } from '../common/ids.js';
+import type { HiveContext } from '../hive.js';
+import { ensureInbox, hasInbox, knownBots, mailboxFile } from './registry.js';
+import {
+  ALL,
+  audit,
+  decideAttempt,
+  foldMailbox,
+  foldOutbox,
+  newMessage,
+  nextDueAt,
+  resolvePrefixes,
+  selectInbox,
+  sortInbox,
+  validateSend,
+  type MailboxState,
+  type ValidSend,
+} from './rules.js';
+import type {
+  AuditRecord,
+  CompactResult,
+  DeliverResult,
+  InboxOptions,
+  KeyRecord,
+  MailboxRecord,
+  Message,
+  MessageStatus,
+  OutboxRecord,
+  Priority,
+  QueueDepth,
+  SendInput,
+} from './types.js';
+import { PRIORITIES, STATUSES } from './types.js';
+
+export const OUTBOX = 'outbox.jsonl';
+export const AUDIT = 'bot-messaging.jsonl';
+export const OUTBOX_STATE = 'state/outbox.json';
+export const keysFile = (bot: string) => `keys/${validateBotId(bot)}.jsonl`;
+export const archiveFile = (bot: string) => `archive/mailboxes/${validateBotId(bot)}.jsonl`;
+
+interface OutboxMeta {
+  next_due_at: string | null;
+  pending: number;
+}
+
+/** Fewer bytes than any message line of a mailbox (its keys alone are longer). */
+const MIN_MSG_LINE = 256;
+
+const ZERO: DeliverResult = { delivered: 0, retried: 0, failed: 0, expired: 0 };
+
+export function readMailbox(ctx: HiveContext, bot: string): MailboxState {
+  return foldMailbox(ctx.store.read<MailboxRecord>(mailboxFile(bot)).records);
+}
+
+function readOutbox(ctx: HiveContext) {
+  return foldOutbox(ctx.store.read<OutboxRecord>(OUTBOX).records);
+}
+
+// ------------------------------------------------------------------ delivery
+
+/** Run delivery only when something is due: one small state file read otherwise. */
+export async function deliverIfDue(ctx: HiveContext): Promise<DeliverResult> {
+  const { store } = ctx;
+  const meta = store.readJson<OutboxMeta>(OUTBOX_STATE);
+  if (meta) {
+    if (!meta.next_due_at || Date.parse(meta.next_due_at) > ctx.clock()) return ZERO;
+  } else if (!store.exists(OUTBOX)) return ZERO;
+  return deliverDue(ctx);
+}
+
+async function writeMeta(ctx: HiveContext, pending: Iterable<Message>): Promise<void> {
+  let n = 0;
+  for (const m of pending) if (m.status === 'pending') n++;
+  const due = nextDueAt(pending);
+  const meta: OutboxMeta = { next_due_at: due === null ? null : iso(due), pending: n };
+  const prev = ctx.store.readJson<OutboxMeta>(OUTBOX_STATE);
+  if (prev && prev.next_due_at === meta.next_due_at && prev.pending === meta.pending) return;
+  await ctx.store.writeFileAtomic(OUTBOX_STATE, JSON.stringify(meta) + '\n');
+}
+
+/**
+ * Process the outgoing queue: deliver what can be, retry with backoff what cannot,
+ * fail what ran out of retries, expire what outlived its TTL. `bots`: recipients whose
+ * pending mail is attempted now whatever its next attempt time (a new inbox).
+ * Idempotent by message id: a message already in the mailbox is not delivered twice.
+ */
+export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly string[] } = {}): Promise<DeliverResult> {
+  const { store } = ctx;
+  if (!store.exists(OUTBOX)) return { ...ZERO };
+  const cfg = ctx.config.messaging;
+  return store.withLock(OUTBOX, async () => {
+    const ob = readOutbox(ctx);
+    const now = ctx.clock();
+    const force = new Set(opts.bots ?? []);
+    const due = [...ob.byId.values()].filter(
+      (m) =>
+        m.status === 'pending' &&
+        (force.has(m.to_bot) || Date.parse(m.expires_at) <= now || (m.next_attempt_at !== null && Date.parse(m.next_attempt_at) <= now)),
+    );
+    if (due.length === 0) {
+      await writeMeta(ctx, ob.byId.values());
+      await maybeCompactOutbox(ctx, ob.byId, ob.records, now);
+      return { ...ZERO };
+    }
+    due.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
+    const recipients = [...new Set(due.filter((m) => Date.parse(m.expires_at) > now).map((m) => m.to_bot))].filter((b) =>
+      hasInbox(ctx, b),
+    );
+    return store.withLock([...recipients.map(mailboxFile), AUDIT], async () => {
+      const res = { ...ZERO };
+      const obRecs: OutboxRecord[] = [];
+      const audits: AuditRecord[] = [];
+      const appends = new Map<string, MailboxRecord[]>();
+      const boxes = new Map<string, MailboxState>();
+      for (const b of recipients) boxes.set(b, readMailbox(ctx, b));
+      for (const m of due) {
+        const box = boxes.get(m.to_bot);
+        let blocked: string | undefined;
+        if (!box) blocked = 'recipient has no inbox';
+        else if (box.byId.has(m.message_id)) {
+          // Appended before a crash but never marked: finish the move, do not deliver twice.
+          const there = box.byId.get(m.message_id)!;
+          m.status = 'delivered';
+          m.delivered_at = there.delivered_at ?? iso(now);
+          obRecs.push({ t: 'delivered', id: m.message_id, at: m.delivered_at });
+          audits.push(audit('message_delivered', now, m, 'delivered', { recovered: true }));
+          res.delivered++;
+          continue;
+        } else if (box.unread + (appends.get(m.to_bot)?.length ?? 0) >= cfg.max_inbox_unread) blocked = 'recipient inbox is full';
+        const a = decideAttempt(m, now, blocked, false, cfg, ctx.random);
+        switch (a.kind) {
+          case 'expire':
+            m.status = 'expired';
+            obRecs.push({ t: 'expired', id: m.message_id, at: iso(now) });
+            audits.push(audit('message_expired', now, m, 'expired', { ttl_seconds: m.ttl_seconds, retry_count: m.retry_count }));
+            res.expired++;
+            break;
+          case 'deliver': {
+            m.status = 'delivered';
+            m.delivered_at = iso(now);
+            m.next_attempt_at = null;
+            const list = appends.get(m.to_bot) ?? [];
+            list.push({ t: 'msg', m: { ...m } });
+            appends.set(m.to_bot, list);
+            obRecs.push({ t: 'delivered', id: m.message_id, at: m.delivered_at });
+            audits.push(audit('message_delivered', now, m, 'delivered', { retry_count: m.retry_count }));
+            res.delivered++;
+            break;
+          }
+          case 'retry':
+            m.retry_count = a.retry_count;
+            m.next_attempt_at = a.next_attempt_at;
+            m.last_error = a.reason;
+            obRecs.push({ t: 'retry', id: m.message_id, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at, reason: a.reason });
+            audits.push(
+              audit('message_retry', now, m, 'pending', { reason: a.reason, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at }),
+            );
+            res.retried++;
+            break;
+          case 'fail':
+            m.status = 'failed';
+            m.retry_count = a.retry_count;
+            m.last_error = a.reason;
+            m.next_attempt_at = null;
+            obRecs.push({ t: 'failed', id: m.message_id, at: iso(now), reason: a.reason, retry_count: a.retry_count });
+            audits.push(audit('message_failed', now, m, 'failed', { reason: a.reason, retry_count: a.retry_count }));
+            res.failed++;
+            break;
+        }
+      }
+      for (const [b, recs] of appends) store.appendHeld(mailboxFile(b), recs);
+      store.appendHeld(OUTBOX, obRecs);
+      await writeMeta(ctx, ob.byId.values());
+      await maybeCompactOutbox(ctx, ob.byId, ob.records + obRecs.length, now);
+      store.appendHeld(AUDIT, audits);
+      return res;
+    });
+  });
+}
+
+/**
+ * Keep the outbox small: once most of its lines describe delivered messages, rewrite it
+ * as one line per message still pending (or failed / expired within the retention period).
+ * The caller holds the outbox lock.
+ */
+async function maybeCompactOutbox(ctx: HiveContext, byId: Map<string, Message>, lines: number, now: number): Promise<void> {
+  const cutoff = now - ctx.config.messaging.read_retention_hours * 3_600_000;
+  const keep = [...byId.values()].filter(
+    (m) => m.status === 'pending' || ((m.status === 'failed' || m.status === 'expired') && Date.parse(m.expires_at) >= cutoff),
+  );
+  if (lines < 256 || lines < keep.length * 2) return;
+  await ctx.store.rewriteHeld<OutboxRecord>(OUTBOX, async function* (src) {
+    for await (const _ of src) {
+      // drain: the folded state replaces every line
+    }
+    for (const m of keep) yield { t: 'msg', m } as OutboxRecord;
+  });
+}
+
+// ------------------------------------------------------------------ send
+
+export interface SendOptions {
+  /** Prefix for error messages about input i (e.g. "line 3: "). */
+  label?: (i: number) => string;
+}
+
+/**
+ * Queue and deliver messages, all under one lock pass: grouped by recipient, one append
+ * per file. Validates everything before writing anything. Returns the stored messages
+ * (for a repeated idempotency key, the first send's messages, nothing stored).
+ */
+export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[], opts: SendOptions = {}): Promise<Message[]> {
+  const { store } = ctx;
+  const cfg = ctx.config.messaging;
+  const label = opts.label ?? ((i: number) => (inputs.length > 1 ? `message ${i + 1}: ` : ''));
+  const valid = inputs.map((inp, i) => validateSend(inp, cfg, ctx.identity, label(i)));
+  if (valid.length === 0) return [];
+
+  for (const s of new Set(valid.map((v) => v.from))) await ensureInbox(ctx, s);
+  await deliverIfDue(ctx);
+
+  const now = ctx.clock();
+  const nowIso = iso(now);
+  const known = valid.some((v) => v.to === ALL) ? knownBots(ctx) : [];
+  const planned: Array<{ v: ValidSend; i: number; to: string; id: string }> = [];
+  valid.forEach((v, i) => {
+    const targets = v.to === ALL ? known.filter((b) => b !== v.from) : [v.to];
+    for (const to of targets) planned.push({ v, i, to, id: ctx.ids() });
+  });
+  const recipients = [...new Set(planned.map((p) => p.to))];
+  const keyed = valid.some((v) => v.key !== null);
+  const keyFiles = keyed ? [...new Set(valid.filter((v) => v.key !== null).map((v) => keysFile(v.from)))] : [];
+
+  let withInbox = new Set(recipients.filter((b) => hasInbox(ctx, b)));
+  let forceOutbox = false;
+  for (let attempt = 0; ; attempt++) {
+    const needOutbox = forceOutbox || recipients.some((b) => !withInbox.has(b));
+    const locks = [...(needOutbox ? [OUTBOX] : []), ...keyFiles, ...[...withInbox].map(mailboxFile), AUDIT];
+    const result = await store.withLock(locks, async () => {
+      // An inbox created since we looked: take its lock on the next pass.
+      for (const b of recipients) {
+        if (hasInbox(ctx, b) !== withInbox.has(b)) {
+          withInbox = new Set(recipients.filter((x) => hasInbox(ctx, x)));
+          return undefined;
+        }
+      }
+      // Idempotency keys seen before (in the file, or earlier in this batch).
+      const seen = new Map<string, Message[]>();
+      for (const f of keyFiles) {
+        for (const r of store.read<KeyRecord>(f).records) {
+          if (r && typeof r.key === 'string' && Array.isArray(r.messages)) seen.set(`${f}\0${r.key}`, r.messages);
+        }
+      }
+      // Back-pressure needs each recipient's unread count. A message line is longer than
+      // MIN_MSG_LINE bytes, so a small mailbox cannot be full and is not read at all.
+      const unread = new Map<string, { n: number; exact: boolean }>();
+      for (const b of withInbox) unread.set(b, { n: Math.floor(store.size(mailboxFile(b)) / MIN_MSG_LINE), exact: false });
+      const isFull = (b: string, adding: number) => {
+        const u = unread.get(b)!;
+        if (u.n + adding < cfg.max_inbox_unread) return false;
+        if (!u.exact) {
+          u.n = readMailbox(ctx, b).unread;
+          u.exact = true;
+        }
+        return u.n + adding >= cfg.max_inbox_unread;
+      };
+      const appends = new Map<string, MailboxRecord[]>();
+      const obRecs: OutboxRecord[] = [];
+      const audits: AuditRecord[] = [];
+      const keyRecs = new Map<string, KeyRecord[]>();
+      const out: Message[] = [];
+      const created = new Map<number, Message[]>();
+      const dupOf = new Map<number, Message[]>();
+      valid.forEach((v, i) => {
+        if (v.key === null) return;
+        const k = `${keysFile(v.from)}\0${v.key}`;
+        const prev = seen.get(k);
+        if (prev) dupOf.set(i, prev);
+        else {
+          const mine: Message[] = [];
+          seen.set(k, mine);
+          created.set(i, mine);
+        }
+      });
+      let outboxAdded: Message[] = [];
+      for (const p of planned) {
+        if (dupOf.has(p.i)) continue;
+        const m = newMessage(p.v, p.to, p.id, now, cfg, nowIso);
+        audits.push(audit('message_queued', now, m, 'pending', null));
+        let blocked: string | undefined;
+        if (!withInbox.has(p.to)) blocked = 'recipient has no inbox';
+        else if (isFull(p.to, appends.get(p.to)?.length ?? 0)) blocked = 'recipient inbox is full';
+        if (blocked && !needOutbox) {
+          forceOutbox = true;
+          return undefined;
+        }
+        const a = decideAttempt(m, now, blocked, true, cfg, ctx.random);
+        if (a.kind === 'deliver') {
+          m.status = 'delivered';
+          m.delivered_at = nowIso;
+          const list = appends.get(p.to) ?? [];
+          list.push({ t: 'msg', m });
+          appends.set(p.to, list);
+          audits.push(audit('message_delivered', now, m, 'delivered', null));
+        } else if (a.kind === 'retry') {
+          m.next_attempt_at = a.next_attempt_at;
+          m.last_error = a.reason;
+          obRecs.push({ t: 'msg', m });
+          outboxAdded.push(m);
+          audits.push(audit('message_retry', now, m, 'pending', { reason: a.reason, retry_count: 0, next_attempt_at: a.next_attempt_at }));
+        } else if (a.kind === 'fail') {
+          obRecs.push({ t: 'msg', m: { ...m } });
+          m.status = 'failed';
+          m.last_error = a.reason;
+          obRecs.push({ t: 'failed', id: m.message_id, at: iso(now), reason: a.reason, retry_count: 0 });
+          audits.push(audit('message_failed', now, m, 'failed', { reason: a.reason, retry_count: 0 }));
+        }
+        const ms = created.get(p.i) ?? [];
+        ms.push(m);
+        created.set(p.i, ms);
+      }
+      // Results in input order; a repeated key returns the first send's messages.
+      valid.forEach((v, i) => {
+        const dup = dupOf.get(i);
+        if (dup) return void out.push(...dup);
+        const ms = created.get(i) ?? [];
+        out.push(...ms);
+        if (v.key !== null) {
+          const f = keysFile(v.from);
+          const list = keyRecs.get(f) ?? [];
+          list.push({ key: v.key, messages: ms });
+          keyRecs.set(f, list);
+        }
+      });
+      for (const [b, recs] of appends) store.appendHeld(mailboxFile(b), recs);
+      if (obRecs.length) {
+        store.appendHeld(OUTBOX, obRecs);
+        const meta = store.readJson<OutboxMeta>(OUTBOX_STATE);
+        const due = nextDueAt(outboxAdded);
+        const prev = meta?.next_due_at ? Date.parse(meta.next_due_at) : null;
+        const next = due === null ? prev : prev === null ? due : Math.min(prev, due);
+        const m2: OutboxMeta = { next_due_at: next === null ? null : iso(next), pending: (meta?.pending ?? 0) + outboxAdded.length };
+        if (!meta) {
+          // No state yet: derive it from the whole outbox so an older pending message is not forgotten.
+          const ob = readOutbox(ctx);
+          await writeMeta(ctx, ob.byId.values());
+        } else await store.writeFileAtomic(OUTBOX_STATE, JSON.stringify(m2) + '\n');
+      }
+      for (const [f, recs] of keyRecs) store.appendHeld(f, recs);
+      store.appendHeld(AUDIT, audits);
+      outboxAdded = [];
+      return out;
+    });
+    if (result) return result;
+    if (attempt > 20) throw new DeiaError('inboxes kept changing while sending', 'try again');
+  }
+}
+
+// ------------------------------------------------------------------ inbox
+
+/**
+ * A bot's inbox (created if needed): unread messages, P0 first then oldest first.
+ * With `next`, claims the top one (marks it read in the same locked step) and returns it
+ * or null. With `wait`, blocks until a matching message arrives or the time is up.
+ */
+export async function inboxMessages(ctx: HiveContext, bot: string, opts: InboxOptions & { next: true }): Promise<Message | null>;
+export async function inboxMessages(ctx: HiveContext, bot: string, opts?: InboxOptions): Promise<Message[]>;
+export async function inboxMessages(ctx: HiveContext, bot: string, opts: InboxOptions = {}): Promise<Message[] | Message | null> {
+  validateBotId(bot);
+  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) {
+    throw new UsageError(`--limit must be a positive whole number (got ${opts.limit})`);
+  }
+  if (opts.wait !== undefined && (!Number.isFinite(opts.wait) || opts.wait < 0)) {
+    throw new UsageError(`--wait must be a number of seconds >= 0 (got ${opts.wait})`);
+  }
+  await ensureInbox(ctx, bot);
+  await deliverIfDue(ctx);
+  const rel = mailboxFile(bot);
+  const attempt = async (): Promise<Message[] | Message | null> => {
+    if (opts.next) return claimNext(ctx, bot, opts.priority);
+    const list = selectInbox(readMailbox(ctx, bot), opts);
+    if (list.length === 0 || !opts.markRead) return list;
+    return markShown(ctx, bot, list);
+  };
+  const empty = (r: Message[] | Message | null) => r === null || (Array.isArray(r) && r.length === 0);
+  let since = ctx.store.stamp(rel);
+  let r = await attempt();
+  if (!empty(r) || !opts.wait) return r;
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), opts.wait * 1000);
+  try {
+    while (empty(r) && !ac.signal.aborted) {
+      await ctx.store.waitForChange(rel, since, { signal: ac.signal });
+      since = ctx.store.stamp(rel);
+      r = await attempt();
+    }
+    return r;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function claimNext(ctx: HiveContext, bot: string, priority?: Priority): Promise<Message | null> {
+  const { store } = ctx;
+  const rel = mailboxFile(bot);
+  // Cheap look without the lock first: an empty inbox costs no lock.
+  if (selectInbox(readMailbox(ctx, bot), { priority, limit: 1 }).length === 0) return null;
+  return store.withLock([rel, AUDIT], () => {
+    const top = selectInbox(readMailbox(ctx, bot), { priority, limit: 1 })[0];
+    if (!top) return null;
+    const now = ctx.clock();
+    const m: Message = { ...top, status: 'read', read_at: iso(now) };
+    store.appendHeld(rel, [{ t: 'read', id: m.message_id, at: m.read_at! }]);
+    store.appendHeld(AUDIT, [audit('message_read', now, m, 'read', { claimed: true })]);
+    return m;
+  });
+}
+
+async function markShown(ctx: HiveContext, bot: string, shown: Message[]): Promise<Message[]> {
+  const { store } = ctx;
+  const rel = mailboxFile(bot);
+  return store.withLock([rel, AUDIT], () => {
+    const st = readMailbox(ctx, bot);
+    const now = ctx.clock();
+    const reads: MailboxRecord[] = [];
+    const audits: AuditRecord[] = [];
+    const out = shown.map((s) => {
+      const cur = st.byId.get(s.message_id) ?? s;
+      if (cur.status !== 'delivered') return { ...cur };
+      const m: Message = { ...cur, status: 'read', read_at: iso(now) };
+      reads.push({ t: 'read', id: m.message_id, at: m.read_at! });
+      audits.push(audit('message_read', now, m, 'read', null));
+      return m;
+    });
+    store.appendHeld(rel, reads);
+    store.appendHeld(AUDIT, audits);
+    return out;
+  });
+}
+
+// ------------------------------------------------------------------ read
+
+/**
+ * Mark messages read by id or unique id prefix, in `bot`'s inbox (or, without a bot,
+ * in whichever inbox holds them). Already-read ones are returned unchanged.
+ */
+export async function markRead(ctx: HiveContext, prefixes: readonly string[], bot?: string): Promise<Message[]> {
+  const { store } = ctx;
+  if (prefixes.length === 0) throw new UsageError('no message id given', 'e.g. deia read 3f2a9c1b');
+  const bots = bot ? [validateBotId(bot)] : knownBots(ctx);
+  const where = new Map<string, string>();
+  for (const b of bots) for (const m of readMailbox(ctx, b).messages) where.set(m.message_id, b);
+  const ids = resolvePrefixes(prefixes, [...where.keys()]);
+  const touched = [...new Set(ids.map((id) => where.get(id)!))];
+  return store.withLock([...touched.map(mailboxFile), AUDIT], () => {
+    const now = ctx.clock();
+    const audits: AuditRecord[] = [];
+    const states = new Map(touched.map((b) => [b, readMailbox(ctx, b)]));
+    const reads = new Map<string, MailboxRecord[]>();
+    const done = new Set<string>();
+    const out = ids.map((id) => {
+      const b = where.get(id)!;
+      const cur = states.get(b)!.byId.get(id)!;
+      if (cur.status !== 'delivered' || done.has(id)) return { ...cur };
+      done.add(id);
+      cur.status = 'read';
+      cur.read_at = iso(now);
+      const list = reads.get(b) ?? [];
+      list.push({ t: 'read', id, at: cur.read_at });
+      reads.set(b, list);
+      audits.push(audit('message_read', now, cur, 'read', null));
+      return { ...cur };
+    });
+    for (const [b, recs] of reads) store.appendHeld(mailboxFile(b), recs);
+    store.appendHeld(AUDIT, audits);
+    return out;
+  });
+}
+
+// ------------------------------------------------------------------ conversation
+
+/** Every message between two bots, both directions, oldest first, with its status. */
+export function conversation(ctx: HiveContext, a: string, b: string): Message[] {
+  validateBotId(a);
+  validateBotId(b);
+  const between = (m: Message) => (m.from_bot === a && m.to_bot === b) || (m.from_bot === b && m.to_bot === a);
+  const byId = new Map<string, Message>();
+  for (const m of readOutbox(ctx).byId.values()) if (between(m) && m.status !== 'delivered') byId.set(m.message_id, m);
+  for (const bot of a === b ? [a] : [a, b]) {
+    for (const m of readMailbox(ctx, bot).messages) if (between(m)) byId.set(m.message_id, m);
+  }
+  return [...byId.values()].sort((x, y) => (x.created_at < y.created_at ? -1 : x.created_at > y.created_at ? 1 : 0));
+}
+
+// ------------------------------------------------------------------ status
+
+export interface BotStatus {
+  bot_id: string;
+  /** False for a recipient of pending mail that has no inbox yet. */
+  has_inbox: boolean;
+  inbox_size: number;
+  unread: number;
+  unread_by_priority: Record<Priority, number>;
+  oldest_unread_at: string | null;
+  oldest_unread_age_ms: number | null;
+  pending_to: number;
+}
+
+export interface MessagingStatus {
+  generated_at: string;
+  total: number;
+  by_status: Record<MessageStatus, number>;
+  by_priority: Record<Priority, number>;
+  pending: Array<Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority' | 'retry_count' | 'max_retries' | 'next_attempt_at' | 'expires_at' | 'last_error' | 'created_at'>>;
+  failed: Array<Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority' | 'status' | 'last_error' | 'created_at'>>;
+  bots: BotStatus[];
+}
+
+const zeroBy = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+
+/** Counts by status and priority, pending deliveries, and per-bot inbox figures. */
+export function messagingStatus(ctx: HiveContext): MessagingStatus {
+  const now = ctx.clock();
+  const by_status = zeroBy(STATUSES);
+  const by_priority = zeroBy(PRIORITIES);
+  const count = (m: Message) => {
+    by_status[m.status]++;
+    by_priority[m.priority]++;
+  };
+  const ob = readOutbox(ctx);
+  const pendingTo = new Map<string, number>();
+  const pending: MessagingStatus['pending'] = [];
+  const failed: MessagingStatus['failed'] = [];
+  for (const m of ob.byId.values()) {
+    if (m.status === 'delivered') continue; // counted from the mailbox
+    count(m);
+    if (m.status === 'pending') {
+      pendingTo.set(m.to_bot, (pendingTo.get(m.to_bot) ?? 0) + 1);
+      const { message_id, from_bot, to_bot, priority, retry_count, max_retries, next_attempt_at, expires_at, last_error, created_at } = m;
+      pending.push({ message_id, from_bot, to_bot, priority, retry_count, max_retries, next_attempt_at, expires_at, last_error, created_at });
+    } else {
+      const { message_id, from_bot, to_bot, priority, status, last_error, created_at } = m;
+      failed.push({ message_id, from_bot, to_bot, priority, status, last_error, created_at });
+    }
+  }
+  pending.sort((x, y) => ((x.next_attempt_at ?? '') < (y.next_attempt_at ?? '') ? -1 : 1));
+  const bots: BotStatus[] = [];
+  const names = new Set([...knownBots(ctx), ...pendingTo.keys()]);
+  for (const b of [...names].sort()) {
+    const has = hasInbox(ctx, b);
+    const st = has ? readMailbox(ctx, b) : foldMailbox([]);
+    const unreadBy = zeroBy(PRIORITIES);
+    let oldest: string | null = null;
+    for (const m of st.messages) {
+      count(m);
+      if (m.status === 'delivered') {
+        unreadBy[m.priority]++;
+        if (oldest === null || m.created_at < oldest) oldest = m.created_at;
+      }
+    }
+    bots.push({
+      bot_id: b,
+      has_inbox: has,
+      inbox_size: st.messages.length,
+      unread: st.unread,
+      unread_by_priority: unreadBy,
+      oldest_unread_at: oldest,
+      oldest_unread_age_ms: oldest === null ? null : Math.max(0, now - Date.parse(oldest)),
+      pending_to: pendingTo.get(b) ?? 0,
+    });
+  }
+  const total = Object.values(by_status).reduce((s, n) => s + n, 0);
+  return { generated_at: iso(now), total, by_status, by_priority, pending, failed, bots };
+}
+
+/** Unread P0 + P1 messages per bot (a load signal for routing). */
+export function urgentUnreadCounts(ctx: HiveContext, bots?: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const b of bots ?? knownBots(ctx)) {
+    let n = 0;
+    if (hasInbox(ctx, b)) for (const m of readMailbox(ctx, b).messages) if (m.status === 'delivered' && (m.priority === 'P0' || m.priority === 'P1')) n++;
+    out[b] = n;
+  }
+  return out;
+}
+
+/** Messages waiting: pending in the outbox and unread in inboxes, per bot. */
+export function queueDepth(ctx: HiveContext): QueueDepth {
+  const by_bot: QueueDepth['by_bot'] = {};
+  let pending = 0;
+  let unread = 0;
+  for (const m of readOutbox(ctx).byId.values()) {
+    if (m.status !== 'pending') continue;
+    pending++;
+    (by_bot[m.to_bot] ??= { pending: 0, unread: 0 }).pending++;
+  }
+  for (const b of knownBots(ctx)) {
+    const u = readMailbox(ctx, b).unread;
+    unread += u;
+    (by_bot[b] ??= { pending: 0, unread: 0 }).unread += u;
+  }
+  return { pending, unread, total: pending + unread, by_bot };
+}
+
+// ------------------------------------------------------------------ compaction
+
+/**
+ * Drop read messages whose read time is older than `messaging.read_retention_hours`
+ * from every mailbox (temp + rename under the mailbox lock); what is dropped is kept in
+ * archive/mailboxes/<bot>.jsonl. Unread messages stay, whatever their age. The caller
+ * (cleanup) logs `cleanup_completed`.
+ */
+export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<CompactResult> {
+  const { store } = ctx;
+  const now = ctx.clock();
+  const cutoff = now - ctx.config.messaging.read_retention_hours * 3_600_000;
+  const res: CompactResult = { mailboxes: 0, dropped: 0, kept: 0 };
+  const old = (m: Message) => m.status === 'read' && m.read_at !== null && Date.parse(m.read_at) < cutoff;
+  for (const b of knownBots(ctx)) {
+    const rel = mailboxFile(b);
+    // Look without the lock first: a mailbox with nothing to drop is not locked or rewritten.
+    const peek = readMailbox(ctx, b);
+    if (!peek.messages.some(old)) {
+      res.kept += peek.messages.length;
+      continue;
+    }
+    await store.withLock(rel, async () => {
+      const st = readMailbox(ctx, b);
+      const drop = new Set(st.messages.filter(old).map((m) => m.message_id));
+      res.kept += st.messages.length - drop.size;
+      if (drop.size === 0) return;
+      res.mailboxes++;
+      res.dropped += drop.size;
+      if (opts.dryRun) return;
+      const archived = st.messages.filter((m) => drop.has(m.message_id));
+      await store.withLock(archiveFile(b), () => store.appendHeld(archiveFile(b), archived));
+      await store.rewriteHeld<MailboxRecord>(rel, async function* (src) {
+        for await (const r of src) {
+          if (r.t === 'msg' && r.m && drop.has(r.m.message_id)) continue;
+          if (r.t === 'read' && drop.has(r.id)) continue;
+          yield r;
+        }
+      });
+    });
+  }
+  return res;
+}

@@ -1,0 +1,357 @@
+/**
+ * Pure messaging rules: validation, folding mailboxes and the outbox, ordering,
+ * backoff, delivery decisions. No file system, no console; time comes in as `now`.
+ */
+import { iso } from '../common/clock.js';
+import { UsageError } from '../common/errors.js';
+import { validateBotId } from '../common/ids.js';
+import type { Config } from '../config/index.js';
+import {
+  PRIORITIES,
+  type AuditEventName,
+  type AuditRecord,
+  type MailboxRecord,
+  type Message,
+  type MessageStatus,
+  type OutboxRecord,
+  type Priority,
+  type SendInput,
+} from './types.js';
+
+export const ALL = '@all';
+
+export function parsePriority(p: unknown, where = ''): Priority {
+  const s = typeof p === 'string' ? p.toUpperCase() : p;
+  if (!PRIORITIES.includes(s as Priority)) {
+    throw new UsageError(`${where}unknown priority ${JSON.stringify(p)}`, 'use one of P0 (critical), P1, P2 (default), P3 (low)');
+  }
+  return s as Priority;
+}
+
+export function parseTtl(t: unknown, where = ''): number {
+  const n = typeof t === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(t) ? Number(t) : t;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) {
+    throw new UsageError(`${where}TTL must be a positive whole number of seconds (got ${JSON.stringify(t)})`, 'e.g. --ttl 3600');
+  }
+  return n;
+}
+
+function botId(v: unknown, what: string, where: string): string {
+  try {
+    return validateBotId(v, what);
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(where + e.message, e.hint);
+    throw e;
+  }
+}
+
+export interface ValidSend {
+  to: string; // a bot id or '@all'
+  from: string;
+  body: string;
+  priority: Priority;
+  ttl: number;
+  reply_to: string | null;
+  subject: string | null;
+  key: string | null;
+  metadata: Record<string, unknown>;
+}
+
+/** Check one send before anything is written; `where` prefixes errors (e.g. "line 3: "). */
+export function validateSend(input: SendInput, cfg: Config['messaging'], identity: string | undefined, where = ''): ValidSend {
+  if (input === null || typeof input !== 'object') throw new UsageError(`${where}expected an object {to, body, ...}`);
+  const fromRaw = input.from ?? identity;
+  if (fromRaw === undefined || fromRaw === '') {
+    throw new UsageError(`${where}sending needs to know which bot you are`, 'pass --from BOT / --as BOT or set DEIA_BOT');
+  }
+  const from = botId(fromRaw, 'sender', where);
+  if (typeof input.to !== 'string') throw new UsageError(`${where}missing recipient "to"`, 'give a bot id or @all');
+  const to = input.to === ALL ? ALL : botId(input.to, 'recipient', where);
+  if (typeof input.body !== 'string' || input.body.trim() === '') {
+    throw new UsageError(`${where}empty message body`, 'give the text as arguments, or "-" to read it from stdin');
+  }
+  const bytes = Buffer.byteLength(input.body, 'utf8');
+  if (bytes > cfg.max_body_bytes) {
+    throw new UsageError(
+      `${where}message body is ${bytes} bytes, over the limit of ${cfg.max_body_bytes}`,
+      'send a shorter body or a path to a file; the limit is messaging.max_body_bytes in config.json',
+    );
+  }
+  const priority = input.priority === undefined ? parsePriority(cfg.default_priority) : parsePriority(input.priority, where);
+  const ttl = input.ttl === undefined ? cfg.default_ttl_seconds : parseTtl(input.ttl, where);
+  const opt = (v: unknown, name: string): string | null => {
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'string' || v === '') throw new UsageError(`${where}${name} must be a non-empty string`);
+    return v;
+  };
+  const metadata = input.metadata ?? {};
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new UsageError(`${where}metadata must be an object`);
+  return {
+    to,
+    from,
+    body: input.body,
+    priority,
+    ttl,
+    reply_to: opt(input.reply_to, 'reply_to'),
+    subject: opt(input.subject, 'subject'),
+    key: opt(input.key, 'key'),
+    metadata,
+  };
+}
+
+const isoCache = { ms: NaN, text: '' };
+/** iso() of the same instant over and over (a batch shares one clock reading): cached. */
+export function isoOf(ms: number): string {
+  if (ms !== isoCache.ms) {
+    isoCache.ms = ms;
+    isoCache.text = iso(ms);
+  }
+  return isoCache.text;
+}
+
+const expCache = { ms: NaN, text: '' };
+function expiresIso(ms: number): string {
+  if (ms !== expCache.ms) {
+    expCache.ms = ms;
+    expCache.text = iso(ms);
+  }
+  return expCache.text;
+}
+
+export function newMessage(v: ValidSend, to: string, id: string, now: number, cfg: Config['messaging'], nowIso = iso(now)): Message {
+  return {
+    message_id: id,
+    from_bot: v.from,
+    to_bot: to,
+    content: v.body,
+    subject: v.subject,
+    priority: v.priority,
+    status: 'pending',
+    created_at: nowIso,
+    delivered_at: null,
+    read_at: null,
+    retry_count: 0,
+    max_retries: cfg.max_retries,
+    ttl_seconds: v.ttl,
+    expires_at: expiresIso(now + v.ttl * 1000),
+    next_attempt_at: null,
+    last_error: null,
+    reply_to: v.reply_to,
+    metadata: v.metadata,
+  };
+}
+
+// ------------------------------------------------------------------ mailboxes
+
+export interface MailboxState {
+  /** Messages in file order (oldest delivery first). */
+  messages: Message[];
+  byId: Map<string, Message>;
+  unread: number;
+}
+
+/** Fold a mailbox's records: message records, with read events applied. */
+export function foldMailbox(records: readonly MailboxRecord[]): MailboxState {
+  const byId = new Map<string, Message>();
+  const messages: Message[] = [];
+  for (const r of records) {
+    if (r.t === 'msg') {
+      if (!r.m || typeof r.m.message_id !== 'string' || byId.has(r.m.message_id)) continue;
+      const m = { ...r.m, status: 'delivered' as MessageStatus, read_at: null };
+      byId.set(m.message_id, m);
+      messages.push(m);
+    } else if (r.t === 'read') {
+      const m = byId.get(r.id);
+      if (m && m.status !== 'read') {
+        m.status = 'read';
+        m.read_at = r.at;
+      }
+    }
+  }
+  let unread = 0;
+  for (const m of messages) if (m.status === 'delivered') unread++;
+  return { messages, byId, unread };
+}
+
+const PRANK: Record<Priority, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
+
+/** P0 first, then oldest first (created_at, then order of arrival). Stable. */
+export function sortInbox(messages: readonly Message[]): Message[] {
+  return messages
+    .map((m, i) => ({ m, i }))
+    .sort(
+      (a, b) =>
+        PRANK[a.m.priority] - PRANK[b.m.priority] ||
+        (a.m.created_at < b.m.created_at ? -1 : a.m.created_at > b.m.created_at ? 1 : 0) ||
+        a.i - b.i,
+    )
+    .map((x) => x.m);
+}
+
+export function selectInbox(state: MailboxState, opts: { priority?: Priority; all?: boolean; limit?: number }): Message[] {
+  let list = state.messages.filter((m) => (opts.all || m.status === 'delivered') && (!opts.priority || m.priority === opts.priority));
+  list = sortInbox(list);
+  if (opts.limit !== undefined) list = list.slice(0, opts.limit);
+  return list;
+}
+
+// ------------------------------------------------------------------ outbox
+
+export interface OutboxState {
+  /** Every message the outbox still knows, by id, with its current status. */
+  byId: Map<string, Message>;
+  /** Records read (to decide when to compact). */
+  records: number;
+}
+
+export function foldOutbox(records: readonly OutboxRecord[]): OutboxState {
+  const byId = new Map<string, Message>();
+  for (const r of records) {
+    if (r.t === 'msg') {
+      if (r.m && typeof r.m.message_id === 'string' && !byId.has(r.m.message_id)) byId.set(r.m.message_id, { ...r.m });
+      continue;
+    }
+    const m = byId.get(r.id);
+    if (!m) continue;
+    switch (r.t) {
+      case 'retry':
+        if (m.status === 'pending') {
+          m.retry_count = r.retry_count;
+          m.next_attempt_at = r.next_attempt_at;
+          m.last_error = r.reason;
+        }
+        break;
+      case 'delivered':
+        m.status = 'delivered';
+        m.delivered_at = r.at;
+        m.next_attempt_at = null;
+        break;
+      case 'failed':
+        m.status = 'failed';
+        m.last_error = r.reason;
+        if (typeof r.retry_count === 'number') m.retry_count = r.retry_count;
+        m.next_attempt_at = null;
+        break;
+      case 'expired':
+        m.status = 'expired';
+        m.next_attempt_at = null;
+        break;
+    }
+  }
+  return { byId, records: records.length };
+}
+
+/** Delay before retry number `n + 1` (n = retries so far): base·2ⁿ capped, half of it jittered. */
+export function backoffMs(n: number, cfg: Config['messaging'], random: () => number): number {
+  const d = Math.min(cfg.backoff_cap_ms, cfg.backoff_base_ms * 2 ** n);
+  return Math.round(d / 2 + (random() * d) / 2);
+}
+
+/** When the outbox next needs attention: the earliest retry or expiry among pending messages. */
+export function nextDueAt(pending: Iterable<Message>): number | null {
+  let due: number | null = null;
+  for (const m of pending) {
+    if (m.status !== 'pending') continue;
+    const t = Math.min(Date.parse(m.expires_at), m.next_attempt_at ? Date.parse(m.next_attempt_at) : Infinity);
+    if (due === null || t < due) due = t;
+  }
+  return due;
+}
+
+export type Attempt = { kind: 'deliver' } | { kind: 'expire' } | { kind: 'retry'; reason: string; retry_count: number; next_attempt_at: string } | { kind: 'fail'; reason: string; retry_count: number };
+
+/**
+ * The outcome of a delivery attempt for a pending message. `blocked` is why the inbox
+ * cannot take it (no inbox, inbox full) or undefined when it can. `first` = the attempt at send.
+ */
+export function decideAttempt(
+  m: Message,
+  now: number,
+  blocked: string | undefined,
+  first: boolean,
+  cfg: Config['messaging'],
+  random: () => number,
+): Attempt {
+  if (now >= Date.parse(m.expires_at)) return { kind: 'expire' };
+  if (!blocked) return { kind: 'deliver' };
+  // retry_count = retries already made; the first attempt (at send) is not a retry.
+  const made = first ? 0 : m.retry_count + 1;
+  if (made >= m.max_retries) return { kind: 'fail', reason: blocked, retry_count: made };
+  return { kind: 'retry', reason: blocked, retry_count: made, next_attempt_at: iso(now + backoffMs(made, cfg, random)) };
+}
+
+// ------------------------------------------------------------------ audit
+
+export function audit(
+  event: AuditEventName,
+  now: number,
+  m: Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority'> | null,
+  status: MessageStatus | null,
+  details: Record<string, unknown> | null = null,
+): AuditRecord {
+  return {
+    timestamp: isoOf(now),
+    event,
+    message_id: m?.message_id ?? null,
+    from_bot: m?.from_bot ?? null,
+    to_bot: m?.to_bot ?? null,
+    priority: m?.priority ?? null,
+    status,
+    details,
+  };
+}
+
+// ------------------------------------------------------------------ ids and names
+
+/** Resolve id prefixes (as git does with hashes) against known ids. Throws on unknown or ambiguous. */
+export function resolvePrefixes(prefixes: readonly string[], ids: readonly string[]): string[] {
+  return prefixes.map((p) => {
+    if (typeof p !== 'string' || p.length === 0) throw new UsageError('empty message id');
+    const exact = ids.find((id) => id === p);
+    if (exact) return exact;
+    const hits = ids.filter((id) => id.startsWith(p));
+    if (hits.length === 0) throw new UsageError(`no message with id ${JSON.stringify(p)}`, 'see `deia inbox --all` for ids');
+    if (hits.length > 1) {
+      throw new UsageError(`ambiguous id prefix ${JSON.stringify(p)} (matches ${hits.length} messages)`, 'give more characters of the id');
+    }
+    return hits[0]!;
+  });
+}
+
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The closest known bot id, when it is close enough to be a likely typo. */
+export function suggestBot(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+export function ageText(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}

@@ -1,0 +1,109 @@
+/** Message shapes (DESIGN.md "JSON shapes"); field names continue the original design's. */
+
+export const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export type MessageStatus = 'pending' | 'delivered' | 'read' | 'failed' | 'expired';
+export const STATUSES: readonly MessageStatus[] = ['pending', 'delivered', 'read', 'failed', 'expired'];
+
+export interface SendInput {
+  to: string;
+  body: string;
+  from?: string;
+  priority?: Priority;
+  ttl?: number;
+  reply_to?: string;
+  subject?: string;
+  key?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface Message {
+  message_id: string;
+  from_bot: string;
+  to_bot: string;
+  content: string;
+  subject: string | null;
+  priority: Priority;
+  status: MessageStatus;
+  created_at: string;
+  delivered_at: string | null;
+  read_at: string | null;
+  retry_count: number;
+  max_retries: number;
+  ttl_seconds: number;
+  expires_at: string;
+  next_attempt_at: string | null;
+  last_error: string | null;
+  reply_to: string | null;
+  metadata: Record<string, unknown>;
+}
+
+/** One line of mailboxes/<bot>.jsonl: a delivered message, or a read event folded onto it. */
+export type MailboxRecord = { t: 'msg'; m: Message } | { t: 'read'; id: string; at: string };
+
+/** One line of outbox.jsonl: a queued message, or a transition of one. */
+export type OutboxRecord =
+  | { t: 'msg'; m: Message }
+  | { t: 'retry'; id: string; retry_count: number; next_attempt_at: string; reason: string }
+  | { t: 'delivered'; id: string; at: string }
+  | { t: 'failed'; id: string; at: string; reason: string; retry_count?: number }
+  | { t: 'expired'; id: string; at: string };
+
+/** One line of keys/<sender>.jsonl: an idempotency key and the message it produced. */
+export interface KeyRecord {
+  key: string;
+  /** One message, or one per recipient for @all. */
+  messages: Message[];
+}
+
+export type AuditEventName =
+  | 'message_queued'
+  | 'message_delivered'
+  | 'message_read'
+  | 'message_failed'
+  | 'message_expired'
+  | 'message_retry'
+  | 'cleanup_completed';
+
+/** One line of bot-messaging.jsonl: exactly these keys. */
+export interface AuditRecord {
+  timestamp: string;
+  event: AuditEventName;
+  message_id: string | null;
+  from_bot: string | null;
+  to_bot: string | null;
+  priority: Priority | null;
+  status: MessageStatus | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface InboxOptions {
+  priority?: Priority;
+  all?: boolean;
+  limit?: number;
+  markRead?: boolean;
+  next?: boolean;
+  /** Seconds to wait for a message when none is there. */
+  wait?: number;
+}
+
+export interface DeliverResult {
+  delivered: number;
+  retried: number;
+  failed: number;
+  expired: number;
+}
+
+export interface QueueDepth {
+  pending: number;
+  unread: number;
+  total: number;
+  by_bot: Record<string, { pending: number; unread: number }>;
+}
+
+export interface CompactResult {
+  mailboxes: number;
+  dropped: number;
+  kept: number;
+}
