@@ -1,0 +1,82 @@
+import { defineCommand } from '../command.js';
+import { UsageError } from '../../common/errors.js';
+import { runDemo, type DemoSnapshot } from '../../demo/demo.js';
+
+function intOpt(v: unknown, name: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got ${v})`);
+  return n;
+}
+
+const short = (b: string | null) => (b ? b.replace(/^BOT-/, '') : '-');
+
+export default defineCommand({
+  name: 'demo',
+  summary: 'watch it work: 4 bot processes, a stream of tasks, routing learning who is best (about 25 s)',
+  options: [
+    { flags: '--tasks <n>', description: 'tasks to submit', default: '120' },
+    { flags: '--bots <n>', description: 'bot processes to start (1-8)', default: '4' },
+    { flags: '--interval <ms>', description: 'milliseconds between submissions', default: '120' },
+    { flags: '--fast', description: 'bots work 5x faster (a quicker, less visual run)' },
+  ],
+  examples: ['deia demo', 'deia demo --dir /tmp/hive --tasks 60', 'deia demo --json'],
+  async exec(run) {
+    const { out } = run;
+    const tasks = intOpt(run.opts.tasks, '--tasks', 1, 2000);
+    const bots = intOpt(run.opts.bots, '--bots', 1, 8);
+    const interval = intOpt(run.opts.interval, '--interval', 0, 10_000);
+    // The child bots run this same bundle: its main file is argv[1] (bin/deia.js or dist/cli/main.js).
+    const main = process.argv[1];
+    if (!main) throw new UsageError('cannot find the deia CLI file to start the bots from', 'run it as `deia demo`');
+    const dir = run.opts.dir ? run.hive().dir : undefined;
+    let lastLine = 0;
+    const render = (s: DemoSnapshot) => {
+      const st = s.by_status;
+      const finished = (st.done ?? 0) + (st.failed ?? 0);
+      const routing = s.routing.map((r) => `${r.task_type.slice(0, 4)}→${short(r.recommended_bot)}${r.recommended_bot === r.best_bot ? '✓' : ''}`).join(' ');
+      const health = Object.entries(s.health).map(([b, l]) => `${short(b)}:${l === 'HEALTHY' ? 'ok' : l.toLowerCase()}`).join(' ');
+      const text =
+        `${(s.elapsed_ms / 1000).toFixed(0).padStart(3)}s  tasks ${s.submitted}/${s.total} sent, ${finished} finished ` +
+        `(${st.done} done, ${st.failed} failed, ${(st.assigned ?? 0) + (st.in_progress ?? 0)} working, ${st.queued} queued)  ` +
+        `msgs ${s.messages}  routing ${routing}  health ${health}`;
+      if (out.json) return;
+      if (out.isTTY) out.progress(text);
+      else if (Date.now() - lastLine > 3000) {
+        lastLine = Date.now();
+        out.line(text);
+      }
+    };
+    if (!out.json) out.line(`deia demo: ${bots} bot processes, ${tasks} tasks; each bot is secretly best at one task type`);
+    const r = await runDemo(
+      {
+        dir,
+        tasks,
+        bots,
+        intervalMs: interval,
+        speedScale: run.opts.fast ? 0.2 : 1,
+        maxMs: 55_000,
+        cli: { node: process.execPath, main },
+        env: run.env,
+      },
+      render,
+    );
+    if (out.json) return out.printJson(r);
+    out.clearProgress();
+    const pct = (x: number | null) => (x === null ? '-' : `${Math.round(x * 100)}%`);
+    const types = Object.keys(r.bots[0]?.share ?? {});
+    out.line('');
+    await out.table(
+      ['BOT', 'BEST AT (hidden)', 'TASKS', 'SUCCESS', ...types.map((t) => `${t.toUpperCase()} SHARE`)],
+      r.bots.map((b) => [b.bot_id, b.expert_in, b.tasks, pct(b.success_rate), ...types.map((t) => pct(b.share[t] ?? 0))]),
+      ['left', 'left', 'right', 'right', ...types.map(() => 'right' as const)],
+    );
+    out.line('');
+    out.line(
+      `${r.tasks} tasks in ${(r.elapsed_ms / 1000).toFixed(1)} s: ${r.done} done, ${r.failed} failed${r.unfinished ? `, ${r.unfinished} unfinished` : ''}. ` +
+        `Routed to the best bot for their type: ${pct(r.routed_to_best.first_third)} of the first third, ${pct(r.routed_to_best.last_third)} of the last third.`,
+    );
+    out.line('');
+    out.line(`The hive is left in ${out.safe(r.dir)}. Look around:`);
+    for (const l of r.look) out.line(`  ${out.safe(l)}`);
+  },
+});

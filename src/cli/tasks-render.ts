@@ -1,0 +1,52 @@
+import { UsageError } from '../common/errors.js';
+import type { Output, Cell } from './output.js';
+import type { Task } from '../tasks/api.js';
+
+/** Shared rendering of tasks for the task commands (not a command itself). */
+export function statusCell(out: Output, s: string): Cell {
+  const style =
+    s === 'done' ? out.c.green : s === 'failed' ? out.c.red : s === 'in_progress' ? out.c.cyan : s === 'assigned' ? out.c.blue : out.c.yellow;
+  return out.paint(s, style);
+}
+
+export function age(fromIso: string | null, now: number): string {
+  if (!fromIso) return '-';
+  const s = Math.max(0, Math.round((now - Date.parse(fromIso)) / 1000));
+  if (s < 90) return `${s}s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+export function shortId(id: string): string {
+  return id.length > 8 ? id.slice(0, 8) : id;
+}
+
+export async function taskTable(out: Output, tasks: Task[], now: number): Promise<void> {
+  await out.table(
+    ['ID', 'STATUS', 'TYPE', 'BOT', 'AGE', 'TRIES', 'DESCRIPTION'],
+    tasks.map((t) => [
+      shortId(t.task_id),
+      statusCell(out, t.status),
+      t.task_type,
+      t.bot_id ?? '-',
+      age(t.submitted_at, now),
+      t.attempts,
+      t.description.length > 60 ? t.description.slice(0, 57) + '...' : t.description,
+    ]),
+    ['left', 'left', 'left', 'left', 'right', 'right', 'left'],
+  );
+}
+
+export function taskLine(out: Output, t: Task): string {
+  return `task ${out.safe(t.task_id)} ${t.status}${t.bot_id ? ` (${out.safe(t.bot_id)})` : ''}`;
+}
+
+export function parseTokens(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(String(v)) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--tokens must be a whole number >= 0 (got ${JSON.stringify(String(v)).slice(0, 30)})`);
+  }
+  return n;
+}

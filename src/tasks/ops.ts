@@ -1,0 +1,379 @@
+/**
+ * Task operations: the state machine of model.ts applied to tasks.jsonl through the store.
+ *
+ * Lock discipline: tasks.jsonl ranks after the outbox and the mailboxes, so no message is
+ * ever sent while its lock is held. A step that crosses areas is split:
+ *   decide + append under the tasks lock -> release -> send (idempotent key per task attempt)
+ *   -> append the message id under the tasks lock.
+ * Recording an outcome (performance.jsonl, later in the order) happens under the tasks lock,
+ * just before the done/failed record, so one finish records one outcome.
+ */
+import { iso } from '../common/clock.js';
+import { UsageError } from '../common/errors.js';
+import { validateBotId } from '../common/ids.js';
+import { requireIdentity, type HiveContext } from '../hive.js';
+import { sendMessages } from '../messaging/api.js';
+import { classifyTask, normalizeTaskType, recommend, recordOutcomes } from '../scheduling/api.js';
+import { botHealthLevels } from '../health/api.js';
+import {
+  TASKS_FILE,
+  TASK_STATUSES,
+  assignmentBody,
+  attemptDuration,
+  checkTransition,
+  foldTasks,
+  lastActivity,
+  requireTask,
+  staleTasks,
+  type Priority,
+  type Task,
+  type TaskRecord,
+  type TaskStatus,
+} from './model.js';
+
+const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
+
+export function readTaskRecords(ctx: HiveContext): TaskRecord[] {
+  return ctx.store.read<TaskRecord>(TASKS_FILE).records;
+}
+
+export function loadTasks(ctx: HiveContext): Map<string, Task> {
+  return foldTasks(readTaskRecords(ctx));
+}
+
+/** Unfinished tasks (assigned or in progress) per bot: the load signal routing uses. */
+export function inProgressCounts(ctx: HiveContext): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of loadTasks(ctx).values()) {
+    if ((t.status === 'assigned' || t.status === 'in_progress') && t.bot_id) out[t.bot_id] = (out[t.bot_id] ?? 0) + 1;
+  }
+  return out;
+}
+
+export function normalizePriority(p: unknown): Priority {
+  const v = String(p ?? '').toUpperCase();
+  if (!(PRIORITIES as readonly string[]).includes(v)) {
+    throw new UsageError(`invalid priority ${JSON.stringify(String(p)).slice(0, 40)}`, 'use P0, P1, P2 or P3');
+  }
+  return v as Priority;
+}
+
+export interface SubmitInput {
+  description: string;
+  type?: string;
+  to?: string;
+  priority?: string;
+}
+
+export interface SubmitResult extends Task {
+  classified: { type: string; confidence: number; matched: string[] } | null;
+  recommendation: { recommended_bot: string | null; confidence: number } | null;
+}
+
+interface ValidSubmit {
+  me: string;
+  description: string;
+  type: string;
+  classified: SubmitResult['classified'];
+  to: string | undefined;
+  priority: Priority;
+}
+
+function validateSubmit(ctx: HiveContext, input: SubmitInput, label = ''): ValidSubmit {
+  const me = requireIdentity(ctx, 'task submit');
+  const description = String(input.description ?? '').trim();
+  if (!description) throw new UsageError(`${label}a task needs a description`, 'deia task submit "fix the login test"');
+  const maxBytes = ctx.config.messaging.max_body_bytes - 200;
+  if (Buffer.byteLength(description, 'utf8') > maxBytes) {
+    throw new UsageError(`${label}task description is longer than ${maxBytes} bytes`, 'shorten it or raise messaging.max_body_bytes');
+  }
+  let classified: SubmitResult['classified'] = null;
+  let type: string;
+  if (input.type !== undefined) type = normalizeTaskType(input.type);
+  else {
+    const c = classifyTask(description);
+    classified = { type: c.type, confidence: c.confidence, matched: c.matched };
+    type = c.type;
+  }
+  const to = input.to !== undefined ? validateBotId(input.to, `${label}bot id (--to)`) : undefined;
+  const priority = input.priority !== undefined ? normalizePriority(input.priority) : (ctx.config.tasks.default_priority as Priority);
+  return { me, description, type, classified, to, priority };
+}
+
+/** Submit a task: classify, route, store, send the assignment. Validates everything before writing. */
+export async function submitTask(ctx: HiveContext, input: SubmitInput): Promise<SubmitResult> {
+  return submitValid(ctx, validateSubmit(ctx, input));
+}
+
+/** Submit a batch (`task submit --stdin-jsonl`): every input is validated before the first is stored. */
+export async function submitTasks(ctx: HiveContext, inputs: readonly SubmitInput[]): Promise<SubmitResult[]> {
+  const valid = inputs.map((inp, i) => {
+    try {
+      return validateSubmit(ctx, inp, inputs.length > 1 ? `task ${i + 1}: ` : '');
+    } catch (e) {
+      if (e instanceof UsageError && inputs.length > 1 && !e.message.startsWith('task ')) {
+        throw new UsageError(`task ${i + 1}: ${e.message}`, e.hint);
+      }
+      throw e;
+    }
+  });
+  const out: SubmitResult[] = [];
+  for (const v of valid) out.push(await submitValid(ctx, v));
+  return out;
+}
+
+async function submitValid(ctx: HiveContext, v: ValidSubmit): Promise<SubmitResult> {
+  const { me, description, type, classified, to, priority } = v;
+  let bot = to ?? null;
+  let recommendation: SubmitResult['recommendation'] = null;
+  if (!bot) {
+    // A task is not routed back to its own submitter (pass --to for that).
+    const rec = await recommend(ctx, { type, exclude: [me] });
+    recommendation = { recommended_bot: rec.recommended_bot ?? null, confidence: rec.confidence };
+    bot = rec.recommended_bot && rec.recommended_bot !== me ? rec.recommended_bot : null;
+  }
+
+  const taskId = ctx.ids();
+  const ts = iso(ctx.clock());
+  const recs: TaskRecord[] = [
+    { event: 'submitted', task_id: taskId, timestamp: ts, task_type: type, description, priority, submitted_by: me },
+  ];
+  if (bot) recs.push({ event: 'assigned', task_id: taskId, timestamp: ts, bot_id: bot, attempt: 1, message_id: null });
+  await ctx.store.append(TASKS_FILE, recs);
+  if (bot) await sendAssignment(ctx, taskId);
+  const task = requireTask(loadTasks(ctx), taskId);
+  return { ...task, classified, recommendation };
+}
+
+/**
+ * Send the assignment message of a task's current attempt and record its id.
+ * Idempotent: the message key is the task id and attempt, so a retry after a crash
+ * finds the message already sent, and the id is recorded once.
+ */
+async function sendAssignment(ctx: HiveContext, taskId: string): Promise<string | null> {
+  const t = loadTasks(ctx).get(taskId);
+  if (!t || t.status !== 'assigned' || !t.bot_id) return null;
+  if (t.message_id) return t.message_id;
+  const [m] = await sendMessages(ctx, [
+    {
+      to: t.bot_id,
+      from: t.submitted_by ?? ctx.identity ?? t.bot_id,
+      body: assignmentBody(t),
+      priority: t.priority,
+      subject: `task ${t.task_id}`,
+      key: `task:${t.task_id}:${t.attempts}`,
+      metadata: { kind: 'task_assignment', task_id: t.task_id, task_type: t.task_type, attempt: t.attempts },
+    },
+  ]);
+  if (!m) return null;
+  await ctx.store.withLock(TASKS_FILE, () => {
+    const cur = loadTasks(ctx).get(taskId);
+    if (!cur || cur.attempts !== t.attempts || cur.message_id) return;
+    ctx.store.appendHeld(TASKS_FILE, [
+      { event: 'message', task_id: taskId, timestamp: iso(ctx.clock()), attempt: t.attempts, message_id: m.message_id },
+    ] satisfies TaskRecord[]);
+  });
+  return m.message_id;
+}
+
+export async function startTask(ctx: HiveContext, taskId: string): Promise<Task> {
+  const me = requireIdentity(ctx, 'task start');
+  return ctx.store.withLock(TASKS_FILE, () => {
+    const t = requireTask(loadTasks(ctx), taskId);
+    checkTransition(t, 'start', me);
+    ctx.store.appendHeld(TASKS_FILE, [
+      { event: 'started', task_id: t.task_id, timestamp: iso(ctx.clock()), bot_id: me },
+    ] satisfies TaskRecord[]);
+    return requireTask(loadTasks(ctx), t.task_id);
+  });
+}
+
+export interface FinishInput {
+  success: boolean;
+  tokens?: number;
+  reason?: string;
+  retry?: boolean;
+}
+
+export interface FinishResult extends Task {
+  /** Whether the submitter was sent the result. */
+  notified: boolean;
+  /** With --retry: the bot the task went to next, if any. */
+  reassigned_to: string | null;
+}
+
+/** `task done` / `task fail`: record the outcome, store the transition, tell the submitter. */
+export async function finishTask(ctx: HiveContext, idOrPrefix: string, input: FinishInput): Promise<FinishResult> {
+  const taskId = requireTask(loadTasks(ctx), idOrPrefix).task_id;
+  const me = requireIdentity(ctx, input.success ? 'task done' : 'task fail');
+  if (input.tokens !== undefined && (!Number.isInteger(input.tokens) || input.tokens < 0)) {
+    throw new UsageError(`--tokens must be a whole number >= 0 (got ${input.tokens})`);
+  }
+  const reason = input.reason === undefined ? null : String(input.reason).slice(0, 2000);
+  const finished = await ctx.store.withLock(TASKS_FILE, async () => {
+    const t = requireTask(loadTasks(ctx), taskId);
+    checkTransition(t, input.success ? 'done' : 'fail', me);
+    const now = ctx.clock();
+    const duration = attemptDuration(t, now);
+    const tokens = input.tokens ?? null;
+    const retry = !input.success && Boolean(input.retry) && t.attempts < ctx.config.tasks.max_attempts;
+    await recordOutcomes(ctx, [
+      { bot: me, type: t.task_type, success: input.success, durationMs: duration, tokens: tokens ?? undefined, taskId },
+    ]);
+    const rec: TaskRecord = input.success
+      ? { event: 'done', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens }
+      : { event: 'failed', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens, reason, retry };
+    ctx.store.appendHeld(TASKS_FILE, [rec]);
+    return { before: t, retry };
+  });
+  const { before, retry } = finished;
+  let reassigned: string | null = null;
+  if (retry) reassigned = await assignQueued(ctx, taskId);
+  let notified = false;
+  if (before.submitted_by) {
+    try {
+      const what = input.success ? 'done' : retry ? `failed, retrying${reassigned ? ` with ${reassigned}` : ''}` : 'failed';
+      await sendMessages(ctx, [
+        {
+          to: before.submitted_by,
+          from: me,
+          body: `task ${taskId} ${what} by ${me}${reason ? `: ${reason}` : ''}`,
+          priority: before.priority,
+          subject: `task ${taskId}`,
+          reply_to: before.message_id ?? undefined,
+          key: `task:${taskId}:${before.attempts}:result`,
+          metadata: { kind: 'task_result', task_id: taskId, status: input.success ? 'done' : 'failed', retry },
+        },
+      ]);
+      notified = true;
+    } catch (e) {
+      ctx.store.warn(`task ${taskId}: could not notify ${before.submitted_by}: ${(e as Error).message}`);
+    }
+  }
+  const task = requireTask(loadTasks(ctx), taskId);
+  return { ...task, notified, reassigned_to: reassigned };
+}
+
+/**
+ * Assign one queued task to the bot routing recommends (its excluded bots left out),
+ * then send the assignment. Returns the bot, or null when none is available.
+ */
+async function assignQueued(ctx: HiveContext, taskId: string): Promise<string | null> {
+  const t = loadTasks(ctx).get(taskId);
+  if (!t || t.status !== 'queued') return null;
+  const exclude = [...t.excluded, ...(t.submitted_by ? [t.submitted_by] : [])];
+  const rec = await recommend(ctx, { type: t.task_type, exclude });
+  const bot = rec.recommended_bot;
+  if (!bot || exclude.includes(bot)) return null;
+  const assigned = await ctx.store.withLock(TASKS_FILE, () => {
+    const cur = loadTasks(ctx).get(taskId);
+    if (!cur || cur.status !== 'queued') return false;
+    ctx.store.appendHeld(TASKS_FILE, [
+      { event: 'assigned', task_id: taskId, timestamp: iso(ctx.clock()), bot_id: bot, attempt: cur.attempts + 1, message_id: null },
+    ] satisfies TaskRecord[]);
+    return true;
+  });
+  if (!assigned) return null;
+  await sendAssignment(ctx, taskId);
+  return bot;
+}
+
+export interface DispatchResult {
+  dispatched: number;
+  redispatched: number;
+  /** Assignment messages sent late (a submitter died between storing and sending). */
+  resent: number;
+  still_queued: number;
+  assignments: Array<{ task_id: string; bot_id: string; redispatched: boolean }>;
+  stale: Array<{ task_id: string; bot_id: string; reason: string }>;
+}
+
+/**
+ * Assign queued tasks, and take back unfinished tasks whose bot went stale (model.staleTasks:
+ * no task activity for tasks.stale_minutes, or CRITICAL health before starting).
+ */
+export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> {
+  const res: DispatchResult = { dispatched: 0, redispatched: 0, resent: 0, still_queued: 0, assignments: [], stale: [] };
+  if (!ctx.store.exists(TASKS_FILE)) return res;
+  const now = ctx.clock();
+  const records = readTaskRecords(ctx);
+  const tasks = foldTasks(records);
+  const open = [...tasks.values()].some((t) => t.status === 'assigned' || t.status === 'in_progress');
+  let levels: Record<string, string> = {};
+  if (open) {
+    try {
+      levels = await botHealthLevels(ctx);
+    } catch (e) {
+      ctx.store.warn(`task dispatch: health levels unavailable (${(e as Error).message}); using task activity only`);
+    }
+  }
+  const staleMs = ctx.config.tasks.stale_minutes * 60_000;
+  const stale = staleTasks(tasks.values(), lastActivity(records), levels, now, staleMs);
+  const requeued = new Set<string>();
+  if (stale.length > 0) {
+    await ctx.store.withLock(TASKS_FILE, () => {
+      const recs2 = readTaskRecords(ctx);
+      const cur = foldTasks(recs2);
+      const again = staleTasks(cur.values(), lastActivity(recs2), levels, now, staleMs);
+      const out: TaskRecord[] = [];
+      for (const { task, reason } of again) {
+        out.push({ event: 'requeued', task_id: task.task_id, timestamp: iso(now), bot_id: task.bot_id!, reason });
+        requeued.add(task.task_id);
+        res.stale.push({ task_id: task.task_id, bot_id: task.bot_id!, reason });
+      }
+      if (out.length) ctx.store.appendHeld(TASKS_FILE, out);
+    });
+  }
+  // Assignments stored but never sent (the sender died in between): send them now, same key.
+  for (const t of tasks.values()) {
+    if (t.status === 'assigned' && !t.message_id && !requeued.has(t.task_id)) {
+      if (await sendAssignment(ctx, t.task_id)) res.resent++;
+    }
+  }
+  const queued = [...loadTasks(ctx).values()]
+    .filter((t) => t.status === 'queued')
+    .sort((a, b) => a.priority.localeCompare(b.priority)); // stable: P0 first, then submission order
+  for (const t of queued) {
+    const bot = await assignQueued(ctx, t.task_id);
+    if (!bot) {
+      res.still_queued++;
+      continue;
+    }
+    const re = requeued.has(t.task_id);
+    if (re) res.redispatched++;
+    else res.dispatched++;
+    res.assignments.push({ task_id: t.task_id, bot_id: bot, redispatched: re });
+  }
+  return res;
+}
+
+export interface ListOptions {
+  status?: string;
+  bot?: string;
+  type?: string;
+  limit?: number;
+}
+
+export function parseStatus(s: unknown): TaskStatus {
+  const v = String(s ?? '').toLowerCase().replace('-', '_');
+  if (!(TASK_STATUSES as readonly string[]).includes(v)) {
+    throw new UsageError(`unknown task status ${JSON.stringify(String(s)).slice(0, 40)}`, `use one of ${TASK_STATUSES.join(', ')}`);
+  }
+  return v as TaskStatus;
+}
+
+/** Tasks in submission order, filtered. */
+export function listTasks(ctx: HiveContext, opts: ListOptions = {}): Task[] {
+  const status = opts.status !== undefined ? parseStatus(opts.status) : undefined;
+  const bot = opts.bot !== undefined ? validateBotId(opts.bot, 'bot id (--bot)') : undefined;
+  const type = opts.type !== undefined ? normalizeTaskType(opts.type) : undefined;
+  let out = [...loadTasks(ctx).values()].filter(
+    (t) => (!status || t.status === status) && (!bot || t.bot_id === bot) && (!type || t.task_type === type),
+  );
+  if (opts.limit !== undefined && opts.limit >= 0) out = out.slice(-opts.limit);
+  return out;
+}
+
+export function showTask(ctx: HiveContext, taskId: string): Task {
+  return requireTask(loadTasks(ctx), taskId);
+}

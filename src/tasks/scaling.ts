@@ -1,0 +1,115 @@
+/** `deia scale`: gather the signals, apply the pure rules of scale.ts, optionally run the commands. */
+import { iso } from '../common/clock.js';
+import type { HiveContext } from '../hive.js';
+import { botHealthLevels } from '../health/api.js';
+import { urgentUnreadCounts } from '../messaging/api.js';
+import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
+import { foldTasks, lastActivity, TASKS_FILE, type TaskRecord } from './model.js';
+import { readTaskRecords } from './ops.js';
+import { runDetached, type RunResult } from './runner.js';
+import { adviceLine, fillTemplate, newBotIds, scaleAdvice, type Level, type ScaleAdvice, type ScaleState } from './scale.js';
+
+export const SCALING_STATE = 'state/scaling.json';
+/** Audit log of what `scale --exec` ran (one JSON object a line). */
+export const SCALING_LOG = 'scaling.jsonl';
+
+export interface ScaleResult extends ScaleAdvice {
+  advice: string;
+  exec: boolean;
+  executed: Array<RunResult & { action: 'spawn' | 'retire'; bot_id: string; task_type: string }>;
+  /** Why nothing ran with --exec (no template configured), if so. */
+  exec_note: string | null;
+}
+
+export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Promise<ScaleResult> {
+  const now = ctx.clock();
+  const records: TaskRecord[] = readTaskRecords(ctx);
+  const tasks = [...foldTasks(records).values()];
+  const activity = lastActivity(records);
+  const load: Record<string, number> = {};
+  const typeCount = new Map<string, Map<string, number>>();
+  let queued = 0;
+  let notStarted = 0;
+  const waitingTypes: string[] = [];
+  for (const t of tasks) {
+    if (t.status === 'queued') queued++;
+    if (t.status === 'assigned') notStarted++;
+    if (t.status === 'queued' || t.status === 'assigned') waitingTypes.push(t.task_type);
+    if (t.bot_id && (t.status === 'assigned' || t.status === 'in_progress')) load[t.bot_id] = (load[t.bot_id] ?? 0) + 1;
+    if (t.bot_id) {
+      const m = typeCount.get(t.bot_id) ?? new Map<string, number>();
+      m.set(t.task_type, (m.get(t.task_type) ?? 0) + 1);
+      typeCount.set(t.bot_id, m);
+    }
+  }
+  const firstSeen = new Map<string, number>();
+  for (const r of ctx.store.read<BotRecord>(BOTS_FILE).records) {
+    if (r?.bot_id && !firstSeen.has(r.bot_id)) firstSeen.set(r.bot_id, Date.parse(r.timestamp));
+  }
+  const botIds = [...new Set([...knownBots(ctx), ...activity.keys()])].sort();
+  const urgent = botIds.length ? urgentUnreadCounts(ctx, botIds) : {};
+  let levels: Record<string, Level> = {};
+  try {
+    levels = (await botHealthLevels(ctx)) as Record<string, Level>;
+  } catch (e) {
+    ctx.store.warn(`scale: health levels unavailable (${(e as Error).message})`);
+  }
+  const bots = botIds.map((b) => ({
+    bot_id: b,
+    load: load[b] ?? 0,
+    health: levels[b] ?? 'UNKNOWN',
+    last_activity_ms: activity.get(b),
+    first_seen_ms: firstSeen.get(b),
+    main_type: mainType(typeCount.get(b)),
+  }));
+  const cfg = ctx.config.scaling;
+  const advice = await ctx.store.update<ScaleState, ScaleAdvice>(SCALING_STATE, (state) => {
+    const a = scaleAdvice(
+      {
+        now,
+        queued,
+        assigned_not_started: notStarted,
+        urgent_unread: Object.values(urgent).reduce((s, n) => s + n, 0),
+        waiting_types: waitingTypes,
+        bots,
+        state,
+      },
+      cfg,
+    );
+    if (a.action === 'steady') return { result: a };
+    return { state: { last_action: a.action, last_action_at: iso(now), last_count: a.count }, result: a };
+  });
+
+  const result: ScaleResult = { ...advice, advice: adviceLine(advice), exec: Boolean(opts.exec), executed: [], exec_note: null };
+  if (!opts.exec || advice.action === 'steady') return result;
+  const template = advice.action === 'up' ? cfg.spawn_command : cfg.retire_command;
+  if (!template) {
+    result.exec_note = `scaling.${advice.action === 'up' ? 'spawn' : 'retire'}_command is not set in config.json: advice only`;
+    return result;
+  }
+  const jobs =
+    advice.action === 'up'
+      ? newBotIds(cfg.bot_prefix, botIds, advice.count).map((bot, i) => ({
+          bot,
+          type: advice.types.length ? advice.types[i % advice.types.length]! : 'other',
+        }))
+      : advice.retire.map((r) => ({ bot: r.bot_id, type: r.main_type ?? 'other' }));
+  for (const j of jobs) {
+    const command = fillTemplate(template, j);
+    const r = await runDetached(command, { env: { ...process.env, DEIA_DIR: ctx.dir, DEIA_BOT: j.bot } });
+    const entry = { ...r, action: advice.action === 'up' ? ('spawn' as const) : ('retire' as const), bot_id: j.bot, task_type: j.type };
+    result.executed.push(entry);
+    await ctx.store.append(SCALING_LOG, [{ timestamp: iso(ctx.clock()), event: `scale_${entry.action}`, ...entry }]);
+  }
+  return result;
+}
+
+function mainType(m: Map<string, number> | undefined): string | null {
+  if (!m) return null;
+  let best: string | null = null;
+  let n = -1;
+  for (const [t, c] of m) if (c > n || (c === n && t < best!)) [best, n] = [t, c];
+  return best;
+}
+
+export { TASKS_FILE };
