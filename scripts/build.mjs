@@ -41,6 +41,8 @@ const lazyBuiltins = {
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
       const id = JSON.stringify(`node:${args.path}`);
       if (!LAZY.has(args.path)) return { contents: `module.exports = __deiaBuiltin(${id});`, loader: 'js' };
+      // A function target so `assert(x)` works; ownKeys/getOwnPropertyDescriptor forward so
+      // that esbuild's interop for `import { spawn } from 'node:child_process'` sees the exports.
       return {
         loader: 'js',
         contents: `let m; const load = () => (m ??= __deiaBuiltin(${id}));
@@ -48,6 +50,13 @@ module.exports = new Proxy(function () {}, {
   get: (_, k) => load()[k],
   apply: (_, self, args) => load().apply(self, args),
   has: (_, k) => k in load(),
+  ownKeys: (t) => [...new Set([...Reflect.ownKeys(load()), ...Reflect.ownKeys(t).filter((k) => !Reflect.getOwnPropertyDescriptor(t, k).configurable)])],
+  getOwnPropertyDescriptor: (t, k) => {
+    const own = Reflect.getOwnPropertyDescriptor(t, k);
+    if (own && !own.configurable) return own;
+    const d = Reflect.getOwnPropertyDescriptor(load(), k);
+    return d && { ...d, configurable: true };
+  },
 });`,
       };
     });
