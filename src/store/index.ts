@@ -3,3 +3,19 @@ export { locateHive, HIVE_DIR_NAME } from './locate.js';
 export { DEFAULT_LOCK, lockRank, compareLocks, type LockOptions } from './lock.js';
 export { type BadLine } from './jsonl.js';
 export { TEMP_SUFFIX, tempOwnerPid } from './temp.js';
+export {
+  walk,
+  ageOf,
+  lockedFileOf,
+  isPidAlive,
+  tempInfo,
+  clearStaleLock,
+  tailState,
+  readText,
+  removeWorldWritable,
+  removeFile,
+  LOCK_SUFFIX,
+  type EntryInfo,
+  type EntryKind,
+  type TempInfo,
+} from './inspect.js';

@@ -1,0 +1,188 @@
+import { iso } from '../common/clock.js';
+import type { HiveContext } from '../hive.js';
+import { compactMailboxes, deliverDue } from '../messaging/api.js';
+import { ageOf, clearStaleLock, removeFile, tempInfo, walk } from '../store/inspect.js';
+import { dispatchQueued } from '../tasks/api.js';
+
+/** The three audit logs of the original design, rotated past `cleanup.log_max_bytes`. */
+export const AUDIT_LOGS = ['bot-messaging.jsonl', 'adaptive-scheduling.jsonl', 'health-alerts.jsonl'] as const;
+export const MESSAGING_LOG = 'bot-messaging.jsonl';
+
+/** `bot-messaging.jsonl`, 2 → `bot-messaging.2.jsonl`. */
+export function generationName(log: string, n: number): string {
+  return `${log.replace(/\.jsonl$/, '')}.${n}.jsonl`;
+}
+
+export interface CleanupOptions {
+  /** Show what would be done; change nothing. */
+  dryRun?: boolean;
+}
+
+export interface CleanupResult {
+  dry_run: boolean;
+  /** Outgoing queue: retries due, failures, expiries (null when not run, e.g. in a dry run). */
+  delivery: { delivered: number; retried: number; failed: number; expired: number } | null;
+  /** Queued tasks handed to bots (null when not run). */
+  tasks: { dispatched: number; redispatched: number } | null;
+  /** Mailbox retention: read messages older than messaging.read_retention_hours dropped. */
+  compaction: { mailboxes: number; dropped: number; kept: number } | null;
+  /** Audit logs moved to NAME.1.jsonl (older generations shifted, the oldest beyond log_generations dropped). */
+  rotated: Array<{ log: string; bytes: number; to: string; dropped: string | null }>;
+  /** Lock folders of dead processes (not refreshed for longer than store.lock_stale_ms). */
+  locks_removed: Array<{ path: string; age_ms: number }>;
+  /** Temp files of atomic writes whose writer died. */
+  temp_removed: Array<{ path: string; age_ms: number }>;
+  /** Steps not run, with why. */
+  skipped: string[];
+  /** Steps that failed (the others still ran); the command then exits 1. */
+  errors: Array<{ step: string; message: string }>;
+  /** Whether anything was (or, in a dry run, would be) changed. */
+  changed: boolean;
+  duration_ms: number;
+}
+
+/**
+ * What cron runs every few minutes, alongside working bots and possibly alongside itself.
+ * Every step takes the lock of the one file it changes, for that step only, and re-checks
+ * under it, so two overlapping runs do each piece of work once. A run right after
+ * another finds nothing to do and changes no file. `cleanup_completed` with the
+ * statistics goes to bot-messaging.jsonl when something was done.
+ */
+export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Promise<CleanupResult> {
+  const started = Date.now();
+  const dryRun = Boolean(opts.dryRun);
+  const res: CleanupResult = {
+    dry_run: dryRun,
+    delivery: null,
+    tasks: null,
+    compaction: null,
+    rotated: [],
+    locks_removed: [],
+    temp_removed: [],
+    skipped: [],
+    errors: [],
+    changed: false,
+    duration_ms: 0,
+  };
+  const { store } = ctx;
+  if (!store.exists()) {
+    res.skipped.push('no hive folder');
+    res.duration_ms = Date.now() - started;
+    return res;
+  }
+
+  // 1. Leftovers of dead processes first, so later steps do not wait out their stale locks.
+  await step(res, 'leftovers', () => clearLeftovers(ctx, dryRun, res));
+
+  // 2. The areas' own upkeep: delivery and expiry, task dispatch, mailbox retention.
+  await areaSteps(ctx, dryRun, res);
+
+  // 3. Audit log rotation.
+  for (const log of AUDIT_LOGS) {
+    await step(res, `rotate ${log}`, async () => {
+      const r = await rotateLog(ctx, log, dryRun);
+      if (r) res.rotated.push(r);
+    });
+  }
+
+  const d = res.delivery;
+  res.changed =
+    (d ? d.delivered + d.retried + d.failed + d.expired : 0) +
+      (res.tasks ? res.tasks.dispatched + res.tasks.redispatched : 0) +
+      (res.compaction ? res.compaction.dropped : 0) +
+      res.rotated.length +
+      res.locks_removed.length +
+      res.temp_removed.length >
+    0;
+  res.duration_ms = Date.now() - started;
+
+  if (!dryRun && res.changed) {
+    const { duration_ms: _d, dry_run: _r, changed: _c, skipped: _s, errors: _e, ...stats } = res;
+    await store.append(MESSAGING_LOG, [
+      {
+        timestamp: iso(ctx.clock()),
+        event: 'cleanup_completed',
+        message_id: null,
+        from_bot: null,
+        to_bot: null,
+        priority: null,
+        status: null,
+        details: { ...stats, duration_ms: res.duration_ms },
+      },
+    ]);
+  }
+  return res;
+}
+
+async function clearLeftovers(ctx: HiveContext, dryRun: boolean, res: CleanupResult): Promise<void> {
+  const { store } = ctx;
+  const staleMs = ctx.config.store.lock_stale_ms;
+  const now = Date.now();
+  for (const e of walk(store)) {
+    if (e.kind === 'lock') {
+      const age = ageOf(e, now);
+      if (age <= staleMs) continue;
+      if (dryRun || (await clearStaleLock(store, e.rel, staleMs))) res.locks_removed.push({ path: e.rel, age_ms: age });
+    } else if (e.kind === 'file') {
+      const t = tempInfo(e.rel);
+      if (!t) continue;
+      // Older than the stale window as well as dead: a folder shared between machines
+      // (or pid namespaces) must not lose a temp file that a live writer elsewhere owns.
+      const age = ageOf(e, now);
+      if (age <= staleMs || t.ownerDead === false) continue;
+      if (dryRun || removeFile(store, e.rel)) res.temp_removed.push({ path: e.rel, age_ms: age });
+    }
+  }
+}
+
+async function rotateLog(ctx: HiveContext, log: string, dryRun: boolean): Promise<CleanupResult['rotated'][number] | null> {
+  const { store } = ctx;
+  const { log_max_bytes: maxBytes, log_generations: generations } = ctx.config.cleanup;
+  if (store.size(log) <= maxBytes) return null;
+  const plan = () => {
+    const oldest = generationName(log, generations);
+    return { log, bytes: store.size(log), to: generationName(log, 1), dropped: store.exists(oldest) ? oldest : null };
+  };
+  if (dryRun) return plan();
+  return store.withLock(log, () => {
+    // Re-checked under the lock: an overlapping cleanup may have rotated it already.
+    if (store.size(log) <= maxBytes) return null;
+    const r = plan();
+    if (r.dropped) store.remove(r.dropped);
+    for (let n = generations - 1; n >= 1; n--) {
+      const from = generationName(log, n);
+      if (store.exists(from)) store.renameHeld(from, generationName(log, n + 1));
+    }
+    store.renameHeld(log, r.to);
+    return r;
+  });
+}
+
+/** Delivery, dispatch and retention belong to messaging and tasks; cleanup only runs them. */
+async function areaSteps(ctx: HiveContext, dryRun: boolean, res: CleanupResult): Promise<void> {
+  if (dryRun) {
+    res.skipped.push('delivery and task dispatch are not run in a dry run');
+  } else {
+    await step(res, 'delivery', async () => {
+      const d = await deliverDue(ctx);
+      res.delivery = { delivered: d.delivered, retried: d.retried, failed: d.failed, expired: d.expired };
+    });
+    await step(res, 'tasks', async () => {
+      const t = await dispatchQueued(ctx);
+      res.tasks = { dispatched: t.dispatched, redispatched: t.redispatched };
+    });
+  }
+  await step(res, 'compaction', async () => {
+    const c = await compactMailboxes(ctx, { dryRun });
+    res.compaction = { mailboxes: c.mailboxes, dropped: c.dropped, kept: c.kept };
+  });
+}
+
+/** One step's failure is reported and the others still run: cron must not stall on one bad file. */
+async function step(res: CleanupResult, name: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    res.errors.push({ step: name, message: e instanceof Error ? e.message : String(e) });
+  }
+}

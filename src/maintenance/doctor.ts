@@ -1,0 +1,337 @@
+import { isDeiaError } from '../common/errors.js';
+import { CONFIG_FILE, parseConfigText } from '../config/index.js';
+import type { HiveContext } from '../hive.js';
+import {
+  ageOf,
+  clearStaleLock,
+  readText,
+  removeFile,
+  removeWorldWritable,
+  tailState,
+  tempInfo,
+  walk,
+  type EntryInfo,
+} from '../store/inspect.js';
+import { corruptNameOf } from '../store/store.js';
+
+export type ProblemKind =
+  | 'config'
+  | 'corrupt_line'
+  | 'torn_tail'
+  | 'stale_lock'
+  | 'orphan_temp'
+  | 'world_writable'
+  | 'symlink'
+  | 'unreadable'
+  | 'audit_mismatch';
+
+export interface Problem {
+  kind: ProblemKind;
+  /** Path relative to the hive folder. */
+  path: string;
+  /** 1-based line, for corrupt and torn lines. */
+  line?: number;
+  /** Age in ms, for locks and temp files. */
+  age_ms?: number;
+  detail: string;
+  /** Fixed by --repair in this run. */
+  repaired: boolean;
+  /** What --repair did, or why it cannot fix this. */
+  action?: string;
+}
+
+export interface DoctorResult {
+  dir: string;
+  exists: boolean;
+  repair: boolean;
+  /** No problem left (after repairs, with --repair). */
+  ok: boolean;
+  files_checked: number;
+  records_checked: number;
+  problems: Problem[];
+  /**
+   * Mailboxes against the audit log: messages the log says were delivered (`message_delivered`,
+   * every kept generation) must be in the recipient's mailbox or archive; a missing one is an
+   * `audit_mismatch` problem. Mailbox messages without a delivered event are only counted
+   * (`unlogged`): a crash between the two writes leaves that, and the next delivery logs it.
+   */
+  audit: { mailboxes: number; in_mailboxes: number; archived: number; delivered_events: number; missing: number; unlogged: number };
+  /** Locks held right now by live processes (not problems). */
+  held_locks: Array<{ path: string; age_ms: number }>;
+  repaired: number;
+}
+
+/** Corrupt lines listed per file; the rest are counted. */
+const MAX_LISTED_PER_FILE = 20;
+
+const isJsonl = (rel: string) => rel.endsWith('.jsonl') && !rel.endsWith('.corrupt.jsonl');
+
+/**
+ * Check the hive folder: config validity, every JSONL file parses, stale locks, orphan
+ * temp files, world-writable entries, symbolic links. With `repair`, fix what is safe:
+ * corrupt and torn lines move to NAME.corrupt.jsonl through a store rewrite (never
+ * deleted), stale locks and dead writers' temp files are removed, world-write is taken
+ * away. Takes one file's lock at a time.
+ */
+export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}): Promise<DoctorResult> {
+  const { store } = ctx;
+  const repair = Boolean(opts.repair);
+  const result: DoctorResult = {
+    dir: ctx.dir,
+    exists: store.exists(),
+    repair,
+    ok: true,
+    files_checked: 0,
+    records_checked: 0,
+    problems: [],
+    audit: { mailboxes: 0, in_mailboxes: 0, archived: 0, delivered_events: 0, missing: 0, unlogged: 0 },
+    held_locks: [],
+    repaired: 0,
+  };
+  if (!result.exists) return result;
+
+  // 1. config.json (read here, not through the context, so a broken one is reported, not thrown).
+  let staleMs = ctx.config.store.lock_stale_ms;
+  const configText = readText(store, CONFIG_FILE);
+  if (configText !== undefined) {
+    try {
+      staleMs = parseConfigText(configText, CONFIG_FILE).store.lock_stale_ms;
+    } catch (e) {
+      const msg = isDeiaError(e) ? e.message : String(e);
+      result.problems.push({ kind: 'config', path: CONFIG_FILE, detail: msg, repaired: false, action: 'fix it or run `deia init --force`' });
+    }
+  }
+
+  const now = Date.now();
+  const entries = walk(store);
+
+  // 2. Locks, temp files, permissions, links.
+  for (const e of entries) {
+    if (e.kind === 'lock') {
+      const age = ageOf(e, now);
+      if (age <= staleMs) {
+        result.held_locks.push({ path: e.rel, age_ms: age });
+        continue;
+      }
+      const p: Problem = { kind: 'stale_lock', path: e.rel, age_ms: age, detail: `stale lock, not refreshed for ${fmtAge(age)}`, repaired: false };
+      if (repair) {
+        p.repaired = await clearStaleLock(store, e.rel, staleMs);
+        p.action = p.repaired ? 'removed' : 'was taken by a live process meanwhile';
+        if (!p.repaired && !store.exists(e.rel)) p.repaired = true;
+      }
+      result.problems.push(p);
+      continue;
+    }
+    if (e.kind === 'symlink') {
+      result.problems.push({
+        kind: 'symlink',
+        path: e.rel,
+        detail: 'symbolic link inside the hive (deia never makes one; writes could land outside the folder)',
+        repaired: false,
+        action: 'inspect and remove it by hand',
+      });
+      continue;
+    }
+    if (e.kind === 'file') {
+      const t = tempInfo(e.rel);
+      if (t) {
+        const age = ageOf(e, now);
+        const orphan = t.ownerDead === true || (t.ownerDead === undefined && age > staleMs);
+        if (orphan) {
+          const p: Problem = {
+            kind: 'orphan_temp',
+            path: e.rel,
+            age_ms: age,
+            detail: t.pid !== undefined ? `temp file of dead process ${t.pid}` : `temp file left for ${fmtAge(age)}`,
+            repaired: false,
+          };
+          if (repair) {
+            removeFile(store, e.rel);
+            p.repaired = true;
+            p.action = 'removed';
+          }
+          result.problems.push(p);
+        }
+        continue;
+      }
+    }
+    if ((e.kind === 'file' || e.kind === 'dir') && (e.mode & 0o002) !== 0) {
+      const p: Problem = {
+        kind: 'world_writable',
+        path: e.rel,
+        detail: `${e.kind === 'dir' ? 'folder' : 'file'} is world-writable (mode ${e.mode.toString(8).padStart(3, '0')}): any user could forge records`,
+        repaired: false,
+      };
+      if (repair) {
+        try {
+          removeWorldWritable(store, e.rel);
+          p.repaired = true;
+          p.action = 'write permission for others removed';
+        } catch (err) {
+          p.action = `could not change it: ${(err as Error).message}`;
+        }
+      }
+      result.problems.push(p);
+    }
+  }
+
+  // 3. Every JSONL file parses; mailboxes, archive and audit log are cross-checked on the way.
+  const audit = new AuditCheck();
+  for (const e of entries) {
+    if (e.kind !== 'file' || !isJsonl(e.rel) || tempInfo(e.rel)) continue;
+    await checkJsonl(ctx, e, repair, result, audit.visitor(e.rel));
+  }
+  audit.finish(result);
+
+  result.repaired = result.problems.filter((p) => p.repaired).length;
+  result.ok = result.problems.every((p) => p.repaired);
+  return result;
+}
+
+async function checkJsonl(
+  ctx: HiveContext,
+  e: EntryInfo,
+  repair: boolean,
+  result: DoctorResult,
+  visit?: (record: any) => void,
+): Promise<void> {
+  const { store } = ctx;
+  const bad: Array<{ line: number; reason: 'torn' | 'corrupt'; text: string }> = [];
+  let records = 0;
+  try {
+    for await (const { record } of store.stream(e.rel, { onBad: (b) => bad.push({ line: b.line, reason: b.reason, text: b.text }) })) {
+      records++;
+      visit?.(record);
+    }
+  } catch (err) {
+    result.problems.push({ kind: 'unreadable', path: e.rel, detail: (err as Error).message, repaired: false });
+    return;
+  }
+  result.files_checked++;
+  result.records_checked += records;
+  if (bad.length === 0) return;
+
+  // A last line without "\n" may be a live writer mid-append: it is torn only if it is
+  // still there while we hold the file's lock (writers append under it).
+  let found = bad;
+  const last = bad[bad.length - 1]!;
+  if (last.reason === 'torn') {
+    const torn = await store.withLock(e.rel, () => tailState(store, e.rel) === 'torn');
+    if (!torn) found = bad.slice(0, -1);
+  }
+  if (found.length === 0) return;
+
+  const problems: Problem[] = [];
+  let listed = 0;
+  for (const b of found) {
+    if (listed++ >= MAX_LISTED_PER_FILE) continue;
+    problems.push({
+      kind: b.reason === 'torn' ? 'torn_tail' : 'corrupt_line',
+      path: e.rel,
+      line: b.line,
+      detail: b.reason === 'torn' ? 'last line cut mid-record (no newline)' : `line does not parse: ${preview(b.text)}`,
+      repaired: false,
+    });
+  }
+  if (found.length > MAX_LISTED_PER_FILE) {
+    problems.push({
+      kind: 'corrupt_line',
+      path: e.rel,
+      detail: `… and ${found.length - MAX_LISTED_PER_FILE} more bad lines`,
+      repaired: false,
+    });
+  }
+  if (repair) {
+    // The rewrite streams the records through unchanged and appends every line that does
+    // not parse (the torn tail included) to NAME.corrupt.jsonl before the rename.
+    const stats = await store.rewrite<unknown>(e.rel, async function* (recs) {
+      yield* recs;
+    });
+    for (const p of problems) {
+      p.repaired = true;
+      p.action = `moved to ${corruptNameOf(e.rel)}`;
+    }
+    if (stats.corrupt === 0) {
+      for (const p of problems) p.action = 'gone by the time of the repair';
+    }
+  }
+  result.problems.push(...problems);
+}
+
+function preview(text: string): string {
+  const s = JSON.stringify(text);
+  return s.length > 60 ? s.slice(0, 57) + '…"' : s;
+}
+
+const MAILBOX = /^mailboxes\/([^/]+)\.jsonl$/;
+const ARCHIVE = /^archive\/mailboxes\/([^/]+)\.jsonl$/;
+const AUDIT_LOG = /^bot-messaging(?:\.\d+)?\.jsonl$/;
+
+/** Messaging's files as it writes them: mailbox lines {t:'msg', m}, archived messages, audit events. */
+class AuditCheck {
+  private readonly held = new Set<string>();
+  private readonly archived = new Set<string>();
+  private readonly delivered = new Map<string, string>();
+  private mailboxes = 0;
+  private inMailboxes = 0;
+
+  visitor(rel: string): ((r: any) => void) | undefined {
+    if (MAILBOX.test(rel)) {
+      this.mailboxes++;
+      return (r) => {
+        if (r?.t === 'msg' && typeof r.m?.message_id === 'string') {
+          this.held.add(r.m.message_id);
+          this.inMailboxes++;
+        }
+      };
+    }
+    if (ARCHIVE.test(rel)) {
+      return (r) => {
+        const id = typeof r?.message_id === 'string' ? r.message_id : r?.m?.message_id;
+        if (typeof id === 'string') this.archived.add(id);
+      };
+    }
+    if (AUDIT_LOG.test(rel)) {
+      return (r) => {
+        if (r?.event === 'message_delivered' && typeof r.message_id === 'string') this.delivered.set(r.message_id, String(r.to_bot ?? '?'));
+      };
+    }
+    return undefined;
+  }
+
+  finish(result: DoctorResult): void {
+    const missing: Array<[string, string]> = [];
+    for (const [id, bot] of this.delivered) if (!this.held.has(id) && !this.archived.has(id)) missing.push([id, bot]);
+    let unlogged = 0;
+    for (const id of this.held) if (!this.delivered.has(id)) unlogged++;
+    result.audit = {
+      mailboxes: this.mailboxes,
+      in_mailboxes: this.inMailboxes,
+      archived: this.archived.size,
+      delivered_events: this.delivered.size,
+      missing: missing.length,
+      unlogged,
+    };
+    for (const [id, bot] of missing.slice(0, MAX_LISTED_PER_FILE)) {
+      result.problems.push({
+        kind: 'audit_mismatch',
+        path: `mailboxes/${bot}.jsonl`,
+        detail: `message ${id} is logged as delivered in bot-messaging.jsonl but is in neither this mailbox nor its archive`,
+        repaired: false,
+        action: 'look for it in mailboxes/*.corrupt.jsonl; the sender may resend it',
+      });
+    }
+    if (missing.length > MAX_LISTED_PER_FILE) {
+      result.problems.push({ kind: 'audit_mismatch', path: 'mailboxes/', detail: `… and ${missing.length - MAX_LISTED_PER_FILE} more`, repaired: false });
+    }
+  }
+}
+
+export function fmtAge(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 120) return `${m} min`;
+  return `${Math.round(m / 60)} h`;
+}

@@ -1,0 +1,129 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
+
+function hiveWith(config: Record<string, unknown> = {}) {
+  const { dir } = tempHive();
+  expect(deia(['init'], { dir }).code).toBe(0);
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  for (const [k, v] of Object.entries(config)) {
+    const [s, key] = k.split('.');
+    cfg[s!][key!] = v;
+  }
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+  return dir;
+}
+
+function old(p: string, ms = 3_600_000) {
+  const t = new Date(Date.now() - ms);
+  fs.utimesSync(p, t, t);
+}
+
+const bigLog = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ event: 'message_queued', i, pad: 'x'.repeat(40) })).join('\n') + '\n';
+
+describe('deia cleanup', () => {
+  it('rotates audit logs past log_max_bytes, keeping log_generations, and logs cleanup_completed', () => {
+    const dir = hiveWith({ 'cleanup.log_max_bytes': 1024, 'cleanup.log_generations': 2 });
+    const log = path.join(dir, 'bot-messaging.jsonl');
+    const sched = path.join(dir, 'adaptive-scheduling.jsonl');
+    for (let round = 1; round <= 3; round++) {
+      fs.appendFileSync(log, bigLog(40).replace(/"i":/g, `"round":${round},"i":`));
+      fs.writeFileSync(sched, bigLog(40));
+      const r = deia(['cleanup', '--json'], { dir });
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout);
+      expect(res.rotated.map((x: any) => x.log).sort()).toEqual(['adaptive-scheduling.jsonl', 'bot-messaging.jsonl']);
+      expect(res.changed).toBe(true);
+    }
+    // generations: .1 holds round 3, .2 round 2; round 1 dropped; never a .3
+    expect(fs.existsSync(path.join(dir, 'bot-messaging.3.jsonl'))).toBe(false);
+    const g1 = readJsonl(path.join(dir, 'bot-messaging.1.jsonl'));
+    const g2 = readJsonl(path.join(dir, 'bot-messaging.2.jsonl'));
+    expect(g1.filter((r) => r.round !== undefined).every((r) => r.round === 3)).toBe(true);
+    expect(g2.filter((r) => r.round !== undefined).every((r) => r.round === 2)).toBe(true);
+    const current = readJsonl(log);
+    expect(current).toHaveLength(1);
+    expect(current[0]).toMatchObject({ event: 'cleanup_completed', message_id: null, details: { rotated: expect.any(Array) } });
+    expect(Object.keys(current[0]).sort()).toEqual(
+      ['details', 'event', 'from_bot', 'message_id', 'priority', 'status', 'timestamp', 'to_bot'].sort(),
+    );
+  });
+
+  it('removes stale locks and dead writers\' old temp files, and keeps live ones', () => {
+    const dir = hiveWith();
+    fs.mkdirSync(path.join(dir, 'mailboxes'));
+    fs.mkdirSync(path.join(dir, 'mailboxes/B1.jsonl.lock'));
+    old(path.join(dir, 'mailboxes/B1.jsonl.lock'));
+    fs.mkdirSync(path.join(dir, 'outbox.jsonl.lock')); // fresh: a live holder
+    const deadTmp = 'tasks.jsonl.999999.1.3.abcdef.tmp';
+    const freshDeadTmp = 'tasks.jsonl.999998.1.3.abcdef.tmp';
+    const liveTmp = `tasks.jsonl.${process.pid}.1.3.abcdef.tmp`;
+    for (const f of [deadTmp, freshDeadTmp, liveTmp]) fs.writeFileSync(path.join(dir, f), 'x');
+    old(path.join(dir, deadTmp));
+    old(path.join(dir, liveTmp));
+    fs.writeFileSync(path.join(dir, 'config.json.123456789'), '{}');
+    old(path.join(dir, 'config.json.123456789'));
+
+    const r = deia(['cleanup', '--json'], { dir });
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.locks_removed.map((l: any) => l.path)).toEqual(['mailboxes/B1.jsonl.lock']);
+    expect(res.temp_removed.map((t: any) => t.path).sort()).toEqual(['config.json.123456789', deadTmp].sort());
+    expect(fs.existsSync(path.join(dir, 'mailboxes/B1.jsonl.lock'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'outbox.jsonl.lock'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, freshDeadTmp))).toBe(true);
+    expect(fs.existsSync(path.join(dir, liveTmp))).toBe(true);
+    fs.rmdirSync(path.join(dir, 'outbox.jsonl.lock'));
+  });
+
+  it('--dry-run reports the work and changes nothing; a second run right after does nothing', () => {
+    const dir = hiveWith({ 'cleanup.log_max_bytes': 1024 });
+    fs.writeFileSync(path.join(dir, 'health-alerts.jsonl'), bigLog(40));
+    fs.mkdirSync(path.join(dir, 'metrics.jsonl.lock'));
+    old(path.join(dir, 'metrics.jsonl.lock'));
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl.999999.1.1.abcdef.tmp'), 'x');
+    old(path.join(dir, 'metrics.jsonl.999999.1.1.abcdef.tmp'));
+
+    const before = snapshotTree(dir);
+    const dry = deia(['cleanup', '--dry-run', '--json'], { dir });
+    expect(dry.code, dry.stderr).toBe(0);
+    const d = JSON.parse(dry.stdout);
+    expect(d).toMatchObject({ dry_run: true, changed: true });
+    expect(d.rotated).toHaveLength(1);
+    expect(d.locks_removed).toHaveLength(1);
+    expect(d.temp_removed).toHaveLength(1);
+    expect(snapshotTree(dir)).toEqual(before);
+    expect(fs.existsSync(path.join(dir, 'metrics.jsonl.lock'))).toBe(true);
+    const human = deia(['cleanup', '--dry-run'], { dir });
+    expect(human.stdout).toMatch(/would remove metrics\.jsonl\.lock/);
+    expect(human.stdout).toMatch(/nothing was changed/);
+
+    const first = JSON.parse(deia(['cleanup', '--json'], { dir }).stdout);
+    expect(first.changed).toBe(true);
+    const after = snapshotTree(dir);
+    const second = deia(['cleanup', '--json'], { dir });
+    expect(JSON.parse(second.stdout)).toMatchObject({ changed: false, rotated: [], locks_removed: [], temp_removed: [] });
+    expect(snapshotTree(dir)).toEqual(after);
+    expect(deia(['cleanup'], { dir }).stdout).toMatch(/nothing to do/);
+    expect(deia(['doctor'], { dir }).code).toBe(0);
+  });
+
+  it('on a missing hive does nothing and creates nothing', () => {
+    const { dir } = tempHive();
+    const r = deia(['cleanup', '--json'], { dir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).changed).toBe(false);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('is in the library API', async () => {
+    const dir = hiveWith();
+    const lib = await import(process.env.DEIA_TEST_LIB!);
+    const hive = await lib.openHive({ dir });
+    const res = await hive.cleanup({ dryRun: true });
+    expect(res).toMatchObject({ dry_run: true, changed: false });
+    const doc = await hive.doctor();
+    expect(doc).toMatchObject({ ok: true, exists: true });
+  });
+});
