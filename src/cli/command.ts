@@ -21,6 +21,12 @@ export interface CommandSpec {
   options?: OptionSpec[];
   /** Shown under "Examples:" in --help; at least one per command. */
   examples: string[];
+  /**
+   * Exit code for every error of this command itself (bad usage, bad input, failure),
+   * instead of 2 for usage and 1 for failure: monitoring checks (`deia health`) use 3 (UNKNOWN).
+   * Its sub-commands keep the usual codes.
+   */
+  errorExitCode?: number;
   /** Returns the exit code (0 when omitted). */
   exec(run: Run): Promise<number | void>;
 }

@@ -64,6 +64,10 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
 
   const path = findCommandPath(argv);
   const names = path.length ? [path.join(' '), ...(path.length === 2 ? [path[0]!] : [])] : Object.keys(COMMANDS);
+  // A parent that is a command itself (`deia health`) lists its sub-commands in its help.
+  if (path.length === 1 && (argv.includes('--help') || argv.includes('-h'))) {
+    names.push(...Object.keys(COMMANDS).filter((k) => k.startsWith(path[0] + ' ')));
+  }
   const specs = await Promise.all(names.filter((n) => COMMANDS[n]).map(async (n) => (await COMMANDS[n]!()).default));
   specs.sort((a, b) => a.name.split(' ').length - b.name.split(' ').length);
 
@@ -78,7 +82,15 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
       exitCode = code;
     });
   }
+  // A group without a spec of its own (`deia task …`) shows its sub-commands' examples in its help.
+  for (const [name, cmd] of byName) {
+    if (name.includes(' ') || specs.some((s) => s.name === name)) continue;
+    const examples = specs.filter((s) => s.name.startsWith(name + ' ')).map((s) => s.examples[0]).filter(Boolean);
+    if (examples.length) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`);
+  }
 
+  // The command being run may replace the error exit codes (monitoring checks exit 3).
+  const errorExit = specs.find((s) => s.name === path.join(' '))?.errorExitCode;
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
@@ -86,17 +98,17 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       // Commander already printed the message through outputError; usage errors exit 2.
-      return e.exitCode === 0 ? 0 : 2;
+      return e.exitCode === 0 ? 0 : (errorExit ?? 2);
     }
     if (isDeiaError(e)) {
       out.error(e.message, e.hint);
       if (env.DEIA_DEBUG) stderr.write(`${e.stack}\n`);
-      return e.exitCode;
+      return errorExit ?? e.exitCode;
     }
     const err = e as Error;
     out.error(`internal error: ${err?.message ?? String(e)}`, 'set DEIA_DEBUG=1 for a stack trace and report it');
     if (env.DEIA_DEBUG) stderr.write(`${err?.stack}\n`);
-    return 1;
+    return errorExit ?? 1;
   }
 }
 
