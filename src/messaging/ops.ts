@@ -624,34 +624,59 @@ export function queueDepth(ctx: HiveContext): QueueDepth {
  */
 export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<CompactResult> {
   const { store } = ctx;
-  const now = ctx.clock();
-  const cutoff = now - ctx.config.messaging.read_retention_hours * 3_600_000;
+  const cutoff = ctx.clock() - ctx.config.messaging.read_retention_hours * 3_600_000;
   const res: CompactResult = { mailboxes: 0, dropped: 0, kept: 0 };
-  const old = (m: Message) => m.status === 'read' && m.read_at !== null && Date.parse(m.read_at) < cutoff;
+  const isOldRead = (r: MailboxRecord): r is Extract<MailboxRecord, { t: 'read' }> =>
+    r.t === 'read' && typeof r.id === 'string' && Date.parse(r.at) < cutoff;
   for (const b of knownBots(ctx)) {
     const rel = mailboxFile(b);
-    // Look without the lock first: a mailbox with nothing to drop is not locked or rewritten.
-    const peek = readMailbox(ctx, b);
-    if (!peek.messages.some(old)) {
-      res.kept += peek.messages.length;
+    // Look without the lock first, streaming and stopping at the first old read: a mailbox
+    // with nothing to drop is neither locked nor rewritten.
+    let anyOld = false;
+    let messages = 0;
+    for await (const { record } of store.stream<MailboxRecord>(rel)) {
+      if (record.t === 'msg') messages++;
+      else if (isOldRead(record)) {
+        anyOld = true;
+        break;
+      }
+    }
+    if (!anyOld) {
+      res.kept += messages;
       continue;
     }
-    await store.withLock(rel, async () => {
-      const st = readMailbox(ctx, b);
-      const drop = new Set(st.messages.filter(old).map((m) => m.message_id));
-      res.kept += st.messages.length - drop.size;
+    await store.withLock([rel, archiveFile(b)], async () => {
+      // Pass 1: the ids of messages read before the cutoff, and nothing else, so memory
+      // stays small however long the mailbox is (a read event is only ever written for a
+      // message already in the mailbox). Pass 2 streams the file again through rewrite.
+      const drop = new Map<string, string>();
+      let total = 0;
+      for await (const { record } of store.stream<MailboxRecord>(rel)) {
+        if (record.t === 'msg') total++;
+        else if (isOldRead(record) && !drop.has(record.id)) drop.set(record.id, record.at);
+      }
+      res.kept += total - drop.size;
       if (drop.size === 0) return;
       res.mailboxes++;
       res.dropped += drop.size;
       if (opts.dryRun) return;
-      const archived = st.messages.filter((m) => drop.has(m.message_id));
-      await store.withLock(archiveFile(b), () => store.appendHeld(archiveFile(b), archived));
+      // Archived copies are appended in batches before the rename, so a crash in between
+      // leaves a message in both places (found again by id), never in neither.
+      const batch: Message[] = [];
+      const flush = () => {
+        if (batch.length) store.appendHeld(archiveFile(b), batch.splice(0));
+      };
       await store.rewriteHeld<MailboxRecord>(rel, async function* (src) {
         for await (const r of src) {
-          if (r.t === 'msg' && r.m && drop.has(r.m.message_id)) continue;
+          if (r.t === 'msg' && r.m && drop.has(r.m.message_id)) {
+            batch.push({ ...r.m, status: 'read', read_at: drop.get(r.m.message_id) ?? null });
+            if (batch.length >= 1000) flush();
+            continue;
+          }
           if (r.t === 'read' && drop.has(r.id)) continue;
           yield r;
         }
+        flush();
       });
     });
   }
