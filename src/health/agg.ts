@@ -26,6 +26,9 @@ export interface Agg {
   v: 1;
   metrics_off: number;
   perf_off: number;
+  /** Inodes of metrics.jsonl and performance.jsonl when the offsets were taken (a rewrite changes them). */
+  metrics_ino?: number;
+  perf_ino?: number;
   /** `${componentKey}|${metric}` -> series; componentKey is 'system' etc. or 'bot:NAME'. */
   series: Record<string, SampleSeries>;
   /** bot id or '*' (all) -> per-minute task outcomes. */

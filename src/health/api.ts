@@ -80,26 +80,27 @@ async function queueIfAny(ctx: HiveContext): Promise<QueueDepth | null> {
   return await queueDepth(ctx);
 }
 
-/** Fold the lines appended since the last run; a file that shrank (compacted) is refolded. */
+/** Fold the lines appended since the last run; a file that was rewritten or shrank is refolded. */
 function foldNew(ctx: HiveContext, agg: Agg): boolean {
   const { store } = ctx;
+  let m = store.readSince<MetricRecord>(METRICS_FILE, { offset: agg.metrics_off, ino: agg.metrics_ino });
+  let p = store.readSince<PerfRecord>(PERF_FILE, { offset: agg.perf_off, ino: agg.perf_ino });
   let changed = false;
-  if (store.size(METRICS_FILE) < agg.metrics_off || store.size(PERF_FILE) < agg.perf_off) {
-    agg = Object.assign(agg, emptyAgg());
+  if (m.reset || p.reset) {
+    // One aggregate covers both files: refold both from their start.
+    Object.assign(agg, emptyAgg());
+    if (!m.reset) m = store.readSince<MetricRecord>(METRICS_FILE, undefined);
+    if (!p.reset) p = store.readSince<PerfRecord>(PERF_FILE, undefined);
     changed = true;
   }
-  if (store.size(METRICS_FILE) > agg.metrics_off) {
-    const r = store.read<MetricRecord>(METRICS_FILE, { from: agg.metrics_off });
-    for (const rec of r.records) foldMetric(agg, rec);
-    if (r.end !== agg.metrics_off) changed = true;
-    agg.metrics_off = r.end;
-  }
-  if (store.size(PERF_FILE) > agg.perf_off) {
-    const r = store.read<PerfRecord>(PERF_FILE, { from: agg.perf_off });
-    for (const rec of r.records) foldPerf(agg, rec);
-    if (r.end !== agg.perf_off) changed = true;
-    agg.perf_off = r.end;
-  }
+  for (const rec of m.records) foldMetric(agg, rec);
+  for (const rec of p.records) foldPerf(agg, rec);
+  if (m.cursor.offset !== agg.metrics_off || p.cursor.offset !== agg.perf_off) changed = true;
+  if (m.cursor.ino !== agg.metrics_ino || p.cursor.ino !== agg.perf_ino) changed = true;
+  agg.metrics_off = m.cursor.offset;
+  agg.metrics_ino = m.cursor.ino;
+  agg.perf_off = p.cursor.offset;
+  agg.perf_ino = p.cursor.ino;
   if (changed) prune(agg, ctx.clock(), Math.max(ctx.config.health.history_minutes, ctx.config.health.window_minutes));
   return changed;
 }
@@ -447,8 +448,9 @@ export async function resetHealth(ctx: HiveContext, opts: { bot?: string } = {})
     let n = 0;
     if (bot === null) {
       const fresh = emptyAgg();
-      fresh.perf_off = store.size(PERF_FILE);
-      fresh.metrics_off = store.size(METRICS_FILE);
+      const perf = store.cursorAtEnd(PERF_FILE);
+      const metrics = store.cursorAtEnd(METRICS_FILE);
+      Object.assign(fresh, { perf_off: perf.offset, perf_ino: perf.ino, metrics_off: metrics.offset, metrics_ino: metrics.ino });
       await store.writeFileAtomic(AGG_FILE, JSON.stringify(fresh) + "\n");
       n = Object.keys(levels.components).length;
       await store.writeJsonHeld(LEVELS_FILE, emptyLevelState());

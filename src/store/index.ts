@@ -1,4 +1,4 @@
-export { Store, corruptNameOf, type StoreOptions, type ReadResult, type RewriteStats, type WarnFn } from './store.js';
+export { Store, corruptNameOf, type FileCursor, type StoreOptions, type ReadResult, type RewriteStats, type WarnFn } from './store.js';
 export { locateHive, HIVE_DIR_NAME } from './locate.js';
 export { DEFAULT_LOCK, lockRank, compareLocks, type LockOptions } from './lock.js';
 export { type BadLine } from './jsonl.js';

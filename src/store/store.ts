@@ -259,6 +259,41 @@ export class Store {
   }
 
   /**
+   * Incremental reading for aggregates kept in a state file: the records appended since
+   * `cursor`, and the cursor to store for next time. When the file was replaced (a rewrite
+   * renames a new inode over it) or shrank since the cursor was taken, `reset` is true and
+   * the records are the whole file: the caller drops its aggregates and refolds. This is the
+   * one place that decides whether an offset into a file is still meaningful.
+   */
+  /** The cursor at the end of a file now (for a reader that has folded all of it, under its lock). */
+  cursorAtEnd(rel: string): FileCursor {
+    try {
+      const st = fs.statSync(this.path(rel));
+      return { offset: st.size, ino: st.ino };
+    } catch {
+      return { offset: 0, ino: 0 };
+    }
+  }
+
+  readSince<T>(rel: string, cursor: FileCursor | undefined): { records: T[]; cursor: FileCursor; reset: boolean } {
+    let ino = 0;
+    let size = 0;
+    try {
+      const st = fs.statSync(this.path(rel));
+      ino = st.ino;
+      size = st.size;
+    } catch {
+      // missing: an empty file
+    }
+    // ino 0 or absent: the file did not exist (or the cursor predates inodes): offsets decide.
+    const stale = !cursor || (Boolean(cursor.ino) && cursor.ino !== ino) || size < cursor.offset;
+    const from = stale ? 0 : cursor.offset;
+    if (!stale && size === from) return { records: [], cursor: { offset: from, ino }, reset: false };
+    const { records, end } = this.read<T>(rel, { from });
+    return { records, cursor: { offset: end, ino }, reset: stale && cursor !== undefined && (cursor.offset > 0 || records.length > 0) };
+  }
+
+  /**
    * Stream records of a large file in fixed-size chunks: memory stays flat however
    * long the file is. Used by compaction, retention and doctor.
    */
@@ -459,6 +494,12 @@ export class Store {
   remove(rel: string): void {
     fs.rmSync(this.path(rel), { force: true, recursive: true });
   }
+}
+
+/** Where an incremental reader stopped in a file: byte offset and the file's inode. */
+export interface FileCursor {
+  offset: number;
+  ino?: number;
 }
 
 export interface RewriteStats {
