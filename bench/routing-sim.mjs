@@ -223,8 +223,8 @@ function makeDeia(lib, seed, params) {
       const rec = lib.decide(state, TYPES[k], BOTS, { inProgress }, params, r, now, { confidence: wantConf });
       return { bot: BOTS.indexOf(rec.recommended_bot), conf: rec.confidence };
     },
-    update(k, b, ok, _seconds, now) {
-      lib.foldOutcome(state, { bot: BOTS[b], type: TYPES[k], success: ok === 1, at: now }, params);
+    update(k, b, ok, _seconds, now, load) {
+      lib.foldOutcome(state, { bot: BOTS[b], type: TYPES[k], success: ok === 1, at: now, load }, params);
     },
   };
 }
@@ -291,7 +291,9 @@ export function runPolicy(env, name, lib, params, opts = {}) {
       }
     }
     const ok = luck[t * NBOTS + bot] < p[bot] ? 1 : 0;
-    pol.update(k, bot, ok, env.dur[k][bot] * 60 * env.durLuck[t], now);
+    // The bot's load when it took the task, recorded with the outcome (Outcome.load): the evidence
+    // the policy uses to decide whether load hurts (docs/scheduling.md).
+    pol.update(k, bot, ok, env.dur[k][bot] * 60 * env.durLuck[t], now, load[bot]);
     const slot = t % LOAD_WINDOW;
     if (recent[slot] >= 0) load[recent[slot]]--;
     recent[slot] = bot;

@@ -105,7 +105,7 @@ describe('routing policy (pure)', () => {
     let t = feed(s, 'A', 'code', Array.from({ length: 400 }, (_, i) => i % 10 !== 0), 0, MIN, ev);
     t = feed(s, 'B', 'code', Array.from({ length: 100 }, (_, i) => i % 10 < 6), t, MIN, ev);
     expect(ev.filter((e) => e.event === 'trend_detected')).toHaveLength(0);
-    t = feed(s, 'A', 'code', times(15, false), t, MIN, ev);
+    t = feed(s, 'A', 'code', times(30, false), t, MIN, ev);
     const trends = ev.filter((e) => e.event === 'trend_detected');
     expect(trends).toHaveLength(1);
     expect(trends[0]).toMatchObject({ bot_id: 'A', task_type: 'code', trend: 'declining' });
@@ -153,6 +153,39 @@ describe('routing policy (pure)', () => {
     expect(by.C!.reasons.some((r) => /^12 unread P0\/P1 messages, 10 tasks in progress: load penalty/.test(r))).toBe(true);
     expect(by.C!.score).toBeLessThan(by.A!.score);
     expect(rec.recommended_bot).not.toBe('A');
+  });
+
+  it('when every candidate is CRITICAL, recommends the least bad one with lowered confidence', () => {
+    const s = emptyState();
+    let t = feed(s, 'A', 'code', [...times(40, true), ...times(10, false)], 0);
+    t = feed(s, 'B', 'code', [...times(10, true), ...times(40, false)], t);
+    t = feed(s, 'C', 'code', [...times(25, true), ...times(25, false)], t);
+    const health = { A: 'CRITICAL', B: 'CRITICAL', C: 'CRITICAL' } as const;
+    const greedy = decide(s, 'code', ['A', 'B', 'C'], { health }, P, mulberry32(1), t, { greedy: true });
+    expect(greedy.recommended_bot).toBe('A');
+    const top = greedy.candidate_bots[0]!;
+    expect(top.bot_id).toBe('A');
+    expect(top.excluded).toBe(false);
+    expect(top.reasons).toContain('all candidates critical: least bad');
+    expect(top.reasons).toContain('critical health');
+    expect(greedy.candidate_bots.slice(1).every((c) => c.excluded && c.reasons.includes('critical health: excluded'))).toBe(true);
+    // Confidence is lowered: the same posteriors with healthy bots give twice as much.
+    const healthy = decide(s, 'code', ['A', 'B', 'C'], {}, P, mulberry32(1), t, { greedy: true });
+    expect(healthy.recommended_bot).toBe('A');
+    expect(healthy.confidence).toBeGreaterThan(0.9);
+    expect(greedy.confidence).toBeGreaterThan(0);
+    expect(greedy.confidence).toBeLessThanOrEqual(0.5);
+    // Thompson sampling also answers, and only with a critical bot of the list.
+    const ts = decide(s, 'code', ['A', 'B', 'C'], { health }, P, mulberry32(2), t);
+    expect(ts.recommended_bot).toBe('A');
+    // Bots left out of the list (--exclude) stay out, even when the rest are all CRITICAL.
+    const without = decide(s, 'code', ['B', 'C'], { health }, P, mulberry32(1), t, { greedy: true });
+    expect(without.recommended_bot).toBe('C');
+    expect(without.candidate_bots.map((c) => c.bot_id)).not.toContain('A');
+    // One healthy bot left: the critical ones stay excluded.
+    const one = decide(s, 'code', ['A', 'B', 'C'], { health: { ...health, B: 'HEALTHY' } }, P, mulberry32(1), t, { greedy: true });
+    expect(one.recommended_bot).toBe('B');
+    expect(one.candidate_bots.flatMap((c) => c.reasons)).not.toContain('all candidates critical: least bad');
   });
 
   it('scores faster and cheaper bots higher when success is equal', () => {

@@ -57,19 +57,18 @@ function loadState(ctx: HiveContext): SchedState {
  * performance.jsonl was rewritten behind it). The caller holds the state lock.
  */
 function catchUp(ctx: HiveContext, state: SchedState, p: PolicyParams, events: PolicyEvent[]): { state: SchedState; changed: boolean } {
-  const size = ctx.store.size(PERFORMANCE_FILE);
-  if (size === state.offset) return { state, changed: false };
-  if (size < state.offset) state = emptyState();
-  const { records, end } = ctx.store.read<PerformanceRecord>(PERFORMANCE_FILE, { from: state.offset });
-  for (const r of records) {
+  const got = ctx.store.readSince<PerformanceRecord>(PERFORMANCE_FILE, { offset: state.offset, ino: state.ino });
+  if (got.reset) state = emptyState();
+  for (const r of got.records) {
     const at = Date.parse(r?.timestamp);
     if (!r || typeof r.bot_id !== 'string' || typeof r.task_type !== 'string' || typeof r.success !== 'boolean' || !Number.isFinite(at)) continue;
     foldOutcome(state, { bot: r.bot_id, type: r.task_type, success: r.success, at, durationMs: r.duration_ms, tokens: r.tokens }, p, events, {
       efficiencyEvents: false,
     });
   }
-  const changed = end !== state.offset || records.length > 0;
-  state.offset = end;
+  const changed = got.cursor.offset !== state.offset || got.cursor.ino !== state.ino || got.records.length > 0;
+  state.offset = got.cursor.offset;
+  state.ino = got.cursor.ino;
   return { state, changed };
 }
 
@@ -118,7 +117,7 @@ export async function recordOutcomes(ctx: HiveContext, outcomes: readonly Outcom
         else events.push(e);
       }
     }
-    state.offset = end;
+    Object.assign(state, store.cursorAtEnd(PERFORMANCE_FILE));
     await store.writeJsonHeld(STATE_FILE, state);
     for (const e of events) audit.push(auditOf(now, e));
     for (const e of eff.values()) audit.push(auditOf(now, e));
@@ -258,19 +257,17 @@ export async function resetStats(ctx: HiveContext, opts: StatsOptions = {}): Pro
     const events: PolicyEvent[] = [];
     const { state } = catchUp(ctx, loadState(ctx), p, events);
     const removed: PerformanceRecord[] = [];
-    let offset = state.offset;
     if (store.exists(PERFORMANCE_FILE)) {
-      const st = await store.rewriteHeld<PerformanceRecord>(PERFORMANCE_FILE, async function* (src) {
+      await store.rewriteHeld<PerformanceRecord>(PERFORMANCE_FILE, async function* (src) {
         for await (const r of src) {
           if (match(r)) removed.push(r);
           else yield r;
         }
       });
-      offset = st.bytesAfter;
     }
     if (removed.length) store.appendHeld(RESET_ARCHIVE, removed);
     const pairs = resetAggs(state, filter);
-    state.offset = offset;
+    Object.assign(state, store.cursorAtEnd(PERFORMANCE_FILE));
     await store.writeJsonHeld(STATE_FILE, state);
     const res: ResetResult = {
       bot_id: filter.bot ?? null,

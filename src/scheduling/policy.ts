@@ -7,10 +7,14 @@
  *   short (half-life `short_half_life_hours`): follows the last few outcomes.
  * Each view is a Beta(1 + successes, 1 + failures) posterior. When the short view's credible
  * interval and the long view's stop overlapping, the bot has changed: a `trend_detected` event,
- * the long view is rebased onto the short one (a change point), and on a decline the other bots
- * of that type keep their means but lose certainty (at most `reset_cap` effective outcomes), so
- * Thompson sampling tries them again. Routing is a Thompson draw (or the highest mean with
- * `greedy`), adjusted for speed, cost, health and load; confidence is P(best) by sampling.
+ * the long view is rebased onto the short one plus at most `rebase_keep` outcomes of the past (a
+ * change point that still forgives a passing outage), the short view is trusted for
+ * `trend_hold_hours` after a decline, and the other bots of that type keep their means but lose
+ * certainty (at most `reset_cap` effective outcomes), so Thompson sampling tries them again.
+ * Routing is a Thompson draw from the posterior with its evidence divided by `exploration` (or the
+ * highest mean with `greedy`), adjusted for speed, cost, health and load — the load penalty only
+ * while recorded outcomes show that load hurts (or none carry a load yet). Confidence is P(best)
+ * under the plain posterior, by sampling. If every candidate is CRITICAL, the least bad is chosen.
  */
 import { iso } from '../common/clock.js';
 import type { Config } from '../config/index.js';
@@ -46,10 +50,24 @@ export interface Agg {
 
 export interface SchedState {
   version: 1;
-  /** Byte offset of performance.jsonl folded in so far. */
+  /** Byte offset of performance.jsonl folded in so far, and that file's inode (a rewrite changes it). */
   offset: number;
+  ino?: number;
   /** task type -> bot -> aggregates */
   aggs: Record<string, Record<string, Agg>>;
+  /**
+   * Evidence on whether load hurts, pooled over bots and types: discounted sums of the
+   * residuals (outcome − the bot's long-view mean at the time) of outcomes recorded with a load
+   * above `load_free` (l*) and at or below it (u*). Only outcomes that carry a load count.
+   */
+  loadEv?: LoadEvidence;
+}
+
+export interface LoadEvidence {
+  ls: number;
+  ln: number;
+  us: number;
+  un: number;
 }
 
 export interface PolicyParams {
@@ -64,6 +82,11 @@ export interface PolicyParams {
   degradedPenalty: number;
   loadFree: number;
   loadPenalty: number;
+  loadEvidenceMin: number;
+  loadEvidenceZ: number;
+  loadEvidenceDecay: number;
+  rebaseKeep: number;
+  exploration: number;
   confidenceSamples: number;
   minSamples: number;
   durationWindow: number;
@@ -84,6 +107,11 @@ export function paramsFromConfig(c: Config['scheduling']): PolicyParams {
     degradedPenalty: c.degraded_penalty,
     loadFree: c.load_free,
     loadPenalty: c.load_penalty,
+    loadEvidenceMin: c.load_evidence_min,
+    loadEvidenceZ: c.load_evidence_z,
+    loadEvidenceDecay: c.load_evidence_decay,
+    rebaseKeep: c.rebase_keep,
+    exploration: c.exploration,
     confidenceSamples: c.confidence_samples,
     minSamples: c.min_samples,
     durationWindow: c.duration_window,
@@ -102,6 +130,8 @@ export interface Outcome {
   at: number;
   durationMs?: number | null;
   tokens?: number | null;
+  /** The bot's load (unread P0/P1 + tasks in progress) when it took the task, if known. */
+  load?: number | null;
 }
 
 /** Events for adaptive-scheduling.jsonl (the caller adds `timestamp`). */
@@ -196,6 +226,25 @@ export function foldOutcome(
     agg.tok_sum += o.tokens;
     agg.tok_n++;
   }
+  if (o.load != null && Number.isFinite(o.load)) {
+    const lg0 = weighAt(agg.long, o.at, p.longHalfLifeMs);
+    if (lg0.s + lg0.f >= LOAD_EVIDENCE_MIN_WEIGHT) {
+      const ev = (state.loadEv ??= { ls: 0, ln: 0, us: 0, un: 0 });
+      const k = p.loadEvidenceDecay;
+      ev.ls *= k;
+      ev.ln *= k;
+      ev.us *= k;
+      ev.un *= k;
+      const r = (o.success ? 1 : 0) - (1 + lg0.s) / (2 + lg0.s + lg0.f);
+      if (o.load > p.loadFree) {
+        ev.ls += r;
+        ev.ln += 1;
+      } else {
+        ev.us += r;
+        ev.un += 1;
+      }
+    }
+  }
   addTo(agg.long, o.at, o.success, p.longHalfLifeMs);
   addTo(agg.short, o.at, o.success, p.shortHalfLifeMs);
 
@@ -207,10 +256,15 @@ export function foldOutcome(
     const S = interval(sh.s, sh.f, p.z);
     const dir: Trend | null = S.hi < L.lo ? 'declining' : S.lo > L.hi ? 'improving' : null;
     if (dir) {
+      // The same change seen again while it is still held (the kept past pulls the long view
+      // back): rebase again, but it is one change, logged once.
+      const repeat = agg.trend === dir && agg.trend_at !== null && now - agg.trend_at <= p.trendHoldMs;
       agg.trend = dir;
       agg.trend_at = now;
-      // Change point: what the bot did before no longer describes it.
-      agg.long = { s: sh.s, f: sh.f, t: now };
+      // Change point: what the bot did before no longer describes it (but keep up to
+      // `rebase_keep` effective outcomes of its past, so a passing outage is forgiven).
+      const keep = lg.s + lg.f > p.rebaseKeep ? p.rebaseKeep / (lg.s + lg.f) : 1;
+      agg.long = { s: sh.s + lg.s * keep, f: sh.f + lg.f * keep, t: now };
       if (dir === 'declining') {
         for (const [bot, other] of Object.entries(byBot)) {
           if (bot === o.bot) continue;
@@ -222,7 +276,7 @@ export function foldOutcome(
           }
         }
       }
-      events?.push({
+      if (!repeat) events?.push({
         event: 'trend_detected',
         bot_id: o.bot,
         task_type: o.type,
@@ -319,6 +373,7 @@ export function decide(
     if (agg.tok_n > 0) maxTok = Math.max(maxTok, agg.tok_sum / agg.tok_n);
   }
   let anyData = false;
+  const loadHurts = loadEvidence(state.loadEv, p);
   for (const bot of bots) {
     const agg = byBot[bot];
     const health = signals.health?.[bot] ?? 'UNKNOWN';
@@ -340,7 +395,10 @@ export function decide(
       const sh = weighAt(agg.short, now, p.shortHalfLifeMs);
       const L = interval(lg.s, lg.f, p.z);
       const S = interval(sh.s, sh.f, p.z);
-      const useShort = sh.s + sh.f >= p.trendMinWeight && (S.hi < L.lo || S.lo > L.hi);
+      // Trust the short view while it differs from the long one beyond noise, and for
+      // `trend_hold_hours` after a detected decline (the long view keeps `rebase_keep` of the past).
+      const held = agg.trend === 'declining' && agg.trend_at !== null && now - agg.trend_at <= p.trendHoldMs;
+      const useShort = sh.s + sh.f >= p.trendMinWeight && (held || S.hi < L.lo || S.lo > L.hi);
       const v = useShort ? sh : lg;
       a = 1 + v.s;
       b = 1 + v.f;
@@ -363,7 +421,7 @@ export function decide(
       reasons.push(`degraded health: penalty ${fmtPenalty(p.degradedPenalty)}`);
     }
     const over = Math.max(0, load - p.loadFree);
-    if (over > 0 && p.loadPenalty > 0) {
+    if (over > 0 && p.loadPenalty > 0 && loadHurts) {
       const pen = over * p.loadPenalty;
       adj += pen;
       const parts: string[] = [];
@@ -395,15 +453,22 @@ export function decide(
     });
   }
 
-  const eligible = prepared.filter((x) => !x.c.excluded);
+  let eligible = prepared.filter((x) => !x.c.excluded);
+  // Every candidate CRITICAL (easy in a real hive: health's error-rate thresholds are per bot and
+  // low): an empty answer helps nobody, so choose the least bad of them, say so, and trust it less.
+  const leastBad = eligible.length === 0 && prepared.length > 0;
+  if (leastBad) eligible = prepared;
   let chosen: Prepared | undefined;
   if (eligible.length > 0) {
     if (opts.greedy) {
       for (const x of eligible) if (!chosen || x.a / (x.a + x.b) - x.adj > chosen.a / (chosen.a + chosen.b) - chosen.adj) chosen = x;
     } else {
+      // The routing draw comes from the posterior with its evidence multiplied by 1/exploration
+      // (exploration 1 = plain Thompson sampling; below 1 = narrower draws, less exploring).
+      const e = p.exploration;
       let best = -Infinity;
       for (const x of eligible) {
-        const u = beta(x.a, x.b, random) - x.adj;
+        const u = (e === 1 ? beta(x.a, x.b, random) : beta(1 + (x.a - 1) / e, 1 + (x.b - 1) / e, random)) - x.adj;
         if (u > best) {
           best = u;
           chosen = x;
@@ -414,6 +479,12 @@ export function decide(
   let confidence = 0;
   if (chosen && anyData && opts.confidence !== false) {
     confidence = probabilityBest(eligible, chosen, p.confidenceSamples, random);
+  }
+  if (chosen && leastBad) {
+    confidence *= CRITICAL_CONFIDENCE_FACTOR;
+    chosen.c.excluded = false;
+    chosen.c.reasons = chosen.c.reasons.map((r) => (r === 'critical health: excluded' ? 'critical health' : r));
+    chosen.c.reasons.unshift('all candidates critical: least bad');
   }
   if (chosen) chosen.c.reasons.unshift(opts.greedy ? 'highest expected score' : 'Thompson sample: best draw');
   if (!anyData && chosen) chosen.c.reasons.push('no data');
@@ -437,6 +508,24 @@ export function decide(
     candidate_bots: ranked,
   };
 }
+
+/** Long-view weight a bot × type needs before its outcomes count as evidence about load. */
+const LOAD_EVIDENCE_MIN_WEIGHT = 5;
+
+/**
+ * Does load hurt? Until `load_evidence_min` loaded outcomes have been seen, assume it does
+ * (the cautious default); after that, only if loaded outcomes fall short of the bots' usual
+ * rates by more than `load_evidence_z` standard errors compared with unloaded ones.
+ */
+export function loadEvidence(ev: LoadEvidence | undefined, p: PolicyParams): boolean {
+  if (!ev || ev.ln < p.loadEvidenceMin || ev.un < 1) return true;
+  const d = ev.ls / ev.ln - ev.us / ev.un;
+  const se = Math.sqrt(0.25 / ev.ln + 0.25 / ev.un);
+  return d < -p.loadEvidenceZ * se;
+}
+
+/** Confidence is multiplied by this when every candidate is CRITICAL and the least bad one is recommended. */
+export const CRITICAL_CONFIDENCE_FACTOR = 0.5;
 
 /** P(chosen has the highest adjusted draw), by `n` joint draws from the posteriors. */
 function probabilityBest(eligible: Prepared[], chosen: Prepared, n: number, random: Random): number {
