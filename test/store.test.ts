@@ -221,3 +221,39 @@ describe('store: incremental readers (readSince)', () => {
     expect(store.readSince('perf.jsonl', c.cursor)).toMatchObject({ records: [], reset: false });
   });
 });
+
+describe('store: overlapping calls in one process (library users)', () => {
+  it('serialises read-modify-writes of concurrent calls on one Store', async () => {
+    const { dir } = tempHive();
+    const store = new Store(dir);
+    await Promise.all(
+      Array.from({ length: 40 }, () =>
+        store.update<{ n: number }>('state/counter.json', async (s) => {
+          await new Promise((r) => setTimeout(r, 1)); // yield inside the critical section
+          return { state: { n: (s?.n ?? 0) + 1 }, result: undefined };
+        }),
+      ),
+    );
+    expect(store.readJson('state/counter.json')).toEqual({ n: 40 });
+  });
+
+  it("keeps nested critical sections re-entrant, and one call's locks invisible to another", async () => {
+    const { dir } = tempHive();
+    const store = new Store(dir);
+    const results = await Promise.all([
+      store.withLock(['outbox.jsonl', 'bot-messaging.jsonl'], async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        store.appendHeld('bot-messaging.jsonl', [{ a: 1 }]);
+        return store.withLock('bot-messaging.jsonl', () => 'nested ok');
+      }),
+      // Would throw "without holding its lock" or a false order violation if locks leaked between calls.
+      store.withLock('bot-messaging.jsonl', () => {
+        expect(store.isHeld('outbox.jsonl')).toBe(false);
+        store.appendHeld('bot-messaging.jsonl', [{ b: 1 }]);
+        return 'other ok';
+      }),
+    ]);
+    expect(results).toEqual(['nested ok', 'other ok']);
+    expect(store.read('bot-messaging.jsonl').records).toHaveLength(2);
+  });
+});

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DeiaError } from '../common/errors.js';
@@ -39,8 +40,17 @@ export class Store {
   readonly lockOptions: LockOptions;
   private readonly warnFn: WarnFn;
   private readonly warned = new Set<string>();
-  /** Locks this process holds, so nested critical sections neither deadlock nor break the order. */
-  private readonly held = new Map<string, number>();
+  /**
+   * The locks held by the current call chain. Per chain, not per process: two overlapping
+   * calls on one Store (a library user's Promise.all) must not mistake each other's locks
+   * for their own, while a nested withLock inside a critical section must not deadlock.
+   */
+  private readonly chain = new AsyncLocalStorage<ReadonlySet<string>>();
+  /**
+   * In-process queue per file: proper-lockfile's mkdir lock is per process, so calls of one
+   * process are serialised here first and each takes the file lock in turn.
+   */
+  private readonly local = new Map<string, Promise<void>>();
 
   constructor(
     readonly root: string,
@@ -96,37 +106,50 @@ export class Store {
 
   /**
    * Run `fn` holding the locks of every file in `rels`, taken in the global order.
-   * Re-entrant within this process. Asking for a lock that ranks before one already
-   * held is a programming error (it could deadlock against another process).
+   * Re-entrant within a call chain. Asking for a lock that ranks before one already held
+   * is a programming error (it could deadlock against another process).
    */
   async withLock<R>(rels: string | readonly string[], fn: () => Promise<R> | R): Promise<R> {
+    const held = this.chain.getStore() ?? new Set<string>();
     const wanted = [...new Set(typeof rels === 'string' ? [rels] : rels)].sort(compareLocks);
-    const toTake = wanted.filter((r) => !this.held.has(r));
-    if (toTake.length > 0) {
-      for (const h of this.held.keys()) {
-        if (compareLocks(toTake[0]!, h) < 0) {
-          throw new Error(`lock order violation: ${toTake[0]} requested while holding ${h}`);
-        }
+    const toTake = wanted.filter((r) => !held.has(r));
+    if (toTake.length === 0) return fn();
+    for (const h of held) {
+      if (compareLocks(toTake[0]!, h) < 0) {
+        throw new Error(`lock order violation: ${toTake[0]} requested while holding ${h}`);
       }
     }
     const releases: Array<() => Promise<void>> = [];
     try {
       for (const rel of toTake) {
+        const queued = this.queueLocally(rel);
+        releases.push(queued);
+        await queued.ready;
         this.ensureDir(path.dirname(rel));
         releases.push(await acquire(this.path(rel), this.lockOptions));
-        this.held.set(rel, 1);
       }
-      return await fn();
+      return await this.chain.run(new Set([...held, ...toTake]), fn);
     } finally {
-      for (let i = releases.length - 1; i >= 0; i--) {
-        this.held.delete(toTake[i]!);
-        await releases[i]!();
-      }
+      for (let i = releases.length - 1; i >= 0; i--) await releases[i]!();
     }
   }
 
+  /** Wait for this process's earlier holders of `rel`; the returned function lets the next one in. */
+  private queueLocally(rel: string): (() => Promise<void>) & { ready: Promise<void> } {
+    const before = this.local.get(rel) ?? Promise.resolve();
+    let open!: () => void;
+    const mine = new Promise<void>((r) => (open = r));
+    const tail = before.then(() => mine);
+    this.local.set(rel, tail);
+    const release = async () => {
+      open();
+      if (this.local.get(rel) === tail) this.local.delete(rel);
+    };
+    return Object.assign(release, { ready: before });
+  }
+
   isHeld(rel: string): boolean {
-    return this.held.has(rel);
+    return this.chain.getStore()?.has(rel) ?? false;
   }
 
   // ---------------------------------------------------------------- watching
@@ -196,7 +219,7 @@ export class Store {
    * record is never glued to garbage; the fragment stays as a corrupt line for doctor.
    */
   appendHeld(rel: string, records: readonly unknown[]): { offset: number; end: number } {
-    if (!this.held.has(rel)) throw new Error(`appendHeld(${rel}) without holding its lock`);
+    if (!this.isHeld(rel)) throw new Error(`appendHeld(${rel}) without holding its lock`);
     const abs = this.path(rel);
     this.ensureDir(path.dirname(rel));
     const fd = fs.openSync(abs, 'a+', FILE_MODE);
@@ -379,7 +402,7 @@ export class Store {
     rel: string,
     transform: (records: AsyncIterable<T>) => AsyncIterable<T>,
   ): Promise<RewriteStats> {
-    if (!this.held.has(rel)) throw new Error(`rewriteHeld(${rel}) without holding its lock`);
+    if (!this.isHeld(rel)) throw new Error(`rewriteHeld(${rel}) without holding its lock`);
     const abs = this.path(rel);
     const stats: RewriteStats = { kept: 0, read: 0, corrupt: 0, bytesBefore: this.size(rel), bytesAfter: 0 };
     if (!fs.existsSync(abs)) return stats;
