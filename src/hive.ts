@@ -4,7 +4,6 @@ import { uuidSource, validateBotId, type IdSource } from './common/ids.js';
 import { CONFIG_FILE, parseConfigText, resolveConfig, type Config } from './config/index.js';
 import { locateHive } from './store/locate.js';
 import { Store, type WarnFn } from './store/store.js';
-import fs from 'node:fs';
 
 export interface HiveOptions {
   /** The hive folder; default: DEIA_DIR, else the nearest `.deia/` walking up, else `./.deia`. */
@@ -48,26 +47,20 @@ export function requireIdentity(ctx: HiveContext, what = 'this command'): string
   return ctx.identity;
 }
 
-export function loadConfig(dir: string): Config {
-  let text: string;
-  try {
-    text = fs.readFileSync(`${dir}/${CONFIG_FILE}`, 'utf8');
-  } catch {
-    return resolveConfig(undefined);
-  }
-  return parseConfigText(text, `${dir}/${CONFIG_FILE}`);
+/** config.json of a hive, validated; the documented defaults when there is none. */
+export function loadConfig(store: Store): Config {
+  const text = store.readText(CONFIG_FILE);
+  return text === undefined ? resolveConfig(undefined) : parseConfigText(text, store.path(CONFIG_FILE));
 }
 
 export function createContext(opts: HiveOptions = {}): HiveContext {
   const env = opts.env ?? process.env;
   const dir = locateHive({ dir: opts.dir, env, cwd: opts.cwd });
-  const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(dir);
+  const store = new Store(dir, { warn: opts.warn });
+  const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);
+  store.lockOptions = { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
   const asRaw = opts.as ?? (env.DEIA_BOT || undefined);
   const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT)');
-  const store = new Store(dir, {
-    warn: opts.warn,
-    lock: { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms },
-  });
   return {
     dir,
     store,

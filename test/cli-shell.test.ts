@@ -37,7 +37,7 @@ describe('command shell', () => {
     const { dir } = tempHive();
     expect(deia(['init'], { dir }).code).toBe(0);
     const before = snapshotTree(dir);
-    for (const bad of ['../../etc', 'a/b', '..', '.hidden', 'x'.repeat(65), '-rf', 'a..b']) {
+    for (const bad of ['../../etc', 'a/b', '..', '.hidden', 'x'.repeat(65), '-rf', 'a..b', 'mail.corrupt']) {
       const r = deia(['register', '--', bad], { dir });
       expect(r.code, bad).toBe(2);
       expect(r.stderr, bad).toMatch(/^deia: invalid bot id/);
@@ -45,6 +45,13 @@ describe('command shell', () => {
     }
     expect(snapshotTree(dir)).toEqual(before);
     expect(fs.existsSync(path.join(dir, '..', 'etc'))).toBe(false);
+  });
+
+  it('with no command, shows help on stderr and exits 2', () => {
+    const r = deia([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Usage: deia/);
+    expect(r.stdout).toBe('');
   });
 
   it('rejects an invalid identity from DEIA_BOT with exit 2', () => {

@@ -124,8 +124,9 @@ describe('deia task (single steps)', () => {
     expect(snapshotTree(dir)).toEqual(before);
   });
 
-  it('`deia task` alone shows the sub-commands', () => {
+  it('`deia task` alone shows the sub-commands, as a usage error', () => {
     const r = deia(['task']);
+    expect(r.code).toBe(2);
     expect(r.stdout + r.stderr).toMatch(/submit/);
     expect(r.stdout + r.stderr).toMatch(/dispatch/);
   });

@@ -96,7 +96,9 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
     return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // Help shown because no command was named (`deia`, `deia task`): bad usage.
+      if (e.code === 'commander.help') return errorExit ?? 2;
       // Commander already printed the message through outputError; usage errors exit 2.
       return e.exitCode === 0 ? 0 : (errorExit ?? 2);
     }

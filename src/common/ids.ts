@@ -17,7 +17,8 @@ export function sequentialIds(prefix = 'id'): IdSource {
 export const BOT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function isBotId(s: unknown): s is string {
-  return typeof s === 'string' && BOT_ID_PATTERN.test(s) && !s.includes('..');
+  // `.corrupt` is reserved: NAME.corrupt.jsonl beside a mailbox holds its damaged lines.
+  return typeof s === 'string' && BOT_ID_PATTERN.test(s) && !s.includes('..') && !/\.corrupt$/i.test(s);
 }
 
 export function validateBotId(s: unknown, what = 'bot id'): string {
@@ -25,7 +26,7 @@ export function validateBotId(s: unknown, what = 'bot id'): string {
     const shown = JSON.stringify(String(s)).slice(0, 80);
     throw new UsageError(
       `invalid ${what} ${shown}`,
-      'use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit, no ".."',
+      'use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit, no "..", not ending in ".corrupt"',
     );
   }
   return s;

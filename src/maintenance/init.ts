@@ -1,6 +1,5 @@
 import { CONFIG_FILE, defaultConfig, parseConfigText } from '../config/index.js';
 import type { HiveContext } from '../hive.js';
-import fs from 'node:fs';
 
 /** What `deia init` writes beside config.json: runtime state stays out of git. */
 export const GITIGNORE_TEXT = `# Runtime state of the deia hive. Only the configuration is meant to be committed.
@@ -28,7 +27,7 @@ export async function initHive(ctx: HiveContext, opts: { force?: boolean } = {})
       configWritten = true;
     } else {
       // Validate what is there so that init never blesses a broken config.
-      parseConfigText(fs.readFileSync(store.path(CONFIG_FILE), 'utf8'), store.path(CONFIG_FILE));
+      parseConfigText(store.readText(CONFIG_FILE) ?? '', store.path(CONFIG_FILE));
     }
     let gitignoreWritten = false;
     if (!store.exists('.gitignore') || opts.force) {

@@ -256,16 +256,27 @@ export async function resetStats(ctx: HiveContext, opts: StatsOptions = {}): Pro
   return store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE, RESET_ARCHIVE], async () => {
     const events: PolicyEvent[] = [];
     const { state } = catchUp(ctx, loadState(ctx), p, events);
-    const removed: PerformanceRecord[] = [];
+    // Removed outcomes reach the archive in batches while the copy is written, i.e. before
+    // the rename: a crash leaves them in both files (harmless), never in neither.
+    let removedCount = 0;
     if (store.exists(PERFORMANCE_FILE)) {
+      const batch: PerformanceRecord[] = [];
+      const flush = () => {
+        if (batch.length) store.appendHeld(RESET_ARCHIVE, batch.splice(0));
+      };
       await store.rewriteHeld<PerformanceRecord>(PERFORMANCE_FILE, async function* (src) {
         for await (const r of src) {
-          if (match(r)) removed.push(r);
-          else yield r;
+          if (!match(r)) {
+            yield r;
+            continue;
+          }
+          removedCount++;
+          batch.push(r);
+          if (batch.length >= 1000) flush();
         }
+        flush();
       });
     }
-    if (removed.length) store.appendHeld(RESET_ARCHIVE, removed);
     const pairs = resetAggs(state, filter);
     Object.assign(state, store.cursorAtEnd(PERFORMANCE_FILE));
     await store.writeJsonHeld(STATE_FILE, state);
@@ -273,8 +284,8 @@ export async function resetStats(ctx: HiveContext, opts: StatsOptions = {}): Pro
       bot_id: filter.bot ?? null,
       task_type: filter.type ?? null,
       pairs_reset: pairs,
-      outcomes_removed: removed.length,
-      archived_to: removed.length ? RESET_ARCHIVE : null,
+      outcomes_removed: removedCount,
+      archived_to: removedCount ? RESET_ARCHIVE : null,
     };
     store.appendHeld(AUDIT_FILE, [...events.map((e) => auditOf(now, e)), { timestamp: iso(now), event: 'learning_reset', ...res }]);
     return res;

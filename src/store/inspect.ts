@@ -156,12 +156,7 @@ export function tailState(store: Store, rel: string): 'missing' | 'empty' | 'ok'
 
 /** Text of a small file, or undefined when it does not exist. */
 export function readText(store: Store, rel: string): string | undefined {
-  try {
-    return fs.readFileSync(store.path(rel), 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  return store.readText(rel);
 }
 
 /** Take away write permission from "others", keeping the other bits. */

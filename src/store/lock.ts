@@ -36,7 +36,7 @@ export function compareLocks(a: string, b: string): number {
   return lockRank(a) - lockRank(b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-export async function acquire(absPath: string, opts: LockOptions): Promise<() => Promise<void>> {
+export async function acquire(absPath: string, opts: LockOptions, warn: (m: string) => void): Promise<() => Promise<void>> {
   // Short, jittered, growing waits: cheap under light contention, bounded overall.
   // Sum of waits with these numbers is about maxWaitMs (see retriesFor).
   let compromised: Error | undefined;
@@ -58,7 +58,7 @@ export async function acquire(absPath: string, opts: LockOptions): Promise<() =>
         // Already released or taken over: nothing of ours to clean.
       }
       if (compromised) {
-        process.emitWarning(`lock on ${absPath} was taken over while held: ${compromised.message}`);
+        warn(`lock on ${absPath} was taken over while held (${compromised.message}); run \`deia doctor\``);
       }
     };
   } catch (e) {

@@ -37,7 +37,7 @@ const CHUNK = 1 << 16;
  * written by one `write` call (rule 2), every rewrite is temp + fsync + rename (rule 3).
  */
 export class Store {
-  readonly lockOptions: LockOptions;
+  lockOptions: LockOptions;
   private readonly warnFn: WarnFn;
   private readonly warned = new Set<string>();
   /**
@@ -126,7 +126,7 @@ export class Store {
         releases.push(queued);
         await queued.ready;
         this.ensureDir(path.dirname(rel));
-        releases.push(await acquire(this.path(rel), this.lockOptions));
+        releases.push(await acquire(this.path(rel), this.lockOptions, (m) => this.warn(m)));
       }
       return await this.chain.run(new Set([...held, ...toTake]), fn);
     } finally {
@@ -461,6 +461,16 @@ export class Store {
   }
 
   // ---------------------------------------------------------------- small JSON state
+
+  /** A whole small text file (config.json), or undefined when it does not exist. */
+  readText(rel: string): string | undefined {
+    try {
+      return fs.readFileSync(this.path(rel), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
 
   /** Read a small JSON state file; missing or unreadable means `undefined` (state is rebuilt). */
   readJson<T>(rel: string): T | undefined {

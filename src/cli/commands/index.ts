@@ -9,7 +9,6 @@ type Loader = () => Promise<{ default: CommandSpec }>;
  */
 export const COMMANDS: Record<string, Loader> = {
   init: () => import('./init.js'),
-  task: () => import('./task.js'),
   'task submit': () => import('./task-submit.js'),
   'task start': () => import('./task-start.js'),
   'task done': () => import('./task-done.js'),
