@@ -3,7 +3,8 @@
 import { build } from 'esbuild';
 import { builtinModules } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -82,6 +83,33 @@ await build({
   },
   plugins: [lazyBuiltins],
 });
+
+// V8 code cache for bin/deia.js: warmed by the everyday commands of a bot, run in one process
+// on a scratch hive, so it holds the program, commander, the store, locking and messaging code.
+{
+  const cacheFile = path.join(outdir, 'cli/main.cjs.cache');
+  rmSync(cacheFile, { force: true });
+  if (outdir === path.join(root, 'dist')) {
+    const scratch = mkdtempSync(path.join(tmpdir(), 'deia-build-'));
+    try {
+      const d = ['--dir', path.join(scratch, '.deia')];
+      const warm = [
+        ['register', 'WARM-A', ...d],
+        ['send', 'WARM-A', 'warming up', '--as', 'WARM-B', ...d],
+        ['inbox', 'WARM-A', ...d],
+        ['inbox', 'WARM-A', '--next', '--json', ...d],
+        ['record', 'WARM-A', 'code', '--success', '--duration', '2s', ...d],
+        ['status', ...d],
+      ];
+      execFileSync(process.execPath, [path.join(root, 'bin/deia.js'), 'register', 'WARM-UP', ...d], {
+        env: { ...process.env, DEIA_WRITE_CODE_CACHE: '1', DEIA_WARM_ARGS: JSON.stringify(warm), NO_COLOR: '1', DEIA_BOT: '' },
+        stdio: 'ignore',
+      });
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+}
 
 // The library: ES modules for `import { openHive } from 'deia'`, dependencies left to node_modules.
 await build({

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,17 @@ describe('command shell', () => {
     const r = deia(['--version']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('the bin/ launcher runs the built bundle (with its code cache when present)', () => {
+    const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+    const { dir } = tempHive();
+    const env = { ...process.env, NO_COLOR: '1', DEIA_BOT: '', DEIA_DIR: '' };
+    const v = spawnSync(process.execPath, ['bin/deia.js', '--version'], { encoding: 'utf8', env });
+    expect(v.stdout.trim()).toBe(pkg.version);
+    const r = spawnSync(process.execPath, ['bin/deia.js', 'register', 'BOT-1', '--dir', dir, '--json'], { encoding: 'utf8', env });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ bot_id: 'BOT-1', created: true });
   });
 
   it('shows an example in the help of every command', () => {

@@ -17,6 +17,13 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.write(`${VERSION}\n`);
 } else {
   void import('./program.js').then(async ({ run }) => {
+    // The build warms V8's code cache (see bin/deia.js) by running several everyday commands
+    // in this one process, so the cache holds the code paths bots use most.
+    const warm = process.env.DEIA_WRITE_CODE_CACHE === '1' ? process.env.DEIA_WARM_ARGS : undefined;
+    if (warm) {
+      for (const args of JSON.parse(warm) as string[][]) await run(args);
+      return;
+    }
     process.exitCode = await run(argv);
   });
 }
