@@ -2,7 +2,7 @@ import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
 import { compactMailboxes, deliverDue } from '../messaging/api.js';
 import { ageOf, clearStaleLock, removeFile, tempInfo, walk } from '../store/inspect.js';
-import { dispatchQueued } from '../tasks/api.js';
+import { archiveFinishedTasks, dispatchQueued } from '../tasks/api.js';
 
 /** The three audit logs of the original design, rotated past `cleanup.log_max_bytes`. */
 export const AUDIT_LOGS = ['bot-messaging.jsonl', 'adaptive-scheduling.jsonl', 'health-alerts.jsonl'] as const;
@@ -26,6 +26,8 @@ export interface CleanupResult {
   tasks: { dispatched: number; redispatched: number } | null;
   /** Mailbox retention: read messages older than messaging.read_retention_hours dropped. */
   compaction: { mailboxes: number; dropped: number; kept: number } | null;
+  /** Task retention: finished tasks older than tasks.retention_hours moved to archive/tasks.jsonl. */
+  task_retention: { archived: number; records: number; kept: number } | null;
   /** Audit logs moved to NAME.1.jsonl (older generations shifted, the oldest beyond log_generations dropped). */
   rotated: Array<{ log: string; bytes: number; to: string; dropped: string | null }>;
   /** Lock folders of dead processes (not refreshed for longer than store.lock_stale_ms). */
@@ -56,6 +58,7 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
     delivery: null,
     tasks: null,
     compaction: null,
+    task_retention: null,
     rotated: [],
     locks_removed: [],
     temp_removed: [],
@@ -90,6 +93,7 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
     (d ? d.delivered + d.retried + d.failed + d.expired : 0) +
       (res.tasks ? res.tasks.dispatched + res.tasks.redispatched : 0) +
       (res.compaction ? res.compaction.dropped : 0) +
+      (res.task_retention ? res.task_retention.archived : 0) +
       res.rotated.length +
       res.locks_removed.length +
       res.temp_removed.length >
@@ -175,6 +179,10 @@ async function areaSteps(ctx: HiveContext, dryRun: boolean, res: CleanupResult):
   await step(res, 'compaction', async () => {
     const c = await compactMailboxes(ctx, { dryRun });
     res.compaction = { mailboxes: c.mailboxes, dropped: c.dropped, kept: c.kept };
+  });
+  // Its own step so a damaged tasks.jsonl fails only this one; it locks tasks.jsonl after dispatch released it.
+  await step(res, 'task retention', async () => {
+    res.task_retention = await archiveFinishedTasks(ctx, { dryRun });
   });
 }
 

@@ -11,7 +11,10 @@ export {
   listTasks,
   showTask,
   loadTasks,
+  openTasks,
   type DispatchResult,
   type SubmitInput,
   type FinishInput,
 } from './ops.js';
+export { archiveFinishedTasks, type TaskRetentionResult } from './retention.js';
+export { TASKS_STATE, TASKS_ARCHIVE } from './state.js';

@@ -161,6 +161,54 @@ export function isFinished(t: Task): boolean {
   return t.status === 'done' || t.status === 'failed';
 }
 
+// ------------------------------------------------------------------ incremental fold
+
+/**
+ * What the incremental fold keeps between commands (state/tasks.json): only what the hot
+ * paths need, so its size follows the open work, not the history. Finished tasks leave
+ * `open` and survive only as counts; queries that want them read tasks.jsonl itself.
+ * A record that names a task no longer open is ignored, as the full fold ignores any
+ * transition of a finished task (a `submitted` record reusing a finished task's id cannot
+ * happen: ids are fresh uuids).
+ */
+export interface OpenFold {
+  /** Unfinished tasks (queued, assigned, in_progress), in submission order. */
+  open: Map<string, Task>;
+  /** lastActivity() over every record folded. */
+  activity: Map<string, number>;
+  /** Finished tasks per bot and type: with the open tasks, what `scale` calls a bot's main type. */
+  types: Map<string, Map<string, number>>;
+  finished: number;
+}
+
+/** An empty fold; `activity` may be carried over, since a latest-time aggregate never goes wrong. */
+export function emptyFold(activity?: Map<string, number>): OpenFold {
+  return { open: new Map(), activity: new Map(activity ?? []), types: new Map(), finished: 0 };
+}
+
+/** fold(state, records) -> state: records in file order, applied to the state in place. */
+export function foldOpen(state: OpenFold, records: Iterable<TaskRecord>, onFinished?: (t: Task) => void): OpenFold {
+  for (const r of records) {
+    if (!r || typeof r !== 'object' || typeof r.task_id !== 'string') continue;
+    noteActivity(state.activity, r);
+    applyRecord(state.open, r);
+    const t = state.open.get(r.task_id);
+    if (t && isFinished(t)) {
+      state.open.delete(t.task_id);
+      state.finished++;
+      if (t.bot_id) countType(state.types, t.bot_id, t.task_type);
+      onFinished?.(t);
+    }
+  }
+  return state;
+}
+
+export function countType(types: Map<string, Map<string, number>>, bot: string, type: string): void {
+  const m = types.get(bot) ?? new Map<string, number>();
+  m.set(type, (m.get(type) ?? 0) + 1);
+  types.set(bot, m);
+}
+
 // ------------------------------------------------------------------ transition rules
 
 /** A task by id, or by a unique prefix of at least 4 characters (as `task list` shows 8). */
@@ -172,7 +220,8 @@ export function requireTask(tasks: Map<string, Task>, id: string): Task {
     if (hits.length === 1) return hits[0]!;
     if (hits.length > 1) throw new UsageError(`task id prefix ${id} is ambiguous (${hits.length} tasks)`, 'give more characters');
   }
-  throw new DeiaError(`no task ${id}`, 'see `deia task list`');
+  // Retention moves finished tasks out of tasks.jsonl; saying where they went beats searching the archive.
+  throw new DeiaError(`no task ${id}`, 'see `deia task list`; finished tasks older than tasks.retention_hours are in archive/tasks.jsonl');
 }
 
 /** Only the assigned bot may start, finish or fail a task; each only from the right state. */
@@ -206,12 +255,14 @@ export function attemptDuration(t: Task, nowMs: number): number {
  */
 export function lastActivity(records: Iterable<TaskRecord>): Map<string, number> {
   const out = new Map<string, number>();
-  for (const r of records) {
-    if (r.event !== 'started' && r.event !== 'done' && r.event !== 'failed') continue;
-    const ms = Date.parse(r.timestamp);
-    if (Number.isFinite(ms) && ms > (out.get(r.bot_id) ?? -Infinity)) out.set(r.bot_id, ms);
-  }
+  for (const r of records) noteActivity(out, r);
   return out;
+}
+
+function noteActivity(out: Map<string, number>, r: TaskRecord): void {
+  if (r.event !== 'started' && r.event !== 'done' && r.event !== 'failed') return;
+  const ms = Date.parse(r.timestamp);
+  if (Number.isFinite(ms) && ms > (out.get(r.bot_id) ?? -Infinity)) out.set(r.bot_id, ms);
 }
 
 /**

@@ -18,11 +18,11 @@ import { botHealthLevels } from '../health/api.js';
 import {
   TASKS_FILE,
   TASK_STATUSES,
+  applyRecord,
   assignmentBody,
   attemptDuration,
   checkTransition,
   foldTasks,
-  lastActivity,
   requireTask,
   staleTasks,
   type Priority,
@@ -30,6 +30,7 @@ import {
   type TaskRecord,
   type TaskStatus,
 } from './model.js';
+import { copyTask, loadView, withTasks } from './state.js';
 
 const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
 
@@ -37,14 +38,45 @@ export function readTaskRecords(ctx: HiveContext): TaskRecord[] {
   return ctx.store.read<TaskRecord>(TASKS_FILE).records;
 }
 
+/**
+ * Every task still in tasks.jsonl, finished ones included: reads the whole file, so only
+ * for queries that ask for finished tasks (retention keeps the file to recent work).
+ */
 export function loadTasks(ctx: HiveContext): Map<string, Task> {
   return foldTasks(readTaskRecords(ctx));
+}
+
+/** Unfinished tasks, from the incremental fold (state/tasks.json plus new lines). */
+export function openTasks(ctx: HiveContext): Map<string, Task> {
+  return loadView(ctx).fold.open;
+}
+
+/** A task by id: the open ones from the state, a finished one from the full fold. */
+function getTask(ctx: HiveContext, id: string): Task {
+  const t = openTasks(ctx).get(id);
+  return t ? copyTask(t) : requireTask(loadTasks(ctx), id);
+}
+
+/**
+ * The task an id or prefix names, for a transition: only an open task can change, so it is
+ * looked up among the open ones; a miss falls back to the full fold, which says whether the
+ * task is finished ("already done"), ambiguous or unknown (an error path: its cost is fine).
+ */
+function resolveOpen(ctx: HiveContext, open: Map<string, Task>, id: string): Task {
+  const t = open.get(id);
+  if (t) return t;
+  if (id.length >= 4) {
+    const hits = [...open.values()].filter((x) => x.task_id.startsWith(id));
+    if (hits.length === 1) return hits[0]!;
+    if (hits.length > 1) return requireTask(open, id); // throws: ambiguous
+  }
+  return requireTask(loadTasks(ctx), id);
 }
 
 /** Unfinished tasks (assigned or in progress) per bot: the load signal routing uses. */
 export function inProgressCounts(ctx: HiveContext): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const t of loadTasks(ctx).values()) {
+  for (const t of openTasks(ctx).values()) {
     if ((t.status === 'assigned' || t.status === 'in_progress') && t.bot_id) out[t.bot_id] = (out[t.bot_id] ?? 0) + 1;
   }
   return out;
@@ -139,9 +171,11 @@ async function submitValid(ctx: HiveContext, v: ValidSubmit): Promise<SubmitResu
     { event: 'submitted', task_id: taskId, timestamp: ts, task_type: type, description, priority, submitted_by: me },
   ];
   if (bot) recs.push({ event: 'assigned', task_id: taskId, timestamp: ts, bot_id: bot, attempt: 1, message_id: null });
-  await ctx.store.append(TASKS_FILE, recs);
+  await withTasks(ctx, () => {
+    ctx.store.appendHeld(TASKS_FILE, recs);
+  });
   if (bot) await sendAssignment(ctx, taskId);
-  const task = requireTask(loadTasks(ctx), taskId);
+  const task = getTask(ctx, taskId);
   return { ...task, classified, recommendation };
 }
 
@@ -151,7 +185,7 @@ async function submitValid(ctx: HiveContext, v: ValidSubmit): Promise<SubmitResu
  * finds the message already sent, and the id is recorded once.
  */
 async function sendAssignment(ctx: HiveContext, taskId: string): Promise<string | null> {
-  const t = loadTasks(ctx).get(taskId);
+  const t = openTasks(ctx).get(taskId);
   if (!t || t.status !== 'assigned' || !t.bot_id) return null;
   if (t.message_id) return t.message_id;
   const [m] = await sendMessages(ctx, [
@@ -166,8 +200,8 @@ async function sendAssignment(ctx: HiveContext, taskId: string): Promise<string 
     },
   ]);
   if (!m) return null;
-  await ctx.store.withLock(TASKS_FILE, () => {
-    const cur = loadTasks(ctx).get(taskId);
+  await withTasks(ctx, (view) => {
+    const cur = view.fold.open.get(taskId);
     if (!cur || cur.attempts !== t.attempts || cur.message_id) return;
     ctx.store.appendHeld(TASKS_FILE, [
       { event: 'message', task_id: taskId, timestamp: iso(ctx.clock()), attempt: t.attempts, message_id: m.message_id },
@@ -178,13 +212,12 @@ async function sendAssignment(ctx: HiveContext, taskId: string): Promise<string 
 
 export async function startTask(ctx: HiveContext, taskId: string): Promise<Task> {
   const me = requireIdentity(ctx, 'task start');
-  return ctx.store.withLock(TASKS_FILE, () => {
-    const t = requireTask(loadTasks(ctx), taskId);
+  return withTasks(ctx, (view) => {
+    const t = resolveOpen(ctx, view.fold.open, taskId);
     checkTransition(t, 'start', me);
-    ctx.store.appendHeld(TASKS_FILE, [
-      { event: 'started', task_id: t.task_id, timestamp: iso(ctx.clock()), bot_id: me },
-    ] satisfies TaskRecord[]);
-    return requireTask(loadTasks(ctx), t.task_id);
+    const rec: TaskRecord = { event: 'started', task_id: t.task_id, timestamp: iso(ctx.clock()), bot_id: me };
+    ctx.store.appendHeld(TASKS_FILE, [rec]);
+    return applied(t, rec);
   });
 }
 
@@ -204,29 +237,33 @@ export interface FinishResult extends Task {
 
 /** `task done` / `task fail`: record the outcome, store the transition, tell the submitter. */
 export async function finishTask(ctx: HiveContext, idOrPrefix: string, input: FinishInput): Promise<FinishResult> {
-  const taskId = requireTask(loadTasks(ctx), idOrPrefix).task_id;
+  const taskId = resolveOpen(ctx, openTasks(ctx), idOrPrefix).task_id;
   const me = requireIdentity(ctx, input.success ? 'task done' : 'task fail');
   if (input.tokens !== undefined && (!Number.isInteger(input.tokens) || input.tokens < 0)) {
     throw new UsageError(`--tokens must be a whole number >= 0 (got ${input.tokens})`);
   }
   const reason = input.reason === undefined ? null : String(input.reason).slice(0, 2000);
-  const finished = await ctx.store.withLock(TASKS_FILE, async () => {
-    const t = requireTask(loadTasks(ctx), taskId);
-    checkTransition(t, input.success ? 'done' : 'fail', me);
-    const now = ctx.clock();
-    const duration = attemptDuration(t, now);
-    const tokens = input.tokens ?? null;
-    const retry = !input.success && Boolean(input.retry) && t.attempts < ctx.config.tasks.max_attempts;
-    await recordOutcomes(ctx, [
-      { bot: me, type: t.task_type, success: input.success, durationMs: duration, tokens: tokens ?? undefined, taskId },
-    ]);
-    const rec: TaskRecord = input.success
-      ? { event: 'done', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens }
-      : { event: 'failed', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens, reason, retry };
-    ctx.store.appendHeld(TASKS_FILE, [rec]);
-    return { before: t, retry };
-  });
-  const { before, retry } = finished;
+  const finished = await withTasks(
+    ctx,
+    async (view) => {
+      const t = resolveOpen(ctx, view.fold.open, taskId);
+      checkTransition(t, input.success ? 'done' : 'fail', me);
+      const now = ctx.clock();
+      const duration = attemptDuration(t, now);
+      const tokens = input.tokens ?? null;
+      const retry = !input.success && Boolean(input.retry) && t.attempts < ctx.config.tasks.max_attempts;
+      await recordOutcomes(ctx, [
+        { bot: me, type: t.task_type, success: input.success, durationMs: duration, tokens: tokens ?? undefined, taskId },
+      ]);
+      const rec: TaskRecord = input.success
+        ? { event: 'done', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens }
+        : { event: 'failed', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens, reason, retry };
+      ctx.store.appendHeld(TASKS_FILE, [rec]);
+      return { before: copyTask(t), after: applied(t, rec), retry };
+    },
+    { outcomes: true },
+  );
+  const { before, after, retry } = finished;
   let reassigned: string | null = null;
   if (retry) reassigned = await assignQueued(ctx, taskId);
   let notified = false;
@@ -250,7 +287,8 @@ export async function finishTask(ctx: HiveContext, idOrPrefix: string, input: Fi
       ctx.store.warn(`task ${taskId}: could not notify ${before.submitted_by}: ${(e as Error).message}`);
     }
   }
-  const task = requireTask(loadTasks(ctx), taskId);
+  // A retried task was routed again since; a finished one is no longer in the open fold.
+  const task = retry ? getTask(ctx, taskId) : after;
   return { ...task, notified, reassigned_to: reassigned };
 }
 
@@ -259,14 +297,14 @@ export async function finishTask(ctx: HiveContext, idOrPrefix: string, input: Fi
  * then send the assignment. Returns the bot, or null when none is available.
  */
 async function assignQueued(ctx: HiveContext, taskId: string): Promise<string | null> {
-  const t = loadTasks(ctx).get(taskId);
+  const t = openTasks(ctx).get(taskId);
   if (!t || t.status !== 'queued') return null;
   const exclude = [...t.excluded, ...(t.submitted_by ? [t.submitted_by] : [])];
   const rec = await recommend(ctx, { type: t.task_type, exclude });
   const bot = rec.recommended_bot;
   if (!bot || exclude.includes(bot)) return null;
-  const assigned = await ctx.store.withLock(TASKS_FILE, () => {
-    const cur = loadTasks(ctx).get(taskId);
+  const assigned = await withTasks(ctx, (view) => {
+    const cur = view.fold.open.get(taskId);
     if (!cur || cur.status !== 'queued') return false;
     ctx.store.appendHeld(TASKS_FILE, [
       { event: 'assigned', task_id: taskId, timestamp: iso(ctx.clock()), bot_id: bot, attempt: cur.attempts + 1, message_id: null },
@@ -296,8 +334,8 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
   const res: DispatchResult = { dispatched: 0, redispatched: 0, resent: 0, still_queued: 0, assignments: [], stale: [] };
   if (!ctx.store.exists(TASKS_FILE)) return res;
   const now = ctx.clock();
-  const records = readTaskRecords(ctx);
-  const tasks = foldTasks(records);
+  const view = loadView(ctx);
+  const tasks = view.fold.open;
   const open = [...tasks.values()].some((t) => t.status === 'assigned' || t.status === 'in_progress');
   let levels: Record<string, string> = {};
   if (open) {
@@ -308,13 +346,11 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
     }
   }
   const staleMs = ctx.config.tasks.stale_minutes * 60_000;
-  const stale = staleTasks(tasks.values(), lastActivity(records), levels, now, staleMs);
+  const stale = staleTasks(tasks.values(), view.fold.activity, levels, now, staleMs);
   const requeued = new Set<string>();
   if (stale.length > 0) {
-    await ctx.store.withLock(TASKS_FILE, () => {
-      const recs2 = readTaskRecords(ctx);
-      const cur = foldTasks(recs2);
-      const again = staleTasks(cur.values(), lastActivity(recs2), levels, now, staleMs);
+    await withTasks(ctx, (cur) => {
+      const again = staleTasks(cur.fold.open.values(), cur.fold.activity, levels, now, staleMs);
       const out: TaskRecord[] = [];
       for (const { task, reason } of again) {
         out.push({ event: 'requeued', task_id: task.task_id, timestamp: iso(now), bot_id: task.bot_id!, reason });
@@ -330,7 +366,7 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
       if (await sendAssignment(ctx, t.task_id)) res.resent++;
     }
   }
-  const queued = [...loadTasks(ctx).values()]
+  const queued = [...openTasks(ctx).values()]
     .filter((t) => t.status === 'queued')
     .sort((a, b) => a.priority.localeCompare(b.priority)); // stable: P0 first, then submission order
   for (const t of queued) {
@@ -367,13 +403,25 @@ export function listTasks(ctx: HiveContext, opts: ListOptions = {}): Task[] {
   const status = opts.status !== undefined ? parseStatus(opts.status) : undefined;
   const bot = opts.bot !== undefined ? validateBotId(opts.bot, 'bot id (--bot)') : undefined;
   const type = opts.type !== undefined ? normalizeTaskType(opts.type) : undefined;
-  let out = [...loadTasks(ctx).values()].filter(
+  // Open statuses come from the incremental fold; anything that may include finished tasks
+  // folds tasks.jsonl (its output grows with them anyway, and retention bounds the file).
+  const onlyOpen = status === 'queued' || status === 'assigned' || status === 'in_progress';
+  const source = onlyOpen ? openTasks(ctx) : loadTasks(ctx);
+  let out = [...source.values()].map(copyTask).filter(
     (t) => (!status || t.status === status) && (!bot || t.bot_id === bot) && (!type || t.task_type === type),
   );
   if (opts.limit !== undefined && opts.limit >= 0) out = out.slice(-opts.limit);
   return out;
 }
 
+/** One task: an exact id of an open task from the state, anything else (prefix, finished) from the full fold. */
 export function showTask(ctx: HiveContext, taskId: string): Task {
-  return requireTask(loadTasks(ctx), taskId);
+  return getTask(ctx, taskId);
+}
+
+/** A task with one record applied: what a transition just made of it (for the caller's result). */
+function applied(t: Task, rec: TaskRecord): Task {
+  const m = new Map([[t.task_id, copyTask(t)]]);
+  applyRecord(m, rec);
+  return m.get(t.task_id)!;
 }

@@ -4,8 +4,8 @@ import type { HiveContext } from '../hive.js';
 import { botHealthLevels } from '../health/api.js';
 import { urgentUnreadCounts } from '../messaging/api.js';
 import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
-import { foldTasks, lastActivity, TASKS_FILE, type TaskRecord } from './model.js';
-import { readTaskRecords } from './ops.js';
+import { countType, TASKS_FILE } from './model.js';
+import { loadView } from './state.js';
 import { runDetached, type RunResult } from './runner.js';
 import { adviceLine, fillTemplate, newBotIds, scaleAdvice, type Level, type ScaleAdvice, type ScaleState } from './scale.js';
 
@@ -23,11 +23,12 @@ export interface ScaleResult extends ScaleAdvice {
 
 export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Promise<ScaleResult> {
   const now = ctx.clock();
-  const records: TaskRecord[] = readTaskRecords(ctx);
-  const tasks = [...foldTasks(records).values()];
-  const activity = lastActivity(records);
+  // The incremental fold: open tasks, activity, and finished tasks only as per-bot type counts.
+  const view = loadView(ctx);
+  const tasks = [...view.fold.open.values()];
+  const activity = view.fold.activity;
   const load: Record<string, number> = {};
-  const typeCount = new Map<string, Map<string, number>>();
+  const typeCount = new Map([...view.fold.types].map(([bot, m]) => [bot, new Map(m)]));
   let queued = 0;
   let notStarted = 0;
   const waitingTypes: string[] = [];
@@ -36,11 +37,7 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     if (t.status === 'assigned') notStarted++;
     if (t.status === 'queued' || t.status === 'assigned') waitingTypes.push(t.task_type);
     if (t.bot_id && (t.status === 'assigned' || t.status === 'in_progress')) load[t.bot_id] = (load[t.bot_id] ?? 0) + 1;
-    if (t.bot_id) {
-      const m = typeCount.get(t.bot_id) ?? new Map<string, number>();
-      m.set(t.task_type, (m.get(t.task_type) ?? 0) + 1);
-      typeCount.set(t.bot_id, m);
-    }
+    if (t.bot_id) countType(typeCount, t.bot_id, t.task_type);
   }
   const firstSeen = new Map<string, number>();
   for (const r of ctx.store.read<BotRecord>(BOTS_FILE).records) {

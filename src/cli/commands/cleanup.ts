@@ -26,6 +26,9 @@ export default defineCommand({
       const c = res.compaction;
       rows.push(['mailboxes', `${would}drop ${c.dropped} read message(s) past retention, keep ${c.kept} (${c.mailboxes} mailbox(es))`]);
     }
+    if (res.task_retention && res.task_retention.archived > 0) {
+      rows.push(['tasks', `${would}archive ${res.task_retention.archived} finished task(s) past retention, keep ${res.task_retention.kept}`]);
+    }
     for (const r of res.rotated) {
       rows.push(['rotate', `${would}move ${r.log} (${r.bytes} bytes) to ${r.to}${r.dropped ? `, dropping ${r.dropped}` : ''}`]);
     }

@@ -1,0 +1,143 @@
+/**
+ * Task retention, run by `deia cleanup`: finished tasks (done, or failed for good) whose every
+ * record is older than tasks.retention_hours move from tasks.jsonl to archive/tasks.jsonl, so
+ * tasks.jsonl, and every query that must fold it, stays proportional to recent work.
+ *
+ * Streaming throughout: memory holds the open tasks and the ids of tasks with a recent record
+ * (the work that stays), never the history being archived.
+ */
+import type { HiveContext } from '../hive.js';
+import { TASKS_FILE, emptyFold, foldOpen, type Task, type TaskRecord } from './model.js';
+import { TASKS_ARCHIVE, TASKS_STATE, catchUp, loadView, readState, saveHeld, type TaskView } from './state.js';
+
+export interface TaskRetentionResult {
+  /** Tasks moved (or, in a dry run, that would move) to archive/tasks.jsonl. */
+  archived: number;
+  /** Their records (one task has several). */
+  records: number;
+  /** Tasks that stay in tasks.jsonl (open, or with a record newer than the cutoff). */
+  kept: number;
+}
+
+interface Plan extends TaskRetentionResult {
+  eligible: (r: TaskRecord) => boolean;
+}
+
+/**
+ * Which records move: pass 1 collects the ids of tasks with a record at or after the cutoff
+ * (or with a timestamp that does not parse: what cannot be dated is kept); pass 2 counts.
+ * "Older than retention" is judged on the task's last record, so a task finished long ago
+ * that something touched recently (a late `message` record) waits for the next runs.
+ */
+async function plan(ctx: HiveContext, open: Map<string, Task>, cutoff: number): Promise<Plan> {
+  const { store } = ctx;
+  const recent = new Set<string>();
+  const quiet = { onBad: () => undefined }; // damaged lines: reported by readers and doctor, moved aside by the rewrite
+  for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, quiet)) {
+    if (!hasId(r) || open.has(r.task_id)) continue;
+    const ms = Date.parse(r.timestamp);
+    if (!(ms < cutoff)) recent.add(r.task_id);
+  }
+  const eligible = (r: TaskRecord) => hasId(r) && !open.has(r.task_id) && !recent.has(r.task_id);
+  const out: Plan = { archived: 0, records: 0, kept: 0, eligible };
+  for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, quiet)) {
+    const moves = eligible(r);
+    if (moves) out.records++;
+    // One `submitted` record per task: counting them counts tasks without keeping their ids.
+    if (hasId(r) && r.event === 'submitted') {
+      if (moves) out.archived++;
+      else out.kept++;
+    }
+  }
+  return out;
+}
+
+function hasId(r: TaskRecord): boolean {
+  return Boolean(r) && typeof r === 'object' && typeof r.task_id === 'string';
+}
+
+/**
+ * Archive finished tasks past tasks.retention_hours. Looks without a lock first: a run with
+ * nothing to move takes no lock and writes nothing. Otherwise, under the locks of tasks.jsonl,
+ * the state and the archive (in that order): archive the records, then rewrite tasks.jsonl
+ * (temp + rename), then store the state refolded from what was kept.
+ */
+export async function archiveFinishedTasks(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<TaskRetentionResult> {
+  const { store } = ctx;
+  const none: TaskRetentionResult = { archived: 0, records: 0, kept: 0 };
+  if (!store.exists(TASKS_FILE)) return none;
+  const cutoff = ctx.clock() - ctx.config.tasks.retention_hours * 3_600_000;
+  const look = await plan(ctx, loadView(ctx).fold.open, cutoff);
+  if (look.records === 0 || opts.dryRun) return counts(look);
+
+  return store.withLock([TASKS_FILE, TASKS_STATE, TASKS_ARCHIVE], async () => {
+    // Again under the locks: an overlapping cleanup may have archived them already.
+    const view = catchUp(ctx, readState(ctx));
+    const p = await plan(ctx, view.fold.open, cutoff);
+    if (p.records === 0) {
+      if (view.dirty) await saveHeld(ctx, view);
+      return counts(p);
+    }
+    const already = await unfinishedArchive(ctx, view);
+    // 1. Append to the archive first, in batches: a crash before the rewrite leaves records in
+    //    both files, and the retry skips the copies already there (exact records, counted).
+    const batch: TaskRecord[] = [];
+    const flush = () => {
+      if (batch.length) store.appendHeld(TASKS_ARCHIVE, batch.splice(0));
+    };
+    for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, { onBad: () => undefined })) {
+      if (!p.eligible(r)) continue;
+      const key = JSON.stringify(r);
+      const n = already.get(key) ?? 0;
+      if (n > 0) {
+        already.set(key, n - 1);
+        continue;
+      }
+      batch.push(r);
+      if (batch.length >= 1000) flush();
+    }
+    flush();
+    // 2. Rewrite tasks.jsonl without them, folding what is kept on the way: the new state.
+    const fold = emptyFold(view.fold.activity); // activity of archived tasks is still true
+    await store.rewriteHeld<TaskRecord>(TASKS_FILE, async function* (src) {
+      for await (const r of src) {
+        if (p.eligible(r)) continue;
+        foldOpen(fold, [r]);
+        yield r;
+      }
+    });
+    // 3. The state covers the new file and marks the archive as complete up to here.
+    const next: TaskView = {
+      fold,
+      cursor: store.cursorAtEnd(TASKS_FILE),
+      archive: store.cursorAtEnd(TASKS_ARCHIVE),
+      dirty: true,
+    };
+    await saveHeld(ctx, next);
+    return counts(p);
+  });
+}
+
+/**
+ * Records appended to the archive by a run that died before its rewrite: those past the
+ * archive cursor of the last completed run (the whole archive when the state was lost).
+ * Keyed by their exact JSON, with a count, so a record is skipped as often as it is there.
+ */
+async function unfinishedArchive(ctx: HiveContext, view: TaskView): Promise<Map<string, number>> {
+  const { store } = ctx;
+  const out = new Map<string, number>();
+  const now = store.cursorAtEnd(TASKS_ARCHIVE);
+  const c = view.archive;
+  const valid = c && (!c.ino || c.ino === now.ino) && c.offset <= now.offset;
+  const from = valid ? c.offset : 0;
+  if (from >= now.offset) return out;
+  for await (const { record } of store.stream<TaskRecord>(TASKS_ARCHIVE, { from, onBad: () => undefined })) {
+    const key = JSON.stringify(record);
+    out.set(key, (out.get(key) ?? 0) + 1);
+  }
+  return out;
+}
+
+function counts(p: TaskRetentionResult): TaskRetentionResult {
+  return { archived: p.archived, records: p.records, kept: p.kept };
+}

@@ -1,0 +1,206 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
+import { configure, json } from './helpers/tasks.js';
+import { emptyFold, foldOpen, foldTasks, isFinished, type TaskRecord } from '../src/tasks/model.js';
+
+const NOW = Date.parse('2025-03-01T10:00:00Z');
+const at = (hours: number) => ({ DEIA_NOW: String(NOW + hours * 3_600_000) });
+
+function hive(bots: string[] = []) {
+  const { dir } = tempHive();
+  // No stale re-dispatch during these tests: they move the clock by days.
+  // (nor health-driven re-dispatch: failing on purpose must not make the bot CRITICAL).
+  configure(dir, {
+    health: {
+      measure_system: false,
+      error_rate_warn: 100,
+      error_rate_critical: 100,
+      response_time_p95_warn: 1e12,
+      response_time_p95_critical: 1e12,
+    },
+    tasks: { stale_minutes: 1_000_000 },
+  });
+  for (const b of bots) expect(deia(['register', b], { dir }).code).toBe(0);
+  return dir;
+}
+
+const ids = (xs: any[]) => xs.map((t) => t.task_id);
+
+describe('tasks: the pure incremental fold', () => {
+  it('folding in any number of steps gives the unfinished tasks of the full fold', () => {
+    const ts = (m: number) => new Date(NOW + m * 60_000).toISOString();
+    const recs: TaskRecord[] = [];
+    for (let i = 0; i < 30; i++) {
+      const id = `t${i}`;
+      recs.push({ event: 'submitted', task_id: id, timestamp: ts(i), task_type: 'code', description: 'x', priority: 'P2', submitted_by: 'L' });
+      if (i % 5 === 0) continue; // stays queued
+      recs.push({ event: 'assigned', task_id: id, timestamp: ts(i), bot_id: `B${i % 3}`, attempt: 1, message_id: null });
+      if (i % 5 === 1) continue; // stays assigned
+      recs.push({ event: 'started', task_id: id, timestamp: ts(i + 1), bot_id: `B${i % 3}` });
+      if (i % 5 === 2) continue; // in progress
+      if (i % 5 === 3) {
+        recs.push({ event: 'done', task_id: id, timestamp: ts(i + 2), bot_id: `B${i % 3}`, duration_ms: 1, tokens: null });
+        // A late record of a finished task is ignored by both folds.
+        recs.push({ event: 'done', task_id: id, timestamp: ts(i + 3), bot_id: `B${i % 3}`, duration_ms: 1, tokens: null });
+      } else {
+        recs.push({ event: 'failed', task_id: id, timestamp: ts(i + 2), bot_id: `B${i % 3}`, duration_ms: 1, tokens: null, reason: null, retry: i % 10 === 4 });
+      }
+    }
+    const full = foldTasks(recs);
+    const openFull = [...full.values()].filter((t) => !isFinished(t));
+    for (const step of [1, 2, 7, recs.length]) {
+      const state = emptyFold();
+      for (let i = 0; i < recs.length; i += step) foldOpen(state, recs.slice(i, i + step));
+      expect([...state.open.values()]).toEqual(openFull);
+      expect(state.finished).toBe(full.size - openFull.length);
+    }
+  });
+});
+
+describe('tasks: state/tasks.json (incremental fold of tasks.jsonl)', () => {
+  it('a command reads only the lines appended since the state; a rewrite (new inode) triggers a refold', () => {
+    const dir = hive();
+    const file = path.join(dir, 'tasks.jsonl');
+    const submitted = [1, 2, 3].map((i) => json(['task', 'submit', `job ${i}`, '--type', 'code', '--as', 'LEAD'], dir));
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state/tasks.json'), 'utf8'));
+    expect(state.cursor.offset).toBe(fs.statSync(file).size);
+    expect(ids(state.open)).toEqual(ids(submitted));
+
+    const listQueued = () => ids(json(['task', 'list', '--status', 'queued'], dir));
+    expect(listQueued()).toEqual(ids(submitted));
+
+    // Damage the first (already folded) line in place: same inode, same size.
+    const text = fs.readFileSync(file, 'utf8');
+    const firstLen = text.indexOf('\n');
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, 'X'.repeat(firstLen), 0, 'utf8');
+    fs.closeSync(fd);
+    const r = deia(['task', 'list', '--status', 'queued', '--json'], { dir });
+    expect(r.stderr).toBe(''); // the damaged line was not even read
+    expect(ids(JSON.parse(r.stdout))).toEqual(ids(submitted));
+
+    // New lines are still folded, by a reader (in memory) and by a writer (stored).
+    const fourth = json(['task', 'submit', 'job 4', '--type', 'code', '--as', 'LEAD'], dir);
+    expect(listQueued()).toEqual([...ids(submitted), fourth.task_id]);
+
+    // A rewrite renames a new file over the old one: the cursor's inode no longer matches.
+    fs.writeFileSync(file + '.new', fs.readFileSync(file));
+    fs.renameSync(file + '.new', file);
+    const after = deia(['task', 'list', '--status', 'queued', '--json'], { dir });
+    expect(after.stderr).toMatch(/tasks\.jsonl:1: skipped a line that does not parse/);
+    expect(ids(JSON.parse(after.stdout))).toEqual([submitted[1].task_id, submitted[2].task_id, fourth.task_id]);
+  });
+
+  it('a missing or corrupt state file means a refold, and readers never write it', () => {
+    const dir = hive(['BOT-A']);
+    const a = json(['task', 'submit', 'a', '--to', 'BOT-A', '--as', 'LEAD'], dir);
+    const b = json(['task', 'submit', 'b', '--to', 'BOT-A', '--as', 'LEAD'], dir);
+    json(['task', 'done', a.task_id, '--as', 'BOT-A'], dir);
+    const stateFile = path.join(dir, 'state/tasks.json');
+    expect(JSON.parse(fs.readFileSync(stateFile, 'utf8')).open.map((t: any) => t.task_id)).toEqual([b.task_id]);
+
+    fs.writeFileSync(stateFile, '{ not json');
+    const before = snapshotTree(dir);
+    expect(ids(json(['task', 'list', '--status', 'assigned'], dir))).toEqual([b.task_id]);
+    expect(json(['task', 'show', a.task_id], dir).status).toBe('done');
+    expect(json(['task', 'show', b.task_id.slice(0, 8)], dir).status).toBe('assigned');
+    expect(snapshotTree(dir)).toEqual(before);
+
+    fs.rmSync(stateFile);
+    expect(json(['task', 'start', b.task_id.slice(0, 6), '--as', 'BOT-A'], dir).status).toBe('in_progress');
+    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    expect(state.open).toMatchObject([{ task_id: b.task_id, status: 'in_progress' }]);
+    expect(state.finished).toBe(1);
+  });
+});
+
+describe('tasks: retention (deia cleanup)', () => {
+  function scenario() {
+    // BOT-B takes the retried task: a task left queued would be routed (and logged) by every cleanup.
+    const dir = hive(['BOT-A', 'BOT-B']);
+    const sub = (d: string) => json(['task', 'submit', d, '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD'], dir, at(0));
+    const done = sub('done long ago');
+    const failed = sub('failed long ago');
+    const retried = sub('failed, retried with another bot');
+    const assigned = sub('still assigned');
+    const running = sub('in progress');
+    json(['task', 'done', done.task_id, '--as', 'BOT-A'], dir, at(1));
+    json(['task', 'fail', failed.task_id, '--as', 'BOT-A'], dir, at(1));
+    expect(json(['task', 'fail', retried.task_id, '--retry', '--as', 'BOT-A'], dir, at(1)).status).toBe('assigned');
+    json(['task', 'start', running.task_id, '--as', 'BOT-A'], dir, at(1));
+    const recent = sub('done recently');
+    json(['task', 'done', recent.task_id, '--as', 'BOT-A'], dir, at(190));
+    return { dir, done, failed, retried, assigned, running, recent };
+  }
+
+  it('moves finished tasks past tasks.retention_hours to archive/tasks.jsonl and keeps open and recent ones', () => {
+    const s = scenario();
+    const { dir } = s;
+    const tasksFile = path.join(dir, 'tasks.jsonl');
+    const archive = path.join(dir, 'archive/tasks.jsonl');
+    const moved = [s.done.task_id, s.failed.task_id];
+    const recordsOf = (file: string, id: string) => readJsonl(file).filter((r) => r.task_id === id);
+    const movedRecords = readJsonl(tasksFile).filter((r) => moved.includes(r.task_id)); // in file order
+
+    // Dry run: counts, changes nothing.
+    const before = snapshotTree(dir);
+    const dry = json(['cleanup', '--dry-run'], dir, at(200));
+    expect(dry.task_retention).toEqual({ archived: 2, records: movedRecords.length, kept: 4 });
+    expect(dry.changed).toBe(true);
+    expect(snapshotTree(dir)).toEqual(before);
+
+    const res = json(['cleanup'], dir, at(200));
+    expect(res.task_retention).toEqual({ archived: 2, records: movedRecords.length, kept: 4 });
+    expect(res.errors).toEqual([]);
+    expect(readJsonl(archive)).toEqual(movedRecords);
+    for (const id of moved) expect(recordsOf(tasksFile, id)).toEqual([]);
+    const log = readJsonl(path.join(dir, 'bot-messaging.jsonl')).filter((r) => r.event === 'cleanup_completed');
+    expect(log.at(-1).details.task_retention).toMatchObject({ archived: 2 });
+
+    // What stays: the open tasks and the recently finished one.
+    const all = json(['task', 'list'], dir, at(200));
+    expect(ids(all).sort()).toEqual([s.retried, s.assigned, s.running, s.recent].map((t) => t.task_id).sort());
+    expect(ids(json(['task', 'list', '--status', 'assigned'], dir, at(200)))).toEqual([s.retried.task_id, s.assigned.task_id]);
+    // An archived task is "not found" (exit 1), and the hint says where it went.
+    const shown = deia(['task', 'show', s.done.task_id], { dir });
+    expect(shown.code).toBe(1);
+    expect(shown.stderr).toMatch(/no task .*archive\/tasks\.jsonl/);
+    // The state matches the rewritten file, and work goes on.
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state/tasks.json'), 'utf8'));
+    expect(state.cursor).toEqual({ offset: fs.statSync(tasksFile).size, ino: fs.statSync(tasksFile).ino });
+    expect(json(['task', 'done', s.running.task_id, '--as', 'BOT-A'], dir, at(201)).status).toBe('done');
+
+    // A cleanup right after another finds nothing and changes no file (the first one folds
+    // the outcome `task done` just recorded into health's aggregates).
+    json(['cleanup'], dir, at(201));
+    const after = snapshotTree(dir);
+    const again = json(['cleanup'], dir, at(201));
+    expect(again.task_retention).toEqual({ archived: 0, records: 0, kept: 4 });
+    expect(again.changed, JSON.stringify(again)).toBe(false);
+    expect(snapshotTree(dir)).toEqual(after);
+    expect(deia(['doctor'], { dir }).code).toBe(0);
+  });
+
+  it('is idempotent: a run that died after archiving, before its rewrite, does not archive twice', () => {
+    const s = scenario();
+    const { dir } = s;
+    const tasksFile = path.join(dir, 'tasks.jsonl');
+    const stateFile = path.join(dir, 'state/tasks.json');
+    const archive = path.join(dir, 'archive/tasks.jsonl');
+    const oldTasks = fs.readFileSync(tasksFile);
+    const oldState = fs.readFileSync(stateFile);
+    json(['cleanup'], dir, at(200));
+    const archived = readJsonl(archive);
+    expect(archived.length).toBeGreaterThan(0);
+    // Put tasks.jsonl and the state back as they were before the rewrite: the archive keeps its copies.
+    fs.writeFileSync(tasksFile + '.tmp', oldTasks);
+    fs.renameSync(tasksFile + '.tmp', tasksFile);
+    fs.writeFileSync(stateFile, oldState);
+    const res = json(['cleanup'], dir, at(200));
+    expect(res.task_retention).toMatchObject({ archived: 2 });
+    expect(readJsonl(archive)).toEqual(archived);
+    expect(ids(json(['task', 'list'], dir, at(200))).length).toBe(4);
+  });
+});
