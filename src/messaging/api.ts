@@ -10,6 +10,7 @@ export type {
   DeliverResult,
   QueueDepth,
   CompactResult,
+  KeyCompactResult,
 } from './types.js';
 export { PRIORITIES } from './types.js';
 export {
@@ -19,6 +20,7 @@ export {
   queueDepth,
   deliverDue,
   compactMailboxes,
+  compactKeys,
   markRead,
   conversation,
   messagingStatus,

@@ -9,4 +9,9 @@ export const messagingSection = {
   max_body_bytes: int(65_536, 'largest message body accepted, in bytes (UTF-8)', 1),
   max_inbox_unread: int(10_000, 'unread messages at which an inbox refuses more (back-pressure)', 1),
   read_retention_hours: int(168, 'read messages older than this are compacted away by cleanup', 0),
+  key_retention_hours: int(
+    168,
+    'idempotency keys of send --key older than this are forgotten by cleanup (a send reusing such a key sends again)',
+    0,
+  ),
 } satisfies Section;

@@ -5,7 +5,8 @@
  *   mailboxes/<bot>.jsonl  delivered messages ({t:'msg'}) and read events ({t:'read'}), folded on read
  *   outbox.jsonl           messages not yet delivered, and their retry / terminal transitions
  *   state/outbox.json      { next_due_at, pending }: lets every command skip delivery when nothing is due
- *   keys/<sender>.jsonl    idempotency keys of `send --key` and the messages they produced
+ *   keys/<sender>.jsonl    idempotency keys of `send --key` and the messages they plan (written first)
+ *   state/archiving/<bot>.json  where a mailbox's archive ended before a compaction's appends (until its rename)
  *   bot-messaging.jsonl    audit log, one event a line, appended last in each critical section
  */
 import { iso } from '../common/clock.js';
@@ -33,6 +34,7 @@ import type {
   CompactResult,
   DeliverResult,
   InboxOptions,
+  KeyCompactResult,
   KeyRecord,
   MailboxRecord,
   Message,
@@ -49,6 +51,13 @@ export const AUDIT = 'bot-messaging.jsonl';
 export const OUTBOX_STATE = 'state/outbox.json';
 export const keysFile = (bot: string) => `keys/${validateBotId(bot)}.jsonl`;
 export const archiveFile = (bot: string) => `archive/mailboxes/${validateBotId(bot)}.jsonl`;
+/** Where the archive of a mailbox ended before a compaction's appends; present only until its rename. */
+export const archiveMarkerFile = (bot: string) => `state/archiving/${validateBotId(bot)}.json`;
+
+interface ArchiveMarker {
+  offset: number;
+  ino?: number;
+}
 
 interface OutboxMeta {
   next_due_at: string | null;
@@ -216,10 +225,48 @@ export interface SendOptions {
   label?: (i: number) => string;
 }
 
+/** What a message id may be: it is stored, printed and matched by prefix, so nothing exotic. */
+const MESSAGE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function newId(ctx: HiveContext): string {
+  const id: unknown = ctx.ids();
+  if (typeof id !== 'string' || !MESSAGE_ID.test(id)) {
+    throw new DeiaError(
+      `the id source produced an invalid message id ${JSON.stringify(String(id)).slice(0, 80)}`,
+      'ids must be 1-128 letters, digits, ".", "_", ":" or "-"; check the ids option given to openHive',
+    );
+  }
+  return id;
+}
+
+/**
+ * The key records of `file` for the keys in `wanted` only: the file is streamed, so memory
+ * holds what this send needs, not every key the sender ever used.
+ */
+async function readKeys(ctx: HiveContext, file: string, wanted: ReadonlySet<string>): Promise<Map<string, Message[]>> {
+  const found = new Map<string, Message[]>();
+  if (wanted.size === 0) return found;
+  for await (const { record: r } of ctx.store.stream<KeyRecord>(file)) {
+    if (r && typeof r.key === 'string' && wanted.has(r.key) && Array.isArray(r.messages) && !found.has(r.key)) found.set(r.key, r.messages);
+  }
+  return found;
+}
+
+/** Whether a message id is in `bot`'s archive (streamed: only asked for a message found nowhere else). */
+async function inArchive(ctx: HiveContext, bot: string, id: string): Promise<boolean> {
+  for await (const { record } of ctx.store.stream<Message>(archiveFile(bot))) if (record && record.message_id === id) return true;
+  return false;
+}
+
 /**
  * Queue and deliver messages, all under one lock pass: grouped by recipient, one append
  * per file. Validates everything before writing anything. Returns the stored messages
- * (for a repeated idempotency key, the first send's messages, nothing stored).
+ * (for a repeated idempotency key, the first send's messages).
+ *
+ * Idempotency keys (rule 6): the key record, holding the planned messages, is appended
+ * first, then the mailboxes / outbox. A crash in between leaves a key whose messages are
+ * missing; the next send with that key (under the same key-file lock) checks each of them
+ * by id in its mailbox, the outbox and the archive, and stores only the missing ones.
  */
 export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[], opts: SendOptions = {}): Promise<Message[]> {
   const { store } = ctx;
@@ -237,17 +284,28 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
   const planned: Array<{ v: ValidSend; i: number; to: string; id: string }> = [];
   valid.forEach((v, i) => {
     const targets = v.to === ALL ? known.filter((b) => b !== v.from) : [v.to];
-    for (const to of targets) planned.push({ v, i, to, id: ctx.ids() });
+    for (const to of targets) planned.push({ v, i, to, id: newId(ctx) });
   });
   const recipients = [...new Set(planned.map((p) => p.to))];
   const keyed = valid.some((v) => v.key !== null);
   const keyFiles = keyed ? [...new Set(valid.filter((v) => v.key !== null).map((v) => keysFile(v.from)))] : [];
+  const wantedKeys = new Map<string, Set<string>>();
+  for (const v of valid) {
+    if (v.key === null) continue;
+    const f = keysFile(v.from);
+    if (!wantedKeys.has(f)) wantedKeys.set(f, new Set());
+    wantedKeys.get(f)!.add(v.key);
+  }
 
   let withInbox = new Set(recipients.filter((b) => hasInbox(ctx, b)));
   let forceOutbox = false;
+  // A repeated key whose messages must be checked: their recipients' mailboxes and the
+  // outbox are locked too, so the check and any re-store see a settled state.
+  const recoverBoxes = new Set<string>();
   for (let attempt = 0; ; attempt++) {
     const needOutbox = forceOutbox || recipients.some((b) => !withInbox.has(b));
-    const locks = [...(needOutbox ? [OUTBOX] : []), ...keyFiles, ...[...withInbox].map(mailboxFile), AUDIT];
+    const boxes = new Set([...withInbox, ...[...recoverBoxes].filter((b) => hasInbox(ctx, b))]);
+    const locks = [...(needOutbox ? [OUTBOX] : []), ...keyFiles, ...[...boxes].map(mailboxFile), AUDIT];
     const result = await store.withLock(locks, async () => {
       // An inbox created since we looked: take its lock on the next pass.
       for (const b of recipients) {
@@ -258,9 +316,26 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
       }
       // Idempotency keys seen before (in the file, or earlier in this batch).
       const seen = new Map<string, Message[]>();
+      const fromFile = new Set<string>();
       for (const f of keyFiles) {
-        for (const r of store.read<KeyRecord>(f).records) {
-          if (r && typeof r.key === 'string' && Array.isArray(r.messages)) seen.set(`${f}\0${r.key}`, r.messages);
+        for (const [key, ms] of await readKeys(ctx, f, wantedKeys.get(f)!)) {
+          seen.set(`${f}\0${key}`, ms);
+          fromFile.add(`${f}\0${key}`);
+        }
+      }
+      // Recorded messages to check need their mailboxes and the outbox locked: if this
+      // pass does not hold them, take them on the next.
+      if (fromFile.size > 0) {
+        let more = !needOutbox;
+        for (const k of fromFile) {
+          for (const m of seen.get(k)!) {
+            recoverBoxes.add(m.to_bot);
+            if (hasInbox(ctx, m.to_bot) && !boxes.has(m.to_bot)) more = true;
+          }
+        }
+        if (more) {
+          forceOutbox = true;
+          return undefined;
         }
       }
       // Back-pressure needs each recipient's unread count. A message line is longer than
@@ -277,6 +352,11 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
         return u.n + adding >= cfg.max_inbox_unread;
       };
       const appends = new Map<string, MailboxRecord[]>();
+      const addToBox = (b: string, r: MailboxRecord) => {
+        const list = appends.get(b) ?? [];
+        list.push(r);
+        appends.set(b, list);
+      };
       const obRecs: OutboxRecord[] = [];
       const audits: AuditRecord[] = [];
       const keyRecs = new Map<string, KeyRecord[]>();
@@ -310,9 +390,7 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
         if (a.kind === 'deliver') {
           m.status = 'delivered';
           m.delivered_at = nowIso;
-          const list = appends.get(p.to) ?? [];
-          list.push({ t: 'msg', m });
-          appends.set(p.to, list);
+          addToBox(p.to, { t: 'msg', m });
           audits.push(audit('message_delivered', now, m, 'delivered', null));
         } else if (a.kind === 'retry') {
           m.next_attempt_at = a.next_attempt_at;
@@ -331,6 +409,40 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
         ms.push(m);
         created.set(p.i, ms);
       }
+      // A key recorded by a send that died before storing its messages: store the missing
+      // ones now, as that send planned them, each checked by id where it could be by now.
+      if (fromFile.size > 0) {
+        const states = new Map<string, MailboxState>();
+        const stateOf = (b: string) => states.get(b) ?? states.set(b, readMailbox(ctx, b)).get(b)!;
+        const ob = store.exists(OUTBOX) ? readOutbox(ctx).byId : new Map<string, Message>();
+        const checked = new Set<string>();
+        for (const k of fromFile) {
+          for (const m of seen.get(k)!) {
+            if (checked.has(m.message_id)) continue;
+            checked.add(m.message_id);
+            const has = boxes.has(m.to_bot);
+            if ((has && stateOf(m.to_bot).byId.has(m.message_id)) || ob.has(m.message_id)) continue;
+            if (await inArchive(ctx, m.to_bot, m.message_id)) continue;
+            const again = { recovered: true };
+            audits.push(audit('message_queued', now, m, 'pending', again));
+            if (m.status === 'delivered' && has) {
+              addToBox(m.to_bot, { t: 'msg', m });
+              audits.push(audit('message_delivered', now, m, 'delivered', again));
+            } else if (m.status === 'failed') {
+              obRecs.push({ t: 'msg', m: { ...m, status: 'pending' } });
+              obRecs.push({ t: 'failed', id: m.message_id, at: iso(now), reason: m.last_error ?? 'failed', retry_count: m.retry_count });
+              audits.push(audit('message_failed', now, m, 'failed', { ...again, reason: m.last_error, retry_count: m.retry_count }));
+            } else {
+              // Planned pending (or planned delivered to an inbox that is gone): the outbox
+              // retries it now, and expires it if its TTL has passed.
+              const p: Message = { ...m, status: 'pending', delivered_at: null, next_attempt_at: nowIso };
+              obRecs.push({ t: 'msg', m: p });
+              outboxAdded.push(p);
+              audits.push(audit('message_retry', now, p, 'pending', { ...again, retry_count: p.retry_count, next_attempt_at: nowIso }));
+            }
+          }
+        }
+      }
       // Results in input order; a repeated key returns the first send's messages.
       valid.forEach((v, i) => {
         const dup = dupOf.get(i);
@@ -340,10 +452,13 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
         if (v.key !== null) {
           const f = keysFile(v.from);
           const list = keyRecs.get(f) ?? [];
-          list.push({ key: v.key, messages: ms });
+          list.push({ key: v.key, at: nowIso, ids: ms.map((m) => m.message_id), messages: ms });
           keyRecs.set(f, list);
         }
       });
+      // Key records first (rule 6): a crash after them is repaired by the next send with
+      // the key; a crash before them stored nothing at all.
+      for (const [f, recs] of keyRecs) store.appendHeld(f, recs);
       for (const [b, recs] of appends) store.appendHeld(mailboxFile(b), recs);
       if (obRecs.length) {
         store.appendHeld(OUTBOX, obRecs);
@@ -358,14 +473,64 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
           await writeMeta(ctx, ob.byId.values());
         } else await store.writeFileAtomic(OUTBOX_STATE, JSON.stringify(m2) + '\n');
       }
-      for (const [f, recs] of keyRecs) store.appendHeld(f, recs);
-      store.appendHeld(AUDIT, audits);
+      if (audits.length) store.appendHeld(AUDIT, audits);
       outboxAdded = [];
       return out;
     });
     if (result) return result;
     if (attempt > 20) throw new DeiaError('inboxes kept changing while sending', 'try again');
   }
+}
+
+/**
+ * Forget idempotency keys older than `messaging.key_retention_hours` (store.rewrite:
+ * temp + rename under the key file's lock). A send reusing a forgotten key sends again.
+ * Files with nothing old are looked at (streamed, no lock) but not rewritten.
+ */
+export async function compactKeys(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<KeyCompactResult> {
+  const { store } = ctx;
+  const cutoff = ctx.clock() - ctx.config.messaging.key_retention_hours * 3_600_000;
+  const res: KeyCompactResult = { files: 0, dropped: 0, kept: 0 };
+  // A record without a readable time (an older shape) ages by its first message.
+  const isOld = (r: KeyRecord) => {
+    const at = r && (typeof r.at === 'string' ? r.at : Array.isArray(r.messages) ? r.messages[0]?.created_at : undefined);
+    const t = typeof at === 'string' ? Date.parse(at) : NaN;
+    return !Number.isFinite(t) || t < cutoff;
+  };
+  const files = store
+    .list('keys')
+    .filter((f) => f.endsWith('.jsonl') && !f.endsWith('.corrupt.jsonl'))
+    .sort();
+  for (const f of files) {
+    const rel = `keys/${f}`;
+    let old = 0;
+    let total = 0;
+    for await (const { record } of store.stream<KeyRecord>(rel)) {
+      total++;
+      if (isOld(record)) old++;
+    }
+    if (old === 0 || opts.dryRun) {
+      if (old > 0) res.files++;
+      res.dropped += old;
+      res.kept += total - old;
+      continue;
+    }
+    // Counted again inside the rewrite: keys added since the look above are kept.
+    let dropped = 0;
+    const stats = await store.rewrite<KeyRecord>(rel, async function* (src) {
+      for await (const r of src) {
+        if (isOld(r)) {
+          dropped++;
+          continue;
+        }
+        yield r;
+      }
+    });
+    res.files++;
+    res.dropped += dropped;
+    res.kept += stats.kept;
+  }
+  return res;
 }
 
 // ------------------------------------------------------------------ inbox
@@ -412,31 +577,55 @@ export async function inboxMessages(ctx: HiveContext, bot: string, opts: InboxOp
   }
 }
 
-async function claimNext(ctx: HiveContext, bot: string, priority?: Priority): Promise<Message | null> {
+/** What a change to mailboxes appends: records per mailbox, then audit lines, and its result. */
+interface MailboxChange<R> {
+  result: R;
+  appends?: Map<string, MailboxRecord[]>;
+  audits?: AuditRecord[];
+}
+
+/**
+ * The one read-modify-write of mailboxes: under their locks and the audit log's, fold each
+ * mailbox afresh, let `decide` choose what to append from that settled state, append it,
+ * then the audit lines (last, in the same critical section). Whatever was looked at
+ * without the lock is only a hint: `decide` must check it against these states.
+ */
+async function changeMailboxes<R>(
+  ctx: HiveContext,
+  bots: readonly string[],
+  decide: (states: ReadonlyMap<string, MailboxState>, now: number) => MailboxChange<R>,
+): Promise<R> {
   const { store } = ctx;
-  const rel = mailboxFile(bot);
+  return store.withLock([...bots.map(mailboxFile), AUDIT], () => {
+    const states = new Map(bots.map((b) => [b, readMailbox(ctx, b)] as const));
+    const { result, appends, audits } = decide(states, ctx.clock());
+    for (const [b, recs] of appends ?? []) if (recs.length) store.appendHeld(mailboxFile(b), recs);
+    if (audits?.length) store.appendHeld(AUDIT, audits);
+    return result;
+  });
+}
+
+async function claimNext(ctx: HiveContext, bot: string, priority?: Priority): Promise<Message | null> {
   // Cheap look without the lock first: an empty inbox costs no lock.
   if (selectInbox(readMailbox(ctx, bot), { priority, limit: 1 }).length === 0) return null;
-  return store.withLock([rel, AUDIT], () => {
-    const top = selectInbox(readMailbox(ctx, bot), { priority, limit: 1 })[0];
-    if (!top) return null;
-    const now = ctx.clock();
+  return changeMailboxes(ctx, [bot], (states, now) => {
+    const top = selectInbox(states.get(bot)!, { priority, limit: 1 })[0];
+    if (!top) return { result: null };
     const m: Message = { ...top, status: 'read', read_at: iso(now) };
-    store.appendHeld(rel, [{ t: 'read', id: m.message_id, at: m.read_at! }]);
-    store.appendHeld(AUDIT, [audit('message_read', now, m, 'read', { claimed: true })]);
-    return m;
+    return {
+      result: m,
+      appends: new Map([[bot, [{ t: 'read', id: m.message_id, at: m.read_at! }]]]),
+      audits: [audit('message_read', now, m, 'read', { claimed: true })],
+    };
   });
 }
 
 async function markShown(ctx: HiveContext, bot: string, shown: Message[]): Promise<Message[]> {
-  const { store } = ctx;
-  const rel = mailboxFile(bot);
-  return store.withLock([rel, AUDIT], () => {
-    const st = readMailbox(ctx, bot);
-    const now = ctx.clock();
+  return changeMailboxes(ctx, [bot], (states, now) => {
+    const st = states.get(bot)!;
     const reads: MailboxRecord[] = [];
     const audits: AuditRecord[] = [];
-    const out = shown.map((s) => {
+    const result = shown.map((s) => {
       const cur = st.byId.get(s.message_id) ?? s;
       if (cur.status !== 'delivered') return { ...cur };
       const m: Message = { ...cur, status: 'read', read_at: iso(now) };
@@ -444,9 +633,7 @@ async function markShown(ctx: HiveContext, bot: string, shown: Message[]): Promi
       audits.push(audit('message_read', now, m, 'read', null));
       return m;
     });
-    store.appendHeld(rel, reads);
-    store.appendHeld(AUDIT, audits);
-    return out;
+    return { result, appends: new Map([[bot, reads]]), audits };
   });
 }
 
@@ -455,37 +642,36 @@ async function markShown(ctx: HiveContext, bot: string, shown: Message[]): Promi
 /**
  * Mark messages read by id or unique id prefix, in `bot`'s inbox (or, without a bot,
  * in whichever inbox holds them). Already-read ones are returned unchanged.
+ * Prefixes are resolved without the lock to know which mailboxes to lock, then again
+ * under it: a message compacted away in between is "not found" (exit 2), not a crash.
  */
 export async function markRead(ctx: HiveContext, prefixes: readonly string[], bot?: string): Promise<Message[]> {
-  const { store } = ctx;
   if (prefixes.length === 0) throw new UsageError('no message id given', 'e.g. deia read 3f2a9c1b');
   const bots = bot ? [validateBotId(bot)] : knownBots(ctx);
   const where = new Map<string, string>();
   for (const b of bots) for (const m of readMailbox(ctx, b).messages) where.set(m.message_id, b);
-  const ids = resolvePrefixes(prefixes, [...where.keys()]);
-  const touched = [...new Set(ids.map((id) => where.get(id)!))];
-  return store.withLock([...touched.map(mailboxFile), AUDIT], () => {
-    const now = ctx.clock();
+  const touched = [...new Set(resolvePrefixes(prefixes, [...where.keys()]).map((id) => where.get(id)!))];
+  return changeMailboxes(ctx, touched, (states, now) => {
+    const whereNow = new Map<string, string>();
+    for (const [b, st] of states) for (const id of st.byId.keys()) whereNow.set(id, b);
+    const ids = resolvePrefixes(prefixes, [...whereNow.keys()]);
     const audits: AuditRecord[] = [];
-    const states = new Map(touched.map((b) => [b, readMailbox(ctx, b)]));
-    const reads = new Map<string, MailboxRecord[]>();
+    const appends = new Map<string, MailboxRecord[]>();
     const done = new Set<string>();
-    const out = ids.map((id) => {
-      const b = where.get(id)!;
+    const result = ids.map((id) => {
+      const b = whereNow.get(id)!;
       const cur = states.get(b)!.byId.get(id)!;
       if (cur.status !== 'delivered' || done.has(id)) return { ...cur };
       done.add(id);
       cur.status = 'read';
       cur.read_at = iso(now);
-      const list = reads.get(b) ?? [];
+      const list = appends.get(b) ?? [];
       list.push({ t: 'read', id, at: cur.read_at });
-      reads.set(b, list);
+      appends.set(b, list);
       audits.push(audit('message_read', now, cur, 'read', null));
       return { ...cur };
     });
-    for (const [b, recs] of reads) store.appendHeld(mailboxFile(b), recs);
-    store.appendHeld(AUDIT, audits);
-    return out;
+    return { result, appends, audits };
   });
 }
 
@@ -661,15 +847,32 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
       res.dropped += drop.size;
       if (opts.dryRun) return;
       // Archived copies are appended in batches before the rename, so a crash in between
-      // leaves a message in both places (found again by id), never in neither.
+      // leaves a message in both places, never in neither. The marker records where the
+      // archive ended before this run's appends; it is removed only after the rename. A
+      // marker found here means an earlier run died after appending: the ids in the archive
+      // past its offset are already archived and are not appended again (rule 6). Only
+      // that tail is read, and a second crash keeps the first offset, so the tail covers both.
+      const marker = archiveMarkerFile(b);
+      const arch = archiveFile(b);
+      const prev = store.readJson<ArchiveMarker>(marker);
+      const cur = store.cursorAtEnd(arch);
+      const already = new Set<string>();
+      // Same file as when the marker was written (or none then: all of it is that run's).
+      const usable =
+        prev && typeof prev.offset === 'number' && prev.offset <= cur.offset && (prev.ino === cur.ino || (!prev.ino && prev.offset === 0));
+      if (usable) {
+        for await (const { record } of store.stream<Message>(arch, { from: prev.offset, onBad: () => undefined })) {
+          if (record && typeof record.message_id === 'string' && drop.has(record.message_id)) already.add(record.message_id);
+        }
+      } else await store.writeJsonHeld(marker, { offset: cur.offset, ino: cur.ino } satisfies ArchiveMarker);
       const batch: Message[] = [];
       const flush = () => {
-        if (batch.length) store.appendHeld(archiveFile(b), batch.splice(0));
+        if (batch.length) store.appendHeld(arch, batch.splice(0));
       };
       await store.rewriteHeld<MailboxRecord>(rel, async function* (src) {
         for await (const r of src) {
           if (r.t === 'msg' && r.m && drop.has(r.m.message_id)) {
-            batch.push({ ...r.m, status: 'read', read_at: drop.get(r.m.message_id) ?? null });
+            if (!already.has(r.m.message_id)) batch.push({ ...r.m, status: 'read', read_at: drop.get(r.m.message_id) ?? null });
             if (batch.length >= 1000) flush();
             continue;
           }
@@ -678,6 +881,7 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
         }
         flush();
       });
+      store.remove(marker);
     });
   }
   return res;

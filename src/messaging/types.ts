@@ -50,11 +50,28 @@ export type OutboxRecord =
   | { t: 'failed'; id: string; at: string; reason: string; retry_count?: number }
   | { t: 'expired'; id: string; at: string };
 
-/** One line of keys/<sender>.jsonl: an idempotency key and the message it produced. */
+/**
+ * One line of keys/<sender>.jsonl, written BEFORE the messages it plans (rule 6): a send
+ * with a key already recorded stores only those of its messages that are missing (a crash
+ * between this line and the mailbox / outbox append) and returns them all.
+ * Records older than `messaging.key_retention_hours` are dropped by `compactKeys`, so the
+ * full copies kept for that re-store do not accumulate.
+ */
 export interface KeyRecord {
   key: string;
-  /** One message, or one per recipient for @all. */
+  /** When the key was first used (ISO); what compaction ages records by. */
+  at: string;
+  /** The message ids, in order: one, or one per recipient for @all. */
+  ids: string[];
+  /** The planned messages, as the first send stored them (status delivered, pending or failed). */
   messages: Message[];
+}
+
+export interface KeyCompactResult {
+  /** Key files rewritten (or that would be, in a dry run). */
+  files: number;
+  dropped: number;
+  kept: number;
 }
 
 export type AuditEventName =

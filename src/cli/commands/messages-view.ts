@@ -24,7 +24,10 @@ export async function renderMessages(
   const { out } = run;
   if (opts.full && list.length === 1) {
     const m = list[0]!;
-    out.line(`${out.c.bold(m.message_id)}  from ${out.safe(m.from_bot)}  ${m.priority}  ${ageText(now - Date.parse(m.created_at))} ago`);
+    // Every stored field is foreign text (any process can write the mailbox): sanitised.
+    out.line(
+      `${out.c.bold(out.safe(m.message_id))}  from ${out.safe(m.from_bot)}  ${out.safe(m.priority)}  ${ageText(now - Date.parse(m.created_at))} ago`,
+    );
     if (m.subject) out.line(`subject: ${out.safe(m.subject)}`);
     out.line(out.safe(m.content));
     return;

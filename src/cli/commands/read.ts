@@ -10,6 +10,7 @@ export default defineCommand({
     const ctx = run.hive();
     const msgs = await markRead(ctx, run.args[0] as string[], ctx.identity);
     if (run.out.json) return run.out.printJson(msgs);
-    for (const m of msgs) run.out.line(`${m.message_id.slice(0, 8)}  ${m.status === 'read' ? 'read' : m.status}`);
+    // Id and status come from the mailbox file, which any process can write: sanitised.
+    for (const m of msgs) run.out.line(`${run.out.safe(String(m.message_id).slice(0, 8))}  ${run.out.safe(m.status)}`);
   },
 });

@@ -73,7 +73,8 @@ export default defineCommand({
     warnUndelivered(run.out, ctx, sent);
     if (!opts.stdinJsonl && to === ALL && sent.length === 0) out.warn('no other bot has an inbox: nothing sent');
     if (out.json) return out.printJson(opts.stdinJsonl || to === ALL ? sent : (sent[0] ?? null));
-    out.raw(sent.map((m) => m.message_id + '\n').join(''));
+    // A repeated --key returns ids read back from keys/<sender>.jsonl: sanitised like any stored text.
+    out.raw(sent.map((m) => out.safe(m.message_id) + '\n').join(''));
   },
 });
 
