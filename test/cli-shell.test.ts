@@ -59,11 +59,14 @@ describe('command shell', () => {
     expect(fs.existsSync(path.join(dir, '..', 'etc'))).toBe(false);
   });
 
-  it('with no command, shows help on stderr and exits 2', () => {
+  it('with no command, or a group without its sub-command, is a one-line usage error', () => {
     const r = deia([]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Usage: deia/);
+    expect(r.stderr).toBe('deia: missing command (run `deia --help` for the list)\n');
     expect(r.stdout).toBe('');
+    const t = deia(['task', '--json']);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toBe('deia: missing task sub-command (run `deia task --help` for the list)\n');
   });
 
   it('rejects an invalid identity from DEIA_BOT with exit 2', () => {

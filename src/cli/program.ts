@@ -36,6 +36,28 @@ export function findCommandPath(argv: readonly string[]): string[] {
   return [];
 }
 
+/**
+ * `deia` or `deia task` with nothing after it (and no --help/--version): the group named, or ''
+ * for none; undefined when a command is named. A one-line usage error, not a page of help.
+ */
+function missingCommand(argv: readonly string[]): string | undefined {
+  if (argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V')) return undefined;
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a.startsWith('-')) {
+      if (VALUE_OPTIONS.has(a)) i++;
+      continue;
+    }
+    words.push(a);
+  }
+  if (words.length === 0) return '';
+  const group = words[0]!;
+  const isGroup = !COMMANDS[group] && Object.keys(COMMANDS).some((k) => k.startsWith(group + ' '));
+  return isGroup && words.length === 1 ? group : undefined;
+}
+
 export async function run(argv: string[], io: Io = {}): Promise<number> {
   const env = io.env ?? process.env;
   const stderr = io.stderr ?? process.stderr;
@@ -63,6 +85,11 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
   );
 
   const path = findCommandPath(argv);
+  const missing = missingCommand(argv);
+  if (missing !== undefined) {
+    out.error(missing ? `missing ${missing} sub-command` : 'missing command', `run \`deia ${missing ? `${missing} ` : ''}--help\` for the list`);
+    return 2;
+  }
   const names = path.length ? [path.join(' '), ...(path.length === 2 ? [path[0]!] : [])] : Object.keys(COMMANDS);
   // A parent that is a command itself (`deia health`) lists its sub-commands in its help.
   if (path.length === 1 && (argv.includes('--help') || argv.includes('-h'))) {
