@@ -127,3 +127,21 @@ describe('deia cleanup', () => {
     expect(doc).toMatchObject({ ok: true, exists: true });
   });
 });
+
+describe('deia cleanup: idempotency keys', () => {
+  it('drops keys past messaging.key_retention_hours, so the same key later sends anew', () => {
+    const dir = hiveWith({ 'messaging.key_retention_hours': 1 });
+    const t0 = '2026-01-01T00:00:00Z';
+    expect(deia(['register', 'BOT-B'], { dir, env: { DEIA_NOW: t0 } }).code).toBe(0);
+    const first = deia(['send', 'BOT-B', 'hello', '--key', 'k1', '--as', 'BOT-A'], { dir, env: { DEIA_NOW: t0 } });
+    const again = deia(['send', 'BOT-B', 'hello', '--key', 'k1', '--as', 'BOT-A'], { dir, env: { DEIA_NOW: t0 } });
+    expect(again.stdout).toBe(first.stdout); // same id: nothing sent twice
+    const dry = JSON.parse(deia(['cleanup', '--dry-run', '--json'], { dir, env: { DEIA_NOW: '2026-01-01T02:00:00Z' } }).stdout);
+    expect(dry.key_retention).toMatchObject({ dropped: 1 });
+    const r = JSON.parse(deia(['cleanup', '--json'], { dir, env: { DEIA_NOW: '2026-01-01T02:00:00Z' } }).stdout);
+    expect(r.key_retention).toMatchObject({ files: 1, dropped: 1, kept: 0 });
+    const later = deia(['send', 'BOT-B', 'hello', '--key', 'k1', '--as', 'BOT-A'], { dir, env: { DEIA_NOW: '2026-01-01T02:00:00Z' } });
+    expect(later.code).toBe(0);
+    expect(later.stdout).not.toBe(first.stdout);
+  });
+});

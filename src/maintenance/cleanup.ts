@@ -1,6 +1,6 @@
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
-import { compactMailboxes, deliverDue } from '../messaging/api.js';
+import { compactKeys, compactMailboxes, deliverDue } from '../messaging/api.js';
 import { ageOf, clearStaleLock, removeFile, tempInfo, walk } from '../store/inspect.js';
 import { archiveFinishedTasks, dispatchQueued } from '../tasks/api.js';
 
@@ -26,6 +26,8 @@ export interface CleanupResult {
   tasks: { dispatched: number; redispatched: number } | null;
   /** Mailbox retention: read messages older than messaging.read_retention_hours dropped. */
   compaction: { mailboxes: number; dropped: number; kept: number } | null;
+  /** Idempotency keys older than messaging.key_retention_hours dropped from keys/<sender>.jsonl. */
+  key_retention: { files: number; dropped: number; kept: number } | null;
   /** Task retention: finished tasks older than tasks.retention_hours moved to archive/tasks.jsonl. */
   task_retention: { archived: number; records: number; kept: number } | null;
   /** Audit logs moved to NAME.1.jsonl (older generations shifted, the oldest beyond log_generations dropped). */
@@ -58,6 +60,7 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
     delivery: null,
     tasks: null,
     compaction: null,
+    key_retention: null,
     task_retention: null,
     rotated: [],
     locks_removed: [],
@@ -94,6 +97,7 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
       (res.tasks ? res.tasks.dispatched + res.tasks.redispatched : 0) +
       (res.compaction ? res.compaction.dropped : 0) +
       (res.task_retention ? res.task_retention.archived : 0) +
+      (res.key_retention ? res.key_retention.dropped : 0) +
       res.rotated.length +
       res.locks_removed.length +
       res.temp_removed.length >
@@ -181,6 +185,9 @@ async function areaSteps(ctx: HiveContext, dryRun: boolean, res: CleanupResult):
     res.compaction = { mailboxes: c.mailboxes, dropped: c.dropped, kept: c.kept };
   });
   // Its own step so a damaged tasks.jsonl fails only this one; it locks tasks.jsonl after dispatch released it.
+  await step(res, 'key retention', async () => {
+    res.key_retention = await compactKeys(ctx, { dryRun });
+  });
   await step(res, 'task retention', async () => {
     res.task_retention = await archiveFinishedTasks(ctx, { dryRun });
   });

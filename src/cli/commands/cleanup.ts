@@ -26,6 +26,9 @@ export default defineCommand({
       const c = res.compaction;
       rows.push(['mailboxes', `${would}drop ${c.dropped} read message(s) past retention, keep ${c.kept} (${c.mailboxes} mailbox(es))`]);
     }
+    if (res.key_retention && res.key_retention.dropped > 0) {
+      rows.push(['keys', `${would}drop ${res.key_retention.dropped} idempotency key(s) past retention, keep ${res.key_retention.kept}`]);
+    }
     if (res.task_retention && res.task_retention.archived > 0) {
       rows.push(['tasks', `${would}archive ${res.task_retention.archived} finished task(s) past retention, keep ${res.task_retention.kept}`]);
     }
