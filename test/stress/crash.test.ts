@@ -78,6 +78,9 @@ async function lane(n: number, trials: number, canSend: boolean) {
   }
 
   // Repair what the kills left (torn tails, stale locks, temp files), then the hive is clean.
+  // A lock dir records no pid: a writer killed just now holds its lock until the stale window
+  // (2 s here) has passed, so wait it out first, as cron's next cleanup would.
+  await new Promise((r) => setTimeout(r, 2_300));
   const rep = await deiaAsync(['doctor', '--repair', '--json'], { dir });
   const repaired = JSON.parse(rep.stdout);
   expect(repaired.ok, rep.stdout).toBe(true);
