@@ -253,3 +253,18 @@ describe('formats', () => {
     for (const m of METRICS) expect(thresholdsOf(cfg, m).critical).toBeGreaterThan(0);
   });
 });
+
+describe('error rate needs enough outcomes', () => {
+  it('is no data below error_rate_min_tasks, so one early failure does not make a bot CRITICAL', () => {
+    const agg = emptyAgg();
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const fail = (i: number) => foldPerf(agg, { timestamp: new Date(t0 + i * 1000).toISOString(), bot_id: 'B', task_type: 'code', success: false, duration_ms: 100, tokens: null, task_id: null } as never);
+    for (let i = 0; i < 4; i++) fail(i);
+    const from = Math.floor(t0 / MINUTE) - 1;
+    expect(perfWindow(agg.perf['B'], from, 5).error_rate).toBeNull();
+    expect(perfWindow(agg.perf['B'], from, 1).error_rate).toBe(100);
+    fail(4);
+    expect(perfWindow(agg.perf['B'], from, 5).error_rate).toBe(100);
+    expect(defaultConfig().health.error_rate_min_tasks).toBe(5);
+  });
+});

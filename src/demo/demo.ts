@@ -83,8 +83,8 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
     // The demo's bots fail half of what they are not good at: with the default error-rate
     // thresholds (1% / 5%) every bot would be CRITICAL and routing would have nobody left.
     const cfg = defaultConfig();
-    cfg.health.error_rate_warn = 30;
-    cfg.health.error_rate_critical = 70;
+    cfg.health.error_rate_warn = 50;
+    cfg.health.error_rate_critical = 90;
     cfg.health.measure_system = false;
     boot.store.ensureDir();
     await boot.store.writeFileAtomic(CONFIG_FILE, JSON.stringify(cfg, null, 2) + '\n');

@@ -178,8 +178,12 @@ export interface PerfWindow {
   last: number | null;
 }
 
-/** Error rate and p95 over buckets at or after `fromMinute`. */
-export function perfWindow(list: readonly PerfBucket[] | undefined, fromMinute: number): PerfWindow {
+/**
+ * Error rate and p95 over buckets at or after `fromMinute`. With fewer than `minTasks`
+ * outcomes the error rate is `null` (no data): one early failure is not an outage, and a bot
+ * marked CRITICAL on it would be excluded from routing before it could show what it is good at.
+ */
+export function perfWindow(list: readonly PerfBucket[] | undefined, fromMinute: number, minTasks = 1): PerfWindow {
   const bs = (list ?? []).filter((b) => b[0] >= fromMinute);
   let total = 0;
   let failed = 0;
@@ -190,7 +194,7 @@ export function perfWindow(list: readonly PerfBucket[] | undefined, fromMinute: 
   return {
     total,
     failed,
-    error_rate: total > 0 ? (failed / total) * 100 : null,
+    error_rate: total > 0 && total >= minTasks ? (failed / total) * 100 : null,
     p95: quantile(
       bs.map((b) => b[3]),
       0.95,

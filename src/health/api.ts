@@ -129,7 +129,7 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
     return m;
   };
   const perfMetrics = (perfKey: string, sampleKey: string, onlyFresh: boolean): MetricInput[] => {
-    const w = perfWindow(agg.perf[perfKey], fromMinute);
+    const w = perfWindow(agg.perf[perfKey], fromMinute, cfg.error_rate_min_tasks);
     const pick = (s: SampleSeries | undefined) => (onlyFresh ? fresh(s) : s);
     const er = series(sampleKey, 'error_rate');
     const p95 = series(sampleKey, 'response_time_p95');

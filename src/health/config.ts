@@ -11,6 +11,7 @@ export const healthSection = {
   memory_critical: num(95, 'memory % at which a component or bot is CRITICAL', 0, 100),
   error_rate_warn: num(1, '% of tasks failed in the window at which a bot (or all tasks) is DEGRADED', 0, 100),
   error_rate_critical: num(5, '% of tasks failed in the window at which a bot (or all tasks) is CRITICAL', 0, 100),
+  error_rate_min_tasks: int(5, 'outcomes a window needs before its error rate counts (fewer: no data), so one early failure is not an outage', 1),
   response_time_p95_warn: num(500, 'p95 task duration (ms) over the window at which it is DEGRADED', 0),
   response_time_p95_critical: num(2000, 'p95 task duration (ms) over the window at which it is CRITICAL', 0),
   queue_depth_warn: num(100, 'messages pending or unread at which messaging (or a bot) is DEGRADED', 0),
