@@ -58,7 +58,7 @@ describe('deia doctor', () => {
     const human = deia(['doctor'], { dir });
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/mailboxes\/B1\.jsonl:3/);
-    expect(human.stdout).toMatch(/stale lock, not refreshed for 2 min/);
+    expect(human.stdout).toMatch(/stale lock, not refreshed for 2m/);
     expect(human.stdout).toMatch(/deia doctor --repair/);
   });
 

@@ -140,19 +140,54 @@ describe('deia task (single steps)', () => {
     expect(json(['task', 'list'], dir)).toEqual([]);
     expect(fs.existsSync(dir)).toBe(false);
   });
+
+  it('`task list --limit 0` lists no task (not every task), --limit N the last N', () => {
+    const dir = hiveWithBots([]);
+    const ts = [0, 1, 2].map((i) => json(['task', 'submit', `t${i}`, '--type', 'code', '--as', 'LEAD'], dir, at(i)));
+    expect(json(['task', 'list', '--limit', '0'], dir)).toEqual([]);
+    expect(deia(['task', 'list', '--limit', '0'], { dir }).stdout).toMatch(/no tasks/);
+    expect(json(['task', 'list', '--limit', '2'], dir).map((t: any) => t.task_id)).toEqual([ts[1].task_id, ts[2].task_id]);
+    expect(deia(['task', 'list', '--limit', '-1'], { dir }).code).toBe(2);
+  });
 });
 
 describe('deia scale', () => {
-  it('says steady, then up when the queue is deep, then holds during the cooldown', () => {
-    const { dir } = tempHive();
-    configure(dir, { health: { measure_system: false }, scaling: { scale_up_queue_depth: 4 } });
+  it('says steady, then up when the queue is deep; only an --exec that ran a command starts the cooldown', () => {
+    const { dir, root } = tempHive();
+    const marker = path.join(root, 'spawned.txt');
+    configure(dir, {
+      health: { measure_system: false },
+      scaling: { scale_up_queue_depth: 4, max_step: 1, spawn_command: `echo {bot} {type} >> ${marker}` },
+    });
     expect(json(['scale'], dir, at(0))).toMatchObject({ action: 'steady' });
     for (let i = 0; i < 4; i++) json(['task', 'submit', `t${i}`, '--type', 'testing', '--as', 'LEAD'], dir, at(0));
     const up = json(['scale'], dir, at(1));
-    expect(up).toMatchObject({ action: 'up', types: ['testing'], queue_depth: { queued: 4, total: 4 } });
+    expect(up).toMatchObject({ action: 'up', types: ['testing'], queue_depth: { queued: 4, total: 4 }, executed: [] });
     expect(up.advice).toMatch(/^scale up by \d+ for types testing$/);
-    expect(json(['scale'], dir, at(2))).toMatchObject({ action: 'steady', held_back: 'up' });
-    expect(json(['scale'], dir, at(7))).toMatchObject({ action: 'up' });
+    // Advice alone starts no cooldown: asking again, then acting, is not held back.
+    expect(json(['scale'], dir, at(2))).toMatchObject({ action: 'up', held_back: null });
+    expect(fs.existsSync(path.join(dir, 'state', 'scaling.json'))).toBe(false);
+    const ran = json(['scale', '--exec'], dir, at(2));
+    expect(ran).toMatchObject({ action: 'up', exec: true, executed: [{ action: 'spawn', bot_id: 'BOT-001', task_type: 'testing' }] });
+    const deadline = Date.now() + 5000;
+    while (!fs.existsSync(marker) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    expect(fs.readFileSync(marker, 'utf8').trim()).toBe('BOT-001 testing');
+    // That run did start one: advice and --exec are held back until it ends (5 min).
+    expect(json(['scale'], dir, at(3))).toMatchObject({ action: 'steady', held_back: 'up' });
+    expect(json(['scale', '--exec'], dir, at(3))).toMatchObject({ action: 'steady', held_back: 'up', executed: [] });
+    expect(readJsonl(path.join(dir, 'scaling.jsonl'))).toHaveLength(1);
+    expect(json(['scale'], dir, at(8))).toMatchObject({ action: 'up' });
+  });
+
+  it('on a hive that does not exist yet, scale (and scale --exec) advise steady and create nothing', () => {
+    const { dir, root } = tempHive();
+    for (const args of [['scale'], ['scale', '--exec']]) {
+      const r = deia([...args, '--json'], { dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ action: 'steady', executed: [] });
+    }
+    expect(deia(['scale'], { dir }).stdout).toMatch(/^steady/);
+    expect(fs.readdirSync(root)).toEqual([]);
   });
 
   it('advises retiring an idle bot, and --exec runs the configured command and logs it', () => {

@@ -1,4 +1,4 @@
-import { UsageError } from '../common/errors.js';
+import { formatAge, parseTokens as parseTokenCount } from '../common/parse.js';
 import type { Output, Cell } from './output.js';
 import type { Task } from '../tasks/api.js';
 
@@ -9,13 +9,9 @@ export function statusCell(out: Output, s: string): Cell {
   return out.paint(s, style);
 }
 
+/** Age of a timestamp for tables: the shared short form (common/parse.ts formatAge). */
 export function age(fromIso: string | null, now: number): string {
-  if (!fromIso) return '-';
-  const s = Math.max(0, Math.round((now - Date.parse(fromIso)) / 1000));
-  if (s < 90) return `${s}s`;
-  if (s < 90 * 60) return `${Math.round(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.round(s / 3600)}h`;
-  return `${Math.round(s / 86400)}d`;
+  return fromIso ? formatAge(now - Date.parse(fromIso)) : '-';
 }
 
 export function shortId(id: string): string {
@@ -42,11 +38,7 @@ export function taskLine(out: Output, t: Task): string {
   return `task ${out.safe(t.task_id)} ${t.status}${t.bot_id ? ` (${out.safe(t.bot_id)})` : ''}`;
 }
 
+/** `--tokens` of task done / fail: absent stays absent (the outcome records no count). */
 export function parseTokens(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(String(v)) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`--tokens must be a whole number >= 0 (got ${JSON.stringify(String(v)).slice(0, 30)})`);
-  }
-  return n;
+  return v === undefined ? undefined : parseTokenCount(v);
 }

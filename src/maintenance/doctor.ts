@@ -1,4 +1,5 @@
 import { isDeiaError } from '../common/errors.js';
+import { formatAge } from '../common/parse.js';
 import { CONFIG_FILE, parseConfigText } from '../config/index.js';
 import type { HiveContext } from '../hive.js';
 import {
@@ -113,7 +114,7 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
         result.held_locks.push({ path: e.rel, age_ms: age });
         continue;
       }
-      const p: Problem = { kind: 'stale_lock', path: e.rel, age_ms: age, detail: `stale lock, not refreshed for ${fmtAge(age)}`, repaired: false };
+      const p: Problem = { kind: 'stale_lock', path: e.rel, age_ms: age, detail: `stale lock, not refreshed for ${formatAge(age)}`, repaired: false };
       if (repair) {
         p.repaired = await clearStaleLock(store, e.rel, staleMs);
         p.action = p.repaired ? 'removed' : 'was taken by a live process meanwhile';
@@ -142,7 +143,7 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
             kind: 'orphan_temp',
             path: e.rel,
             age_ms: age,
-            detail: t.pid !== undefined ? `temp file of dead process ${t.pid}` : `temp file left for ${fmtAge(age)}`,
+            detail: t.pid !== undefined ? `temp file of dead process ${t.pid}` : `temp file left for ${formatAge(age)}`,
             repaired: false,
           };
           if (repair) {
@@ -325,13 +326,4 @@ class AuditCheck {
       result.problems.push({ kind: 'audit_mismatch', path: 'mailboxes/', detail: `… and ${missing.length - MAX_LISTED_PER_FILE} more`, repaired: false });
     }
   }
-}
-
-export function fmtAge(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const s = Math.round(ms / 1000);
-  if (s < 120) return `${s} s`;
-  const m = Math.round(s / 60);
-  if (m < 120) return `${m} min`;
-  return `${Math.round(m / 60)} h`;
 }

@@ -5,9 +5,9 @@
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
+import { parsePriority } from '../common/parse.js';
 import type { Config } from '../config/index.js';
 import {
-  PRIORITIES,
   type AuditEventName,
   type AuditRecord,
   type MailboxRecord,
@@ -19,14 +19,6 @@ import {
 } from './types.js';
 
 export const ALL = '@all';
-
-export function parsePriority(p: unknown, where = ''): Priority {
-  const s = typeof p === 'string' ? p.toUpperCase() : p;
-  if (!PRIORITIES.includes(s as Priority)) {
-    throw new UsageError(`${where}unknown priority ${JSON.stringify(p)}`, 'use one of P0 (critical), P1, P2 (default), P3 (low)');
-  }
-  return s as Priority;
-}
 
 export function parseTtl(t: unknown, where = ''): number {
   const n = typeof t === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(t) ? Number(t) : t;
@@ -344,14 +336,4 @@ export function suggestBot(name: string, known: readonly string[]): string | und
     }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-export function ageText(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  return `${Math.floor(h / 24)}d`;
 }

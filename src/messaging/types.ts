@@ -1,7 +1,8 @@
 /** Message shapes (DESIGN.md "JSON shapes"); field names continue the original design's. */
 
-export const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
-export type Priority = (typeof PRIORITIES)[number];
+// Priorities are shared with tasks (a task's priority is its assignment message's): defined once.
+import type { Priority } from '../common/parse.js';
+export { PRIORITIES, type Priority } from '../common/parse.js';
 
 export type MessageStatus = 'pending' | 'delivered' | 'read' | 'failed' | 'expired';
 export const STATUSES: readonly MessageStatus[] = ['pending', 'delivered', 'read', 'failed', 'expired'];

@@ -10,6 +10,7 @@ import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
+import type { FileCursor } from '../store/store.js';
 import { knownBots } from '../messaging/registry.js';
 import { classifyTask, type Classification } from './classify.js';
 import { toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
@@ -92,17 +93,36 @@ export interface RecordResult {
  * Append outcomes to performance.jsonl and fold them into the aggregates, in one locked pass
  * (performance.jsonl, state, audit log: one withLock). Everything is validated first.
  */
-export async function recordOutcomes(ctx: HiveContext, outcomes: readonly OutcomeInput[]): Promise<RecordResult> {
+export async function recordOutcomes(
+  ctx: HiveContext,
+  outcomes: readonly OutcomeInput[],
+  opts: {
+    /**
+     * Skip task outcomes (task_id + attempt) already in performance.jsonl past `since`: how
+     * tasks repair an outcome a crash may or may not have stored (rule 6), checked under the
+     * lock, reading only the lines after `since` (undefined: the whole file).
+     */
+    once?: { since: FileCursor | undefined };
+  } = {},
+): Promise<RecordResult> {
   const now = ctx.clock();
-  const records = outcomes.map((o, i) => toRecord(o, now, outcomes.length > 1 ? `outcome ${i + 1}` : ''));
-  if (records.length === 0) return { recorded: 0, records: [], trends: [] };
+  const all = outcomes.map((o, i) => toRecord(o, now, outcomes.length > 1 ? `outcome ${i + 1}` : ''));
+  if (all.length === 0) return { recorded: 0, records: [], trends: [] };
   const p = params(ctx);
   const { store } = ctx;
   return store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE], async () => {
     let state = loadState(ctx);
     const events: PolicyEvent[] = [];
     // Lines someone appended without folding (or everything, for a new state) first, quietly.
-    state = catchUp(ctx, state, p, events).state;
+    const caught = catchUp(ctx, state, p, events);
+    state = caught.state;
+    const records = opts.once ? notYetRecorded(ctx, all, opts.once.since) : all;
+    if (records.length === 0) {
+      // All already there: store only what catching up folded, as a normal pass would.
+      if (caught.changed) await store.writeJsonHeld(STATE_FILE, state);
+      if (events.length) store.appendHeld(AUDIT_FILE, events.map((e) => auditOf(now, e)));
+      return { recorded: 0, records: [], trends: [] };
+    }
     const { end } = store.appendHeld(PERFORMANCE_FILE, records);
     const mine: PolicyEvent[] = [];
     const audit: AuditEvent[] = [];
@@ -128,6 +148,21 @@ export async function recordOutcomes(ctx: HiveContext, outcomes: readonly Outcom
       trends: events.flatMap((e) => (e.event === 'trend_detected' ? [{ bot_id: e.bot_id, task_type: e.task_type, trend: e.trend }] : [])),
     };
   });
+}
+
+function outcomeKey(taskId: string, attempt: number): string {
+  return `${taskId}\0${attempt}`;
+}
+
+/** The records whose task outcome (task_id + attempt) is not in performance.jsonl past `since`. */
+function notYetRecorded(ctx: HiveContext, records: PerformanceRecord[], since: FileCursor | undefined): PerformanceRecord[] {
+  const keyed = records.filter((r) => r.task_id !== null && r.attempt !== undefined);
+  if (keyed.length === 0) return records;
+  const seen = new Set<string>();
+  for (const r of ctx.store.readSince<PerformanceRecord>(PERFORMANCE_FILE, since).records) {
+    if (r && typeof r.task_id === 'string' && typeof r.attempt === 'number') seen.add(outcomeKey(r.task_id, r.attempt));
+  }
+  return records.filter((r) => r.task_id === null || r.attempt === undefined || !seen.has(outcomeKey(r.task_id, r.attempt)));
 }
 
 // ------------------------------------------------------------------ recommend

@@ -5,6 +5,7 @@
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
+import { parseDuration, parseTokens } from '../common/parse.js';
 import { normalizeTaskType, type TaskType } from './types.js';
 
 export interface OutcomeInput {
@@ -14,6 +15,8 @@ export interface OutcomeInput {
   durationMs?: number | null;
   tokens?: number | null;
   taskId?: string | null;
+  /** Which attempt of the task (task done / fail): with taskId, what makes a task outcome unique. */
+  attempt?: number | null;
   /** When it happened (ms since epoch); default: now. For importing history. */
   at?: number;
 }
@@ -27,25 +30,12 @@ export interface PerformanceRecord {
   duration_ms: number | null;
   tokens: number | null;
   task_id: string | null;
+  /** Only on outcomes of `deia task done / fail`: the attempt, so each is recorded exactly once. */
+  attempt?: number;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
-
-/** "1500ms", "1.5s", "2m", "1h", or a bare number of milliseconds. */
-export function parseDuration(text: unknown, what = '--duration'): number {
-  const s = String(text ?? '').trim().toLowerCase();
-  const m = /^(-?\d+(?:\.\d+)?|-?\.\d+)\s*(ms|s|sec|m|min|h)?$/.exec(s);
-  if (!m) throw new UsageError(`${what}: cannot read ${JSON.stringify(String(text)).slice(0, 40)} as a duration`, 'write e.g. 1500ms, 1.5s, 2m or 1h');
-  const ms = Number(m[1]) * UNITS[m[2] ?? 'ms']!;
-  if (!Number.isFinite(ms) || ms < 0) throw new UsageError(`${what} must not be negative (got ${s})`, 'give the time the task took, e.g. 1.5s');
-  return Math.round(ms);
-}
-
-export function parseTokens(v: unknown, what = '--tokens'): number {
-  const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(String(v)) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a non-negative integer (got ${JSON.stringify(v)})`, 'give the token count, e.g. --tokens 900');
-  return n;
-}
+// One parser for durations and token counts (common/parse.ts); re-exported for existing importers.
+export { parseDuration, parseTokens };
 
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -74,12 +64,19 @@ export function toRecord(o: OutcomeInput, now: number, where = ''): PerformanceR
     if (typeof o.taskId !== 'string' || !TASK_ID.test(o.taskId)) throw new UsageError(`${pre}invalid task id ${JSON.stringify(o.taskId).slice(0, 60)}`, 'use letters, digits, ".", "_", ":" or "-"');
     taskId = o.taskId;
   }
+  let attempt: number | undefined;
+  if (o.attempt !== undefined && o.attempt !== null) {
+    if (!Number.isSafeInteger(o.attempt) || o.attempt < 1) throw new UsageError(`${pre}attempt must be a whole number >= 1`);
+    attempt = o.attempt;
+  }
   let at = now;
   if (o.at !== undefined) {
     if (typeof o.at !== 'number' || !Number.isFinite(o.at)) throw new UsageError(`${pre}invalid timestamp`);
     at = o.at;
   }
-  return { timestamp: iso(at), bot_id: bot, task_type: type, success: o.success, duration_ms: duration, tokens, task_id: taskId };
+  const rec: PerformanceRecord = { timestamp: iso(at), bot_id: bot, task_type: type, success: o.success, duration_ms: duration, tokens, task_id: taskId };
+  if (attempt !== undefined) rec.attempt = attempt;
+  return rec;
 }
 
 /**
@@ -111,7 +108,7 @@ export function parseOutcomeLines(text: string): OutcomeInput[] {
       bot: (v.bot_id ?? v.bot) as string,
       type: (v.task_type ?? v.type) as string,
       success: v.success as boolean,
-      durationMs: durRaw === undefined || durRaw === null ? null : typeof durRaw === 'number' ? durRaw : parseDuration(durRaw, `${where}: duration`),
+      durationMs: durRaw === undefined || durRaw === null ? null : typeof durRaw === 'number' ? durRaw : parseDuration(durRaw, { what: `${where}: duration` }),
       tokens: (v.tokens ?? null) as number | null,
       taskId: (v.task_id ?? v.task ?? null) as string | null,
       at,

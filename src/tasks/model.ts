@@ -11,7 +11,8 @@ import { DeiaError, UsageError } from '../common/errors.js';
 
 export type TaskStatus = 'queued' | 'assigned' | 'in_progress' | 'done' | 'failed';
 export const TASK_STATUSES: readonly TaskStatus[] = ['queued', 'assigned', 'in_progress', 'done', 'failed'];
-export type Priority = 'P0' | 'P1' | 'P2' | 'P3';
+export type { Priority } from '../common/parse.js';
+import type { Priority } from '../common/parse.js';
 export const TASKS_FILE = 'tasks.jsonl';
 
 /** One line of tasks.jsonl. Every record names its task; `event` says what happened. */
@@ -29,8 +30,8 @@ export type TaskRecord =
   /** The assignment message was sent (written after the send, outside the tasks lock). */
   | { event: 'message'; task_id: string; timestamp: string; attempt: number; message_id: string }
   | { event: 'started'; task_id: string; timestamp: string; bot_id: string }
-  | { event: 'done'; task_id: string; timestamp: string; bot_id: string; duration_ms: number; tokens: number | null }
-  | {
+  | ({ event: 'done'; task_id: string; timestamp: string; bot_id: string; duration_ms: number; tokens: number | null } & OutcomeMark)
+  | ({
       event: 'failed';
       task_id: string;
       timestamp: string;
@@ -39,8 +40,34 @@ export type TaskRecord =
       tokens: number | null;
       reason: string | null;
       retry: boolean;
-    }
+    } & OutcomeMark)
+  /** The outcome of this attempt is in performance.jsonl (written after it was appended there). */
+  | { event: 'outcome'; task_id: string; timestamp: string; attempt: number }
   | { event: 'requeued'; task_id: string; timestamp: string; bot_id: string; reason: string };
+
+/**
+ * On done / failed records since outcomes are recorded after the transition (ops.ts finishTask):
+ * the attempt (with the task id, the outcome's key) and where performance.jsonl ended before
+ * its outcome could be appended, so a repair looks for it only past there. Records without
+ * `attempt` were written when the outcome came first, and always have theirs.
+ */
+export interface OutcomeMark {
+  attempt?: number;
+  perf_from?: { offset: number; ino?: number } | null;
+}
+
+/** A done / failed transition whose outcome is not yet known to be in performance.jsonl. */
+export interface PendingOutcome {
+  task_id: string;
+  attempt: number;
+  bot_id: string;
+  task_type: string;
+  success: boolean;
+  duration_ms: number;
+  tokens: number | null;
+  timestamp: string;
+  perf_from: { offset: number; ino?: number } | null;
+}
 
 /** The folded task: what `task show --json` prints. */
 export interface Task {
@@ -179,11 +206,17 @@ export interface OpenFold {
   /** Finished tasks per bot and type: with the open tasks, what `scale` calls a bot's main type. */
   types: Map<string, Map<string, number>>;
   finished: number;
+  /** Outcomes owed to performance.jsonl, by outcomeKey: normally empty (see PendingOutcome). */
+  unrecorded: Map<string, PendingOutcome>;
+}
+
+export function outcomeKey(taskId: string, attempt: number): string {
+  return `${taskId}:${attempt}`;
 }
 
 /** An empty fold; `activity` may be carried over, since a latest-time aggregate never goes wrong. */
 export function emptyFold(activity?: Map<string, number>): OpenFold {
-  return { open: new Map(), activity: new Map(activity ?? []), types: new Map(), finished: 0 };
+  return { open: new Map(), activity: new Map(activity ?? []), types: new Map(), finished: 0, unrecorded: new Map() };
 }
 
 /** fold(state, records) -> state: records in file order, applied to the state in place. */
@@ -191,7 +224,32 @@ export function foldOpen(state: OpenFold, records: Iterable<TaskRecord>, onFinis
   for (const r of records) {
     if (!r || typeof r !== 'object' || typeof r.task_id !== 'string') continue;
     noteActivity(state.activity, r);
+    if (r.event === 'outcome') {
+      state.unrecorded.delete(outcomeKey(r.task_id, r.attempt));
+      continue;
+    }
+    const before = state.open.get(r.task_id);
+    // Whether this done / failed record takes effect (the full fold ignores the others).
+    const owes =
+      (r.event === 'done' || r.event === 'failed') &&
+      typeof r.attempt === 'number' &&
+      before !== undefined &&
+      isOpenFor(before, r.bot_id);
+    const taskType = before?.task_type;
     applyRecord(state.open, r);
+    if (owes && (r.event === 'done' || r.event === 'failed')) {
+      state.unrecorded.set(outcomeKey(r.task_id, r.attempt!), {
+        task_id: r.task_id,
+        attempt: r.attempt!,
+        bot_id: r.bot_id,
+        task_type: taskType!,
+        success: r.event === 'done',
+        duration_ms: r.duration_ms,
+        tokens: r.tokens,
+        timestamp: r.timestamp,
+        perf_from: r.perf_from ?? null,
+      });
+    }
     const t = state.open.get(r.task_id);
     if (t && isFinished(t)) {
       state.open.delete(t.task_id);

@@ -6,14 +6,15 @@
  *   decide + append under the tasks lock -> release -> send (idempotent key per task attempt)
  *   -> append the message id under the tasks lock.
  * Recording an outcome (performance.jsonl, later in the order) happens under the tasks lock,
- * just before the done/failed record, so one finish records one outcome.
+ * just after the done/failed record, and exactly once (see finishTask and settleOutcomes).
  */
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
+import { parsePriority, parseTokens } from '../common/parse.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
 import { sendMessages } from '../messaging/api.js';
-import { classifyTask, normalizeTaskType, recommend, recordOutcomes } from '../scheduling/api.js';
+import { PERFORMANCE_FILE, classifyTask, normalizeTaskType, recommend, recordOutcomes } from '../scheduling/api.js';
 import { botHealthLevels } from '../health/api.js';
 import {
   TASKS_FILE,
@@ -25,14 +26,87 @@ import {
   foldTasks,
   requireTask,
   staleTasks,
+  type PendingOutcome,
   type Priority,
   type Task,
   type TaskRecord,
   type TaskStatus,
 } from './model.js';
-import { copyTask, loadView, withTasks } from './state.js';
+import { catchUp, copyTask, loadView, withTasks, type TaskView } from './state.js';
 
-const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
+/**
+ * Every task operation that writes runs here: under the tasks.jsonl lock, with the fold caught
+ * up and any outcome a crashed finish still owes recorded first (settleOutcomes), so the
+ * repair happens on the next task command whatever it is. The lock set is withTasks'
+ * `outcomes` one (the state lock after performance.jsonl's), since any of them may record.
+ * A repair is kept even when `fn` then refuses the command: it is owed whatever `fn` decides.
+ */
+function locked<R>(ctx: HiveContext, fn: (view: TaskView) => Promise<R> | R): Promise<R> {
+  return withTasks(
+    ctx,
+    async (view) => {
+      await settleOutcomes(ctx, view);
+      return fn(view);
+    },
+    { outcomes: true },
+  );
+}
+
+/**
+ * Record the outcomes of done / failed transitions that have none yet (model.PendingOutcome),
+ * then mark them recorded in tasks.jsonl. The caller holds the tasks.jsonl lock. Exactly once
+ * (rule 6), whatever point a previous process died at:
+ *   - died before appending to performance.jsonl: recordOutcomes appends it now;
+ *   - died after that, before the mark: recordOutcomes finds task_id + attempt past the
+ *     transition's perf_from cursor and appends nothing; only the mark is written.
+ * Normally there is nothing owed and this costs a map lookup.
+ */
+async function settleOutcomes(ctx: HiveContext, view: TaskView): Promise<void> {
+  const owed = [...view.fold.unrecorded.values()];
+  if (owed.length === 0) return;
+  try {
+    await recordOutcomes(
+      ctx,
+      owed.map((p) => {
+        const at = Date.parse(p.timestamp);
+        return {
+          bot: p.bot_id,
+          type: p.task_type,
+          success: p.success,
+          durationMs: p.duration_ms,
+          tokens: p.tokens,
+          taskId: p.task_id,
+          attempt: p.attempt,
+          at: Number.isFinite(at) ? at : undefined,
+        };
+      }),
+      { once: { since: earliestCursor(owed) } },
+    );
+  } catch (e) {
+    // An outcome that can never be valid (a hand-edited tasks.jsonl) must not block every
+    // later task command: say so, and mark it as settled like the rest.
+    if (!(e instanceof UsageError)) throw e;
+    ctx.store.warn(`tasks: could not record the outcome of ${owed.map((p) => p.task_id).join(', ')}: ${e.message}`);
+  }
+  const ts = iso(ctx.clock());
+  ctx.store.appendHeld(
+    TASKS_FILE,
+    owed.map((p): TaskRecord => ({ event: 'outcome', task_id: p.task_id, timestamp: ts, attempt: p.attempt })),
+  );
+  catchUp(ctx, view);
+}
+
+/** Where to look for outcomes already stored: the earliest perf_from, or the whole file if unsure. */
+function earliestCursor(owed: readonly PendingOutcome[]): { offset: number; ino?: number } | undefined {
+  let best: { offset: number; ino?: number } | undefined;
+  for (const p of owed) {
+    const c = p.perf_from;
+    if (!c || typeof c.offset !== 'number') return undefined;
+    if (best && best.ino !== c.ino) return undefined; // performance.jsonl was rewritten in between
+    if (!best || c.offset < best.offset) best = c;
+  }
+  return best;
+}
 
 export function readTaskRecords(ctx: HiveContext): TaskRecord[] {
   return ctx.store.read<TaskRecord>(TASKS_FILE).records;
@@ -82,14 +156,6 @@ export function inProgressCounts(ctx: HiveContext): Record<string, number> {
   return out;
 }
 
-export function normalizePriority(p: unknown): Priority {
-  const v = String(p ?? '').toUpperCase();
-  if (!(PRIORITIES as readonly string[]).includes(v)) {
-    throw new UsageError(`invalid priority ${JSON.stringify(String(p)).slice(0, 40)}`, 'use P0, P1, P2 or P3');
-  }
-  return v as Priority;
-}
-
 export interface SubmitInput {
   description: string;
   type?: string;
@@ -128,7 +194,7 @@ function validateSubmit(ctx: HiveContext, input: SubmitInput, label = ''): Valid
     type = c.type;
   }
   const to = input.to !== undefined ? validateBotId(input.to, `${label}bot id (--to)`) : undefined;
-  const priority = input.priority !== undefined ? normalizePriority(input.priority) : (ctx.config.tasks.default_priority as Priority);
+  const priority = input.priority !== undefined ? parsePriority(input.priority) : (ctx.config.tasks.default_priority as Priority);
   return { me, description, type, classified, to, priority };
 }
 
@@ -171,7 +237,7 @@ async function submitValid(ctx: HiveContext, v: ValidSubmit): Promise<SubmitResu
     { event: 'submitted', task_id: taskId, timestamp: ts, task_type: type, description, priority, submitted_by: me },
   ];
   if (bot) recs.push({ event: 'assigned', task_id: taskId, timestamp: ts, bot_id: bot, attempt: 1, message_id: null });
-  await withTasks(ctx, () => {
+  await locked(ctx, () => {
     ctx.store.appendHeld(TASKS_FILE, recs);
   });
   if (bot) await sendAssignment(ctx, taskId);
@@ -200,7 +266,7 @@ async function sendAssignment(ctx: HiveContext, taskId: string): Promise<string 
     },
   ]);
   if (!m) return null;
-  await withTasks(ctx, (view) => {
+  await locked(ctx, (view) => {
     const cur = view.fold.open.get(taskId);
     if (!cur || cur.attempts !== t.attempts || cur.message_id) return;
     ctx.store.appendHeld(TASKS_FILE, [
@@ -212,7 +278,7 @@ async function sendAssignment(ctx: HiveContext, taskId: string): Promise<string 
 
 export async function startTask(ctx: HiveContext, taskId: string): Promise<Task> {
   const me = requireIdentity(ctx, 'task start');
-  return withTasks(ctx, (view) => {
+  return locked(ctx, (view) => {
     const t = resolveOpen(ctx, view.fold.open, taskId);
     checkTransition(t, 'start', me);
     const rec: TaskRecord = { event: 'started', task_id: t.task_id, timestamp: iso(ctx.clock()), bot_id: me };
@@ -235,34 +301,36 @@ export interface FinishResult extends Task {
   reassigned_to: string | null;
 }
 
-/** `task done` / `task fail`: record the outcome, store the transition, tell the submitter. */
+/** `task done` / `task fail`: store the transition, record the outcome, tell the submitter. */
 export async function finishTask(ctx: HiveContext, idOrPrefix: string, input: FinishInput): Promise<FinishResult> {
   const taskId = resolveOpen(ctx, openTasks(ctx), idOrPrefix).task_id;
   const me = requireIdentity(ctx, input.success ? 'task done' : 'task fail');
-  if (input.tokens !== undefined && (!Number.isInteger(input.tokens) || input.tokens < 0)) {
-    throw new UsageError(`--tokens must be a whole number >= 0 (got ${input.tokens})`);
-  }
+  if (input.tokens !== undefined) parseTokens(input.tokens);
   const reason = input.reason === undefined ? null : String(input.reason).slice(0, 2000);
-  const finished = await withTasks(
-    ctx,
-    async (view) => {
-      const t = resolveOpen(ctx, view.fold.open, taskId);
-      checkTransition(t, input.success ? 'done' : 'fail', me);
-      const now = ctx.clock();
-      const duration = attemptDuration(t, now);
-      const tokens = input.tokens ?? null;
-      const retry = !input.success && Boolean(input.retry) && t.attempts < ctx.config.tasks.max_attempts;
-      await recordOutcomes(ctx, [
-        { bot: me, type: t.task_type, success: input.success, durationMs: duration, tokens: tokens ?? undefined, taskId },
-      ]);
-      const rec: TaskRecord = input.success
-        ? { event: 'done', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens }
-        : { event: 'failed', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens, reason, retry };
-      ctx.store.appendHeld(TASKS_FILE, [rec]);
-      return { before: copyTask(t), after: applied(t, rec), retry };
-    },
-    { outcomes: true },
-  );
+  const finished = await locked(ctx, async (view) => {
+    const t = resolveOpen(ctx, view.fold.open, taskId);
+    checkTransition(t, input.success ? 'done' : 'fail', me);
+    const now = ctx.clock();
+    const duration = attemptDuration(t, now);
+    const tokens = input.tokens ?? null;
+    const retry = !input.success && Boolean(input.retry) && t.attempts < ctx.config.tasks.max_attempts;
+    // Transition first, outcome second, both under the tasks.jsonl lock. A crash in between
+    // leaves the task finished with its outcome owed (the fold lists it in `unrecorded`): the
+    // next task command, or dispatch, records it (settleOutcomes). The other order could not
+    // be repaired that way: an outcome stored for a task still open lets the retried
+    // `task done` store a second one. perf_from (where performance.jsonl ends now) bounds the
+    // search for an outcome that did get stored before a crash.
+    const mark = { attempt: t.attempts, perf_from: ctx.store.cursorAtEnd(PERFORMANCE_FILE) };
+    const rec: TaskRecord = input.success
+      ? { event: 'done', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens, ...mark }
+      : { event: 'failed', task_id: taskId, timestamp: iso(now), bot_id: me, duration_ms: duration, tokens, reason, retry, ...mark };
+    const before = copyTask(t);
+    const after = applied(t, rec);
+    ctx.store.appendHeld(TASKS_FILE, [rec]);
+    catchUp(ctx, view);
+    await settleOutcomes(ctx, view);
+    return { before, after, retry };
+  });
   const { before, after, retry } = finished;
   let reassigned: string | null = null;
   if (retry) reassigned = await assignQueued(ctx, taskId);
@@ -303,7 +371,7 @@ async function assignQueued(ctx: HiveContext, taskId: string): Promise<string | 
   const rec = await recommend(ctx, { type: t.task_type, exclude });
   const bot = rec.recommended_bot;
   if (!bot || exclude.includes(bot)) return null;
-  const assigned = await withTasks(ctx, (view) => {
+  const assigned = await locked(ctx, (view) => {
     const cur = view.fold.open.get(taskId);
     if (!cur || cur.status !== 'queued') return false;
     ctx.store.appendHeld(TASKS_FILE, [
@@ -335,6 +403,9 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
   if (!ctx.store.exists(TASKS_FILE)) return res;
   const now = ctx.clock();
   const view = loadView(ctx);
+  // Outcomes a crashed finish still owes are recorded by any task command; dispatch, run by
+  // cron, is the one that surely comes: it settles them even with nothing else to do.
+  if (view.fold.unrecorded.size > 0) await locked(ctx, () => undefined);
   const tasks = view.fold.open;
   const open = [...tasks.values()].some((t) => t.status === 'assigned' || t.status === 'in_progress');
   let levels: Record<string, string> = {};
@@ -349,7 +420,7 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
   const stale = staleTasks(tasks.values(), view.fold.activity, levels, now, staleMs);
   const requeued = new Set<string>();
   if (stale.length > 0) {
-    await withTasks(ctx, (cur) => {
+    await locked(ctx, (cur) => {
       const again = staleTasks(cur.fold.open.values(), cur.fold.activity, levels, now, staleMs);
       const out: TaskRecord[] = [];
       for (const { task, reason } of again) {
@@ -410,7 +481,8 @@ export function listTasks(ctx: HiveContext, opts: ListOptions = {}): Task[] {
   let out = [...source.values()].map(copyTask).filter(
     (t) => (!status || t.status === status) && (!bot || t.bot_id === bot) && (!type || t.task_type === type),
   );
-  if (opts.limit !== undefined && opts.limit >= 0) out = out.slice(-opts.limit);
+  // The last N; 0 means none (slice(-0) would be slice(0), every task).
+  if (opts.limit !== undefined && opts.limit >= 0) out = opts.limit === 0 ? [] : out.slice(-opts.limit);
   return out;
 }
 

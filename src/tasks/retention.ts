@@ -7,7 +7,7 @@
  * (the work that stays), never the history being archived.
  */
 import type { HiveContext } from '../hive.js';
-import { TASKS_FILE, emptyFold, foldOpen, type Task, type TaskRecord } from './model.js';
+import { TASKS_FILE, emptyFold, foldOpen, type OpenFold, type TaskRecord } from './model.js';
 import { TASKS_ARCHIVE, TASKS_STATE, catchUp, loadView, readState, saveHeld, type TaskView } from './state.js';
 
 export interface TaskRetentionResult {
@@ -29,7 +29,7 @@ interface Plan extends TaskRetentionResult {
  * "Older than retention" is judged on the task's last record, so a task finished long ago
  * that something touched recently (a late `message` record) waits for the next runs.
  */
-async function plan(ctx: HiveContext, open: Map<string, Task>, cutoff: number): Promise<Plan> {
+async function plan(ctx: HiveContext, open: ReadonlySet<string>, cutoff: number): Promise<Plan> {
   const { store } = ctx;
   const recent = new Set<string>();
   const quiet = { onBad: () => undefined }; // damaged lines: reported by readers and doctor, moved aside by the rewrite
@@ -52,6 +52,16 @@ async function plan(ctx: HiveContext, open: Map<string, Task>, cutoff: number): 
   return out;
 }
 
+/**
+ * Tasks that stay whatever their age: the open ones, and finished ones whose outcome is still
+ * owed to performance.jsonl (archiving their done record would lose the repair).
+ */
+function staying(fold: OpenFold): Set<string> {
+  const out = new Set(fold.open.keys());
+  for (const p of fold.unrecorded.values()) out.add(p.task_id);
+  return out;
+}
+
 function hasId(r: TaskRecord): boolean {
   return Boolean(r) && typeof r === 'object' && typeof r.task_id === 'string';
 }
@@ -67,13 +77,13 @@ export async function archiveFinishedTasks(ctx: HiveContext, opts: { dryRun?: bo
   const none: TaskRetentionResult = { archived: 0, records: 0, kept: 0 };
   if (!store.exists(TASKS_FILE)) return none;
   const cutoff = ctx.clock() - ctx.config.tasks.retention_hours * 3_600_000;
-  const look = await plan(ctx, loadView(ctx).fold.open, cutoff);
+  const look = await plan(ctx, staying(loadView(ctx).fold), cutoff);
   if (look.records === 0 || opts.dryRun) return counts(look);
 
   return store.withLock([TASKS_FILE, TASKS_STATE, TASKS_ARCHIVE], async () => {
     // Again under the locks: an overlapping cleanup may have archived them already.
     const view = catchUp(ctx, readState(ctx));
-    const p = await plan(ctx, view.fold.open, cutoff);
+    const p = await plan(ctx, staying(view.fold), cutoff);
     if (p.records === 0) {
       if (view.dirty) await saveHeld(ctx, view);
       return counts(p);

@@ -60,8 +60,8 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     main_type: mainType(typeCount.get(b)),
   }));
   const cfg = ctx.config.scaling;
-  const advice = await ctx.store.update<ScaleState, ScaleAdvice>(SCALING_STATE, (state) => {
-    const a = scaleAdvice(
+  const adviseFrom = (state: ScaleState | undefined) =>
+    scaleAdvice(
       {
         now,
         queued,
@@ -73,17 +73,32 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
       },
       cfg,
     );
-    if (a.action === 'steady') return { result: a };
-    return { state: { last_action: a.action, last_action_at: iso(now), last_count: a.count }, result: a };
-  });
+  const templateFor = (a: ScaleAdvice) => (a.action === 'up' ? cfg.spawn_command : a.action === 'down' ? cfg.retire_command : null);
 
-  const result: ScaleResult = { ...advice, advice: adviceLine(advice), exec: Boolean(opts.exec), executed: [], exec_note: null };
-  if (!opts.exec || advice.action === 'steady') return result;
-  const template = advice.action === 'up' ? cfg.spawn_command : cfg.retire_command;
-  if (!template) {
-    result.exec_note = `scaling.${advice.action === 'up' ? 'spawn' : 'retire'}_command is not set in config.json: advice only`;
+  // The cooldown exists so that bots started (or retired) by one `--exec` get time to show up in
+  // the signals before the next acts. Advice alone changes nothing, so it neither starts a
+  // cooldown nor writes anything: it is a reading command, and leaves a missing folder missing.
+  const look = adviseFrom(ctx.store.readJson<ScaleState>(SCALING_STATE));
+  const result: ScaleResult = { ...look, advice: adviceLine(look), exec: Boolean(opts.exec), executed: [], exec_note: null };
+  if (!opts.exec || look.action === 'steady') return result;
+  if (!templateFor(look)) {
+    result.exec_note = `scaling.${look.action === 'up' ? 'spawn' : 'retire'}_command is not set in config.json: advice only`;
     return result;
   }
+  // Claim the cooldown under the state's lock before running anything (decided again from the
+  // state as it is now): of two concurrent `--exec` runs, only one acts on the same advice.
+  let previous: ScaleState | undefined;
+  let claim: ScaleState | undefined;
+  const advice = await ctx.store.update<ScaleState, ScaleAdvice>(SCALING_STATE, (state) => {
+    const a = adviseFrom(state);
+    if (a.action === 'steady' || !templateFor(a)) return { result: a };
+    previous = state;
+    claim = { last_action: a.action, last_action_at: iso(now), last_count: a.count };
+    return { state: claim, result: a };
+  });
+  Object.assign(result, advice, { advice: adviceLine(advice) });
+  const template = templateFor(advice);
+  if (advice.action === 'steady' || !template) return result;
   const jobs =
     advice.action === 'up'
       ? newBotIds(cfg.bot_prefix, botIds, advice.count).map((bot, i) => ({
@@ -97,6 +112,15 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     const entry = { ...r, action: advice.action === 'up' ? ('spawn' as const) : ('retire' as const), bot_id: j.bot, task_type: j.type };
     result.executed.push(entry);
     await ctx.store.append(SCALING_LOG, [{ timestamp: iso(ctx.clock()), event: `scale_${entry.action}`, ...entry }]);
+  }
+  // Nothing could even be started (spawn failed every time): no command ran, so no cooldown.
+  // Put back the state we replaced, unless another run has claimed it since.
+  if (result.executed.every((e) => e.pid === null)) {
+    await ctx.store.update<ScaleState, void>(SCALING_STATE, (state) =>
+      state && claim && state.last_action_at === claim.last_action_at && state.last_action === claim.last_action
+        ? { state: previous ?? { last_action: null, last_action_at: null, last_count: 0 }, result: undefined }
+        : { result: undefined },
+    );
   }
   return result;
 }

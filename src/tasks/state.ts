@@ -19,7 +19,7 @@
  */
 import type { HiveContext } from '../hive.js';
 import type { FileCursor } from '../store/store.js';
-import { TASKS_FILE, emptyFold, foldOpen, type OpenFold, type Task, type TaskRecord } from './model.js';
+import { TASKS_FILE, emptyFold, foldOpen, outcomeKey, type OpenFold, type PendingOutcome, type Task, type TaskRecord } from './model.js';
 
 export const TASKS_STATE = 'state/tasks.json';
 export const TASKS_ARCHIVE = 'archive/tasks.jsonl';
@@ -32,6 +32,8 @@ interface StateFile {
   activity: Record<string, number>;
   types: Record<string, Record<string, number>>;
   finished: number;
+  /** model.OpenFold.unrecorded (absent in files written before outcomes followed transitions). */
+  unrecorded?: PendingOutcome[];
   /**
    * End of archive/tasks.jsonl after the last completed retention run: anything past it was
    * appended by a run that died before rewriting tasks.jsonl, and is checked by id on the next.
@@ -53,6 +55,9 @@ function parseState(s: StateFile | undefined): TaskView | undefined {
   for (const t of s.open) if (t && typeof t.task_id === 'string') fold.open.set(t.task_id, t);
   for (const [bot, m] of Object.entries(s.types ?? {})) fold.types.set(bot, new Map(Object.entries(m)));
   fold.finished = Number(s.finished) || 0;
+  for (const p of Array.isArray(s.unrecorded) ? s.unrecorded : []) {
+    if (p && typeof p.task_id === 'string' && typeof p.attempt === 'number') fold.unrecorded.set(outcomeKey(p.task_id, p.attempt), p);
+  }
   return { fold, cursor: s.cursor, archive: s.archive ?? null, dirty: false };
 }
 
@@ -66,6 +71,7 @@ function toFile(v: TaskView): StateFile {
     activity: Object.fromEntries(v.fold.activity),
     types,
     finished: v.fold.finished,
+    unrecorded: [...v.fold.unrecorded.values()],
     archive: v.archive,
   };
 }

@@ -1,7 +1,7 @@
 import { defineCommand } from '../command.js';
 import type { Painted } from '../output.js';
 import { cleanup } from '../../maintenance/cleanup.js';
-import { fmtAge } from '../../maintenance/doctor.js';
+import { formatAge } from '../../common/parse.js';
 
 export default defineCommand({
   name: 'cleanup',
@@ -35,8 +35,8 @@ export default defineCommand({
     for (const r of res.rotated) {
       rows.push(['rotate', `${would}move ${r.log} (${r.bytes} bytes) to ${r.to}${r.dropped ? `, dropping ${r.dropped}` : ''}`]);
     }
-    for (const l of res.locks_removed) rows.push(['stale lock', `${would}remove ${l.path} (${fmtAge(l.age_ms)} old)`]);
-    for (const t of res.temp_removed) rows.push(['temp file', `${would}remove ${t.path} (${fmtAge(t.age_ms)} old)`]);
+    for (const l of res.locks_removed) rows.push(['stale lock', `${would}remove ${l.path} (${formatAge(l.age_ms)} old)`]);
+    for (const t of res.temp_removed) rows.push(['temp file', `${would}remove ${t.path} (${formatAge(t.age_ms)} old)`]);
     for (const s of res.skipped) rows.push(['skipped', s]);
     for (const e of res.errors) rows.push([out.paint(`failed: ${e.step}`, out.c.red), e.message]);
     if (rows.length) await out.table(['step', res.dry_run ? 'would do' : 'done'], rows);

@@ -1,5 +1,6 @@
 import { defineCommand } from '../command.js';
-import { doctor, fmtAge } from '../../maintenance/doctor.js';
+import { formatAge } from '../../common/parse.js';
+import { doctor } from '../../maintenance/doctor.js';
 
 export default defineCommand({
   name: 'doctor',
@@ -29,7 +30,7 @@ export default defineCommand({
         ]),
       );
     }
-    for (const l of res.held_locks) out.line(`note: ${out.safe(l.path)} is held by a live process (${fmtAge(l.age_ms)})`);
+    for (const l of res.held_locks) out.line(`note: ${out.safe(l.path)} is held by a live process (${formatAge(l.age_ms)})`);
     const a = res.audit;
     if (a.mailboxes > 0 && a.unlogged > 0) {
       out.line(`note: ${a.unlogged} mailbox message(s) have no message_delivered event (logged before the oldest kept audit generation, or by the next delivery)`);

@@ -1,13 +1,24 @@
 import { UsageError } from '../../common/errors.js';
+import { parseDuration } from '../../common/parse.js';
 import { defineCommand } from '../command.js';
 
-/** `1h`, `30m`, `2d`, `90s`, or an ISO time. */
+/**
+ * `30m`, `90min`, `1h`, `2d`, `90s` (the units of every duration, common/parse.ts), or an ISO
+ * time. A bare number is refused: "--since 90" is more likely a slip than 90 milliseconds.
+ */
 export function parseSince(s: string, now: number): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(s.trim());
-  if (m) return now - Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's']!;
-  const t = Date.parse(s);
-  if (Number.isFinite(t) && /\d{4}-\d{2}-\d{2}/.test(s)) return t;
-  throw new UsageError(`--since "${s}" is not a duration or time`, 'use e.g. 30m, 1h, 2d or an ISO time');
+  const text = s.trim();
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const t = Date.parse(text);
+    if (Number.isFinite(t)) return t;
+  } else {
+    try {
+      return now - parseDuration(text, { what: '--since', bareMs: false });
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+    }
+  }
+  throw new UsageError(`--since "${s}" is not a duration or time`, 'use e.g. 30m, 90min, 1h, 2d or an ISO time');
 }
 
 export default defineCommand({
@@ -16,7 +27,7 @@ export default defineCommand({
   args: '<metric>',
   options: [
     { flags: '--bot <bot>', description: "the bot's samples (default: the component's)" },
-    { flags: '--since <when>', description: 'only samples newer than this: 30m, 1h, 2d or an ISO time', default: '1h' },
+    { flags: '--since <when>', description: 'only samples newer than this: 30m, 90min, 1h, 2d or an ISO time', default: '1h' },
   ],
   examples: ['deia health history cpu --bot BOT-002', 'deia health history queue_depth --since 1d --json'],
   async exec(run) {

@@ -1,7 +1,7 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../../common/errors.js';
 import { inboxMessages } from '../../messaging/ops.js';
-import { parsePriority } from '../../messaging/rules.js';
+import { parsePriority } from '../../common/parse.js';
 import { renderMessages } from './messages-view.js';
 
 export default defineCommand({

@@ -1,7 +1,7 @@
 // Shared rendering of message lists for inbox / conversation (not a command).
 import type { Run } from '../command.js';
 import type { Painted } from '../output.js';
-import { ageText } from '../../messaging/rules.js';
+import { formatAge } from '../../common/parse.js';
 import type { Message, Priority } from '../../messaging/types.js';
 
 export function priorityCell(run: Run, p: Priority): Painted | string {
@@ -26,7 +26,7 @@ export async function renderMessages(
     const m = list[0]!;
     // Every stored field is foreign text (any process can write the mailbox): sanitised.
     out.line(
-      `${out.c.bold(out.safe(m.message_id))}  from ${out.safe(m.from_bot)}  ${out.safe(m.priority)}  ${ageText(now - Date.parse(m.created_at))} ago`,
+      `${out.c.bold(out.safe(m.message_id))}  from ${out.safe(m.from_bot)}  ${out.safe(m.priority)}  ${formatAge(now - Date.parse(m.created_at))} ago`,
     );
     if (m.subject) out.line(`subject: ${out.safe(m.subject)}`);
     out.line(out.safe(m.content));
@@ -38,7 +38,7 @@ export async function renderMessages(
     m.from_bot,
     ...(opts.withTo ? [m.to_bot] : []),
     priorityCell(run, m.priority),
-    ageText(now - Date.parse(m.created_at)),
+    formatAge(now - Date.parse(m.created_at)),
     ...(opts.withStatus ? [m.status] : []),
     headline(m),
   ]);

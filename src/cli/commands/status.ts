@@ -1,6 +1,6 @@
 import { defineCommand } from '../command.js';
 import { messagingStatus } from '../../messaging/ops.js';
-import { ageText } from '../../messaging/rules.js';
+import { formatAge } from '../../common/parse.js';
 import { PRIORITIES, STATUSES } from '../../messaging/types.js';
 import { priorityCell } from './messages-view.js';
 
@@ -51,7 +51,7 @@ export default defineCommand({
           b.unread,
           b.unread_by_priority.P0 ? out.paint(b.unread_by_priority.P0, out.c.red) : 0,
           b.unread_by_priority.P1,
-          b.oldest_unread_age_ms === null ? '-' : ageText(b.oldest_unread_age_ms),
+          b.oldest_unread_age_ms === null ? '-' : formatAge(b.oldest_unread_age_ms),
           b.pending_to,
         ]),
         ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
@@ -61,5 +61,5 @@ export default defineCommand({
 });
 
 function rel(ms: number): string {
-  return ms <= 0 ? 'due' : `in ${ageText(ms)}`;
+  return ms <= 0 ? 'due' : `in ${formatAge(ms)}`;
 }
