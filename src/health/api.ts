@@ -38,14 +38,15 @@ import {
   type MetricName,
 } from './rules.js';
 import { sampleSystem, type SystemSample, type SystemSampler } from './system.js';
+import { ALERTS_LOG, METRICS_FILE, OUTBOX_FILE, PERFORMANCE_FILE } from '../common/files.js';
 
 export type { HealthReport, Level, AlertEvent, MetricName } from './rules.js';
 
-export const METRICS_FILE = 'metrics.jsonl';
-export const PERF_FILE = 'performance.jsonl';
+export { METRICS_FILE };
+export const PERF_FILE = PERFORMANCE_FILE;
 export const AGG_FILE = 'state/health-agg.json';
 export const LEVELS_FILE = 'state/health.json';
-export const ALERTS_FILE = 'health-alerts.jsonl';
+export const ALERTS_FILE = ALERTS_LOG;
 
 export interface HealthOptions {
   /** Only this bot in the report (its level is the report's level). */
@@ -75,7 +76,7 @@ async function gather(ctx: HiveContext, measure: boolean, sampler?: SystemSample
 
 async function queueIfAny(ctx: HiveContext): Promise<QueueDepth | null> {
   const { store } = ctx;
-  if (!store.exists('outbox.jsonl') && store.list('mailboxes').length === 0) return null;
+  if (!store.exists(OUTBOX_FILE) && store.list('mailboxes').length === 0) return null;
   const { queueDepth } = await import('../messaging/api.js');
   return await queueDepth(ctx);
 }

@@ -3,10 +3,10 @@ import type { HiveContext } from '../hive.js';
 import { compactKeys, compactMailboxes, deliverDue } from '../messaging/api.js';
 import { ageOf, clearStaleLock, removeFile, tempInfo, walk } from '../store/inspect.js';
 import { archiveFinishedTasks, dispatchQueued } from '../tasks/api.js';
+import { AUDIT_LOGS, MESSAGING_LOG } from '../common/files.js';
 
 /** The three audit logs of the original design, rotated past `cleanup.log_max_bytes`. */
-export const AUDIT_LOGS = ['bot-messaging.jsonl', 'adaptive-scheduling.jsonl', 'health-alerts.jsonl'] as const;
-export const MESSAGING_LOG = 'bot-messaging.jsonl';
+export { AUDIT_LOGS, MESSAGING_LOG };
 
 /** `bot-messaging.jsonl`, 2 → `bot-messaging.2.jsonl`. */
 export function generationName(log: string, n: number): string {

@@ -45,9 +45,10 @@ import type {
   SendInput,
 } from './types.js';
 import { PRIORITIES, STATUSES } from './types.js';
+import { MESSAGING_LOG, OUTBOX_FILE } from '../common/files.js';
 
-export const OUTBOX = 'outbox.jsonl';
-export const AUDIT = 'bot-messaging.jsonl';
+export const OUTBOX = OUTBOX_FILE;
+export const AUDIT = MESSAGING_LOG;
 export const OUTBOX_STATE = 'state/outbox.json';
 export const keysFile = (bot: string) => `keys/${validateBotId(bot)}.jsonl`;
 export const archiveFile = (bot: string) => `archive/mailboxes/${validateBotId(bot)}.jsonl`;

@@ -1,8 +1,9 @@
 import { iso } from '../common/clock.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
+import { BOTS_FILE, OUTBOX_FILE } from '../common/files.js';
 
-export const BOTS_FILE = 'bots.jsonl';
+export { BOTS_FILE };
 export const mailboxFile = (bot: string) => `mailboxes/${validateBotId(bot)}.jsonl`;
 
 export interface BotRecord {
@@ -51,4 +52,3 @@ export async function ensureInbox(ctx: HiveContext, bot: string): Promise<{ bot_
   return res;
 }
 
-const OUTBOX_FILE = 'outbox.jsonl';

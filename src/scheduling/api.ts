@@ -30,15 +30,16 @@ import {
 import { mulberry32 } from './random.js';
 import { gatherSignals } from './signals.js';
 import { normalizeTaskType, TASK_TYPES } from './types.js';
+import { PERFORMANCE_FILE as FILES_PERFORMANCE, SCHEDULING_LOG } from '../common/files.js';
 
 export { TASK_TYPES, normalizeTaskType, type TaskType } from './types.js';
 export { classifyTask, type Classification } from './classify.js';
 export type { OutcomeInput, PerformanceRecord } from './input.js';
 export type { Recommendation, Candidate, StatsRow } from './policy.js';
 
-export const PERFORMANCE_FILE = 'performance.jsonl';
+export const PERFORMANCE_FILE = FILES_PERFORMANCE;
 export const STATE_FILE = 'state/scheduling.json';
-export const AUDIT_FILE = 'adaptive-scheduling.jsonl';
+export const AUDIT_FILE = SCHEDULING_LOG;
 export const RESET_ARCHIVE = 'archive/performance-reset.jsonl';
 
 export type AuditEvent = { timestamp: string; event: string } & Record<string, unknown>;

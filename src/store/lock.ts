@@ -1,5 +1,6 @@
 import lockfile from 'proper-lockfile';
 import { DeiaError } from '../common/errors.js';
+import { BOTS_FILE, METRICS_FILE, OUTBOX_FILE, PERFORMANCE_FILE, TASKS_FILE } from '../common/files.js';
 
 /**
  * File locks: proper-lockfile's mkdir locks (atomic on every local file system),
@@ -20,13 +21,13 @@ export const DEFAULT_LOCK: LockOptions = { staleMs: 10_000, maxWaitMs: 25_000 };
  * then by path, so two processes can never each hold what the other waits for.
  */
 export function lockRank(rel: string): number {
-  if (rel === 'outbox.jsonl') return 0;
+  if (rel === OUTBOX_FILE) return 0;
   if (rel.startsWith('keys/')) return 1;
-  if (rel === 'bots.jsonl') return 2;
+  if (rel === BOTS_FILE) return 2;
   if (rel.startsWith('mailboxes/')) return 3;
-  if (rel === 'tasks.jsonl') return 4;
-  if (rel === 'performance.jsonl') return 5;
-  if (rel === 'metrics.jsonl') return 6;
+  if (rel === TASKS_FILE) return 4;
+  if (rel === PERFORMANCE_FILE) return 5;
+  if (rel === METRICS_FILE) return 6;
   if (rel.startsWith('state/')) return 7;
   if (rel.endsWith('.jsonl') && !rel.includes('/')) return 8; // audit logs come last
   return 9;

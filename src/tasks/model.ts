@@ -13,7 +13,8 @@ export type TaskStatus = 'queued' | 'assigned' | 'in_progress' | 'done' | 'faile
 export const TASK_STATUSES: readonly TaskStatus[] = ['queued', 'assigned', 'in_progress', 'done', 'failed'];
 export type { Priority } from '../common/parse.js';
 import type { Priority } from '../common/parse.js';
-export const TASKS_FILE = 'tasks.jsonl';
+import { TASKS_FILE } from '../common/files.js';
+export { TASKS_FILE };
 
 /** One line of tasks.jsonl. Every record names its task; `event` says what happened. */
 export type TaskRecord =
