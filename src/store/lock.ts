@@ -39,53 +39,54 @@ export function compareLocks(a: string, b: string): number {
 
 export async function acquire(absPath: string, opts: LockOptions, warn: (m: string) => void): Promise<() => Promise<void>> {
   let compromised: Error | undefined;
-  try {
-    const release = await lockfile.lock(absPath, {
+  const lockOnce = () =>
+    lockfile.lock(absPath, {
       stale: opts.staleMs,
       realpath: false,
-      retries: retriesFor(opts.maxWaitMs),
+      retries: 0,
       // The default throws from a timer and crashes the process; a compromised lock
       // (we were paused longer than the stale window) is reported at release instead.
       onCompromised: (err) => {
         compromised = err;
       },
     });
-    return async () => {
-      try {
-        await release();
-      } catch {
-        // Already released or taken over: nothing of ours to clean.
-      }
-      if (compromised) {
-        warn(`lock on ${absPath} was taken over while held (${compromised.message}); run \`deia doctor\``);
-      }
-    };
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ELOCKED') {
-      throw new DeiaError(
-        `store busy: ${absPath} stayed locked for more than ${Math.round(opts.maxWaitMs / 1000)} s`,
-        'another deia process is holding it; run `deia doctor` to look for stale locks',
-      );
+  const release = await withRetries(lockOnce, opts.maxWaitMs, absPath);
+  return async () => {
+    try {
+      await release();
+    } catch {
+      // Already released or taken over: nothing of ours to clean.
     }
-    throw e;
-  }
+    if (compromised) {
+      warn(`lock on ${absPath} was taken over while held (${compromised.message}); run \`deia doctor\``);
+    }
+  };
 }
 
 /**
- * Waits start at 1 ms and grow by 1.6x to at most 25 ms (randomised, so waiters do not retry
- * in step). Locks are held for a millisecond or two, so a waiter asleep for 100 ms wastes the
- * lock most of that time: with 8 processes sending to one inbox, a 100 ms cap made them no
- * faster than one after another, a 25 ms cap 0.8x (measured here, loaded machine).
- * `retries` makes the total wait about maxWaitMs, beyond the stale window.
+ * Waits start at 1 ms and grow by 1.6x to at most 25 ms, randomised so waiters do not retry
+ * in step, until maxWaitMs (beyond the stale window, so a dead holder is always outlived).
+ * Locks are held for a millisecond or two, so a waiter asleep for 100 ms wastes the lock most
+ * of that time: with 8 processes sending to one inbox, a 100 ms cap made them no faster than
+ * one after another, a 25 ms cap 0.55x. The loop is ours rather than proper-lockfile's
+ * `retries` option because that one precomputes (and sorts) every timeout up front: a thousand
+ * of them for each lock taken, a millisecond or more of every command.
  */
-function retriesFor(maxWaitMs: number) {
-  const maxTimeout = 25;
-  return {
-    retries: Math.max(10, Math.ceil(maxWaitMs / maxTimeout)),
-    factor: 1.6,
-    minTimeout: 1,
-    maxTimeout,
-    randomize: true,
-  };
+async function withRetries<T>(attempt: () => Promise<T>, maxWaitMs: number, absPath: string): Promise<T> {
+  const deadline = Date.now() + maxWaitMs;
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+      if (Date.now() >= deadline) {
+        throw new DeiaError(
+          `store busy: ${absPath} stayed locked for more than ${Math.round(maxWaitMs / 1000)} s`,
+          'another deia process is holding it; run `deia doctor` to look for stale locks',
+        );
+      }
+      const wait = Math.min(25, 1.6 ** n) * (0.5 + Math.random());
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
