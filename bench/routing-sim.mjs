@@ -20,23 +20,6 @@ const LOAD_WINDOW = 50;
 const OVERLOAD_SHARE = 0.4;
 const OVERLOAD_FACTOR = 0.5;
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gauss(r) {
-  let u = r();
-  while (u <= 0) u = r();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
-}
-
 const clamp = (x, lo, hi) => Math.min(hi, Math.max(lo, x));
 
 /**
@@ -44,8 +27,10 @@ const clamp = (x, lo, hi) => Math.min(hi, Math.max(lo, x));
  * (task types, the uniform deciding each bot's success on each task, drift, outages).
  * `prob(t, type, bot)` is the success probability before load effects.
  */
-export function makeEnv(scenario, seed, T) {
-  const r = mulberry32(seed * 7919 + scenario.charCodeAt(1));
+// `lib` is the compiled policy module: its PRNG and normal sampler are the ones deia uses.
+export function makeEnv(scenario, seed, T, lib) {
+  const r = lib.mulberry32(seed * 7919 + scenario.charCodeAt(1));
+  const gauss = lib.normal;
   const p0 = TYPES.map(() => BOTS.map(() => 0.3 + 0.6 * r()));
   const dur = TYPES.map(() => BOTS.map(() => 5 + 55 * r()));
   const types = new Uint8Array(T);
@@ -128,7 +113,7 @@ function argmaxRandomTie(vals, r) {
 }
 
 function makeBaseline(name, lib, seed) {
-  const r = mulberry32(seed ^ 0x5bd1e995);
+  const r = lib.mulberry32(seed ^ 0x5bd1e995);
   const K = TYPES.length;
   const n = TYPES.map(() => new Float64Array(NBOTS));
   const s = TYPES.map(() => new Float64Array(NBOTS));
@@ -324,7 +309,7 @@ export function runAll(lib, { envs = 30, tasks = 10_000, scenarios = SCENARIOS, 
     out[sc] = {};
     const per = Object.fromEntries(policies.map((pn) => [pn, []]));
     for (let e = 0; e < envs; e++) {
-      const env = makeEnv(sc, e + 1, tasks);
+      const env = makeEnv(sc, e + 1, tasks, lib);
       for (const pn of policies) per[pn].push(runPolicy(env, pn, lib, prm));
       onProgress?.(sc, e);
     }

@@ -15,11 +15,8 @@ export interface Io {
 /** Global options that take a value: skipped when looking for the command name. */
 const VALUE_OPTIONS = new Set(['--dir', '--as']);
 
-/**
- * The command path named in argv ('send', or ['health', 'record']), found without
- * loading any command, so that only the one being run is imported.
- */
-export function findCommandPath(argv: readonly string[]): string[] {
+/** The first two words of argv that are not options (nor values of --dir/--as), up to `--`. */
+function leadingWords(argv: readonly string[]): string[] {
   const words: string[] = [];
   for (let i = 0; i < argv.length && words.length < 2; i++) {
     const a = argv[i]!;
@@ -29,8 +26,18 @@ export function findCommandPath(argv: readonly string[]): string[] {
       continue;
     }
     words.push(a);
-    if (words.length === 1 && !Object.keys(COMMANDS).some((k) => k.startsWith(a + ' '))) break;
   }
+  return words;
+}
+
+const isGroup = (word: string) => !COMMANDS[word] && Object.keys(COMMANDS).some((k) => k.startsWith(word + ' '));
+
+/**
+ * The command path named in argv ('send', or ['health', 'record']), found without
+ * loading any command, so that only the one being run is imported.
+ */
+export function findCommandPath(argv: readonly string[]): string[] {
+  const words = leadingWords(argv);
   if (words.length === 2 && COMMANDS[words.join(' ')]) return words;
   if (words.length >= 1 && COMMANDS[words[0]!]) return [words[0]!];
   return [];
@@ -42,20 +49,9 @@ export function findCommandPath(argv: readonly string[]): string[] {
  */
 function missingCommand(argv: readonly string[]): string | undefined {
   if (argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V')) return undefined;
-  const words: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') break;
-    if (a.startsWith('-')) {
-      if (VALUE_OPTIONS.has(a)) i++;
-      continue;
-    }
-    words.push(a);
-  }
+  const words = leadingWords(argv);
   if (words.length === 0) return '';
-  const group = words[0]!;
-  const isGroup = !COMMANDS[group] && Object.keys(COMMANDS).some((k) => k.startsWith(group + ' '));
-  return isGroup && words.length === 1 ? group : undefined;
+  return words.length === 1 && isGroup(words[0]!) ? words[0] : undefined;
 }
 
 export async function run(argv: string[], io: Io = {}): Promise<number> {
