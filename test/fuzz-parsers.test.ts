@@ -8,6 +8,12 @@ import { Store } from '../src/store/store.js';
 import { deia, snapshotTree, tempHive } from './helpers/cli.js';
 import { listCommands, type CommandInfo } from './helpers/surface.js';
 
+// CI runs a fixed seed so a red build is reproducible; FUZZ_SEED=<n> (or `random`) explores further.
+const seedEnv = process.env.FUZZ_SEED;
+const seed = seedEnv === 'random' ? Date.now() : Number(seedEnv ?? 20261125);
+fc.configureGlobal({ seed });
+console.log(`fuzz seed ${seed}`);
+
 /** Text that looks like JSONL, broken in every way a crash or a bad hand-edit breaks it. */
 const jsonlText = fc
   .array(

@@ -38,3 +38,14 @@ describe('the sanitiser for bot-written text', () => {
     expect(text).toContain('xy');
   });
 });
+
+describe('errors stay on one line', () => {
+  it('folds line breaks in quoted input (an id of "\\n" made a two-line error)', async () => {
+    const { deia, tempHive } = await import('./helpers/cli.js');
+    const { dir } = tempHive();
+    const r = deia(['task', 'show', '--', 'ab\ncd'], { dir });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^deia: /);
+  });
+});

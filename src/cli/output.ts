@@ -91,12 +91,13 @@ export class Output {
 
   warn(message: string): void {
     this.clearProgress();
-    this.stderr.write(`deia: warning: ${sanitize(message)}\n`);
+    this.stderr.write(`deia: warning: ${oneLine(message)}\n`);
   }
 
+  /** `deia: <what went wrong> (<what to do>)`, always one line whatever text it quotes. */
   error(message: string, hint?: string): void {
     this.clearProgress();
-    this.stderr.write(`deia: ${sanitize(message)}${hint ? ` (${sanitize(hint)})` : ''}\n`);
+    this.stderr.write(`deia: ${oneLine(message)}${hint ? ` (${oneLine(hint)})` : ''}\n`);
   }
 
   /** A single refreshing progress line on stderr, only on a terminal and never with --json. */
@@ -136,6 +137,11 @@ export class Painted {
 }
 
 export type Cell = string | number | Painted;
+
+/** Sanitised, with line breaks and tabs folded: an error quoting a bad id stays one line. */
+function oneLine(text: string): string {
+  return sanitize(text).replace(/[\t\n]+/g, ' ');
+}
 
 function sanitizeCell(text: string): string {
   return sanitize(text).replace(/[\t\n]+/g, ' ');
