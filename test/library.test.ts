@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { deia, tempHive } from './helpers/cli.js';
+
+// The front door of DESIGN.md, through the built library (dist/lib/index.mjs), as a Node program uses it.
+describe('library API (openHive)', () => {
+  it('does what the commands do and returns their --json shapes', async () => {
+    const { openHive } = await import(process.env.DEIA_TEST_LIB!);
+    const { dir } = tempHive();
+    let now = Date.parse('2026-11-25T12:00:00Z');
+    const clock = () => now;
+    const b2 = await openHive({ dir, as: 'BOT-002', clock, env: {} });
+    await b2.register('BOT-002');
+    const b1 = await openHive({ dir, as: 'BOT-001', clock, env: {} });
+    const m = await b1.send({ to: 'BOT-002', body: 'hi', priority: 'P1' });
+    expect(m).toMatchObject({ from_bot: 'BOT-001', to_bot: 'BOT-002', content: 'hi', priority: 'P1', status: 'delivered' });
+
+    // The CLI in another process sees the same message.
+    const listed = JSON.parse(deia(['inbox', 'BOT-002', '--json'], { dir }).stdout);
+    expect(listed.map((x: { message_id: string }) => x.message_id)).toEqual([m.message_id]);
+
+    const claimed = await b2.inbox({ next: true });
+    expect(claimed).toMatchObject({ message_id: m.message_id, status: 'read' });
+    expect(await b2.inbox({ next: true })).toBeNull();
+
+    for (let i = 0; i < 10; i++) {
+      now += 60_000;
+      await b1.record({ bot: 'BOT-002', type: 'code', success: true, durationMs: 1200, tokens: 900 });
+      await b1.record({ bot: 'BOT-001', type: 'code', success: i % 3 === 0, durationMs: 1500, tokens: 900 });
+    }
+    const rec = await b1.recommend({ type: 'code', greedy: true });
+    expect(rec.task_type).toBe('code');
+    expect(rec.recommended_bot).toBe('BOT-002');
+    expect(rec.confidence).toBeGreaterThan(0.5);
+    expect(rec.candidate_bots[0]).toMatchObject({ bot_id: 'BOT-002', samples: 10 });
+
+    const h = await b1.health({ measure: false });
+    expect(['HEALTHY', 'DEGRADED', 'CRITICAL', 'UNKNOWN']).toContain(h.level);
+    expect(Array.isArray(h.bots)).toBe(true);
+  });
+});
