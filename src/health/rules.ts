@@ -363,18 +363,20 @@ function alertFor(
   } else {
     line = [...rep.metrics].filter((l) => l.level === level)[0];
   }
+  const alert = (metric: string, value: number | null, threshold: number | null, action: string): AlertEvent => ({
+    timestamp: iso,
+    event,
+    alert_level: level,
+    previous_level: before,
+    component: input.key,
+    metric,
+    current_value: value,
+    threshold,
+    recommended_action: action,
+  });
   if (!line && stale) {
-    return {
-      timestamp: iso,
-      event,
-      alert_level: level,
-      previous_level: before,
-      component: input.key,
-      metric: 'staleness',
-      current_value: input.last_seen != null ? Math.round((Date.parse(iso) - input.last_seen) / 1000) : null,
-      threshold: cfg.staleness_seconds,
-      recommended_action: rep.recommendations[0] ?? '',
-    };
+    const age = input.last_seen != null ? Math.round((Date.parse(iso) - input.last_seen) / 1000) : null;
+    return alert('staleness', age, cfg.staleness_seconds, rep.recommendations[0] ?? '');
   }
   const th = line ? thresholdsOf(cfg, line.metric) : null;
   let threshold: number | null = null;
@@ -383,16 +385,6 @@ function alertFor(
     else if (level === 'DEGRADED') threshold = th.warn;
     else threshold = round(Math.min(th.warn, th.critical) * (1 - cfg.hysteresis_percent / 100));
   }
-  return {
-    timestamp: iso,
-    event,
-    alert_level: level,
-    previous_level: before,
-    component: input.key,
-    metric: line?.metric ?? 'unknown',
-    current_value: line?.value ?? null,
-    threshold,
-    recommended_action:
-      level === 'HEALTHY' ? `none: ${input.name} recovered` : (line?.recommendation ?? rep.recommendations[0] ?? ''),
-  };
+  const action = level === 'HEALTHY' ? `none: ${input.name} recovered` : (line?.recommendation ?? rep.recommendations[0] ?? '');
+  return alert(line?.metric ?? 'unknown', line?.value ?? null, threshold, action);
 }
