@@ -145,3 +145,28 @@ describe('deia cleanup: idempotency keys', () => {
     expect(later.stdout).not.toBe(first.stdout);
   });
 });
+
+describe('deia cleanup: health samples', () => {
+  it('moves samples past health.metrics_retention_hours to archive/metrics.jsonl and keeps the recent ones', () => {
+    const dir = hiveWith({ 'health.metrics_retention_hours': 1, 'health.measure_system': false });
+    const at = (iso: string) => ({ DEIA_NOW: iso });
+    for (const [t, v] of [['2026-01-01T00:00:00Z', 10], ['2026-01-01T00:30:00Z', 20], ['2026-01-01T02:30:00Z', 30]] as const) {
+      expect(deia(['health', 'record', 'cpu', String(v), '--bot', 'BOT-1'], { dir, env: at(t) }).code).toBe(0);
+    }
+    const now = at('2026-01-01T03:00:00Z');
+    const dry = JSON.parse(deia(['cleanup', '--dry-run', '--json'], { dir, env: now }).stdout);
+    expect(dry.metrics_retention).toEqual({ dropped: 2 });
+    expect(readJsonl(path.join(dir, 'metrics.jsonl'))).toHaveLength(3);
+
+    const r = JSON.parse(deia(['cleanup', '--json'], { dir, env: now }).stdout);
+    expect(r.metrics_retention).toEqual({ dropped: 2 });
+    expect(readJsonl(path.join(dir, 'metrics.jsonl')).map((s) => s.value)).toEqual([30]);
+    expect(readJsonl(path.join(dir, 'archive/metrics.jsonl')).map((s) => s.value)).toEqual([10, 20]);
+    // The health aggregates refold from the rewritten file: the kept sample is still the bot's cpu.
+    const h = JSON.parse(deia(['health', '--json', '--bot', 'BOT-1'], { dir, env: now }).stdout);
+    const cpu = h.bots.find((b: any) => b.bot_id === 'BOT-1' || b.name === 'BOT-1')?.metrics.find((m: any) => m.metric === 'cpu');
+    expect(cpu?.value).toBe(30);
+    const again = JSON.parse(deia(['cleanup', '--json'], { dir, env: now }).stdout);
+    expect(again.metrics_retention).toEqual({ dropped: 0 });
+  });
+});

@@ -472,3 +472,46 @@ export async function resetHealth(ctx: HiveContext, opts: { bot?: string } = {})
 }
 
 export { COMPONENTS, METRICS, METRIC_DEFS };
+
+export const METRICS_ARCHIVE = 'archive/metrics.jsonl';
+
+/**
+ * Retention for raw samples (run by `deia cleanup`): samples older than
+ * `health.metrics_retention_hours` move to archive/metrics.jsonl, so metrics.jsonl (which
+ * `health history` streams) stays the size of its window. Archived copies are appended
+ * before the rename, as every move between files is; the aggregates see a new inode and
+ * refold from what is kept on their next read.
+ */
+export async function pruneMetrics(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<{ dropped: number }> {
+  const { store } = ctx;
+  const cutoff = ctx.clock() - ctx.config.health.metrics_retention_hours * 3_600_000;
+  const isOld = (r: MetricRecord) => Date.parse(r.timestamp) < cutoff;
+  let old = 0;
+  for await (const { record } of store.stream<MetricRecord>(METRICS_FILE)) {
+    if (isOld(record)) {
+      old++;
+      if (!opts.dryRun) break; // one is enough to know a rewrite is due
+    }
+  }
+  if (old === 0 || opts.dryRun) return { dropped: old };
+  return store.withLock([METRICS_FILE, METRICS_ARCHIVE], async () => {
+    let dropped = 0;
+    const batch: MetricRecord[] = [];
+    const flush = () => {
+      if (batch.length) store.appendHeld(METRICS_ARCHIVE, batch.splice(0));
+    };
+    await store.rewriteHeld<MetricRecord>(METRICS_FILE, async function* (src) {
+      for await (const r of src) {
+        if (!isOld(r)) {
+          yield r;
+          continue;
+        }
+        dropped++;
+        batch.push(r);
+        if (batch.length >= 1000) flush();
+      }
+      flush();
+    });
+    return { dropped };
+  });
+}

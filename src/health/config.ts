@@ -21,6 +21,7 @@ export const healthSection = {
   staleness_seconds: int(300, 'a bot that reported nothing for longer than this is DEGRADED with reason "stale"', 1),
   window_minutes: int(15, 'sliding window for error_rate, response_time_p95 and trend arrows', 1, 1440),
   history_minutes: int(60, 'per-minute history kept in the aggregate state (dashboard charts, trends)', 1, 1440),
+  metrics_retention_hours: int(24, 'raw samples in metrics.jsonl older than this are moved to archive/metrics.jsonl by cleanup', 1),
   hysteresis_percent: num(5, 'to recover, a value must fall this % below the threshold it crossed (no flapping)', 0, 100),
   measure_system: bool(true, '`deia health` measures this machine (cpu, memory) as the "system" component'),
   cpu_sample_ms: int(200, 'how long `deia health` samples the machine cpu, in ms', 0, 10_000),

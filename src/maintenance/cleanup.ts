@@ -1,6 +1,7 @@
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
 import { compactKeys, compactMailboxes, deliverDue } from '../messaging/api.js';
+import { pruneMetrics } from '../health/api.js';
 import { ageOf, clearStaleLock, removeFile, tempInfo, walk } from '../store/inspect.js';
 import { archiveFinishedTasks, dispatchQueued } from '../tasks/api.js';
 import { AUDIT_LOGS, MESSAGING_LOG } from '../common/files.js';
@@ -26,6 +27,8 @@ export interface CleanupResult {
   tasks: { dispatched: number; redispatched: number } | null;
   /** Mailbox retention: read messages older than messaging.read_retention_hours dropped. */
   compaction: { mailboxes: number; dropped: number; kept: number } | null;
+  /** Health samples older than health.metrics_retention_hours moved to archive/metrics.jsonl. */
+  metrics_retention: { dropped: number } | null;
   /** Idempotency keys older than messaging.key_retention_hours dropped from keys/<sender>.jsonl. */
   key_retention: { files: number; dropped: number; kept: number } | null;
   /** Task retention: finished tasks older than tasks.retention_hours moved to archive/tasks.jsonl. */
@@ -61,6 +64,7 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
     tasks: null,
     compaction: null,
     key_retention: null,
+    metrics_retention: null,
     task_retention: null,
     rotated: [],
     locks_removed: [],
@@ -98,6 +102,7 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
       (res.compaction ? res.compaction.dropped : 0) +
       (res.task_retention ? res.task_retention.archived : 0) +
       (res.key_retention ? res.key_retention.dropped : 0) +
+      (res.metrics_retention ? res.metrics_retention.dropped : 0) +
       res.rotated.length +
       res.locks_removed.length +
       res.temp_removed.length >
@@ -187,6 +192,9 @@ async function areaSteps(ctx: HiveContext, dryRun: boolean, res: CleanupResult):
   // Its own step so a damaged tasks.jsonl fails only this one; it locks tasks.jsonl after dispatch released it.
   await step(res, 'key retention', async () => {
     res.key_retention = await compactKeys(ctx, { dryRun });
+  });
+  await step(res, 'metrics retention', async () => {
+    res.metrics_retention = await pruneMetrics(ctx, { dryRun });
   });
   await step(res, 'task retention', async () => {
     res.task_retention = await archiveFinishedTasks(ctx, { dryRun });

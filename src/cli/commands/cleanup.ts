@@ -26,6 +26,9 @@ export default defineCommand({
       const c = res.compaction;
       rows.push(['mailboxes', `${would}drop ${c.dropped} read message(s) past retention, keep ${c.kept} (${c.mailboxes} mailbox(es))`]);
     }
+    if (res.metrics_retention && res.metrics_retention.dropped > 0) {
+      rows.push(['metrics', `${would}archive ${res.metrics_retention.dropped} health sample(s) past retention`]);
+    }
     if (res.key_retention && res.key_retention.dropped > 0) {
       rows.push(['keys', `${would}drop ${res.key_retention.dropped} idempotency key(s) past retention, keep ${res.key_retention.kept}`]);
     }
