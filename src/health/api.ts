@@ -478,9 +478,8 @@ export const METRICS_ARCHIVE = 'archive/metrics.jsonl';
 /**
  * Retention for raw samples (run by `deia cleanup`): samples older than
  * `health.metrics_retention_hours` move to archive/metrics.jsonl, so metrics.jsonl (which
- * `health history` streams) stays the size of its window. Archived copies are appended
- * before the rename, as every move between files is; the aggregates see a new inode and
- * refold from what is kept on their next read.
+ * `health history` streams) stays the size of its window. The aggregates see a new inode
+ * and refold from what is kept on their next read.
  */
 export async function pruneMetrics(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<{ dropped: number }> {
   const { store } = ctx;
@@ -495,23 +494,7 @@ export async function pruneMetrics(ctx: HiveContext, opts: { dryRun?: boolean } 
   }
   if (old === 0 || opts.dryRun) return { dropped: old };
   return store.withLock([METRICS_FILE, METRICS_ARCHIVE], async () => {
-    let dropped = 0;
-    const batch: MetricRecord[] = [];
-    const flush = () => {
-      if (batch.length) store.appendHeld(METRICS_ARCHIVE, batch.splice(0));
-    };
-    await store.rewriteHeld<MetricRecord>(METRICS_FILE, async function* (src) {
-      for await (const r of src) {
-        if (!isOld(r)) {
-          yield r;
-          continue;
-        }
-        dropped++;
-        batch.push(r);
-        if (batch.length >= 1000) flush();
-      }
-      flush();
-    });
-    return { dropped };
+    const st = await store.rewriteMovingHeld<MetricRecord>(METRICS_FILE, METRICS_ARCHIVE, (r) => (isOld(r) ? { archive: r } : 'keep'));
+    return { dropped: st.moved };
   });
 }

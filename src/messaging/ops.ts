@@ -866,21 +866,11 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
           if (record && typeof record.message_id === 'string' && drop.has(record.message_id)) already.add(record.message_id);
         }
       } else await store.writeJsonHeld(marker, { offset: cur.offset, ino: cur.ino } satisfies ArchiveMarker);
-      const batch: Message[] = [];
-      const flush = () => {
-        if (batch.length) store.appendHeld(arch, batch.splice(0));
-      };
-      await store.rewriteHeld<MailboxRecord>(rel, async function* (src) {
-        for await (const r of src) {
-          if (r.t === 'msg' && r.m && drop.has(r.m.message_id)) {
-            if (!already.has(r.m.message_id)) batch.push({ ...r.m, status: 'read', read_at: drop.get(r.m.message_id) ?? null });
-            if (batch.length >= 1000) flush();
-            continue;
-          }
-          if (r.t === 'read' && drop.has(r.id)) continue;
-          yield r;
+      await store.rewriteMovingHeld<MailboxRecord, Message>(rel, arch, (r) => {
+        if (r.t === 'msg' && r.m && drop.has(r.m.message_id)) {
+          return already.has(r.m.message_id) ? 'drop' : { archive: { ...r.m, status: 'read', read_at: drop.get(r.m.message_id) ?? null } };
         }
-        flush();
+        return r.t === 'read' && drop.has(r.id) ? 'drop' : 'keep';
       });
       store.remove(marker);
     });

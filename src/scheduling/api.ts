@@ -292,27 +292,9 @@ export async function resetStats(ctx: HiveContext, opts: StatsOptions = {}): Pro
   return store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE, RESET_ARCHIVE], async () => {
     const events: PolicyEvent[] = [];
     const { state } = catchUp(ctx, loadState(ctx), p, events);
-    // Removed outcomes reach the archive in batches while the copy is written, i.e. before
-    // the rename: a crash leaves them in both files (harmless), never in neither.
-    let removedCount = 0;
-    if (store.exists(PERFORMANCE_FILE)) {
-      const batch: PerformanceRecord[] = [];
-      const flush = () => {
-        if (batch.length) store.appendHeld(RESET_ARCHIVE, batch.splice(0));
-      };
-      await store.rewriteHeld<PerformanceRecord>(PERFORMANCE_FILE, async function* (src) {
-        for await (const r of src) {
-          if (!match(r)) {
-            yield r;
-            continue;
-          }
-          removedCount++;
-          batch.push(r);
-          if (batch.length >= 1000) flush();
-        }
-        flush();
-      });
-    }
+    const removedCount = store.exists(PERFORMANCE_FILE)
+      ? (await store.rewriteMovingHeld<PerformanceRecord>(PERFORMANCE_FILE, RESET_ARCHIVE, (r) => (match(r) ? { archive: r } : 'keep'))).moved
+      : 0;
     const pairs = resetAggs(state, filter);
     Object.assign(state, store.cursorAtEnd(PERFORMANCE_FILE));
     await store.writeJsonHeld(STATE_FILE, state);

@@ -397,6 +397,51 @@ export class Store {
     });
   }
 
+  /**
+   * Appends buffered for a caller streaming many records into a file whose lock it holds:
+   * one write per `size` records, so memory stays flat whatever the count.
+   */
+  batchAppender<T>(rel: string, size = 1000): { push(record: T): void; flush(): void } {
+    const batch: T[] = [];
+    const flush = () => {
+      if (batch.length) this.appendHeld(rel, batch.splice(0));
+    };
+    return {
+      push: (record) => {
+        batch.push(record);
+        if (batch.length >= size) flush();
+      },
+      flush,
+    };
+  }
+
+  /**
+   * Rewrite `rel` (whose lock, and `archiveRel`'s, the caller holds), moving records out:
+   * `decide` keeps a record, drops it, or gives what to append to `archiveRel` instead.
+   * Archived copies are appended while the new file is written, i.e. before the rename, so
+   * a crash leaves a record in both files (recognised by id), never in neither (rule 6).
+   */
+  async rewriteMovingHeld<T, A = T>(
+    rel: string,
+    archiveRel: string,
+    decide: (record: T) => 'keep' | 'drop' | { archive: A },
+  ): Promise<RewriteStats & { moved: number }> {
+    const archive = this.batchAppender<A>(archiveRel);
+    let moved = 0;
+    const stats = await this.rewriteHeld<T>(rel, async function* (src) {
+      for await (const r of src) {
+        const d = decide(r);
+        if (d === 'keep') yield r;
+        else if (d !== 'drop') {
+          archive.push(d.archive);
+          moved++;
+        }
+      }
+      archive.flush();
+    });
+    return { ...stats, moved };
+  }
+
   /** `rewrite` for a caller that already holds the file's lock. */
   async rewriteHeld<T>(
     rel: string,

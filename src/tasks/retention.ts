@@ -91,10 +91,7 @@ export async function archiveFinishedTasks(ctx: HiveContext, opts: { dryRun?: bo
     const already = await unfinishedArchive(ctx, view);
     // 1. Append to the archive first, in batches: a crash before the rewrite leaves records in
     //    both files, and the retry skips the copies already there (exact records, counted).
-    const batch: TaskRecord[] = [];
-    const flush = () => {
-      if (batch.length) store.appendHeld(TASKS_ARCHIVE, batch.splice(0));
-    };
+    const archive = store.batchAppender<TaskRecord>(TASKS_ARCHIVE);
     for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, { onBad: () => undefined })) {
       if (!p.eligible(r)) continue;
       const key = JSON.stringify(r);
@@ -103,10 +100,9 @@ export async function archiveFinishedTasks(ctx: HiveContext, opts: { dryRun?: bo
         already.set(key, n - 1);
         continue;
       }
-      batch.push(r);
-      if (batch.length >= 1000) flush();
+      archive.push(r);
     }
-    flush();
+    archive.flush();
     // 2. Rewrite tasks.jsonl without them, folding what is kept on the way: the new state.
     const fold = emptyFold(view.fold.activity); // activity of archived tasks is still true
     await store.rewriteHeld<TaskRecord>(TASKS_FILE, async function* (src) {
