@@ -12,11 +12,17 @@
 import { iso } from '../common/clock.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
-import type { HiveContext } from '../hive.js';
+import { requireIdentity, type HiveContext } from '../hive.js';
 import { ensureInbox, hasInbox, knownBots, mailboxFile } from './registry.js';
 import {
   ALL,
+  applyLeaseEvent,
   audit,
+  decideSettle,
+  isClaimable,
+  leaseClaim,
+  nextLapseAt,
+  parseLease,
   decideAttempt,
   foldMailbox,
   foldOutbox,
@@ -27,9 +33,11 @@ import {
   sortInbox,
   validateSend,
   type MailboxState,
+  type Settle,
   type ValidSend,
 } from './rules.js';
 import type {
+  AckOptions,
   AuditRecord,
   CompactResult,
   DeliverResult,
@@ -80,6 +88,13 @@ function readOutbox(ctx: HiveContext) {
 
 // ------------------------------------------------------------------ delivery
 
+/** When pending mail is next due (retry or expiry), from the small state file; null when nothing is pending. */
+function outboxDueAt(ctx: HiveContext): number | null {
+  const meta = ctx.store.readJson<OutboxMeta>(OUTBOX_STATE);
+  const t = meta?.next_due_at ? Date.parse(meta.next_due_at) : NaN;
+  return Number.isFinite(t) ? t : null;
+}
+
 /** Run delivery only when something is due: one small state file read otherwise. */
 export async function deliverIfDue(ctx: HiveContext): Promise<DeliverResult> {
   const { store } = ctx;
@@ -90,10 +105,12 @@ export async function deliverIfDue(ctx: HiveContext): Promise<DeliverResult> {
   return deliverDue(ctx);
 }
 
-async function writeMeta(ctx: HiveContext, pending: Iterable<Message>): Promise<void> {
+async function writeMeta(ctx: HiveContext, messages: Iterable<Message>): Promise<void> {
+  // Walked twice (count, then due time): an iterator (Map.values()) would be empty the second time.
+  const list = [...messages];
   let n = 0;
-  for (const m of pending) if (m.status === 'pending') n++;
-  const due = nextDueAt(pending);
+  for (const m of list) if (m.status === 'pending') n++;
+  const due = nextDueAt(list);
   const meta: OutboxMeta = { next_due_at: due === null ? null : iso(due), pending: n };
   const prev = ctx.store.readJson<OutboxMeta>(OUTBOX_STATE);
   if (prev && prev.next_due_at === meta.next_due_at && prev.pending === meta.pending) return;
@@ -551,12 +568,14 @@ export async function inboxMessages(ctx: HiveContext, bot: string, opts: InboxOp
   if (opts.wait !== undefined && (!Number.isFinite(opts.wait) || opts.wait < 0)) {
     throw new UsageError(`--wait must be a number of seconds >= 0 (got ${opts.wait})`);
   }
+  if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
+  const lease = opts.lease === undefined ? undefined : parseLease(opts.lease);
   await ensureInbox(ctx, bot);
   await deliverIfDue(ctx);
   const rel = mailboxFile(bot);
   const attempt = async (): Promise<Message[] | Message | null> => {
-    if (opts.next) return claimNext(ctx, bot, opts.priority);
-    const list = selectInbox(readMailbox(ctx, bot), opts);
+    if (opts.next) return claimNext(ctx, bot, opts.priority, lease);
+    const list = selectInbox(readMailbox(ctx, bot), { ...opts, now: ctx.clock() });
     if (list.length === 0 || !opts.markRead) return list;
     return markShown(ctx, bot, list);
   };
@@ -564,18 +583,33 @@ export async function inboxMessages(ctx: HiveContext, bot: string, opts: InboxOp
   let since = ctx.store.stamp(rel);
   let r = await attempt();
   if (!empty(r) || !opts.wait) return r;
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), opts.wait * 1000);
-  try {
-    while (empty(r) && !ac.signal.aborted) {
+  // Wake on a change to the mailbox, and also when pending mail falls due (a full inbox
+  // that a claim has since emptied receives it only through a retry) or a lease lapses.
+  const deadline = Date.now() + opts.wait * 1000;
+  while (empty(r)) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const wake = nextWakeAt(ctx, bot);
+    const ms = wake === null ? left : Math.min(left, Math.max(50, wake - ctx.clock()));
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), ms);
+    try {
       await ctx.store.waitForChange(rel, since, { signal: ac.signal });
-      since = ctx.store.stamp(rel);
-      r = await attempt();
+    } finally {
+      clearTimeout(timer);
     }
-    return r;
-  } finally {
-    clearTimeout(timer);
+    since = ctx.store.stamp(rel);
+    await deliverIfDue(ctx);
+    r = await attempt();
   }
+  return r;
+}
+
+/** The earliest time (on the hive's clock) something may change for a waiting claimer without a write to its mailbox. */
+function nextWakeAt(ctx: HiveContext, bot: string): number | null {
+  const due = outboxDueAt(ctx);
+  const lapse = nextLapseAt(readMailbox(ctx, bot).messages, ctx.clock());
+  return due === null ? lapse : lapse === null ? due : Math.min(due, lapse);
 }
 
 /** What a change to mailboxes appends: records per mailbox, then audit lines, and its result. */
@@ -606,18 +640,71 @@ async function changeMailboxes<R>(
   });
 }
 
-async function claimNext(ctx: HiveContext, bot: string, priority?: Priority): Promise<Message | null> {
+/**
+ * Claim the top claimable message. Without a lease it is marked read in the same locked step
+ * (at most once: a claimer that dies loses it); with one it is hidden until acked, nacked or
+ * the lease lapses (at least once). The claimer is the acting bot, else the inbox's owner.
+ */
+async function claimNext(ctx: HiveContext, bot: string, priority?: Priority, leaseMs?: number): Promise<Message | null> {
   // Cheap look without the lock first: an empty inbox costs no lock.
-  if (selectInbox(readMailbox(ctx, bot), { priority, limit: 1 }).length === 0) return null;
+  if (selectInbox(readMailbox(ctx, bot), { priority, limit: 1, now: ctx.clock() }).length === 0) return null;
   return changeMailboxes(ctx, [bot], (states, now) => {
-    const top = selectInbox(states.get(bot)!, { priority, limit: 1 })[0];
+    const top = selectInbox(states.get(bot)!, { priority, limit: 1, now })[0];
     if (!top) return { result: null };
-    const m: Message = { ...top, status: 'read', read_at: iso(now) };
+    if (leaseMs !== undefined) {
+      const { event, message } = leaseClaim(top, ctx.identity ?? bot, now, leaseMs);
+      const details = { claimed_by: message.claimed_by, claim_count: message.claim_count, lease_expires_at: message.lease_expires_at };
+      return { result: message, appends: new Map([[bot, [event]]]), audits: [audit('message_claimed', now, message, 'delivered', details)] };
+    }
+    const m: Message = { ...top, status: 'read', read_at: iso(now), lease_expires_at: null };
     return {
       result: m,
       appends: new Map([[bot, [{ t: 'read', id: m.message_id, at: m.read_at! }]]]),
       audits: [audit('message_read', now, m, 'read', { claimed: true })],
     };
+  });
+}
+
+/**
+ * `ack` / `nack` messages claimed with a lease, by id or unique prefix: all or none (a
+ * message not held by the acting bot is refused before anything is written). Looks in
+ * `opts.inbox`, else the acting bot's inbox, else every inbox.
+ */
+export async function settleMessages(ctx: HiveContext, kind: Settle, prefixes: readonly string[], opts: AckOptions = {}): Promise<Message[]> {
+  const by = requireIdentity(ctx, kind);
+  if (prefixes.length === 0) throw new UsageError('no message id given', `e.g. deia ${kind} 3f2a9c1b --as ${by}`);
+  if (opts.claim !== undefined && (!Number.isInteger(opts.claim) || opts.claim < 1)) {
+    throw new UsageError(`--claim must be a positive whole number (got ${opts.claim})`, 'give the claim_count the claim returned');
+  }
+  const own = hasInbox(ctx, by) ? [by] : [];
+  const where = new Map<string, string>();
+  const look = (bots: readonly string[]) => {
+    for (const b of bots) for (const m of readMailbox(ctx, b).messages) if (!where.has(m.message_id)) where.set(m.message_id, b);
+  };
+  if (opts.inbox !== undefined) look([validateBotId(opts.inbox, 'inbox')]);
+  else {
+    look(own);
+    if (!prefixes.every((p) => [...where.keys()].some((id) => id.startsWith(p)))) look(knownBots(ctx).filter((b) => b !== by));
+  }
+  const touched = [...new Set(resolvePrefixes(prefixes, [...where.keys()]).map((id) => where.get(id)!))];
+  return changeMailboxes(ctx, touched, (states, now) => {
+    const appends = new Map<string, MailboxRecord[]>();
+    const audits: AuditRecord[] = [];
+    const ids = resolvePrefixes(prefixes, [...states.values()].flatMap((st) => [...st.byId.keys()]));
+    const result = ids.map((id) => {
+      const b = touched.find((x) => states.get(x)!.byId.has(id))!;
+      const cur = states.get(b)!.byId.get(id)!;
+      const d = decideSettle(cur, kind, by, now, opts.claim);
+      if ('refused' in d) throw new DeiaError(d.refused, `\`deia inbox ${b} --all --json\` shows claimed_by and claim_count`, 1, 'ENOTHELD');
+      if (d.event) {
+        applyLeaseEvent(cur, d.event); // a second id naming the same message sees it settled
+        appends.set(b, [...(appends.get(b) ?? []), d.event]);
+        const details = { claimed_by: by, claim_count: d.message.claim_count };
+        audits.push(kind === 'ack' ? audit('message_acked', now, d.message, 'read', details) : audit('message_released', now, d.message, 'delivered', details));
+      }
+      return d.message;
+    });
+    return { result, appends, audits };
   });
 }
 
@@ -628,7 +715,7 @@ async function markShown(ctx: HiveContext, bot: string, shown: Message[]): Promi
     const audits: AuditRecord[] = [];
     const result = shown.map((s) => {
       const cur = st.byId.get(s.message_id) ?? s;
-      if (cur.status !== 'delivered') return { ...cur };
+      if (!isClaimable(cur, now)) return { ...cur };
       const m: Message = { ...cur, status: 'read', read_at: iso(now) };
       reads.push({ t: 'read', id: m.message_id, at: m.read_at! });
       audits.push(audit('message_read', now, m, 'read', null));

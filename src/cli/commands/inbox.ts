@@ -13,10 +13,16 @@ export default defineCommand({
     { flags: '--all', description: 'read messages too' },
     { flags: '--limit <n>', description: 'at most this many' },
     { flags: '--mark-read', description: 'mark what is shown as read' },
-    { flags: '--next', description: 'claim the top unread message (marks it read in the same locked step); exit 1 if none' },
+    { flags: '--next', description: 'claim the top unread message (marks it read in the same locked step: at most once); exit 1 if none' },
+    { flags: '--lease <duration>', description: 'with --next: hold the message (30s, 10m, 1h) until `deia ack ID`, `deia nack ID` or the lease lapses (at least once)' },
     { flags: '--wait <seconds>', description: 'block until a message arrives (exit 1 if none came)' },
   ],
-  examples: ['deia inbox --as BOT-002', 'DEIA_BOT=BOT-002 deia inbox --next --json', 'deia inbox BOT-002 --wait 30 --priority P0'],
+  examples: [
+    'deia inbox --as BOT-002',
+    'DEIA_BOT=BOT-002 deia inbox --next --json',
+    'DEIA_BOT=BOT-002 deia inbox --next --lease 10m --json',
+    'deia inbox BOT-002 --wait 30 --priority P0',
+  ],
   async exec(run) {
     const { out, opts } = run;
     const ctx = run.hive();
@@ -30,8 +36,9 @@ export default defineCommand({
     };
     const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
     const common = { priority, all: Boolean(opts.all), limit: num(opts.limit, '--limit'), markRead: Boolean(opts.markRead), wait: num(opts.wait, '--wait') };
+    if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
     if (opts.next) {
-      const m = await inboxMessages(ctx, bot, { ...common, next: true });
+      const m = await inboxMessages(ctx, bot, { ...common, next: true, lease: opts.lease === undefined ? undefined : String(opts.lease) });
       if (out.json) out.printJson(m);
       else if (m) await renderMessages(run, [m], ctx.clock(), { full: true });
       else out.line(`no unread message for ${bot}`);
