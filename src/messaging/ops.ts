@@ -53,6 +53,7 @@ import type {
   SendInput,
 } from './types.js';
 import { PRIORITIES, STATUSES } from './types.js';
+import { appendAllHeld, PartialCommitError, unwritable, writeError, type Batch } from '../store/commit.js';
 import { MESSAGING_LOG, OUTBOX_FILE } from '../common/files.js';
 
 export const OUTBOX = OUTBOX_FILE;
@@ -145,17 +146,25 @@ export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly strin
     const recipients = [...new Set(due.filter((m) => Date.parse(m.expires_at) > now).map((m) => m.to_bot))].filter((b) =>
       hasInbox(ctx, b),
     );
+    // A mailbox that cannot be written (a directory, read-only) blocks only its own mail,
+    // which is retried and in the end failed, not every command that delivers.
+    const broken = new Map<string, string>();
+    for (const b of recipients) {
+      const why = unwritable(store, mailboxFile(b));
+      if (why) broken.set(b, `recipient inbox cannot be written: ${why}`);
+    }
     return store.withLock([...recipients.map(mailboxFile), AUDIT], async () => {
       const res = { ...ZERO };
       const obRecs: OutboxRecord[] = [];
       const audits: AuditRecord[] = [];
       const appends = new Map<string, MailboxRecord[]>();
       const boxes = new Map<string, MailboxState>();
-      for (const b of recipients) boxes.set(b, readMailbox(ctx, b));
+      for (const b of recipients) if (!broken.has(b)) boxes.set(b, readMailbox(ctx, b));
       for (const m of due) {
         const box = boxes.get(m.to_bot);
         let blocked: string | undefined;
-        if (!box) blocked = 'recipient has no inbox';
+        if (broken.has(m.to_bot)) blocked = broken.get(m.to_bot);
+        else if (!box) blocked = 'recipient has no inbox';
         else if (box.byId.has(m.message_id)) {
           // Appended before a crash but never marked: finish the move, do not deliver twice.
           const there = box.byId.get(m.message_id)!;
@@ -207,11 +216,10 @@ export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly strin
             break;
         }
       }
-      for (const [b, recs] of appends) store.appendHeld(mailboxFile(b), recs);
-      store.appendHeld(OUTBOX, obRecs);
+      // One commit: deliveries, their outbox marks and audit lines all stay, or none does.
+      appendAllHeld(store, [...[...appends].map(([b, recs]) => [mailboxFile(b), recs] as const), [OUTBOX, obRecs], [AUDIT, audits]]);
       await writeMeta(ctx, ob.byId.values());
       await maybeCompactOutbox(ctx, ob.byId, ob.records + obRecs.length, now);
-      store.appendHeld(AUDIT, audits);
       return res;
     });
   });
@@ -476,10 +484,9 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
       });
       // Key records first (rule 6): a crash after them is repaired by the next send with
       // the key; a crash before them stored nothing at all.
-      for (const [f, recs] of keyRecs) store.appendHeld(f, recs);
-      for (const [b, recs] of appends) store.appendHeld(mailboxFile(b), recs);
+      // The outbox state first: should the commit below fail, it at worst says mail is due
+      // earlier than it is (one needless delivery pass), never later.
       if (obRecs.length) {
-        store.appendHeld(OUTBOX, obRecs);
         const meta = store.readJson<OutboxMeta>(OUTBOX_STATE);
         const due = nextDueAt(outboxAdded);
         const prev = meta?.next_due_at ? Date.parse(meta.next_due_at) : null;
@@ -488,16 +495,54 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
         if (!meta) {
           // No state yet: derive it from the whole outbox so an older pending message is not forgotten.
           const ob = readOutbox(ctx);
-          await writeMeta(ctx, ob.byId.values());
-        } else await store.writeFileAtomic(OUTBOX_STATE, JSON.stringify(m2) + '\n');
+          const all = [...ob.byId.values(), ...outboxAdded];
+          await writeMeta(ctx, all).catch((e) => Promise.reject(writeError(OUTBOX_STATE, e)));
+        } else await store.writeFileAtomic(OUTBOX_STATE, JSON.stringify(m2) + '\n').catch((e) => Promise.reject(writeError(OUTBOX_STATE, e)));
       }
-      if (audits.length) store.appendHeld(AUDIT, audits);
+      // One commit: key records, deliveries, queued mail and audit lines all stay or none does.
+      const batches: Batch[] = [...keyRecs, ...[...appends].map(([b, recs]) => [mailboxFile(b), recs] as const), [OUTBOX, obRecs], [AUDIT, audits]];
+      try {
+        appendAllHeld(store, batches);
+      } catch (e) {
+        if (e instanceof PartialCommitError) throw partialSend(e, keyRecs, appends, obRecs);
+        throw e;
+      }
       outboxAdded = [];
       return out;
     });
     if (result) return result;
     if (attempt > 20) throw new DeiaError('inboxes kept changing while sending', 'try again');
   }
+}
+
+/**
+ * A send whose commit failed and could only partly be undone: says exactly which messages
+ * stayed (by id and recipient) and whether their audit lines did; `stored` carries them.
+ */
+export class PartialSendError extends DeiaError {
+  constructor(
+    message: string,
+    readonly stored: Message[],
+    readonly audited: boolean,
+  ) {
+    super(message, 'retrying with the same --key stores only what is missing', 1, 'EPARTIAL');
+    this.name = 'PartialSendError';
+  }
+}
+
+function partialSend(e: PartialCommitError, keyRecs: Map<string, KeyRecord[]>, appends: Map<string, MailboxRecord[]>, obRecs: OutboxRecord[]): PartialSendError {
+  const kept = new Set(e.kept);
+  const stored: Message[] = [];
+  for (const [b, recs] of appends) if (kept.has(mailboxFile(b))) for (const r of recs) if (r.t === 'msg') stored.push(r.m);
+  if (kept.has(OUTBOX)) for (const r of obRecs) if (r.t === 'msg') stored.push(r.m);
+  const audited = kept.has(AUDIT);
+  const keyed = [...keyRecs.keys()].some((f) => kept.has(f));
+  const list = stored.map((m) => `${m.message_id} to ${m.to_bot} (${m.status})`).join(', ');
+  return new PartialSendError(
+    `${e.message}: ${stored.length} message(s) stored: ${list || 'none'}; audit lines ${audited ? 'written' : 'not written'}${keyed ? '; key recorded' : ''}`,
+    stored,
+    audited,
+  );
 }
 
 /**
@@ -634,8 +679,7 @@ async function changeMailboxes<R>(
   return store.withLock([...bots.map(mailboxFile), AUDIT], () => {
     const states = new Map(bots.map((b) => [b, readMailbox(ctx, b)] as const));
     const { result, appends, audits } = decide(states, ctx.clock());
-    for (const [b, recs] of appends ?? []) if (recs.length) store.appendHeld(mailboxFile(b), recs);
-    if (audits?.length) store.appendHeld(AUDIT, audits);
+    appendAllHeld(store, [...[...(appends ?? [])].map(([b, recs]) => [mailboxFile(b), recs] as const), [AUDIT, audits ?? []]]);
     return result;
   });
 }
