@@ -3,6 +3,9 @@ import { foldMailbox, decideSettle, isClaimable, leaseClaim, nextLapseAt, parseL
 import type { MailboxRecord, Message } from '../src/messaging/types.js';
 import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
 import path from 'node:path';
+import { openHive } from '../src/index.js';
+import { sequentialIds } from '../src/common/ids.js';
+import { compactMailboxes } from '../src/messaging/api.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
@@ -177,5 +180,39 @@ describe('ack and nack from the command line', () => {
     expect(late.code).toBe(1);
     expect(late.stderr).toMatch(/held by W2 \(claim 2\), not by W1/);
     expect(deia(['ack', id, '--as', 'W2', '--inbox', 'Q'], { dir, env: t(32_000) }).code).toBe(0);
+  });
+});
+
+describe('leases through the library', () => {
+  it('Hive.inbox({ next, lease }), Hive.ack / Hive.nack, and compaction of acked messages with their events', async () => {
+    const { dir } = tempHive('deia-lease-lib-');
+    const clock = { now: T0 };
+    const open = (as: string) => openHive({ dir, as, clock: () => clock.now, ids: sequentialIds(`${as}-`), warn: () => undefined });
+    const producer = await open('P');
+    const w1 = await open('W1');
+    const w2 = await open('W2');
+    await producer.register('Q');
+    const a = await producer.send({ to: 'Q', body: 'a' });
+    const b = await producer.send({ to: 'Q', body: 'b' });
+    const c1 = await w1.inbox({ bot: 'Q', next: true, lease: 60_000 });
+    expect(c1).toMatchObject({ message_id: a.message_id, claim_count: 1, claimed_by: 'W1', lease_expires_at: at(60_000) });
+    const c2 = await w2.inbox({ bot: 'Q', next: true, lease: '1m' });
+    expect(c2?.message_id).toBe(b.message_id);
+    expect(await w2.inbox({ bot: 'Q', next: true, lease: '1m' })).toBeNull();
+    await expect(w2.ack(a.message_id, { inbox: 'Q' })).rejects.toMatchObject({ code: 'ENOTHELD', exitCode: 1 });
+    expect((await w1.ack(a.message_id, { inbox: 'Q', claim: 1 }))[0]).toMatchObject({ status: 'read', read_at: at(0) });
+    expect((await w2.nack([b.message_id], { inbox: 'Q' }))[0]).toMatchObject({ status: 'delivered', lease_expires_at: null });
+    // at-most-once claims (no lease) are unchanged: marked read at once
+    expect(await w1.inbox({ bot: 'Q', next: true })).toMatchObject({ message_id: b.message_id, status: 'read' });
+    // a week and a bit later cleanup's compaction drops both with every event of theirs
+    clock.now = T0 + 169 * 3_600_000;
+    const ctx = (await open('X')).ctx;
+    expect(await compactMailboxes(ctx)).toMatchObject({ dropped: 2, kept: 0 });
+    expect(readJsonl(path.join(dir, 'mailboxes', 'Q.jsonl'))).toEqual([]);
+    const archived = readJsonl(path.join(dir, 'archive', 'mailboxes', 'Q.jsonl'));
+    expect(archived.map((m) => [m.message_id, m.status, m.claim_count])).toEqual([
+      [a.message_id, 'read', 1],
+      [b.message_id, 'read', 1],
+    ]);
   });
 });

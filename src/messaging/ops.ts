@@ -944,8 +944,9 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
   const { store } = ctx;
   const cutoff = ctx.clock() - ctx.config.messaging.read_retention_hours * 3_600_000;
   const res: CompactResult = { mailboxes: 0, dropped: 0, kept: 0 };
-  const isOldRead = (r: MailboxRecord): r is Extract<MailboxRecord, { t: 'read' }> =>
-    r.t === 'read' && typeof r.id === 'string' && Date.parse(r.at) < cutoff;
+  // An ack is written only when it settles the holder's claim, so it marks the message read as a read event does.
+  const isOldRead = (r: MailboxRecord): r is Extract<MailboxRecord, { t: 'read' | 'ack' }> =>
+    (r.t === 'read' || r.t === 'ack') && typeof r.id === 'string' && Date.parse(r.at) < cutoff;
   for (const b of knownBots(ctx)) {
     const rel = mailboxFile(b);
     // Look without the lock first, streaming and stopping at the first old read: a mailbox
@@ -968,11 +969,14 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
       // stays small however long the mailbox is (a read event is only ever written for a
       // message already in the mailbox). Pass 2 streams the file again through rewrite.
       const drop = new Map<string, string>();
+      const claims = new Map<string, number>(); // claim_count of the archived copies
       let total = 0;
       for await (const { record } of store.stream<MailboxRecord>(rel)) {
         if (record.t === 'msg') total++;
         else if (isOldRead(record) && !drop.has(record.id)) drop.set(record.id, record.at);
+        else if (record.t === 'claim' && typeof record.n === 'number') claims.set(record.id, record.n);
       }
+      for (const id of claims.keys()) if (!drop.has(id)) claims.delete(id);
       res.kept += total - drop.size;
       if (drop.size === 0) return;
       res.mailboxes++;
@@ -999,9 +1003,12 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
       } else await store.writeJsonHeld(marker, { offset: cur.offset, ino: cur.ino } satisfies ArchiveMarker);
       await store.rewriteMovingHeld<MailboxRecord, Message>(rel, arch, (r) => {
         if (r.t === 'msg' && r.m && drop.has(r.m.message_id)) {
-          return already.has(r.m.message_id) ? 'drop' : { archive: { ...r.m, status: 'read', read_at: drop.get(r.m.message_id) ?? null } };
+          const id = r.m.message_id;
+          const claimed = claims.has(id) ? { claim_count: claims.get(id)! } : {};
+          return already.has(id) ? 'drop' : { archive: { ...r.m, ...claimed, status: 'read', read_at: drop.get(id) ?? null } };
         }
-        return r.t === 'read' && drop.has(r.id) ? 'drop' : 'keep';
+        // Every event of a dropped message goes with it (read, claim, ack, nack).
+        return r.t !== 'msg' && drop.has(r.id) ? 'drop' : 'keep';
       });
       store.remove(marker);
     });
