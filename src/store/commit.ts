@@ -33,7 +33,8 @@ export function causeOf(e: unknown): string {
 export function writeError(rel: string, e: unknown): DeiaError {
   if (e instanceof DeiaError) return e;
   const code = (e as NodeJS.ErrnoException)?.code;
-  return new DeiaError(`cannot write ${rel}: ${causeOf(e)}`, 'free space or fix the file\'s type and permissions, then run the command again', 1, code ? `E${code.replace(/^E/, '')}` : 'EFAIL');
+  // The errno (ENOSPC, EACCES, EROFS, EISDIR…) is the stable code: programs can tell a full disk from a bad file.
+  return new DeiaError(`cannot write ${rel}: ${causeOf(e)}`, "nothing was stored; free space or fix the file's type and permissions, then run the command again", 1, code ?? 'EFAIL');
 }
 
 /** A commit that failed and could not be undone completely: `kept` holds the files whose appends stayed. */
