@@ -26,6 +26,7 @@ export function dashboardPage(d: LiveData): string {
 <div id="page">
 ${header(d)}
 <main>
+${summary(d)}
 ${healthSection(d)}
 ${routingSection(d)}
 ${trafficSection(d)}
@@ -50,6 +51,24 @@ function header(d: LiveData): string {
 <nav class="windows" aria-label="time window">${windows}</nav>
 <span id="meta">updated ${timeTag(t, 'hms')} · every ${d.refresh_seconds} s</span>
 </header>`;
+}
+
+/** The figures a team lead looks for first. */
+function summary(d: LiveData): string {
+  const w = WINDOWS[d.window].label;
+  const bots = d.report.bots;
+  const bad = (['CRITICAL', 'DEGRADED'] as const).map((l) => [l, bots.filter((b) => b.level === l).length] as const).filter(([, n]) => n > 0);
+  const tasks = d.routing.types.reduce((a, t) => a + t.tasks, 0);
+  const ok = tasks ? d.routing.types.reduce((a, t) => a + (t.success_rate * t.tasks) / 100, 0) / tasks : 0;
+  const tr = d.traffic.totals;
+  const tile = (id: string, label: string, value: string, sub: string) =>
+    `<div class="tile" id="${id}"><span class="label">${label}</span><span class="big">${value}</span><span class="sub">${sub}</span></div>`;
+  return `<section class="tiles" aria-label="summary">
+${tile('sum-bots', 'Bots', String(bots.length), bad.length ? bad.map(([l, n]) => `<span class="lvl-${l}">${n} ${l.toLowerCase()}</span>`).join(' · ') : bots.length ? 'all healthy' : 'none reported yet')}
+${tile('sum-tasks', `Tasks done, last ${w}`, String(tasks), tasks ? `${fmtValue(Math.round(ok * 1000) / 10, '%')} succeeded` : 'none yet')}
+${tile('sum-messages', `Messages sent, last ${w}`, String(tr.sent), `${tr.claimed} claimed · ${tr.expired} expired`)}
+${tile('sum-waiting', 'Waiting now', String(d.traffic.queue_now?.total ?? 0), d.traffic.queue_now ? `${d.traffic.queue_now.pending} pending delivery · ${d.traffic.queue_now.unread} unread` : 'no messages yet')}
+</section>`;
 }
 
 function spec(
@@ -253,8 +272,15 @@ svg.sharebar{width:70px;height:8px;border-radius:2px;flex:none}
 #alerts-table td.when{font-variant-numeric:tabular-nums}
 table.queues td:first-child,table.routing td:first-child{white-space:nowrap}
 #error{color:var(--crit);padding:0 20px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:12px;margin-top:16px}
+.tile{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 14px;display:flex;flex-direction:column}
+.tile .label{font-size:12px;color:var(--muted)}
+.tile .big{font-size:26px;font-weight:600;font-variant-numeric:tabular-nums;line-height:1.2}
+.tile .sub{font-size:12px;color:var(--muted)}
+.tile .lvl-CRITICAL{color:var(--crit);font-weight:600}.tile .lvl-DEGRADED{color:var(--warn);font-weight:600}
 code{font-size:12px;background:#eaeef2;padding:1px 4px;border-radius:4px}
 @media (max-width:600px){
+.tiles{grid-template-columns:1fr 1fr}.tile .big{font-size:22px}
 header{position:static;padding:8px 12px}main{padding:0 12px 20px}#meta{margin-left:0;width:100%}.grid,.grid.wide{grid-template-columns:1fr}
 #alerts-table thead{display:none}
 #alerts-table tr{display:flex;flex-wrap:wrap;align-items:center;gap:2px 10px;padding:8px 10px;border-bottom:1px solid #eaeef2}
