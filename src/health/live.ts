@@ -10,7 +10,7 @@ import type { HiveContext } from '../hive.js';
 import type { FileCursor } from '../store/store.js';
 import { emptyAgg, foldMetric, foldPerf, MINUTE, prune, type Agg, type MetricRecord, type PerfRecord } from './agg.js';
 import { reportReadOnly, type HealthOptions } from './api.js';
-import type { AlertEvent, HealthReport } from './rules.js';
+import type { AlertEvent, HealthReport, MetricName } from './rules.js';
 import {
   foldRouting,
   foldTraffic,
@@ -61,6 +61,8 @@ export interface Snapshot {
 
 export class LiveDashboard {
   private agg: Agg = emptyAgg();
+  /** This machine as the server measured it: kept in memory only, so its chart has a history too. */
+  private measured: Agg = emptyAgg();
   private traffic: TrafficCounts = emptyTraffic();
   private routing: RoutingCounts = new Map();
   private metricsAt: FileCursor | undefined;
@@ -107,7 +109,12 @@ export class LiveDashboard {
   async snapshot(): Promise<Snapshot> {
     this.catchUp();
     const { report, levels, queue } = await reportReadOnly(this.ctx, this.agg, this.opts);
-    return { now: this.ctx.clock(), report, recent_alerts: [...levels.recent_alerts].reverse(), queue };
+    const now = this.ctx.clock();
+    for (const m of report.components.find((c) => c.component === 'system')?.metrics ?? []) {
+      if (m.source === 'measured' && m.value !== null) foldMetric(this.measured, { timestamp: iso(now), metric: m.metric, value: m.value, bot: null });
+    }
+    prune(this.measured, now, KEEP_MINUTES);
+    return { now, report, recent_alerts: [...levels.recent_alerts].reverse(), queue };
   }
 
   /** The page's data over one window. */
@@ -123,7 +130,7 @@ export class LiveDashboard {
       to: iso(f.to),
       refresh_seconds: this.ctx.config.health.dashboard_refresh_seconds,
       report: s.report,
-      history: withQueueHistory(historyView(this.agg, f), traffic),
+      history: withMeasured(withQueueHistory(historyView(this.agg, f), traffic), historyView(this.measured, f)),
       recent_alerts: s.recent_alerts,
       traffic,
       routing: routingView(this.routing, f),
@@ -141,6 +148,14 @@ function withQueueHistory(h: History, tr: TrafficView): History {
   for (const [bot, depth] of Object.entries(tr.queue_depth_by_bot)) {
     const key = `bot:${bot}`;
     if (!h[key]?.queue_depth) (h[key] ??= {}).queue_depth = pts(depth);
+  }
+  return h;
+}
+
+/** Recorded samples win; the server's own measurements fill in where there are none. */
+function withMeasured(h: History, measured: History): History {
+  for (const [metric, pts] of Object.entries(measured.system ?? {})) {
+    if (!h.system?.[metric as MetricName]) (h.system ??= {})[metric as MetricName] = pts;
   }
   return h;
 }
