@@ -184,8 +184,13 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
       },
       stdin: readStdin,
     };
-    const code = await spec.exec(runCtx);
-    setExit(typeof code === 'number' ? code : 0);
+    try {
+      const code = await spec.exec(runCtx);
+      setExit(typeof code === 'number' ? code : 0);
+    } finally {
+      // Every command a bot runs says it is alive (throttled: usually one stat, no write).
+      if (ctx?.identity) (await import('../presence/presence.js')).touchPresenceQuietly(ctx);
+    }
   });
 }
 
