@@ -41,7 +41,8 @@ export function hookCommand(deia: readonly string[], event: HookEvent, harness: 
   return [...deia.map(shellQuote), 'hook', event, '--harness', harness].join(' ');
 }
 
-const OURS = /(^|[\s/'])(deia(\.js)?'?)\s+hook\s+(session-start|prompt|stop)\s+--harness\s+(claude|codex|cursor|opencode)\b/;
+// Ours whatever path deia was installed at: the command ends with exactly what hookCommand appends.
+const OURS = /\shook (session-start|prompt|stop) --harness (claude|codex|cursor|opencode)$/;
 export function isOurCommand(cmd: unknown): boolean {
   return typeof cmd === 'string' && OURS.test(cmd);
 }

@@ -128,19 +128,29 @@ export function formatAnswer(harness: Harness, event: HookEvent, a: HookAnswer):
 }
 
 interface PromptState {
-  hash: string;
+  /** Ids (messages, and tasks with their status) the agent was last told about. */
+  keys: string[];
   at: string;
 }
 const stateFile = (bot: string) => `hooks/${bot}.json`;
-const hashOf = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
 
-/** Pure: inject at prompt submit? Only a changed, non-empty digest, and not within the throttle. */
-export function promptDecision(digest: string, prev: PromptState | undefined, now: number): { inject: boolean; remember: boolean } {
-  const hash = hashOf(digest);
-  if (prev?.hash === hash) return { inject: false, remember: false };
-  if (!digest) return { inject: false, remember: true };
+/** What the digest is about, without the parts that change by themselves (ages). */
+export function digestKeys(unread: readonly Message[], tasks: readonly Task[]): string[] {
+  return [...unread.map((m) => m.message_id), ...tasks.map((t) => `${t.task_id}:${t.status}`)];
+}
+
+/**
+ * Pure: inject at prompt submit? Only when there is something the agent was not told yet
+ * (mail read or tasks finished since are no news), and not within the throttle window
+ * (then it stays news, and the next prompt after the window brings it).
+ */
+export function promptDecision(keys: readonly string[], prev: PromptState | undefined, now: number): { inject: boolean; remember: boolean } {
+  const told = new Set(prev?.keys ?? []);
+  const news = keys.some((k) => !told.has(k));
+  const same = !news && keys.length === told.size;
+  if (!news) return { inject: false, remember: !same };
   const last = prev ? Date.parse(prev.at) : NaN;
-  if (Number.isFinite(last) && now - last < PROMPT_THROTTLE_MS && now >= last) return { inject: false, remember: false };
+  if (Number.isFinite(last) && now >= last && now - last < PROMPT_THROTTLE_MS) return { inject: false, remember: false };
   return { inject: true, remember: true };
 }
 
@@ -163,12 +173,16 @@ export async function runHook(ctx: HiveContext, event: HookEvent, p: HookPayload
   const { unread, tasks } = await gather(ctx, me);
   if (event === 'stop') return { block: stopReason(me, unread, p, deia) };
   const digest = renderDigest(me, unread, tasks, now, deia);
-  const prev = ctx.store.readJson<PromptState>(stateFile(me));
-  const d = promptDecision(digest, event === 'session-start' ? undefined : prev, now);
-  if (d.remember || event === 'session-start') await ctx.store.writeFileAtomic(stateFile(me), JSON.stringify({ hash: hashOf(digest), at: iso(now) }) + '\n');
+  const keys = digestKeys(unread, tasks);
+  const prev = event === 'session-start' ? undefined : ctx.store.readJson<PromptState>(stateFile(me));
+  const d = event === 'session-start' ? { inject: true, remember: true } : promptDecision(keys, prev, now);
+  if (d.remember) {
+    const state: PromptState = { keys, at: d.inject ? iso(now) : (prev?.at ?? iso(now)) };
+    await ctx.store.writeFileAtomic(stateFile(me), JSON.stringify(state) + '\n');
+  }
   if (event === 'session-start') {
     const hello = `deia: you are bot ${me} in the hive at ${ctx.dir}; other bots can message you. Commands take \`--as ${me}\` (or DEIA_BOT=${me}); \`${deia} prime\` shows how to use deia.\n`;
     return { context: fitBytes((hello + digest).trimEnd().split('\n'), DIGEST_MAX_BYTES) };
   }
-  return d.inject ? { context: digest } : {};
+  return d.inject && digest ? { context: digest } : {};
 }

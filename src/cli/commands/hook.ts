@@ -20,7 +20,11 @@ export default defineCommand({
       const ctx = run.hive({ cwd, warn: () => undefined });
       if (!ctx.store.exists('config.json') && !ctx.store.exists('mailboxes')) return 0; // no hive here: nothing to do
       const id = run.opts.as ? { bot: String(run.opts.as), from: 'env' as const } : identityFor(harness, payload, run.env, cwd);
-      const answer = await runHook(ctx, event, payload, id.bot);
+      // The exact command the agent should type: `deia` when it is on PATH, else this deia's path.
+      const { findOnPath } = await import('../../store/outside.js');
+      const { shellQuote } = await import('../../hooks/harness.js');
+      const deia = findOnPath('deia', run.env) ? 'deia' : [process.execPath, process.argv[1] ?? 'deia'].map(shellQuote).join(' ');
+      const answer = await runHook(ctx, event, payload, id.bot, deia);
       if (event === 'session-start' && id.from === 'session' && run.env.CLAUDE_ENV_FILE) {
         // Claude Code runs this file before each Bash command: the agent's `deia` calls know who they are.
         (await import('../../store/outside.js')).appendOutside(run.env.CLAUDE_ENV_FILE, `export DEIA_BOT=${id.bot}\n`);
