@@ -64,4 +64,15 @@ describe('presence', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ to_bot: 'BOT-0002', status: 'pending', recipient_known: false });
     expect(JSON.parse(deia(['send', 'BOT-002', 'hi', '--as', 'BOT-001', '--json'], { dir }).stdout)).toMatchObject({ status: 'delivered', recipient_known: true });
   });
+
+  it('health (and so routing) counts a bot as alive while it runs commands, within the same window', () => {
+    const { dir } = tempHive();
+    deia(['init'], { dir });
+    expect(deia(['health', 'record', 'cpu', '10', '--bot', 'W'], { dir, env: at(0) }).code).toBe(0);
+    const healthOf = (s: number) => JSON.parse(deia(['health', '--json'], { dir, env: at(s) }).stdout).bots.find((b: any) => b.bot_id === 'W' || b.name === 'W');
+    expect(healthOf(400)).toMatchObject({ stale: true });
+    deia(['inbox', '--as', 'W'], { dir, env: at(420) });
+    expect(healthOf(450)).toMatchObject({ stale: false, last_seen: new Date(T0 + 420_000).toISOString() });
+    expect(healthOf(800)).toMatchObject({ stale: true });
+  });
 });
