@@ -155,8 +155,8 @@ export function promptDecision(keys: readonly string[], prev: PromptState | unde
 }
 
 async function gather(ctx: HiveContext, me: string): Promise<{ unread: Message[]; tasks: Task[] }> {
-  const { Hive } = await import('../index.js');
-  const unread = await new Hive(ctx).inbox({ bot: me });
+  const { inboxMessages } = await import('../messaging/ops.js');
+  const unread = await inboxMessages(ctx, me, {});
   const { openTasks } = await import('../tasks/ops.js');
   const tasks = ctx.store.exists('tasks.jsonl') ? [...openTasks(ctx).values()].filter((t) => t.bot_id === me) : [];
   return { unread, tasks };
