@@ -12,5 +12,8 @@ export default defineCommand({
     const me = requireIdentity(ctx, 'deia mcp');
     const { serveStdio } = await import('../../mcp/server.js');
     await serveStdio(new Hive(ctx), me, VERSION);
+    // The client is gone: a tool call still waiting for mail (its timer, its file watch) must
+    // not keep a server nobody can talk to alive for up to a minute.
+    setTimeout(() => process.exit(0), 200).unref();
   },
 });
