@@ -6,7 +6,7 @@ export default defineCommand({
   summary: 'run by harness hooks (`deia hooks install`): reads the JSON payload on stdin; always exits 0',
   args: '<event>',
   options: [{ flags: '--harness <name>', description: 'claude, codex, cursor or opencode' }],
-  examples: ['echo \'{"session_id":"abc"}\' | deia hook session-start --harness claude'],
+  examples: ['deia hook session-start --harness claude < payload.json', 'deia hook stop --harness codex < payload.json'],
   async exec(run) {
     // Fails open: a broken hive, a bad payload or a bug must never break the agent's session,
     // so every error ends here with exit 0 and nothing on stdout.
