@@ -77,6 +77,9 @@ await build({
   entryPoints: [path.join(root, 'src/cli/main.ts')],
   outfile: path.join(outdir, 'cli/main.cjs'),
   format: 'cjs',
+  // The MCP SDK (and its zod) serve `deia mcp` only: required from node_modules when that
+  // command runs, so the one-file bundle every other command reads and compiles stays small.
+  external: ['@modelcontextprotocol/sdk', '@modelcontextprotocol/sdk/*', 'zod'],
   define: { ...shared.define, 'import.meta.url': '__deiaImportMetaUrl' },
   banner: {
     js: "const __deiaBuiltin = require; const __deiaImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",

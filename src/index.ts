@@ -213,6 +213,12 @@ export class Hive {
     return dispatchQueued(this.ctx);
   }
 
+  /** `deia bots --json`: every bot with last seen, unread mail, open tasks, health and a stale flag. */
+  async bots() {
+    const { listBots } = await import('./presence/bots.js');
+    return listBots(this.ctx);
+  }
+
   /** `deia scale --json`: advice; with `exec`, runs the configured spawn/retire command. */
   async scale(opts: { exec?: boolean } = {}) {
     const { scale } = await import('./tasks/scaling.js');

@@ -39,6 +39,7 @@ import {
 } from './rules.js';
 import { sampleSystem, type SystemSample, type SystemSampler } from './system.js';
 import { ALERTS_LOG, METRICS_FILE, OUTBOX_FILE, PERFORMANCE_FILE } from '../common/files.js';
+import { lastSeenAll } from '../presence/presence.js';
 
 export type { HealthReport, Level, AlertEvent, MetricName } from './rules.js';
 
@@ -62,6 +63,8 @@ export interface HealthOptions {
 interface Inputs {
   system?: SystemSample;
   queue?: QueueDepth | null;
+  /** Presence: when each bot last ran any command (src/presence). */
+  present?: Map<string, number>;
 }
 
 // ---------------------------------------------------------------- gathering
@@ -71,6 +74,7 @@ async function gather(ctx: HiveContext, measure: boolean, sampler?: SystemSample
   const out: Inputs = {};
   if (measure) out.system = sampler ? await sampler(cfg.cpu_sample_ms) : await sampleSystem(cfg.cpu_sample_ms);
   out.queue = await queueIfAny(ctx);
+  out.present = lastSeenAll(ctx);
   return out;
 }
 
@@ -167,6 +171,13 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
   }
 
   const bots = new Set<string>(Object.keys(agg.seen));
+  // A bot that runs commands is alive even between metric reports: staleness counts from
+  // whichever came last (presence: src/presence). Bots that never report metrics stay out.
+  const present = inputs.present ?? new Map<string, number>();
+  const lastSeen = (bot: string) => {
+    const ms = Math.max(agg.seen[bot] ?? -Infinity, present.get(bot) ?? -Infinity);
+    return Number.isFinite(ms) ? ms : null;
+  };
   for (const k of Object.keys(agg.series)) if (k.startsWith('bot:')) bots.add(k.slice(4, k.indexOf('|')));
   for (const bot of [...bots].sort()) {
     const key = `bot:${bot}`;
@@ -177,7 +188,7 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
     if (qb) metrics.push({ metric: 'queue_depth', value: qb.pending + qb.unread, updated_at: now, source: 'derived' });
     else if (series(key, 'queue_depth')) metrics.push(fromSample('queue_depth', series(key, 'queue_depth')));
     if (series(key, 'db_pool')) metrics.push(fromSample('db_pool', series(key, 'db_pool')));
-    out.push({ key, kind: 'bot', name: bot, metrics, last_seen: agg.seen[bot] ?? null });
+    out.push({ key, kind: 'bot', name: bot, metrics, last_seen: lastSeen(bot) });
   }
   return out;
 }

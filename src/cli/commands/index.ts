@@ -41,4 +41,10 @@ export const COMMANDS: Record<string, Loader> = {
   conversation: () => import('./conversation.js'),
   status: () => import('./status.js'),
   deliver: () => import('./deliver.js'),
+  bots: () => import('./bots.js'),
+  mcp: () => import('./mcp.js'),
+  prime: () => import('./prime.js'),
+  hook: () => import('./hook.js'),
+  'hooks install': () => import('./hooks-install.js'),
+  'hooks uninstall': () => import('./hooks-uninstall.js'),
 };

@@ -79,7 +79,12 @@ export default defineCommand({
     }
     warnUndelivered(run.out, ctx, sent);
     if (!opts.stdinJsonl && to === ALL && sent.length === 0) out.warn('no other bot has an inbox: nothing sent');
-    if (out.json) return out.printJson(opts.stdinJsonl || to === ALL ? sent : (sent[0] ?? null));
+    if (out.json) {
+      // recipient_known: false = no bot of that id ever registered (a typo, or one not started yet).
+      const known = new Set(knownBots(ctx));
+      const doc = sent.map((m) => ({ ...m, recipient_known: known.has(m.to_bot) }));
+      return out.printJson(opts.stdinJsonl || to === ALL ? doc : (doc[0] ?? null));
+    }
     // A repeated --key returns ids read back from keys/<sender>.jsonl: sanitised like any stored text.
     out.raw(sent.map((m) => out.safe(m.message_id) + '\n').join(''));
   },

@@ -1,0 +1,62 @@
+/** `deia bots`: every bot the hive knows, with presence, mail, tasks and health in one row. */
+import { iso } from '../common/clock.js';
+import type { HiveContext } from '../hive.js';
+import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
+import { messagingStatus } from '../messaging/ops.js';
+import { isStale, lastSeenAll, staleWindowMs } from './presence.js';
+
+export interface BotRow {
+  bot_id: string;
+  registered_at: string | null;
+  last_seen: string | null;
+  last_seen_age_ms: number | null;
+  stale: boolean;
+  unread: number;
+  unread_urgent: number;
+  open_tasks: number;
+  health: string;
+}
+
+export interface BotsReport {
+  generated_at: string;
+  stale_after_ms: number;
+  bots: BotRow[];
+}
+
+export async function listBots(ctx: HiveContext): Promise<BotsReport> {
+  const now = ctx.clock();
+  const windowMs = staleWindowMs(ctx);
+  const registered = new Map<string, string>();
+  for (const r of ctx.store.read<BotRecord>(BOTS_FILE).records) {
+    if (r && r.event === 'registered' && typeof r.bot_id === 'string' && !registered.has(r.bot_id)) registered.set(r.bot_id, r.timestamp);
+  }
+  const seen = lastSeenAll(ctx);
+  const mail = new Map(messagingStatus(ctx).bots.map((b) => [b.bot_id, b] as const));
+  const tasks = new Map<string, number>();
+  const { openTasks } = await import('../tasks/ops.js');
+  for (const t of openTasks(ctx).values()) if (t.bot_id) tasks.set(t.bot_id, (tasks.get(t.bot_id) ?? 0) + 1);
+  let levels: Record<string, string> = {};
+  try {
+    const { botHealthLevels } = await import('../health/api.js');
+    levels = await botHealthLevels(ctx);
+  } catch (e) {
+    ctx.store.warn(`bots: health levels unavailable (${(e as Error).message})`);
+  }
+  const names = new Set([...registered.keys(), ...knownBots(ctx), ...seen.keys()]);
+  const bots = [...names].sort().map((bot): BotRow => {
+    const ms = seen.get(bot);
+    const m = mail.get(bot);
+    return {
+      bot_id: bot,
+      registered_at: registered.get(bot) ?? null,
+      last_seen: ms === undefined ? null : iso(ms),
+      last_seen_age_ms: ms === undefined ? null : Math.max(0, now - ms),
+      stale: isStale(ms, now, windowMs),
+      unread: m?.unread ?? 0,
+      unread_urgent: (m?.unread_by_priority.P0 ?? 0) + (m?.unread_by_priority.P1 ?? 0),
+      open_tasks: tasks.get(bot) ?? 0,
+      health: levels[bot] ?? 'UNKNOWN',
+    };
+  });
+  return { generated_at: iso(now), stale_after_ms: windowMs, bots };
+}

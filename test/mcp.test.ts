@@ -1,0 +1,128 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deia, deiaAsync, mainPath, tempHive } from './helpers/cli.js';
+
+// The SDK's own client talks to real `deia mcp` child processes over stdio.
+const open: Client[] = [];
+
+async function server(dir: string, bot: string | undefined, env: Record<string, string> = {}): Promise<Client> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [mainPath(), 'mcp', '--dir', dir, ...(bot ? ['--as', bot] : [])],
+    env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'deia-test', version: '1.0.0' });
+  await client.connect(transport);
+  open.push(client);
+  return client;
+}
+
+type Result = { isError?: boolean; content: Array<{ type: string; text?: string }>; structuredContent?: any };
+async function call(c: Client, name: string, args: Record<string, unknown> = {}): Promise<{ res: Result; value: any }> {
+  const res = (await c.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as Result;
+  const text = res.content[0]?.text ?? '';
+  return { res, value: res.isError ? text : JSON.parse(text) };
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close().catch(() => undefined)));
+});
+
+describe('deia mcp', () => {
+  it('lists at most 8 tools in under 6 KB of JSON', async () => {
+    const { dir } = tempHive();
+    const c = await server(dir, 'A');
+    const list = await c.listTools();
+    expect(list.tools.length).toBeLessThanOrEqual(8);
+    expect(list.tools.map((t) => t.name).sort()).toEqual(['health', 'inbox', 'next', 'recommend', 'record', 'send', 'task', 'wait']);
+    expect(Buffer.byteLength(JSON.stringify(list))).toBeLessThan(6 * 1024);
+  });
+
+  it('two servers with different identities exchange messages', async () => {
+    const { dir } = tempHive();
+    const a = await server(dir, 'A');
+    const b = await server(dir, 'B');
+    const sent = await call(a, 'send', { to: 'B', body: 'ping', priority: 'P1' });
+    expect(sent.value).toMatchObject({ from_bot: 'A', to_bot: 'B', content: 'ping', status: 'delivered', recipient_known: true });
+    const got = await call(b, 'next');
+    expect(got.value).toMatchObject({ message_id: sent.value.message_id, from_bot: 'A', content: 'ping' });
+    await call(b, 'send', { to: 'A', body: 'pong', reply_to: got.value.message_id });
+    const back = await call(a, 'inbox');
+    expect(back.value.map((m: any) => [m.from_bot, m.content, m.reply_to])).toEqual([['B', 'pong', sent.value.message_id]]);
+    expect((await call(b, 'next')).value).toBeNull();
+  });
+
+  it('four servers claim 100 messages concurrently, each exactly once', async () => {
+    const { dir } = tempHive();
+    const input = Array.from({ length: 100 }, (_, i) => JSON.stringify({ to: 'W', body: `job ${i}` })).join('\n');
+    expect(deia(['register', 'W'], { dir }).code).toBe(0);
+    expect(deia(['send', '--stdin-jsonl', '--as', 'BOSS'], { dir, input }).code).toBe(0);
+    const workers = await Promise.all([1, 2, 3, 4].map(() => server(dir, 'W')));
+    const claimed = await Promise.all(
+      workers.map(async (w) => {
+        const mine: string[] = [];
+        for (;;) {
+          const { value } = await call(w, 'next');
+          if (value === null) return mine;
+          mine.push(value.content);
+        }
+      }),
+    );
+    const all = claimed.flat();
+    expect(all.length).toBe(100);
+    expect(new Set(all).size).toBe(100);
+    expect(claimed.filter((c) => c.length > 0).length).toBeGreaterThan(1);
+  });
+
+  it('wait wakes on a send from a third process', async () => {
+    const { dir } = tempHive();
+    const w = await server(dir, 'W');
+    const waiting = call(w, 'wait', { seconds: 40 });
+    await new Promise((r) => setTimeout(r, 700));
+    const t0 = Date.now();
+    const sent = await deiaAsync(['send', 'W', 'wake up', '--as', 'THIRD', '--priority', 'P0'], { dir });
+    expect(sent.code).toBe(0);
+    const { value } = await waiting;
+    expect(value).toMatchObject({ from_bot: 'THIRD', content: 'wake up', priority: 'P0' });
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
+  it('refuses a tool call that names another bot, as a tool error with a stable code', async () => {
+    const { dir } = tempHive();
+    const a = await server(dir, 'A');
+    deia(['register', 'B'], { dir });
+    for (const [tool, args] of [
+      ['send', { to: 'B', body: 'forged', from: 'C' }],
+      ['record', { type: 'code', success: true, bot: 'C' }],
+      ['next', { as: 'B' }],
+    ] as const) {
+      const { res } = await call(a, tool, args);
+      expect(res.isError).toBe(true);
+      expect(res.content[0]!.text).toMatch(/^deia: this server acts as A only; argument "\w+" cannot choose another bot \(/);
+      expect(res.structuredContent.error.code).toBe('EIDENTITY');
+    }
+    // Nothing was sent as anyone, and B's mail was not touched.
+    const inbox = JSON.parse(deia(['inbox', 'B', '--json'], { dir }).stdout);
+    expect(inbox).toEqual([]);
+  });
+
+  it('library errors come back with the CLI text and code', async () => {
+    const { dir } = tempHive();
+    const a = await server(dir, 'A');
+    const { res } = await call(a, 'send', { to: 'bad id!', body: 'x' });
+    expect(res.isError).toBe(true);
+    expect(res.content[0]!.text).toMatch(/^deia: .*bot id/);
+    expect(res.structuredContent.error.code).toBe('EUSAGE');
+    const unknownRecipient = await call(a, 'send', { to: 'NOBODY', body: 'hello?' });
+    expect(unknownRecipient.value).toMatchObject({ status: 'pending', recipient_known: false });
+  });
+
+  it('refuses to start without an identity', () => {
+    const { dir } = tempHive();
+    const r = deia(['mcp'], { dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^deia: deia mcp needs to know which bot you are \(pass --as BOT or set DEIA_BOT\)\n$/);
+  });
+});
