@@ -11,6 +11,21 @@ export { isBotId, validateBotId, sequentialIds, type IdSource } from './common/i
 export type { Clock } from './common/clock.js';
 export { defaultConfig, resolveConfig, type Config } from './config/index.js';
 export { Store } from './store/store.js';
+export { openBackend, isPostgresUrl, redactUrl, type OpenBackendOptions } from './store/open.js';
+export {
+  StoreError,
+  StoreConflict,
+  type StorageBackend,
+  type Log,
+  type Queues,
+  type QueueItem,
+  type Documents,
+  type Transaction,
+  type TransactionScope,
+  type Watcher,
+  type WatchTarget,
+  type Cursor,
+} from './store/types.js';
 export type { HiveContext, HiveOptions } from './hive.js';
 export type { OutcomeInput, PerformanceRecord, RecommendOptions, RecommendResult, StatsOptions, RecordResult, ResetResult as StatsResetResult } from './scheduling/api.js';
 export type { Candidate, StatsRow, Trend } from './scheduling/policy.js';
