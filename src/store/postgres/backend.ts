@@ -36,7 +36,7 @@ import {
   type WatchTarget,
 } from '../types.js';
 import { LATEST_VERSION, migrate, schemaVersion } from './migrations.js';
-import { passwordOf, redactUrl, scrub } from './url.js';
+import { libpqConnectionString, passwordOf, redactUrl, scrub } from './url.js';
 
 const CHANNEL = 'deia_change';
 const BATCH = 5000;
@@ -51,6 +51,27 @@ export interface PostgresOpenOptions extends OpenOptions {
 }
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * pg leaves the socket open when a login fails half-way (no password for SCRAM, say), so the
+ * process would wait for the server's authentication timeout before exiting: close it.
+ */
+class Client extends pg.Client {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads of pg's types, forwarded as they are
+  override connect(callback?: any): any {
+    const drop = () => (this as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    if (callback) {
+      return super.connect((err: Error | null) => {
+        if (err) drop();
+        callback(err, this);
+      });
+    }
+    return super.connect().catch((e: unknown) => {
+      drop();
+      throw e;
+    });
+  }
+}
 
 /** Errors of the driver, told as one line that names the server (never its password) and what to do. */
 export class PgErrors {
@@ -67,6 +88,9 @@ export class PgErrors {
     const err = e as { code?: string; message?: string };
     const msg = scrub(String(err.message ?? e), this.secret).replace(/\s+/g, ' ');
     const code = err.code ?? '';
+    if (/client password must be a string/.test(msg)) {
+      return new StoreError(`PostgreSQL at ${this.location} asks for a password and none was given`, 'put it in PGPASSWORD, ~/.pgpass or the URL', 'ESTOREAUTH');
+    }
     if (code === '28P01' || code === '28000') {
       return new StoreError(`PostgreSQL at ${this.location} refused the login: ${msg}`, 'check the user and password (URL, PGPASSWORD or ~/.pgpass)', 'ESTOREAUTH');
     }
@@ -143,19 +167,23 @@ export class PostgresBackend implements StorageBackend {
   private readonly pool: pg.Pool;
   private readonly watchers = new Set<PgWatcher>();
 
+  private readonly url: string;
+
   constructor(
-    private readonly url: string,
+    url: string,
     readonly clock: Clock,
     readonly opts: PostgresOpenOptions,
   ) {
     this.errors = new PgErrors(url);
     this.location = this.errors.location;
+    this.url = libpqConnectionString(url);
     this.pool = new pg.Pool({
-      connectionString: url,
+      connectionString: this.url,
       max: 4,
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 10_000,
       allowExitOnIdle: true,
+      Client,
       application_name: 'deia',
       keepAlive: true,
     });
@@ -180,12 +208,17 @@ export class PostgresBackend implements StorageBackend {
       }
     }
     let broken: unknown;
+    // A checked-out client whose connection dies (a server restart) emits 'error'; unheard, that
+    // would crash the process. The query in flight fails too, and that is what the caller sees.
+    const onError = (e: unknown) => (broken = e);
+    client.on('error', onError);
     try {
       return await fn(client);
     } catch (e) {
       if (isConnectionError(e)) broken = e;
       throw this.errors.wrap(e);
     } finally {
+      client.off('error', onError);
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
@@ -287,7 +320,7 @@ export class PostgresBackend implements StorageBackend {
 
   /** A connection of its own for LISTEN (a pooled one would be handed to others). */
   newClient(): pg.Client {
-    const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, application_name: 'deia', keepAlive: true });
+    const c = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, application_name: 'deia', keepAlive: true });
     return c;
   }
 

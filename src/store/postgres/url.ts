@@ -38,3 +38,28 @@ export function scrub(text: string, secret: string | undefined): string {
   if (enc !== secret) out = out.split(enc).join('***');
   return out;
 }
+
+/**
+ * The connection string given to the driver, so TLS settings mean what they mean to libpq users:
+ * PGSSLMODE, PGSSLROOTCERT, PGSSLCERT and PGSSLKEY fill in what the URL does not say, and
+ * `uselibpqcompat=true` makes pg read sslmode with libpq's semantics (`require` encrypts without
+ * verifying the certificate, `verify-ca` checks the CA, `verify-full` also the host name) rather
+ * than pg's own (which treats every mode as verify-full, and warns on stderr).
+ */
+export function libpqConnectionString(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  const fill: Array<[string, string | undefined]> = [
+    ['sslmode', env.PGSSLMODE],
+    ['sslrootcert', env.PGSSLROOTCERT],
+    ['sslcert', env.PGSSLCERT],
+    ['sslkey', env.PGSSLKEY],
+  ];
+  for (const [k, v] of fill) if (v && !u.searchParams.has(k)) u.searchParams.set(k, v);
+  if (u.searchParams.has('sslmode') && !u.searchParams.has('uselibpqcompat')) u.searchParams.set('uselibpqcompat', 'true');
+  return u.toString();
+}
