@@ -185,6 +185,8 @@ export interface StorageBackend {
   transaction<R>(scope: TransactionScope, fn: (tx: Transaction) => Promise<R> | R): Promise<R>;
   watch(targets: readonly WatchTarget[]): Promise<Watcher>;
   close(): Promise<void>;
+  /** PostgreSQL opened with `migrate`: the schema version before and after, and the migrations applied. */
+  readonly migration?: { from: number; to: number; applied: number[] };
 }
 
 export interface OpenOptions {

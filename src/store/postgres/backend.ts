@@ -121,6 +121,12 @@ function isConnectRefused(e: unknown): boolean {
   return code === 'ECONNREFUSED' || code === '57P03' || /timeout exceeded when trying to connect/i.test((e as Error)?.message ?? '');
 }
 
+/** How long to keep trying while the server is unreachable: the option, else DEIA_PG_RECONNECT_MS, else 10 s. */
+function reconnectWindow(opts: PostgresOpenOptions): number {
+  const env = Number(process.env.DEIA_PG_RECONNECT_MS);
+  return opts.reconnectMs ?? (Number.isFinite(env) && env >= 0 && process.env.DEIA_PG_RECONNECT_MS ? env : 10_000);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cursorOf(seq: number): Cursor {
@@ -166,6 +172,7 @@ export class PostgresBackend implements StorageBackend {
   readonly docs: Documents;
   private readonly pool: pg.Pool;
   private readonly watchers = new Set<PgWatcher>();
+  migration?: { from: number; to: number; applied: number[] };
 
   private readonly url: string;
 
@@ -196,7 +203,7 @@ export class PostgresBackend implements StorageBackend {
 
   /** Run with a pooled connection; connecting is retried while the server refuses (restarting), up to reconnectMs. */
   async withClient<R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
-    const deadline = Date.now() + (this.opts.reconnectMs ?? 10_000);
+    const deadline = Date.now() + reconnectWindow(this.opts);
     let client: pg.PoolClient;
     for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
       try {
@@ -245,7 +252,7 @@ export class PostgresBackend implements StorageBackend {
   /** Check (or, with `migrate`, bring up to date) the schema. */
   async start(): Promise<void> {
     if (this.opts.migrate) {
-      await this.withClient((c) => migrate(c));
+      this.migration = await this.withClient((c) => migrate(c));
       return;
     }
     const v = await this.withClient((c) => schemaVersion(c));
@@ -652,7 +659,7 @@ class PgWatcher implements Watcher {
   }
 
   private async connect(): Promise<void> {
-    const deadline = Date.now() + (this.db.opts.reconnectMs ?? 10_000);
+    const deadline = Date.now() + reconnectWindow(this.db.opts);
     for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
       const c = this.db.newClient();
       c.on('error', () => this.lost(c));
