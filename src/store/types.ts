@@ -80,6 +80,8 @@ export interface QueueItem<T = unknown> {
   leaseUntil?: number;
   /** Who claimed it last (as given to `claimNext`). */
   claimedBy?: string;
+  /** When it was claimed last (ms since the epoch). */
+  claimedAt?: number;
 }
 
 export interface EnqueueInput<T = unknown> {
@@ -100,6 +102,8 @@ export interface ClaimOptions {
   leaseMs?: number;
   /** Recorded with the claim (who took it). */
   by?: string;
+  /** Only items of this priority. */
+  priority?: number;
 }
 
 /**
@@ -111,6 +115,8 @@ export interface Queues {
   enqueue<T>(queue: string, items: readonly EnqueueInput<T>[]): Promise<{ added: string[] }>;
   /** Claim the most urgent, oldest claimable item, or `null` when there is none. */
   claimNext<T>(queue: string, opts?: ClaimOptions): Promise<QueueItem<T> | null>;
+  /** Claim this item if it is claimable (as `claimNext` would, but by id); `null` when it is not. */
+  take<T>(queue: string, id: string, opts?: ClaimOptions): Promise<QueueItem<T> | null>;
   /** Finish a leased item. False when it was not leased (lapsed and reclaimed, already acked, unknown). */
   ack(queue: string, id: string): Promise<boolean>;
   /** Give a leased item back (claimable again now). False when it was not leased. */
@@ -195,8 +201,11 @@ export interface OpenOptions {
   warn?: (message: string) => void;
 }
 
+/** Ids of queue items: also ':' (message ids allow it); never file names. */
+const ITEM_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
 export function checkName(kind: string, name: string): void {
-  if (!NAME_PATTERN.test(name)) {
+  if (!(kind === 'item id' ? ITEM_ID_PATTERN : NAME_PATTERN).test(name)) {
     throw new StoreError(`invalid ${kind} name: ${JSON.stringify(name)}`, 'names use letters, digits, ".", "_" and "-" (at most 128)');
   }
 }

@@ -24,6 +24,7 @@ export default defineCommand({
     'deia send @all "deploy at 15:00" --as BOT-001 --key deploy-1500',
     'generate-jsonl | deia send --stdin-jsonl --as BOT-001',
   ],
+  postgres: true,
   async exec(run) {
     const { out, opts } = run;
     const to = run.args[0] as string | undefined;
@@ -69,7 +70,10 @@ export default defineCommand({
       ];
     }
     const ctx = run.hive(from ? { as: from } : {});
-    const sent = await sendMessages(ctx, inputs, { label });
+    const sent =
+      ctx.storeChoice.kind === 'postgres'
+        ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../messaging/records.js')).sendOn(b, ctx, inputs, label))
+        : await sendMessages(ctx, inputs, { label });
     warnUndelivered(run.out, ctx, sent);
     if (!opts.stdinJsonl && to === ALL && sent.length === 0) out.warn('no other bot has an inbox: nothing sent');
     if (out.json) return out.printJson(opts.stdinJsonl || to === ALL ? sent : (sent[0] ?? null));

@@ -30,7 +30,7 @@ import {
   type Watcher,
   type WatchTarget,
 } from '../types.js';
-import { applyEvent, foldQueue, pickNext, type QueueEvent } from './queue-fold.js';
+import { applyEvent, foldQueue, isClaimable, pickNext, type QueueEvent } from './queue-fold.js';
 
 const logFile = (name: string) => `${name}.jsonl`;
 const archiveFile = (name: string) => `archive/${name}.jsonl`;
@@ -136,13 +136,28 @@ class FileQueues implements Queues {
     return { added: fresh.map((e) => e.id) };
   }
 
-  async claimNext<T>(queue: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
+  claimNext<T>(queue: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
+    return this.claim<T>(queue, opts, (items, now) => pickNext(items, now, opts.priority));
+  }
+
+  take<T>(queue: string, id: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
+    return this.claim<T>(queue, opts, (items, now) => {
+      const it = items.get(id);
+      return it && isClaimable(it, now) && (opts.priority === undefined || it.priority === opts.priority) ? it : undefined;
+    });
+  }
+
+  private async claim<T>(
+    queue: string,
+    opts: ClaimOptions,
+    pick: (items: Map<string, QueueItem<T>>, now: number) => QueueItem<T> | undefined,
+  ): Promise<QueueItem<T> | null> {
     checkName('queue', queue);
     if (!this.store.exists(queueFile(queue))) return null;
     return this.store.withLock(queueFile(queue), () => {
       const now = this.clock();
       const items = this.fold<T>(queue);
-      const next = pickNext(items, now);
+      const next = pick(items, now);
       if (!next) return null;
       const ev: QueueEvent<T> = { t: 'claim', id: next.id, at: now };
       if (opts.leaseMs !== undefined) ev.lease_until = now + opts.leaseMs;

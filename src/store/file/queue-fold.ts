@@ -22,6 +22,7 @@ export function applyEvent<T>(items: Map<string, QueueItem<T>>, ev: QueueEvent<T
   if (ev.t === 'claim') {
     it.claimCount += 1;
     it.claimedBy = ev.by;
+    it.claimedAt = ev.at;
     if (ev.lease_until === undefined) {
       it.state = 'done';
       delete it.leaseUntil;
@@ -42,11 +43,14 @@ export function foldQueue<T>(events: readonly QueueEvent<T>[]): Map<string, Queu
 }
 
 /** The item a claim takes now: claimable (ready, or leased with its lease lapsed), lowest priority, then oldest, then id. */
-export function pickNext<T>(items: Map<string, QueueItem<T>>, now: number): QueueItem<T> | undefined {
+export function isClaimable(it: QueueItem<unknown>, now: number): boolean {
+  return it.state === 'ready' || (it.state === 'leased' && (it.leaseUntil ?? 0) <= now);
+}
+
+export function pickNext<T>(items: Map<string, QueueItem<T>>, now: number, priority?: number): QueueItem<T> | undefined {
   let best: QueueItem<T> | undefined;
   for (const it of items.values()) {
-    const claimable = it.state === 'ready' || (it.state === 'leased' && (it.leaseUntil ?? 0) <= now);
-    if (!claimable) continue;
+    if (!isClaimable(it, now) || (priority !== undefined && it.priority !== priority)) continue;
     if (!best || it.priority < best.priority || (it.priority === best.priority && (it.createdAt < best.createdAt || (it.createdAt === best.createdAt && it.id < best.id)))) {
       best = it;
     }

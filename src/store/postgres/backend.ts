@@ -148,6 +148,7 @@ interface ItemRow {
   claim_count: number;
   lease_until: string | null;
   claimed_by: string | null;
+  claimed_at: string | null;
 }
 
 function toItem<T>(r: ItemRow): QueueItem<T> {
@@ -161,6 +162,7 @@ function toItem<T>(r: ItemRow): QueueItem<T> {
   };
   if (r.lease_until !== null) it.leaseUntil = Number(r.lease_until);
   if (r.claimed_by !== null) it.claimedBy = r.claimed_by;
+  if (r.claimed_at !== null) it.claimedAt = Number(r.claimed_at);
   return it;
 }
 
@@ -487,7 +489,16 @@ class PgQueues implements Queues {
     return { added: await this.db.withClient((c) => enqueueRows(c, queue, items, this.db.clock())) };
   }
 
-  async claimNext<T>(queue: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
+  claimNext<T>(queue: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
+    return this.claim<T>(queue, null, opts);
+  }
+
+  take<T>(queue: string, id: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
+    return this.claim<T>(queue, id, opts);
+  }
+
+  /** The next claimable item (or the one with `id`), claimed and audited in one statement. */
+  private async claim<T>(queue: string, id: string | null, opts: ClaimOptions): Promise<QueueItem<T> | null> {
     checkName('queue', queue);
     const now = this.db.clock();
     const leaseUntil = opts.leaseMs === undefined ? null : now + Math.trunc(opts.leaseMs);
@@ -497,10 +508,11 @@ class PgQueues implements Queues {
       `WITH c AS (
          UPDATE deia_queue_items
          SET state = CASE WHEN $3::bigint IS NULL THEN 'done' ELSE 'leased' END,
-             lease_until = $3::bigint, claim_count = claim_count + 1, claimed_by = $4
+             lease_until = $3::bigint, claim_count = claim_count + 1, claimed_by = $4, claimed_at = $2
          WHERE queue = $1 AND ${CLAIMABLE} AND id = (
            SELECT id FROM deia_queue_items
            WHERE queue = $1 AND state <> 'done' AND ${CLAIMABLE}
+             AND ($5::int IS NULL OR priority = $5::int) AND ($6::text IS NULL OR id = $6::text)
            ORDER BY priority, created_at, id
            FOR UPDATE SKIP LOCKED LIMIT 1
          )
@@ -510,7 +522,7 @@ class PgQueues implements Queues {
          SELECT queue, id, 'claim', $2, $4, $3::bigint FROM c
        )
        SELECT * FROM c`,
-      [queue, now, leaseUntil, opts.by ?? null],
+      [queue, now, leaseUntil, opts.by ?? null, opts.priority ?? null, id],
     );
     return rows[0] ? toItem<T>(rows[0]) : null;
   }

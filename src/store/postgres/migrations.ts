@@ -50,6 +50,7 @@ CREATE TABLE deia_queue_items (
   claim_count integer NOT NULL DEFAULT 0,
   lease_until bigint,
   claimed_by text,
+  claimed_at bigint,
   PRIMARY KEY (queue, id)
 );
 CREATE INDEX deia_queue_claim_order ON deia_queue_items (queue, priority, created_at, id) WHERE state <> 'done';
