@@ -14,7 +14,7 @@ import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
-import { ALL, audit, newMessage, resolvePrefixes, validateSend } from './rules.js';
+import { ALL, audit, decideAttempt, newMessage, resolvePrefixes, validateSend } from './rules.js';
 import type { AuditRecord, InboxOptions, Message, Priority, SendInput } from './types.js';
 
 const INBOX = (bot: string) => `inbox.${bot}`;
@@ -104,12 +104,18 @@ export async function sendOn(b: StorageBackend, ctx: HiveContext, inputs: readon
     const m = newMessage(v, v.to, id, now, cfg, nowIso);
     const hasInbox = (await b.docs.get(BOT_DOC(v.to))) !== undefined;
     const queue = hasInbox ? INBOX(v.to) : PENDING(v.to);
-    const stored: Message = hasInbox ? { ...m, status: 'delivered', delivered_at: nowIso } : { ...m, last_error: 'recipient has no inbox' };
+    // The same audit lines as the folder's send: queued, then delivered or (no inbox yet) a retry planned.
+    const attempt = hasInbox ? undefined : decideAttempt(m, now, 'recipient has no inbox', true, cfg, ctx.random);
+    const retry = attempt?.kind === 'retry' ? attempt : undefined;
+    const stored: Message = hasInbox
+      ? { ...m, status: 'delivered', delivered_at: nowIso }
+      : { ...m, last_error: 'recipient has no inbox', next_attempt_at: retry?.next_attempt_at ?? null };
     await b.transaction({ queues: [queue], logs: [AUDIT_LOG] }, (tx) => {
       tx.enqueue(queue, [asItem(stored, now)]);
       tx.append(AUDIT_LOG, [
         audit('message_queued', now, stored, 'pending', null),
         ...(hasInbox ? [audit('message_delivered', now, stored, 'delivered', null)] : []),
+        ...(retry ? [audit('message_retry', now, stored, 'pending', { reason: retry.reason, retry_count: retry.retry_count, next_attempt_at: retry.next_attempt_at })] : []),
       ]);
     });
     out.push(stored);
