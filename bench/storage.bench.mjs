@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { root, tempHive } from './lib.mjs';
+import { abCompare, deia, nodeBaseline, root, tempHive } from './lib.mjs';
 
 export const title = 'storage';
 const WORKER = path.join(root, 'bench/storage-worker.mjs');
@@ -117,6 +117,13 @@ export async function run() {
       rows.push({ name: `claims/s, ${CLAIMERS} claimer processes, one queue: file backend (2,000 items)`, value: fileRate, unit: 'claims/s' });
       rows.push({ name: `claims/s, ${CLAIMERS} claimer processes, one queue: PostgreSQL (8,000 items)`, value: pgRate, unit: 'claims/s' });
       rows.push({ name: 'claims/s PostgreSQL vs file backend', baseline: 'file backend', a: 1000 / fileRate, b: 1000 / pgRate, ratio: fileRate / pgRate, target: 1 });
+      // `deia send` start to exit, against `node -e 0`; PostgreSQL adds loading the driver and a connection.
+      for (const [name, store, target] of [['file backend', ['--dir', file.hive], 1.3], ['PostgreSQL', ['--store', db.url], 2]]) {
+        deia([...store, 'inbox', '--as', 'BENCH-B']);
+        let n = 0;
+        const r = abCompare(nodeBaseline, () => deia([...store, 'send', 'BENCH-B', `hello ${n++}`, '--as', 'BENCH-A']));
+        rows.push({ name: `deia send (one message): ${name}`, baseline: 'node -e 0', ...r, target });
+      }
       for (const [name, where] of [['file backend', file.hive], ['PostgreSQL', db.url]]) {
         const l = await wakeLatency(openBackend, where);
         rows.push({ name: `wake-up, enqueue in one process -> claimed by a waiting one, p50: ${name}`, value: l.p50, unit: 'ms', target: 20, targetKind: 'max' });
