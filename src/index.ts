@@ -224,5 +224,17 @@ export class Hive {
 }
 
 export async function openHive(opts: HiveOptions = {}): Promise<Hive> {
-  return new Hive(createContext(opts));
+  const ctx = createContext(opts);
+  // Hive's operations still work on a folder only: a PostgreSQL store (opts.store, DEIA_STORE or
+  // store.url) must not be ignored in favour of the folder.
+  if (ctx.storeChoice.kind === 'postgres') {
+    const { StoreError } = await import('./store/types.js');
+    const { redactUrl } = await import('./store/postgres/url.js');
+    throw new StoreError(
+      `openHive does not run on a PostgreSQL store yet (chosen by ${ctx.storeChoice.from}: ${redactUrl(ctx.storeChoice.url)})`,
+      'use openBackend() for the storage interface, or the CLI (send, inbox, read), or a hive folder',
+      'ESTOREUNSUPPORTED',
+    );
+  }
+  return new Hive(ctx);
 }

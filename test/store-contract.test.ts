@@ -284,6 +284,26 @@ describe.each(fixtures)('storage contract: $kind backend', ({ kind, make }) => {
     expect(await b.queues.ack('work', 'nope')).toBe(false);
   });
 
+  it('queues: take by id, claims of one priority only, and when an item was claimed', async () => {
+    let now = 7_000_000;
+    const b = await open({ clock: () => now });
+    await b.queues.enqueue('mixed', [
+      { id: 'hi', priority: 0, payload: 1, createdAt: 1 },
+      { id: 'lo-1', priority: 3, payload: 2, createdAt: 2 },
+      { id: 'lo-2', priority: 3, payload: 3, createdAt: 3 },
+      { id: 'msg:with:colons', priority: 2, payload: 4, createdAt: 4 },
+    ]);
+    expect((await b.queues.claimNext('mixed', { priority: 3 }))!.id).toBe('lo-1');
+    now += 5;
+    const taken = await b.queues.take('mixed', 'lo-2', { by: 'reader' });
+    expect(taken).toMatchObject({ id: 'lo-2', state: 'done', claimedAt: 7_000_005, claimedBy: 'reader' });
+    expect(await b.queues.take('mixed', 'lo-2')).toBeNull(); // already claimed
+    expect(await b.queues.take('mixed', 'nope')).toBeNull();
+    expect(await b.queues.claimNext('mixed', { priority: 3 })).toBeNull();
+    expect((await b.queues.take('mixed', 'msg:with:colons'))!.payload).toBe(4);
+    expect((await b.queues.list('mixed')).map((i) => i.id)).toEqual(['hi']);
+  });
+
   it('queues: lease lapse across processes (real time): the item comes back with claim_count 2', async () => {
     const b = await open();
     await b.queues.enqueue('lapse', [{ id: 'only', priority: 1, payload: null }]);
