@@ -4,7 +4,7 @@
  *   const hive = await openHive({ dir: '.deia', as: 'BOT-001' });
  */
 import { createContext, requireIdentity, type HiveContext, type HiveOptions } from './hive.js';
-import type { InboxOptions, Message, SendInput } from './messaging/types.js';
+import type { AckOptions, InboxOptions, Message, SendInput } from './messaging/types.js';
 
 export { DeiaError, UsageError } from './common/errors.js';
 export { isBotId, validateBotId, sequentialIds, type IdSource } from './common/ids.js';
@@ -29,7 +29,7 @@ export {
 export type { HiveContext, HiveOptions } from './hive.js';
 export type { OutcomeInput, PerformanceRecord, RecommendOptions, RecommendResult, StatsOptions, RecordResult, ResetResult as StatsResetResult } from './scheduling/api.js';
 export type { Candidate, StatsRow, Trend } from './scheduling/policy.js';
-export type { Message, SendInput, InboxOptions, Priority, MessageStatus } from './messaging/types.js';
+export type { Message, SendInput, InboxOptions, AckOptions, Priority, MessageStatus } from './messaging/types.js';
 export type { HealthReport, Level, AlertEvent, MetricName } from './health/rules.js';
 export type { Task, TaskStatus } from './tasks/model.js';
 
@@ -106,6 +106,18 @@ export class Hive {
     const { inboxMessages } = await import('./messaging/ops.js');
     const bot = opts.bot ?? requireIdentity(this.ctx, 'inbox');
     return inboxMessages(this.ctx, bot, opts);
+  }
+
+  /** `deia ack --json`: done with messages claimed with a lease (`inbox({ next: true, lease })`); only their holder may. */
+  async ack(ids: string | string[], opts: AckOptions = {}): Promise<Message[]> {
+    const { settleMessages } = await import('./messaging/ops.js');
+    return settleMessages(this.ctx, 'ack', typeof ids === 'string' ? [ids] : ids, opts);
+  }
+
+  /** `deia nack --json`: give leased messages back, claimable again at once; only their holder may. */
+  async nack(ids: string | string[], opts: AckOptions = {}): Promise<Message[]> {
+    const { settleMessages } = await import('./messaging/ops.js');
+    return settleMessages(this.ctx, 'nack', typeof ids === 'string' ? [ids] : ids, opts);
   }
 
   /** `deia read --json`: mark messages read by id or unique prefix. */

@@ -372,6 +372,24 @@ export async function metricHistory(ctx: HiveContext, opts: HistoryOptions): Pro
   return { metric, component, unit: METRIC_DEFS[metric].unit, since: Number.isFinite(since) ? iso(since) : null, source, samples };
 }
 
+/**
+ * The report over an aggregate the caller folded itself (the dashboard keeps one in memory):
+ * reads the last recorded levels for hysteresis and writes nothing, so looking at the
+ * dashboard never stores an alert or a level.
+ */
+export async function reportReadOnly(
+  ctx: HiveContext,
+  agg: Agg,
+  opts: Pick<HealthOptions, 'measure' | 'sampler'> = {},
+): Promise<{ report: HealthReport; levels: LevelState; queue: QueueDepth | null }> {
+  const cfg = ctx.config.health;
+  const inputs = await gather(ctx, opts.measure ?? cfg.measure_system, opts.sampler);
+  const levels = loadLevels(ctx);
+  const now = ctx.clock();
+  const res = evaluate(buildInputs(agg, inputs, cfg, now), { cfg, now, prev: levels, alertKeys: () => false });
+  return { report: res.report, levels, queue: inputs.queue ?? null };
+}
+
 export interface DashboardData {
   generated_at: string;
   refresh_seconds: number;

@@ -1,7 +1,7 @@
 /**
  * `deia health serve`: a read-only HTTP server over the health operations.
- *   GET /            the dashboard page (self-contained)
- *   GET /api/dashboard   its data (what `deia health export` prints)
+ *   GET /[?window=15m|1h|24h]   the dashboard page (self-contained, rendered here)
+ *   GET /api/dashboard[?window=…]   its data
  *   GET /health      the report as JSON; 200 unless CRITICAL (503)
  *   GET /metrics     Prometheus text exposition format 0.0.4
  * Concurrent requests share one evaluation in flight. No console output here.
@@ -9,9 +9,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HiveContext } from '../hive.js';
-import { dashboardData, type DashboardData, type HealthOptions } from './api.js';
-import { dashboardHtml } from './dashboard.js';
+import { isDeiaError } from '../common/errors.js';
+import type { HealthOptions } from './api.js';
+import { dashboardPage } from './dashboard.js';
 import { prometheusText } from './format.js';
+import { LiveDashboard, type Snapshot } from './live.js';
+import { parseWindow } from './views.js';
 
 export interface ServeOptions extends Pick<HealthOptions, 'measure' | 'sampler'> {
   port: number;
@@ -34,16 +37,17 @@ const SECURITY_HEADERS = {
 };
 
 export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): Promise<HealthServer> {
-  let inflight: Promise<DashboardData> | null = null;
+  // Read-only: the page, /health and /metrics evaluate without writing alerts or state.
+  const live = new LiveDashboard(ctx, { measure: opts.measure, sampler: opts.sampler });
+  let inflight: Promise<Snapshot> | null = null;
   const current = () => {
     if (!inflight) {
-      inflight = dashboardData(ctx, { measure: opts.measure, sampler: opts.sampler }).finally(() => {
+      inflight = live.snapshot().finally(() => {
         inflight = null;
       });
     }
     return inflight;
   };
-  const page = dashboardHtml(ctx.config.health.dashboard_refresh_seconds);
 
   const server = http.createServer((req, res) => {
     const send = (status: number, type: string, body: string, extra: Record<string, string> = {}) => {
@@ -54,23 +58,36 @@ export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): P
       send(405, 'application/json', JSON.stringify({ error: 'read-only: GET or HEAD' }) + '\n', { allow: 'GET, HEAD' });
       return;
     }
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query] = (req.url ?? '/').split('?') as [string, string | undefined];
     const json = (status: number, doc: unknown) => send(status, 'application/json; charset=utf-8', JSON.stringify(doc, null, 2) + '\n');
     const fail = (e: unknown) => {
       const msg = (e as Error)?.message ?? String(e);
       opts.onError?.(msg);
       json(500, { error: msg });
     };
+    let win;
+    try {
+      win = parseWindow(new URLSearchParams(query ?? '').get('window'));
+    } catch (e) {
+      if (!isDeiaError(e)) throw e;
+      json(400, { error: `${e.message} (${e.hint})` });
+      return;
+    }
+    const view = (s: Snapshot) => live.view(s, win);
     switch (path) {
       case '/':
       case '/index.html':
-        send(200, 'text/html; charset=utf-8', page, {
-          'content-security-policy':
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'",
-        });
+        current().then(
+          (s) =>
+            send(200, 'text/html; charset=utf-8', dashboardPage(view(s)), {
+              'content-security-policy':
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'",
+            }),
+          fail,
+        );
         return;
       case '/api/dashboard':
-        current().then((d) => json(200, d), fail);
+        current().then((s) => json(200, view(s)), fail);
         return;
       case '/health':
         current().then((d) => json(d.report.level === 'CRITICAL' ? 503 : 200, d.report), fail);

@@ -11,6 +11,7 @@ export type {
   QueueDepth,
   CompactResult,
   KeyCompactResult,
+  AckOptions,
 } from './types.js';
 export { PRIORITIES } from './types.js';
 export {
@@ -22,6 +23,7 @@ export {
   compactMailboxes,
   compactKeys,
   markRead,
+  settleMessages,
   conversation,
   messagingStatus,
 } from './ops.js';

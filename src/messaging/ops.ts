@@ -12,11 +12,17 @@
 import { iso } from '../common/clock.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
-import type { HiveContext } from '../hive.js';
+import { requireIdentity, type HiveContext } from '../hive.js';
 import { ensureInbox, hasInbox, knownBots, mailboxFile } from './registry.js';
 import {
   ALL,
+  applyLeaseEvent,
   audit,
+  decideSettle,
+  isClaimable,
+  leaseClaim,
+  nextLapseAt,
+  parseLease,
   decideAttempt,
   foldMailbox,
   foldOutbox,
@@ -27,9 +33,11 @@ import {
   sortInbox,
   validateSend,
   type MailboxState,
+  type Settle,
   type ValidSend,
 } from './rules.js';
 import type {
+  AckOptions,
   AuditRecord,
   CompactResult,
   DeliverResult,
@@ -45,6 +53,7 @@ import type {
   SendInput,
 } from './types.js';
 import { PRIORITIES, STATUSES } from './types.js';
+import { appendAllHeld, PartialCommitError, unwritable, writeError, type Batch } from '../store/commit.js';
 import { MESSAGING_LOG, OUTBOX_FILE } from '../common/files.js';
 
 export const OUTBOX = OUTBOX_FILE;
@@ -80,6 +89,13 @@ function readOutbox(ctx: HiveContext) {
 
 // ------------------------------------------------------------------ delivery
 
+/** When pending mail is next due (retry or expiry), from the small state file; null when nothing is pending. */
+function outboxDueAt(ctx: HiveContext): number | null {
+  const meta = ctx.store.readJson<OutboxMeta>(OUTBOX_STATE);
+  const t = meta?.next_due_at ? Date.parse(meta.next_due_at) : NaN;
+  return Number.isFinite(t) ? t : null;
+}
+
 /** Run delivery only when something is due: one small state file read otherwise. */
 export async function deliverIfDue(ctx: HiveContext): Promise<DeliverResult> {
   const { store } = ctx;
@@ -90,10 +106,12 @@ export async function deliverIfDue(ctx: HiveContext): Promise<DeliverResult> {
   return deliverDue(ctx);
 }
 
-async function writeMeta(ctx: HiveContext, pending: Iterable<Message>): Promise<void> {
+async function writeMeta(ctx: HiveContext, messages: Iterable<Message>): Promise<void> {
+  // Walked twice (count, then due time): an iterator (Map.values()) would be empty the second time.
+  const list = [...messages];
   let n = 0;
-  for (const m of pending) if (m.status === 'pending') n++;
-  const due = nextDueAt(pending);
+  for (const m of list) if (m.status === 'pending') n++;
+  const due = nextDueAt(list);
   const meta: OutboxMeta = { next_due_at: due === null ? null : iso(due), pending: n };
   const prev = ctx.store.readJson<OutboxMeta>(OUTBOX_STATE);
   if (prev && prev.next_due_at === meta.next_due_at && prev.pending === meta.pending) return;
@@ -128,17 +146,25 @@ export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly strin
     const recipients = [...new Set(due.filter((m) => Date.parse(m.expires_at) > now).map((m) => m.to_bot))].filter((b) =>
       hasInbox(ctx, b),
     );
+    // A mailbox that cannot be written (a directory, read-only) blocks only its own mail,
+    // which is retried and in the end failed, not every command that delivers.
+    const broken = new Map<string, string>();
+    for (const b of recipients) {
+      const why = unwritable(store, mailboxFile(b));
+      if (why) broken.set(b, `recipient inbox cannot be written: ${why}`);
+    }
     return store.withLock([...recipients.map(mailboxFile), AUDIT], async () => {
       const res = { ...ZERO };
       const obRecs: OutboxRecord[] = [];
       const audits: AuditRecord[] = [];
       const appends = new Map<string, MailboxRecord[]>();
       const boxes = new Map<string, MailboxState>();
-      for (const b of recipients) boxes.set(b, readMailbox(ctx, b));
+      for (const b of recipients) if (!broken.has(b)) boxes.set(b, readMailbox(ctx, b));
       for (const m of due) {
         const box = boxes.get(m.to_bot);
         let blocked: string | undefined;
-        if (!box) blocked = 'recipient has no inbox';
+        if (broken.has(m.to_bot)) blocked = broken.get(m.to_bot);
+        else if (!box) blocked = 'recipient has no inbox';
         else if (box.byId.has(m.message_id)) {
           // Appended before a crash but never marked: finish the move, do not deliver twice.
           const there = box.byId.get(m.message_id)!;
@@ -190,11 +216,10 @@ export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly strin
             break;
         }
       }
-      for (const [b, recs] of appends) store.appendHeld(mailboxFile(b), recs);
-      store.appendHeld(OUTBOX, obRecs);
+      // One commit: deliveries, their outbox marks and audit lines all stay, or none does.
+      appendAllHeld(store, [...[...appends].map(([b, recs]) => [mailboxFile(b), recs] as const), [OUTBOX, obRecs], [AUDIT, audits]]);
       await writeMeta(ctx, ob.byId.values());
       await maybeCompactOutbox(ctx, ob.byId, ob.records + obRecs.length, now);
-      store.appendHeld(AUDIT, audits);
       return res;
     });
   });
@@ -459,10 +484,9 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
       });
       // Key records first (rule 6): a crash after them is repaired by the next send with
       // the key; a crash before them stored nothing at all.
-      for (const [f, recs] of keyRecs) store.appendHeld(f, recs);
-      for (const [b, recs] of appends) store.appendHeld(mailboxFile(b), recs);
+      // The outbox state first: should the commit below fail, it at worst says mail is due
+      // earlier than it is (one needless delivery pass), never later.
       if (obRecs.length) {
-        store.appendHeld(OUTBOX, obRecs);
         const meta = store.readJson<OutboxMeta>(OUTBOX_STATE);
         const due = nextDueAt(outboxAdded);
         const prev = meta?.next_due_at ? Date.parse(meta.next_due_at) : null;
@@ -471,16 +495,54 @@ export async function sendMessages(ctx: HiveContext, inputs: readonly SendInput[
         if (!meta) {
           // No state yet: derive it from the whole outbox so an older pending message is not forgotten.
           const ob = readOutbox(ctx);
-          await writeMeta(ctx, ob.byId.values());
-        } else await store.writeFileAtomic(OUTBOX_STATE, JSON.stringify(m2) + '\n');
+          const all = [...ob.byId.values(), ...outboxAdded];
+          await writeMeta(ctx, all).catch((e) => Promise.reject(writeError(OUTBOX_STATE, e)));
+        } else await store.writeFileAtomic(OUTBOX_STATE, JSON.stringify(m2) + '\n').catch((e) => Promise.reject(writeError(OUTBOX_STATE, e)));
       }
-      if (audits.length) store.appendHeld(AUDIT, audits);
+      // One commit: key records, deliveries, queued mail and audit lines all stay or none does.
+      const batches: Batch[] = [...keyRecs, ...[...appends].map(([b, recs]) => [mailboxFile(b), recs] as const), [OUTBOX, obRecs], [AUDIT, audits]];
+      try {
+        appendAllHeld(store, batches);
+      } catch (e) {
+        if (e instanceof PartialCommitError) throw partialSend(e, keyRecs, appends, obRecs);
+        throw e;
+      }
       outboxAdded = [];
       return out;
     });
     if (result) return result;
     if (attempt > 20) throw new DeiaError('inboxes kept changing while sending', 'try again');
   }
+}
+
+/**
+ * A send whose commit failed and could only partly be undone: says exactly which messages
+ * stayed (by id and recipient) and whether their audit lines did; `stored` carries them.
+ */
+export class PartialSendError extends DeiaError {
+  constructor(
+    message: string,
+    readonly stored: Message[],
+    readonly audited: boolean,
+  ) {
+    super(message, 'retrying with the same --key stores only what is missing', 1, 'EPARTIAL');
+    this.name = 'PartialSendError';
+  }
+}
+
+function partialSend(e: PartialCommitError, keyRecs: Map<string, KeyRecord[]>, appends: Map<string, MailboxRecord[]>, obRecs: OutboxRecord[]): PartialSendError {
+  const kept = new Set(e.kept);
+  const stored: Message[] = [];
+  for (const [b, recs] of appends) if (kept.has(mailboxFile(b))) for (const r of recs) if (r.t === 'msg') stored.push(r.m);
+  if (kept.has(OUTBOX)) for (const r of obRecs) if (r.t === 'msg') stored.push(r.m);
+  const audited = kept.has(AUDIT);
+  const keyed = [...keyRecs.keys()].some((f) => kept.has(f));
+  const list = stored.map((m) => `${m.message_id} to ${m.to_bot} (${m.status})`).join(', ');
+  return new PartialSendError(
+    `${e.message}: ${stored.length} message(s) stored: ${list || 'none'}; audit lines ${audited ? 'written' : 'not written'}${keyed ? '; key recorded' : ''}`,
+    stored,
+    audited,
+  );
 }
 
 /**
@@ -551,12 +613,14 @@ export async function inboxMessages(ctx: HiveContext, bot: string, opts: InboxOp
   if (opts.wait !== undefined && (!Number.isFinite(opts.wait) || opts.wait < 0)) {
     throw new UsageError(`--wait must be a number of seconds >= 0 (got ${opts.wait})`);
   }
+  if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
+  const lease = opts.lease === undefined ? undefined : parseLease(opts.lease);
   await ensureInbox(ctx, bot);
   await deliverIfDue(ctx);
   const rel = mailboxFile(bot);
   const attempt = async (): Promise<Message[] | Message | null> => {
-    if (opts.next) return claimNext(ctx, bot, opts.priority);
-    const list = selectInbox(readMailbox(ctx, bot), opts);
+    if (opts.next) return claimNext(ctx, bot, opts.priority, lease);
+    const list = selectInbox(readMailbox(ctx, bot), { ...opts, now: ctx.clock() });
     if (list.length === 0 || !opts.markRead) return list;
     return markShown(ctx, bot, list);
   };
@@ -564,18 +628,33 @@ export async function inboxMessages(ctx: HiveContext, bot: string, opts: InboxOp
   let since = ctx.store.stamp(rel);
   let r = await attempt();
   if (!empty(r) || !opts.wait) return r;
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), opts.wait * 1000);
-  try {
-    while (empty(r) && !ac.signal.aborted) {
+  // Wake on a change to the mailbox, and also when pending mail falls due (a full inbox
+  // that a claim has since emptied receives it only through a retry) or a lease lapses.
+  const deadline = Date.now() + opts.wait * 1000;
+  while (empty(r)) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const wake = nextWakeAt(ctx, bot);
+    const ms = wake === null ? left : Math.min(left, Math.max(50, wake - ctx.clock()));
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), ms);
+    try {
       await ctx.store.waitForChange(rel, since, { signal: ac.signal });
-      since = ctx.store.stamp(rel);
-      r = await attempt();
+    } finally {
+      clearTimeout(timer);
     }
-    return r;
-  } finally {
-    clearTimeout(timer);
+    since = ctx.store.stamp(rel);
+    await deliverIfDue(ctx);
+    r = await attempt();
   }
+  return r;
+}
+
+/** The earliest time (on the hive's clock) something may change for a waiting claimer without a write to its mailbox. */
+function nextWakeAt(ctx: HiveContext, bot: string): number | null {
+  const due = outboxDueAt(ctx);
+  const lapse = nextLapseAt(readMailbox(ctx, bot).messages, ctx.clock());
+  return due === null ? lapse : lapse === null ? due : Math.min(due, lapse);
 }
 
 /** What a change to mailboxes appends: records per mailbox, then audit lines, and its result. */
@@ -600,24 +679,76 @@ async function changeMailboxes<R>(
   return store.withLock([...bots.map(mailboxFile), AUDIT], () => {
     const states = new Map(bots.map((b) => [b, readMailbox(ctx, b)] as const));
     const { result, appends, audits } = decide(states, ctx.clock());
-    for (const [b, recs] of appends ?? []) if (recs.length) store.appendHeld(mailboxFile(b), recs);
-    if (audits?.length) store.appendHeld(AUDIT, audits);
+    appendAllHeld(store, [...[...(appends ?? [])].map(([b, recs]) => [mailboxFile(b), recs] as const), [AUDIT, audits ?? []]]);
     return result;
   });
 }
 
-async function claimNext(ctx: HiveContext, bot: string, priority?: Priority): Promise<Message | null> {
+/**
+ * Claim the top claimable message. Without a lease it is marked read in the same locked step
+ * (at most once: a claimer that dies loses it); with one it is hidden until acked, nacked or
+ * the lease lapses (at least once). The claimer is the acting bot, else the inbox's owner.
+ */
+async function claimNext(ctx: HiveContext, bot: string, priority?: Priority, leaseMs?: number): Promise<Message | null> {
   // Cheap look without the lock first: an empty inbox costs no lock.
-  if (selectInbox(readMailbox(ctx, bot), { priority, limit: 1 }).length === 0) return null;
+  if (selectInbox(readMailbox(ctx, bot), { priority, limit: 1, now: ctx.clock() }).length === 0) return null;
   return changeMailboxes(ctx, [bot], (states, now) => {
-    const top = selectInbox(states.get(bot)!, { priority, limit: 1 })[0];
+    const top = selectInbox(states.get(bot)!, { priority, limit: 1, now })[0];
     if (!top) return { result: null };
-    const m: Message = { ...top, status: 'read', read_at: iso(now) };
+    if (leaseMs !== undefined) {
+      const { event, message } = leaseClaim(top, ctx.identity ?? bot, now, leaseMs);
+      const details = { claimed_by: message.claimed_by, claim_count: message.claim_count, lease_expires_at: message.lease_expires_at };
+      return { result: message, appends: new Map([[bot, [event]]]), audits: [audit('message_claimed', now, message, 'delivered', details)] };
+    }
+    const m: Message = { ...top, status: 'read', read_at: iso(now), lease_expires_at: null };
     return {
       result: m,
       appends: new Map([[bot, [{ t: 'read', id: m.message_id, at: m.read_at! }]]]),
       audits: [audit('message_read', now, m, 'read', { claimed: true })],
     };
+  });
+}
+
+/**
+ * `ack` / `nack` messages claimed with a lease, by id or unique prefix: all or none (a
+ * message not held by the acting bot is refused before anything is written). Looks in
+ * `opts.inbox`, else the acting bot's inbox, else every inbox.
+ */
+export async function settleMessages(ctx: HiveContext, kind: Settle, prefixes: readonly string[], opts: AckOptions = {}): Promise<Message[]> {
+  const by = requireIdentity(ctx, kind);
+  if (prefixes.length === 0) throw new UsageError('no message id given', `e.g. deia ${kind} 3f2a9c1b --as ${by}`);
+  if (opts.claim !== undefined && (!Number.isInteger(opts.claim) || opts.claim < 1)) {
+    throw new UsageError(`--claim must be a positive whole number (got ${opts.claim})`, 'give the claim_count the claim returned');
+  }
+  const own = hasInbox(ctx, by) ? [by] : [];
+  const where = new Map<string, string>();
+  const look = (bots: readonly string[]) => {
+    for (const b of bots) for (const m of readMailbox(ctx, b).messages) if (!where.has(m.message_id)) where.set(m.message_id, b);
+  };
+  if (opts.inbox !== undefined) look([validateBotId(opts.inbox, 'inbox')]);
+  else {
+    look(own);
+    if (!prefixes.every((p) => [...where.keys()].some((id) => id.startsWith(p)))) look(knownBots(ctx).filter((b) => b !== by));
+  }
+  const touched = [...new Set(resolvePrefixes(prefixes, [...where.keys()]).map((id) => where.get(id)!))];
+  return changeMailboxes(ctx, touched, (states, now) => {
+    const appends = new Map<string, MailboxRecord[]>();
+    const audits: AuditRecord[] = [];
+    const ids = resolvePrefixes(prefixes, [...states.values()].flatMap((st) => [...st.byId.keys()]));
+    const result = ids.map((id) => {
+      const b = touched.find((x) => states.get(x)!.byId.has(id))!;
+      const cur = states.get(b)!.byId.get(id)!;
+      const d = decideSettle(cur, kind, by, now, opts.claim);
+      if ('refused' in d) throw new DeiaError(d.refused, `\`deia inbox ${b} --all --json\` shows claimed_by and claim_count`, 1, 'ENOTHELD');
+      if (d.event) {
+        applyLeaseEvent(cur, d.event); // a second id naming the same message sees it settled
+        appends.set(b, [...(appends.get(b) ?? []), d.event]);
+        const details = { claimed_by: by, claim_count: d.message.claim_count };
+        audits.push(kind === 'ack' ? audit('message_acked', now, d.message, 'read', details) : audit('message_released', now, d.message, 'delivered', details));
+      }
+      return d.message;
+    });
+    return { result, appends, audits };
   });
 }
 
@@ -628,7 +759,7 @@ async function markShown(ctx: HiveContext, bot: string, shown: Message[]): Promi
     const audits: AuditRecord[] = [];
     const result = shown.map((s) => {
       const cur = st.byId.get(s.message_id) ?? s;
-      if (cur.status !== 'delivered') return { ...cur };
+      if (!isClaimable(cur, now)) return { ...cur };
       const m: Message = { ...cur, status: 'read', read_at: iso(now) };
       reads.push({ t: 'read', id: m.message_id, at: m.read_at! });
       audits.push(audit('message_read', now, m, 'read', null));
@@ -813,8 +944,9 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
   const { store } = ctx;
   const cutoff = ctx.clock() - ctx.config.messaging.read_retention_hours * 3_600_000;
   const res: CompactResult = { mailboxes: 0, dropped: 0, kept: 0 };
-  const isOldRead = (r: MailboxRecord): r is Extract<MailboxRecord, { t: 'read' }> =>
-    r.t === 'read' && typeof r.id === 'string' && Date.parse(r.at) < cutoff;
+  // An ack is written only when it settles the holder's claim, so it marks the message read as a read event does.
+  const isOldRead = (r: MailboxRecord): r is Extract<MailboxRecord, { t: 'read' | 'ack' }> =>
+    (r.t === 'read' || r.t === 'ack') && typeof r.id === 'string' && Date.parse(r.at) < cutoff;
   for (const b of knownBots(ctx)) {
     const rel = mailboxFile(b);
     // Look without the lock first, streaming and stopping at the first old read: a mailbox
@@ -837,11 +969,14 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
       // stays small however long the mailbox is (a read event is only ever written for a
       // message already in the mailbox). Pass 2 streams the file again through rewrite.
       const drop = new Map<string, string>();
+      const claims = new Map<string, number>(); // claim_count of the archived copies
       let total = 0;
       for await (const { record } of store.stream<MailboxRecord>(rel)) {
         if (record.t === 'msg') total++;
         else if (isOldRead(record) && !drop.has(record.id)) drop.set(record.id, record.at);
+        else if (record.t === 'claim' && typeof record.n === 'number') claims.set(record.id, record.n);
       }
+      for (const id of claims.keys()) if (!drop.has(id)) claims.delete(id);
       res.kept += total - drop.size;
       if (drop.size === 0) return;
       res.mailboxes++;
@@ -868,9 +1003,12 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
       } else await store.writeJsonHeld(marker, { offset: cur.offset, ino: cur.ino } satisfies ArchiveMarker);
       await store.rewriteMovingHeld<MailboxRecord, Message>(rel, arch, (r) => {
         if (r.t === 'msg' && r.m && drop.has(r.m.message_id)) {
-          return already.has(r.m.message_id) ? 'drop' : { archive: { ...r.m, status: 'read', read_at: drop.get(r.m.message_id) ?? null } };
+          const id = r.m.message_id;
+          const claimed = claims.has(id) ? { claim_count: claims.get(id)! } : {};
+          return already.has(id) ? 'drop' : { archive: { ...r.m, ...claimed, status: 'read', read_at: drop.get(id) ?? null } };
         }
-        return r.t === 'read' && drop.has(r.id) ? 'drop' : 'keep';
+        // Every event of a dropped message goes with it (read, claim, ack, nack).
+        return r.t !== 'msg' && drop.has(r.id) ? 'drop' : 'keep';
       });
       store.remove(marker);
     });

@@ -5,11 +5,12 @@
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
-import { parsePriority } from '../common/parse.js';
+import { parseDuration, parsePriority } from '../common/parse.js';
 import type { Config } from '../config/index.js';
 import {
   type AuditEventName,
   type AuditRecord,
+  type LeaseEvent,
   type MailboxRecord,
   type Message,
   type MessageStatus,
@@ -130,6 +131,9 @@ export function newMessage(v: ValidSend, to: string, id: string, now: number, cf
     last_error: null,
     reply_to: v.reply_to,
     metadata: v.metadata,
+    claim_count: 0,
+    claimed_by: null,
+    lease_expires_at: null,
   };
 }
 
@@ -142,14 +146,14 @@ export interface MailboxState {
   unread: number;
 }
 
-/** Fold a mailbox's records: message records, with read events applied. */
+/** Fold a mailbox's records: message records, with read and lease events applied. */
 export function foldMailbox(records: readonly MailboxRecord[]): MailboxState {
   const byId = new Map<string, Message>();
   const messages: Message[] = [];
   for (const r of records) {
     if (r.t === 'msg') {
       if (!r.m || typeof r.m.message_id !== 'string' || byId.has(r.m.message_id)) continue;
-      const m = { ...r.m, status: 'delivered' as MessageStatus, read_at: null };
+      const m = { ...r.m, status: 'delivered' as MessageStatus, read_at: null, ...NO_LEASE };
       byId.set(m.message_id, m);
       messages.push(m);
     } else if (r.t === 'read') {
@@ -157,7 +161,11 @@ export function foldMailbox(records: readonly MailboxRecord[]): MailboxState {
       if (m && m.status !== 'read') {
         m.status = 'read';
         m.read_at = r.at;
+        m.lease_expires_at = null;
       }
+    } else {
+      const m = byId.get(r.id);
+      if (m) applyLeaseEvent(m, r);
     }
   }
   let unread = 0;
@@ -180,11 +188,121 @@ export function sortInbox(messages: readonly Message[]): Message[] {
     .map((x) => x.m);
 }
 
-export function selectInbox(state: MailboxState, opts: { priority?: Priority; all?: boolean; limit?: number }): Message[] {
-  let list = state.messages.filter((m) => (opts.all || m.status === 'delivered') && (!opts.priority || m.priority === opts.priority));
+/**
+ * Unread messages (or all with `all`), by priority then age. With `now`, unread messages
+ * under a lease that has not lapsed are left out: they are invisible to other claimers.
+ */
+export function selectInbox(state: MailboxState, opts: { priority?: Priority; all?: boolean; limit?: number; now?: number }): Message[] {
+  const shown = (m: Message) => opts.all || (m.status === 'delivered' && (opts.now === undefined || isClaimable(m, opts.now)));
+  let list = state.messages.filter((m) => shown(m) && (!opts.priority || m.priority === opts.priority));
   list = sortInbox(list);
   if (opts.limit !== undefined) list = list.slice(0, opts.limit);
   return list;
+}
+
+// ------------------------------------------------------------------ leases
+
+/*
+ * Leases (at-least-once claims), as SQS's visibility timeout: `claim` hides an unread
+ * message from other claimers until `until`; `ack` by the holder of the latest claim marks
+ * it read; `nack` by that holder makes it claimable at once; a lapsed lease makes it
+ * claimable again (the next claim counts up `claim_count`). A holder whose lease lapsed may
+ * still ack or nack as long as nobody claimed it since. These are the whole semantics: every
+ * backend folds (or applies) the same events with these functions.
+ */
+
+const NO_LEASE = { claim_count: 0, claimed_by: null, lease_expires_at: null } as const;
+
+/** Shortest and longest lease (SQS allows up to 12 hours). */
+export const LEASE_MIN_MS = 1000;
+export const LEASE_MAX_MS = 12 * 3_600_000;
+
+/** Unread and not under a live lease at `now`. */
+export function isClaimable(m: Message, now: number): boolean {
+  return m.status === 'delivered' && (m.lease_expires_at === null || Date.parse(m.lease_expires_at) <= now);
+}
+
+/** Apply one lease event to a folded message (in place). Events that do not fit the state are ignored. */
+export function applyLeaseEvent(m: Message, e: LeaseEvent): void {
+  if (m.status !== 'delivered' || typeof e.by !== 'string') return;
+  if (e.t === 'claim') {
+    if (!isClaimable(m, Date.parse(e.at)) || typeof e.until !== 'string') return;
+    m.claim_count = (m.claim_count ?? 0) + 1;
+    m.claimed_by = e.by;
+    m.lease_expires_at = e.until;
+    return;
+  }
+  if (m.claimed_by !== e.by || m.claim_count !== e.n || m.lease_expires_at === null) return;
+  m.lease_expires_at = null;
+  if (e.t === 'ack') {
+    m.status = 'read';
+    m.read_at = e.at;
+  }
+}
+
+/** The earliest lease that lapses after `now` among unread messages, or null. */
+export function nextLapseAt(messages: Iterable<Message>, now: number): number | null {
+  let t: number | null = null;
+  for (const m of messages) {
+    if (m.status !== 'delivered' || m.lease_expires_at === null) continue;
+    const u = Date.parse(m.lease_expires_at);
+    if (u > now && (t === null || u < t)) t = u;
+  }
+  return t;
+}
+
+/** A lease length: milliseconds, or a duration text ('30s', '10m', '1h'); a bare number in text is refused. */
+export function parseLease(v: unknown): number {
+  const ms = typeof v === 'number' ? v : parseDuration(v, { what: '--lease', bareMs: false });
+  if (!Number.isFinite(ms) || ms < LEASE_MIN_MS || ms > LEASE_MAX_MS) {
+    throw new UsageError(`--lease must be between 1s and 12h (got ${JSON.stringify(v)})`, 'e.g. --lease 30s, --lease 10m or --lease 1h');
+  }
+  return Math.round(ms);
+}
+
+/** The claim event for `m` by `by` at `now` for `leaseMs`, and the message as the claimer sees it. */
+export function leaseClaim(m: Message, by: string, now: number, leaseMs: number): { event: LeaseEvent; message: Message } {
+  const event: LeaseEvent = { t: 'claim', id: m.message_id, at: iso(now), by, until: iso(now + leaseMs), n: m.claim_count + 1 };
+  const message = { ...m };
+  applyLeaseEvent(message, event);
+  return { event, message };
+}
+
+export type Settle = 'ack' | 'nack';
+
+/**
+ * Whether `by` may ack / nack `m` (with `claim`, only that claim number): the event to append,
+ * `null` when it is already done (an ack repeated after it succeeded), or why not.
+ */
+export function decideSettle(
+  m: Message,
+  kind: Settle,
+  by: string,
+  now: number,
+  claim?: number,
+): { event: LeaseEvent | null; message: Message } | { refused: string } {
+  const id = m.message_id.slice(0, 8);
+  const mine = m.claimed_by === by && (claim === undefined || claim === m.claim_count);
+  if (m.status === 'read') {
+    if (kind === 'ack' && mine && m.claim_count > 0) return { event: null, message: { ...m } };
+    return { refused: `message ${id} is already read${m.read_at ? ` (at ${m.read_at})` : ''}: there is nothing to ${kind}` };
+  }
+  if (m.status !== 'delivered') return { refused: `message ${id} is ${m.status}: there is nothing to ${kind}` };
+  if (m.claim_count === 0 || m.claimed_by === null) {
+    return { refused: `message ${id} is not claimed with a lease: there is nothing to ${kind}` };
+  }
+  if (m.claimed_by !== by) {
+    return { refused: `message ${id} is held by ${m.claimed_by} (claim ${m.claim_count}), not by ${by}` };
+  }
+  if (claim !== undefined && claim !== m.claim_count) {
+    return { refused: `your claim ${claim} of message ${id} lapsed and it was claimed again (claim ${m.claim_count})` };
+  }
+  if (m.lease_expires_at === null) return { refused: `message ${id} was given back (nack): it is not held by ${by}` };
+  if (!mine) return { refused: `message ${id} is not held by ${by}` };
+  const event: LeaseEvent = { t: kind, id: m.message_id, at: iso(now), by, n: m.claim_count };
+  const message = { ...m };
+  applyLeaseEvent(message, event);
+  return { event, message };
 }
 
 // ------------------------------------------------------------------ outbox
@@ -200,7 +318,7 @@ export function foldOutbox(records: readonly OutboxRecord[]): OutboxState {
   const byId = new Map<string, Message>();
   for (const r of records) {
     if (r.t === 'msg') {
-      if (r.m && typeof r.m.message_id === 'string' && !byId.has(r.m.message_id)) byId.set(r.m.message_id, { ...r.m });
+      if (r.m && typeof r.m.message_id === 'string' && !byId.has(r.m.message_id)) byId.set(r.m.message_id, { ...NO_LEASE, ...r.m });
       continue;
     }
     const m = byId.get(r.id);

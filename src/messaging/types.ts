@@ -38,10 +38,29 @@ export interface Message {
   last_error: string | null;
   reply_to: string | null;
   metadata: Record<string, unknown>;
+  /** How many times the message was claimed with a lease (`inbox --next --lease`); 0 otherwise. */
+  claim_count: number;
+  /** Who made the latest lease claim (the claimer's --as), or null. */
+  claimed_by: string | null;
+  /** When the current lease lapses (ISO), or null when the message is not under a lease. */
+  lease_expires_at: string | null;
 }
 
-/** One line of mailboxes/<bot>.jsonl: a delivered message, or a read event folded onto it. */
-export type MailboxRecord = { t: 'msg'; m: Message } | { t: 'read'; id: string; at: string };
+/**
+ * One line of mailboxes/<bot>.jsonl: a delivered message, or an event folded onto it:
+ * `read` (marked read, or claimed at most once), `claim` (claimed with a lease until `until`
+ * by `by`; `n` = the message's claim_count after it), `ack` / `nack` (the holder `by` of claim
+ * number `n` is done / gives it back). See rules.ts `applyLeaseEvent` for the fold.
+ */
+export type MailboxRecord =
+  | { t: 'msg'; m: Message }
+  | { t: 'read'; id: string; at: string }
+  | LeaseEvent;
+
+export type LeaseEvent =
+  | { t: 'claim'; id: string; at: string; by: string; until: string; n: number }
+  | { t: 'ack'; id: string; at: string; by: string; n: number }
+  | { t: 'nack'; id: string; at: string; by: string; n: number };
 
 /** One line of outbox.jsonl: a queued message, or a transition of one. */
 export type OutboxRecord =
@@ -79,6 +98,9 @@ export type AuditEventName =
   | 'message_queued'
   | 'message_delivered'
   | 'message_read'
+  | 'message_claimed'
+  | 'message_acked'
+  | 'message_released'
   | 'message_failed'
   | 'message_expired'
   | 'message_retry'
@@ -104,6 +126,19 @@ export interface InboxOptions {
   next?: boolean;
   /** Seconds to wait for a message when none is there. */
   wait?: number;
+  /**
+   * With `next`: claim with a lease instead of marking read (at-least-once). Milliseconds,
+   * or a duration text such as '30s', '10m', '1h'. The message is invisible to other
+   * claimers until `ack`, `nack`, or the lease lapses.
+   */
+  lease?: number | string;
+}
+
+export interface AckOptions {
+  /** The inbox holding the messages (default: the acting bot's, else any inbox). */
+  inbox?: string;
+  /** The claim number (the message's claim_count when claimed): refuse if it was claimed again since. */
+  claim?: number;
 }
 
 export interface DeliverResult {

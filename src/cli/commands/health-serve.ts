@@ -3,12 +3,12 @@ import { defineCommand } from '../command.js';
 
 export default defineCommand({
   name: 'health serve',
-  summary: 'HTTP dashboard: / (page), /health (JSON, 503 when critical), /metrics (Prometheus); read-only',
+  summary: 'HTTP dashboard: / (health, routing, traffic over 15m, 1h or 24h), /health (JSON, 503 when critical), /metrics (Prometheus); writes nothing',
   options: [
     { flags: '--port <port>', description: 'port to listen on, 0 for any free one (default: health.serve_port, 8000)' },
     { flags: '--host <host>', description: 'address to bind (default: health.serve_host, 127.0.0.1)' },
   ],
-  examples: ['deia health serve', 'deia health serve --port 9100 --host 0.0.0.0'],
+  examples: ['deia health serve', 'deia health serve --port 9100 --host 0.0.0.0', 'deia health serve --port 0 --json   # any free port; prints the URL'],
   async exec(run) {
     const ctx = run.hive();
     const cfg = ctx.config.health;

@@ -14,11 +14,17 @@ export default defineCommand({
     { flags: '--all', description: 'read messages too' },
     { flags: '--limit <n>', description: 'at most this many' },
     { flags: '--mark-read', description: 'mark what is shown as read' },
-    { flags: '--next', description: 'claim the top unread message (marks it read in the same locked step); exit 1 if none' },
+    { flags: '--next', description: 'claim the top unread message (marks it read in the same locked step: at most once); exit 1 if none' },
+    { flags: '--lease <duration>', description: 'with --next: hold the message (30s, 10m, 1h) until `deia ack ID`, `deia nack ID` or the lease lapses (at least once)' },
     { flags: '--wait <seconds>', description: 'block until a message arrives (exit 1 if none came)' },
   ],
   postgres: true,
-  examples: ['deia inbox --as BOT-002', 'DEIA_BOT=BOT-002 deia inbox --next --json', 'deia inbox BOT-002 --wait 30 --priority P0'],
+  examples: [
+    'deia inbox --as BOT-002',
+    'DEIA_BOT=BOT-002 deia inbox --next --json',
+    'DEIA_BOT=BOT-002 deia inbox --next --lease 10m --json',
+    'deia inbox BOT-002 --wait 30 --priority P0',
+  ],
   async exec(run) {
     const { out, opts } = run;
     const ctx = run.hive();
@@ -32,16 +38,18 @@ export default defineCommand({
     };
     const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
     const common = { priority, all: Boolean(opts.all), limit: num(opts.limit, '--limit'), markRead: Boolean(opts.markRead), wait: num(opts.wait, '--wait') };
+    if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
     // On a PostgreSQL store the same command runs on the storage interface (messaging/records.ts).
     const fetch =
       ctx.storeChoice.kind === 'postgres'
         ? async (o: InboxOptions) => {
+            if (o.lease !== undefined) throw new UsageError('--lease does not run on a PostgreSQL store yet', 'claim without --lease, or use a hive folder');
             const { onStore, inboxOn } = await import('../../messaging/records.js');
             return onStore(ctx, (b) => inboxOn(b, ctx, bot, o));
           }
         : (o: InboxOptions) => inboxMessages(ctx, bot, o);
     if (opts.next) {
-      const m = (await fetch({ ...common, next: true })) as Message | null;
+      const m = (await fetch({ ...common, next: true, lease: opts.lease === undefined ? undefined : String(opts.lease) })) as Message | null;
       if (out.json) out.printJson(m);
       else if (m) await renderMessages(run, [m], ctx.clock(), { full: true });
       else out.line(`no unread message for ${bot}`);

@@ -29,6 +29,9 @@ export async function renderMessages(
       `${out.c.bold(out.safe(m.message_id))}  from ${out.safe(m.from_bot)}  ${out.safe(m.priority)}  ${formatAge(now - Date.parse(m.created_at))} ago`,
     );
     if (m.subject) out.line(`subject: ${out.safe(m.subject)}`);
+    if (m.lease_expires_at && m.status === 'delivered') {
+      out.line(`leased to ${out.safe(m.claimed_by)} until ${out.safe(m.lease_expires_at)} (claim ${m.claim_count}): deia ack ${out.safe(m.message_id.slice(0, 8))} when done`);
+    }
     out.line(out.safe(m.content));
     return;
   }

@@ -1,7 +1,7 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../../common/errors.js';
 import { knownBots } from '../../messaging/registry.js';
-import { sendMessages } from '../../messaging/ops.js';
+import { PartialSendError, sendMessages } from '../../messaging/ops.js';
 import { ALL, suggestBot } from '../../messaging/rules.js';
 import type { Message, SendInput } from '../../messaging/types.js';
 
@@ -70,10 +70,17 @@ export default defineCommand({
       ];
     }
     const ctx = run.hive(from ? { as: from } : {});
-    const sent =
-      ctx.storeChoice.kind === 'postgres'
-        ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../messaging/records.js')).sendOn(b, ctx, inputs, label))
-        : await sendMessages(ctx, inputs, { label });
+    let sent: Message[];
+    try {
+      sent =
+        ctx.storeChoice.kind === 'postgres'
+          ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../messaging/records.js')).sendOn(b, ctx, inputs, label))
+          : await sendMessages(ctx, inputs, { label });
+    } catch (e) {
+      // A commit that could only partly be undone: --json callers get exactly what stayed.
+      if (e instanceof PartialSendError && out.json) out.printJson({ error: { code: e.code, message: e.message }, stored: e.stored, audited: e.audited });
+      throw e;
+    }
     warnUndelivered(run.out, ctx, sent);
     if (!opts.stdinJsonl && to === ALL && sent.length === 0) out.warn('no other bot has an inbox: nothing sent');
     if (out.json) return out.printJson(opts.stdinJsonl || to === ALL ? sent : (sent[0] ?? null));

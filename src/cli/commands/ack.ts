@@ -1,0 +1,14 @@
+import { defineCommand } from '../command.js';
+import { settle } from './settle.js';
+
+export default defineCommand({
+  name: 'ack',
+  summary: 'done with messages claimed with --lease: marks them read (only the holder of the latest claim may)',
+  args: '<ids...>',
+  options: [
+    { flags: '--inbox <bot>', description: "the inbox holding the messages (default: yours, else any)" },
+    { flags: '--claim <n>', description: 'refuse unless the claim you hold is still number n (its claim_count): for workers sharing one --as' },
+  ],
+  examples: ['deia ack 3f2a9c1b --as WORKER-1', 'deia ack 3f2a9c1b --as WORKER-1 --inbox QUEUE --claim 2 --json'],
+  exec: (run) => settle(run, 'ack'),
+});
