@@ -3,6 +3,7 @@ import { UsageError } from './common/errors.js';
 import { uuidSource, validateBotId, type IdSource } from './common/ids.js';
 import { CONFIG_FILE, parseConfigText, resolveConfig, type Config } from './config/index.js';
 import { locateHive } from './store/locate.js';
+import { chooseStore, type StoreChoice } from './store/select.js';
 import { Store, type WarnFn } from './store/store.js';
 
 export interface HiveOptions {
@@ -22,6 +23,8 @@ export interface HiveOptions {
   cwd?: string;
   /** Use the defaults without reading config.json (for `init --force` repairing a broken one). */
   ignoreConfig?: boolean;
+  /** Where the hive lives: a postgres:// URL or a folder (default: DEIA_STORE, else store.url in config.json, else the folder). */
+  store?: string;
 }
 
 /**
@@ -37,6 +40,8 @@ export interface HiveContext {
   readonly random: () => number;
   /** The acting bot, if known. */
   readonly identity: string | undefined;
+  /** The backend chosen (--store, DEIA_STORE, store.url, else the folder). */
+  readonly storeChoice: StoreChoice;
 }
 
 /** The acting bot id, or a usage error that says how to give one. */
@@ -55,9 +60,11 @@ export function loadConfig(store: Store): Config {
 
 export function createContext(opts: HiveOptions = {}): HiveContext {
   const env = opts.env ?? process.env;
-  const dir = locateHive({ dir: opts.dir, env, cwd: opts.cwd });
+  const early = chooseStore({ flag: opts.store, env });
+  const dir = locateHive({ dir: opts.dir ?? (early.kind === 'file' ? early.dir : undefined), env, cwd: opts.cwd });
   const store = new Store(dir, { warn: opts.warn });
   const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);
+  const storeChoice = early.kind === 'postgres' ? early : chooseStore({ configUrl: () => config.store.url });
   store.lockOptions = { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
   const asRaw = opts.as ?? (env.DEIA_BOT || undefined);
   const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT)');
@@ -69,5 +76,6 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
     ids: opts.ids ?? uuidSource,
     random: opts.random ?? Math.random,
     identity,
+    storeChoice,
   };
 }

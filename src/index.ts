@@ -11,6 +11,21 @@ export { isBotId, validateBotId, sequentialIds, type IdSource } from './common/i
 export type { Clock } from './common/clock.js';
 export { defaultConfig, resolveConfig, type Config } from './config/index.js';
 export { Store } from './store/store.js';
+export { openBackend, isPostgresUrl, redactUrl, type OpenBackendOptions } from './store/open.js';
+export {
+  StoreError,
+  StoreConflict,
+  type StorageBackend,
+  type Log,
+  type Queues,
+  type QueueItem,
+  type Documents,
+  type Transaction,
+  type TransactionScope,
+  type Watcher,
+  type WatchTarget,
+  type Cursor,
+} from './store/types.js';
 export type { HiveContext, HiveOptions } from './hive.js';
 export type { OutcomeInput, PerformanceRecord, RecommendOptions, RecommendResult, StatsOptions, RecordResult, ResetResult as StatsResetResult } from './scheduling/api.js';
 export type { Candidate, StatsRow, Trend } from './scheduling/policy.js';
@@ -227,5 +242,17 @@ export class Hive {
 }
 
 export async function openHive(opts: HiveOptions = {}): Promise<Hive> {
-  return new Hive(createContext(opts));
+  const ctx = createContext(opts);
+  // Hive's operations still work on a folder only: a PostgreSQL store (opts.store, DEIA_STORE or
+  // store.url) must not be ignored in favour of the folder.
+  if (ctx.storeChoice.kind === 'postgres') {
+    const { StoreError } = await import('./store/types.js');
+    const { redactUrl } = await import('./store/postgres/url.js');
+    throw new StoreError(
+      `openHive does not run on a PostgreSQL store yet (chosen by ${ctx.storeChoice.from}: ${redactUrl(ctx.storeChoice.url)})`,
+      'use openBackend() for the storage interface, or the CLI (send, inbox, read), or a hive folder',
+      'ESTOREUNSUPPORTED',
+    );
+  }
+  return new Hive(ctx);
 }

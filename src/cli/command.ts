@@ -27,6 +27,8 @@ export interface CommandSpec {
    * Its sub-commands keep the usual codes.
    */
   errorExitCode?: number;
+  /** Runs on a PostgreSQL store too; other commands refuse one with a clear error. */
+  postgres?: boolean;
   /** Returns the exit code (0 when omitted). */
   exec(run: Run): Promise<number | void>;
 }

@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isDeiaError } from '../common/errors.js';
+import { redactUrl } from '../store/postgres/url.js';
+import { StoreError } from '../store/types.js';
 import { createContext, type HiveContext, type HiveOptions } from '../hive.js';
 import type { CommandSpec, Run } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -13,7 +15,7 @@ export interface Io {
 }
 
 /** Global options that take a value: skipped when looking for the command name. */
-const VALUE_OPTIONS = new Set(['--dir', '--as']);
+const VALUE_OPTIONS = new Set(['--dir', '--as', '--store']);
 
 /** The first two words of argv that are not options (nor values of --dir/--as), up to `--`. */
 function leadingWords(argv: readonly string[]): string[] {
@@ -66,6 +68,7 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
     .version(VERSION, '-V, --version', 'print the version')
     .option('--dir <path>', 'hive folder (default: DEIA_DIR, else nearest .deia/ walking up, else ./.deia)')
     .option('--as <bot>', 'act as this bot (default: DEIA_BOT)')
+    .option('--store <url>', 'where the hive lives: postgres://user@host/db, or a folder (default: DEIA_STORE, else store.url in config.json, else the folder)')
     .option('--json', 'print one JSON document on stdout, for programs')
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
@@ -174,11 +177,19 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
           ctx = createContext({
             dir: opts.dir,
             as: opts.as,
+            store: opts.store,
             env,
             clock: clockFromEnv(env),
             warn: (m) => out.warn(m),
             ...overrides,
           });
+          if (ctx.storeChoice.kind === 'postgres' && !spec.postgres) {
+            throw new StoreError(
+              `deia ${spec.name} does not run on a PostgreSQL store yet (chosen by ${ctx.storeChoice.from}: ${redactUrl(ctx.storeChoice.url)})`,
+              'run it against a hive folder (--dir), or see docs/storage.md for what runs on PostgreSQL',
+              'ESTOREUNSUPPORTED',
+            );
+          }
         }
         return ctx;
       },

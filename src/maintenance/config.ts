@@ -1,8 +1,9 @@
-import { int, type Section } from '../config/schema.js';
+import { int, optStr, type Section } from '../config/schema.js';
 
 export const storeSection = {
   lock_stale_ms: int(10_000, 'a lock not refreshed for this long belongs to a dead process and is taken over', 2_000),
   lock_max_wait_ms: int(25_000, 'give up waiting for a lock after this long (must exceed lock_stale_ms)', 1_000),
+  url: optStr('where the hive lives instead of this folder: a postgres:// URL (--store and DEIA_STORE win over it; keep the password in PGPASSWORD or ~/.pgpass)'),
 } satisfies Section;
 
 export const cleanupSection = {

@@ -42,3 +42,25 @@ export async function initHive(ctx: HiveContext, opts: { force?: boolean } = {})
     };
   });
 }
+
+export interface StoreInitResult {
+  /** Where the hive lives, password replaced by `***`. */
+  store: string;
+  kind: 'postgres';
+  schema_version: number;
+  /** Migrations applied by this run (none when the schema was already up to date). */
+  applied: number[];
+  already_initialised: boolean;
+}
+
+/** `deia init --store postgres://…`: create or upgrade the schema (re-runnable, safe from several machines at once). */
+export async function initStore(url: string): Promise<StoreInitResult> {
+  const { openBackend } = await import('../store/open.js');
+  const b = await openBackend(url, { migrate: true });
+  try {
+    const m = b.migration ?? { from: 0, to: 0, applied: [] };
+    return { store: b.location, kind: 'postgres', schema_version: m.to, applied: m.applied, already_initialised: m.applied.length === 0 };
+  } finally {
+    await b.close();
+  }
+}

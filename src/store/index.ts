@@ -19,3 +19,5 @@ export {
   type EntryKind,
   type TempInfo,
 } from './inspect.js';
+export * from './types.js';
+export { openBackend, isPostgresUrl, redactUrl, type OpenBackendOptions } from './open.js';

@@ -28,7 +28,7 @@ export function lockRank(rel: string): number {
   if (rel === TASKS_FILE) return 4;
   if (rel === PERFORMANCE_FILE) return 5;
   if (rel === METRICS_FILE) return 6;
-  if (rel.startsWith('state/')) return 7;
+  if (rel.startsWith('state/') || rel.startsWith('docs/')) return 7; // documents of the storage interface too
   if (rel.endsWith('.jsonl') && !rel.includes('/')) return 8; // audit logs come last
   return 9;
 }

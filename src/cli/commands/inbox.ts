@@ -3,6 +3,7 @@ import { UsageError } from '../../common/errors.js';
 import { inboxMessages } from '../../messaging/ops.js';
 import { parsePriority } from '../../common/parse.js';
 import { renderMessages } from './messages-view.js';
+import type { InboxOptions, Message } from '../../messaging/types.js';
 
 export default defineCommand({
   name: 'inbox',
@@ -17,6 +18,7 @@ export default defineCommand({
     { flags: '--lease <duration>', description: 'with --next: hold the message (30s, 10m, 1h) until `deia ack ID`, `deia nack ID` or the lease lapses (at least once)' },
     { flags: '--wait <seconds>', description: 'block until a message arrives (exit 1 if none came)' },
   ],
+  postgres: true,
   examples: [
     'deia inbox --as BOT-002',
     'DEIA_BOT=BOT-002 deia inbox --next --json',
@@ -37,14 +39,23 @@ export default defineCommand({
     const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
     const common = { priority, all: Boolean(opts.all), limit: num(opts.limit, '--limit'), markRead: Boolean(opts.markRead), wait: num(opts.wait, '--wait') };
     if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
+    // On a PostgreSQL store the same command runs on the storage interface (messaging/records.ts).
+    const fetch =
+      ctx.storeChoice.kind === 'postgres'
+        ? async (o: InboxOptions) => {
+            if (o.lease !== undefined) throw new UsageError('--lease does not run on a PostgreSQL store yet', 'claim without --lease, or use a hive folder');
+            const { onStore, inboxOn } = await import('../../messaging/records.js');
+            return onStore(ctx, (b) => inboxOn(b, ctx, bot, o));
+          }
+        : (o: InboxOptions) => inboxMessages(ctx, bot, o);
     if (opts.next) {
-      const m = await inboxMessages(ctx, bot, { ...common, next: true, lease: opts.lease === undefined ? undefined : String(opts.lease) });
+      const m = (await fetch({ ...common, next: true, lease: opts.lease === undefined ? undefined : String(opts.lease) })) as Message | null;
       if (out.json) out.printJson(m);
       else if (m) await renderMessages(run, [m], ctx.clock(), { full: true });
       else out.line(`no unread message for ${bot}`);
       return m ? 0 : 1;
     }
-    const list = await inboxMessages(ctx, bot, common);
+    const list = (await fetch(common)) as Message[];
     if (out.json) out.printJson(list);
     else if (list.length === 0) out.line(`no ${common.all ? '' : 'unread '}messages for ${bot}`);
     else await renderMessages(run, list, ctx.clock());

@@ -24,6 +24,7 @@ export default defineCommand({
     'deia send @all "deploy at 15:00" --as BOT-001 --key deploy-1500',
     'generate-jsonl | deia send --stdin-jsonl --as BOT-001',
   ],
+  postgres: true,
   async exec(run) {
     const { out, opts } = run;
     const to = run.args[0] as string | undefined;
@@ -71,7 +72,10 @@ export default defineCommand({
     const ctx = run.hive(from ? { as: from } : {});
     let sent: Message[];
     try {
-      sent = await sendMessages(ctx, inputs, { label });
+      sent =
+        ctx.storeChoice.kind === 'postgres'
+          ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../messaging/records.js')).sendOn(b, ctx, inputs, label))
+          : await sendMessages(ctx, inputs, { label });
     } catch (e) {
       // A commit that could only partly be undone: --json callers get exactly what stayed.
       if (e instanceof PartialSendError && out.json) out.printJson({ error: { code: e.code, message: e.message }, stored: e.stored, audited: e.audited });

@@ -1,0 +1,187 @@
+/**
+ * Messaging on the storage interface: what `send`, `inbox` (list, --next, --wait, --mark-read)
+ * and `read` do when the hive lives in PostgreSQL. Same rules (validateSend, newMessage, audit
+ * lines of bot-messaging), records instead of files:
+ *   queue inbox.<bot>      delivered messages: ready = unread, done = read (claimed)
+ *   queue pending.<bot>    mail for a bot that has no inbox yet, delivered when it gets one
+ *   document bot.<bot>     the bot has an inbox;  log bots: registrations (bots.jsonl's lines)
+ *   log bot-messaging      the audit log, line for line as the file backend writes it
+ * Not yet here (the folder's code has them): TTL expiry and retries of pending mail, --key
+ * idempotency, @all, leases from the CLI, status, deliver, conversation, compaction.
+ */
+import { iso } from '../common/clock.js';
+import { DeiaError, UsageError } from '../common/errors.js';
+import { validateBotId } from '../common/ids.js';
+import type { HiveContext } from '../hive.js';
+import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
+import { ALL, audit, decideAttempt, newMessage, resolvePrefixes, validateSend } from './rules.js';
+import type { AuditRecord, InboxOptions, Message, Priority, SendInput } from './types.js';
+
+const INBOX = (bot: string) => `inbox.${bot}`;
+const PENDING = (bot: string) => `pending.${bot}`;
+const BOT_DOC = (bot: string) => `bot.${bot}`;
+const AUDIT_LOG = 'bot-messaging';
+const BOTS_LOG = 'bots';
+const RANK: Record<Priority, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
+const MESSAGE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A pending message being moved into an inbox is leased for this long: a crash mid-move lets another process finish it. */
+const MOVE_LEASE_MS = 30_000;
+
+/** Open the chosen store for one command and close it after, whatever happens. */
+export async function onStore<R>(ctx: HiveContext, fn: (b: StorageBackend) => Promise<R>): Promise<R> {
+  const { openBackend } = await import('../store/open.js');
+  const where = ctx.storeChoice.kind === 'postgres' ? ctx.storeChoice.url : ctx.dir;
+  const b = await openBackend(where, { clock: ctx.clock });
+  try {
+    return await fn(b);
+  } finally {
+    await b.close();
+  }
+}
+
+function asItem(m: Message, now: number): EnqueueInput<Message> {
+  return { id: m.message_id, priority: RANK[m.priority], payload: m, createdAt: Date.parse(m.created_at) || now };
+}
+
+function toMessage(it: QueueItem<Message>): Message {
+  const read = it.state === 'done';
+  return { ...it.payload, status: read ? 'read' : 'delivered', read_at: read && it.claimedAt !== undefined ? iso(it.claimedAt) : null };
+}
+
+/** Create a bot's inbox if needed (registered once however many processes look at once), then hand it the mail waiting for it. */
+export async function ensureInboxOn(b: StorageBackend, ctx: HiveContext, bot: string): Promise<{ bot_id: string; created: boolean }> {
+  validateBotId(bot);
+  let created = false;
+  if (!(await b.docs.get(BOT_DOC(bot)))) {
+    created = await b.transaction({ docs: [BOT_DOC(bot)], logs: [BOTS_LOG] }, async (tx) => {
+      if (await tx.get(BOT_DOC(bot))) return false;
+      const timestamp = iso(ctx.clock());
+      tx.put(BOT_DOC(bot), { bot_id: bot, timestamp });
+      tx.append(BOTS_LOG, [{ event: 'registered', bot_id: bot, timestamp }]);
+      return true;
+    });
+  }
+  await deliverPendingOn(b, ctx, bot);
+  return { bot_id: bot, created };
+}
+
+/**
+ * Move mail waiting for `bot` into its inbox: each message is leased from the pending queue
+ * (so two processes never move the same one), enqueued in the inbox with its audit line in one
+ * transaction (idempotent by id), then acknowledged.
+ */
+async function deliverPendingOn(b: StorageBackend, ctx: HiveContext, bot: string): Promise<number> {
+  let moved = 0;
+  for (;;) {
+    const it = await b.queues.claimNext<Message>(PENDING(bot), { leaseMs: MOVE_LEASE_MS, by: 'deliver' });
+    if (!it) return moved;
+    const now = ctx.clock();
+    const m: Message = { ...it.payload, status: 'delivered', delivered_at: iso(now), last_error: null, next_attempt_at: null };
+    await b.transaction({ queues: [INBOX(bot)], logs: [AUDIT_LOG] }, (tx) => {
+      tx.enqueue(INBOX(bot), [asItem(m, now)]);
+      tx.append(AUDIT_LOG, [audit('message_delivered', now, m, 'delivered', { retry_count: m.retry_count })]);
+    });
+    await b.queues.ack(PENDING(bot), it.id);
+    moved++;
+  }
+}
+
+export async function sendOn(b: StorageBackend, ctx: HiveContext, inputs: readonly SendInput[], label: (i: number) => string = () => ''): Promise<Message[]> {
+  const cfg = ctx.config.messaging;
+  const planned = inputs.map((input, i) => {
+    const v = validateSend(input, cfg, ctx.identity, label(i));
+    if (v.to === ALL) throw new UsageError(`${label(i)}@all does not run on a PostgreSQL store yet`, 'send to each bot by name');
+    if (v.key !== null) throw new UsageError(`${label(i)}--key does not run on a PostgreSQL store yet`, 'send without --key');
+    return v;
+  });
+  const now = ctx.clock();
+  const nowIso = iso(now);
+  for (const from of new Set(planned.map((v) => v.from))) await ensureInboxOn(b, ctx, from);
+  const out: Message[] = [];
+  for (const v of planned) {
+    const id = ctx.ids();
+    if (typeof id !== 'string' || !MESSAGE_ID.test(id)) throw new DeiaError(`the id source produced an invalid message id`, 'ids must be 1-128 letters, digits, ".", "_", ":" or "-"');
+    const m = newMessage(v, v.to, id, now, cfg, nowIso);
+    const hasInbox = (await b.docs.get(BOT_DOC(v.to))) !== undefined;
+    const queue = hasInbox ? INBOX(v.to) : PENDING(v.to);
+    // The same audit lines as the folder's send: queued, then delivered or (no inbox yet) a retry planned.
+    const attempt = hasInbox ? undefined : decideAttempt(m, now, 'recipient has no inbox', true, cfg, ctx.random);
+    const retry = attempt?.kind === 'retry' ? attempt : undefined;
+    const stored: Message = hasInbox
+      ? { ...m, status: 'delivered', delivered_at: nowIso }
+      : { ...m, last_error: 'recipient has no inbox', next_attempt_at: retry?.next_attempt_at ?? null };
+    await b.transaction({ queues: [queue], logs: [AUDIT_LOG] }, (tx) => {
+      tx.enqueue(queue, [asItem(stored, now)]);
+      tx.append(AUDIT_LOG, [
+        audit('message_queued', now, stored, 'pending', null),
+        ...(hasInbox ? [audit('message_delivered', now, stored, 'delivered', null)] : []),
+        ...(retry ? [audit('message_retry', now, stored, 'pending', { reason: retry.reason, retry_count: retry.retry_count, next_attempt_at: retry.next_attempt_at })] : []),
+      ]);
+    });
+    out.push(stored);
+  }
+  return out;
+}
+
+export async function inboxOn(b: StorageBackend, ctx: HiveContext, bot: string, opts: InboxOptions = {}): Promise<Message[] | Message | null> {
+  validateBotId(bot);
+  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new UsageError(`--limit must be a positive whole number (got ${opts.limit})`);
+  if (opts.wait !== undefined && (!Number.isFinite(opts.wait) || opts.wait < 0)) throw new UsageError(`--wait must be a number of seconds >= 0 (got ${opts.wait})`);
+  await ensureInboxOn(b, ctx, bot);
+  const queue = INBOX(bot);
+  const priority = opts.priority === undefined ? undefined : RANK[opts.priority];
+  const attempt = async (): Promise<Message[] | Message | null> => {
+    if (opts.next) {
+      const it = await b.queues.claimNext<Message>(queue, { priority, by: ctx.identity ?? bot });
+      if (!it) return null;
+      const m = toMessage(it);
+      await b.log<AuditRecord>(AUDIT_LOG).append([audit('message_read', ctx.clock(), m, 'read', { claimed: true })]);
+      return m;
+    }
+    let items = await b.queues.list<Message>(queue, opts.all ? { states: ['ready', 'leased', 'done'] } : {});
+    if (priority !== undefined) items = items.filter((i) => i.priority === priority);
+    if (opts.limit !== undefined) items = items.slice(0, opts.limit);
+    const list = items.map(toMessage);
+    return opts.markRead ? Promise.all(list.map((m) => (m.status === 'delivered' ? takeRead(b, ctx, bot, m) : m))) : list;
+  };
+  const empty = (r: Message[] | Message | null) => r === null || (Array.isArray(r) && r.length === 0);
+  if (!opts.wait) return attempt();
+  // Watch before looking, so a message arriving between the look and the wait still wakes us.
+  const w = await b.watch([{ queue }]);
+  try {
+    const deadline = Date.now() + opts.wait * 1000;
+    let r = await attempt();
+    while (empty(r) && Date.now() < deadline) {
+      await w.changed({ timeoutMs: deadline - Date.now() });
+      r = await attempt();
+    }
+    return r;
+  } finally {
+    await w.close();
+  }
+}
+
+/** Mark one delivered message read (a claim by id); unchanged if another process read it first. */
+async function takeRead(b: StorageBackend, ctx: HiveContext, bot: string, m: Message): Promise<Message> {
+  const it = await b.queues.take<Message>(INBOX(bot), m.message_id, { by: ctx.identity ?? bot });
+  if (!it) return toMessage((await b.queues.get<Message>(INBOX(bot), m.message_id))!);
+  const read = toMessage(it);
+  await b.log<AuditRecord>(AUDIT_LOG).append([audit('message_read', ctx.clock(), read, 'read', null)]);
+  return read;
+}
+
+/** `deia read`: by id or unique prefix, in `bot`'s inbox. */
+export async function markReadOn(b: StorageBackend, ctx: HiveContext, prefixes: readonly string[], bot: string | undefined): Promise<Message[]> {
+  if (prefixes.length === 0) throw new UsageError('no message id given', 'e.g. deia read 3f2a9c1b');
+  if (!bot) throw new UsageError('on a PostgreSQL store, read needs to know whose inbox', 'pass --as BOT or set DEIA_BOT');
+  validateBotId(bot);
+  const all = await b.queues.list<Message>(INBOX(bot), { states: ['ready', 'leased', 'done'] });
+  const byId = new Map(all.map((i) => [i.id, i] as const));
+  const ids = resolvePrefixes(prefixes, [...byId.keys()]);
+  const out: Message[] = [];
+  for (const id of [...new Set(ids)]) {
+    const m = toMessage(byId.get(id)!);
+    out.push(m.status === 'delivered' ? await takeRead(b, ctx, bot, m) : m);
+  }
+  return out;
+}

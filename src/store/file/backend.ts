@@ -1,0 +1,364 @@
+/**
+ * The file backend of the storage interface: a folder of JSONL files under file locks, on top of
+ * `Store` (locks, torn-line tolerance, atomic rewrite). Nothing to install or run.
+ *
+ * Layout inside the hive folder:
+ *   <log>.jsonl            one record a line, exactly as appended
+ *   archive/<log>.jsonl    what retention moved out of a log
+ *   queues/<queue>.jsonl   items and their claim / ack / nack events, folded under the lock
+ *   docs/<key>.json        {"version": n, "value": …}, replaced atomically
+ */
+import { systemClock, type Clock } from '../../common/clock.js';
+import { Store } from '../store.js';
+import {
+  checkName,
+  StoreConflict,
+  type ClaimOptions,
+  type Cursor,
+  type Documents,
+  type EnqueueInput,
+  type Log,
+  type LogOptions,
+  type LogReadResult,
+  type OpenOptions,
+  type QueueItem,
+  type Queues,
+  type StorageBackend,
+  type Transaction,
+  type TransactionScope,
+  type Versioned,
+  type Watcher,
+  type WatchTarget,
+} from '../types.js';
+import { applyEvent, foldQueue, isClaimable, pickNext, type QueueEvent } from './queue-fold.js';
+
+const logFile = (name: string) => `${name}.jsonl`;
+const archiveFile = (name: string) => `archive/${name}.jsonl`;
+const queueFile = (name: string) => `queues/${name}.jsonl`;
+const docFile = (key: string) => `docs/${key}.json`;
+
+export function openFileBackend(dir: string, opts: OpenOptions = {}): StorageBackend {
+  return new FileBackend(new Store(dir, { warn: opts.warn }), opts.clock ?? systemClock);
+}
+
+/** Cursors of this backend: the file's inode and the byte offset read up to. */
+function encodeCursor(c: { offset: number; ino?: number }): Cursor {
+  return `f1:${c.ino ?? 0}:${c.offset}` as Cursor;
+}
+
+function decodeCursor(c: Cursor | undefined): { offset: number; ino: number } | undefined {
+  if (c === undefined) return undefined;
+  const m = /^f1:(\d+):(\d+)$/.exec(c);
+  // A cursor from another backend names no position here: read everything, as after a rewrite.
+  return m ? { ino: Number(m[1]), offset: Number(m[2]) } : { ino: -1, offset: Number.MAX_SAFE_INTEGER };
+}
+
+class FileLog<T extends object> implements Log<T> {
+  constructor(
+    private readonly store: Store,
+    readonly name: string,
+    private readonly opts: LogOptions<T>,
+  ) {
+    checkName('log', name);
+  }
+
+  async append(records: readonly T[]): Promise<void> {
+    await this.store.append(logFile(this.name), records);
+  }
+
+  async readSince(cursor?: Cursor): Promise<LogReadResult<T>> {
+    const r = this.store.readSince<T>(logFile(this.name), decodeCursor(cursor));
+    return { records: r.records, cursor: encodeCursor(r.cursor), reset: r.reset };
+  }
+
+  async end(): Promise<Cursor> {
+    return encodeCursor(this.store.cursorAtEnd(logFile(this.name)));
+  }
+
+  async *stream(): AsyncIterable<T> {
+    for await (const { record } of this.store.stream<T>(logFile(this.name))) yield record;
+  }
+
+  async archiveOlderThan(before: number): Promise<{ archived: number }> {
+    const timeOf = this.opts.timeOf;
+    if (!timeOf || !this.store.exists(logFile(this.name))) return { archived: 0 };
+    const rel = logFile(this.name);
+    const arch = archiveFile(this.name);
+    return this.store.withLock([rel, arch], async () => {
+      const r = await this.store.rewriteMovingHeld<T>(rel, arch, (rec) => {
+        const t = timeOf(rec);
+        return t !== undefined && t < before ? { archive: rec } : 'keep';
+      });
+      return { archived: r.moved };
+    });
+  }
+
+  async *streamArchive(): AsyncIterable<T> {
+    for await (const { record } of this.store.stream<T>(archiveFile(this.name))) yield record;
+  }
+
+  async *exportLines(): AsyncIterable<string> {
+    // Lines were written by JSON.stringify, and parse + stringify of such a line gives it back
+    // byte for byte; torn and corrupt lines are skipped (and reported) as every reader does.
+    for await (const r of this.stream()) yield JSON.stringify(r) + '\n';
+  }
+}
+
+class FileQueues implements Queues {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  private fold<T>(queue: string) {
+    return foldQueue<T>(this.store.read<QueueEvent<T>>(queueFile(queue)).records);
+  }
+
+  async enqueue<T>(queue: string, items: readonly EnqueueInput<T>[]): Promise<{ added: string[] }> {
+    checkName('queue', queue);
+    if (items.length === 0) return { added: [] };
+    return this.store.withLock(queueFile(queue), () => this.enqueueHeld(queue, items));
+  }
+
+  /** The caller holds the queue's lock. */
+  enqueueHeld<T>(queue: string, items: readonly EnqueueInput<T>[]): { added: string[] } {
+    const known = this.fold<T>(queue);
+    const now = this.clock();
+    const fresh: QueueEvent<T>[] = [];
+    const seen = new Set<string>();
+    for (const it of items) {
+      checkName('item id', it.id);
+      if (known.has(it.id) || seen.has(it.id)) continue;
+      seen.add(it.id);
+      fresh.push({ t: 'item', id: it.id, priority: it.priority, created_at: it.createdAt ?? now, payload: it.payload });
+    }
+    if (fresh.length) this.store.appendHeld(queueFile(queue), fresh);
+    return { added: fresh.map((e) => e.id) };
+  }
+
+  claimNext<T>(queue: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
+    return this.claim<T>(queue, opts, (items, now) => pickNext(items, now, opts.priority));
+  }
+
+  take<T>(queue: string, id: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
+    return this.claim<T>(queue, opts, (items, now) => {
+      const it = items.get(id);
+      return it && isClaimable(it, now) && (opts.priority === undefined || it.priority === opts.priority) ? it : undefined;
+    });
+  }
+
+  private async claim<T>(
+    queue: string,
+    opts: ClaimOptions,
+    pick: (items: Map<string, QueueItem<T>>, now: number) => QueueItem<T> | undefined,
+  ): Promise<QueueItem<T> | null> {
+    checkName('queue', queue);
+    if (!this.store.exists(queueFile(queue))) return null;
+    return this.store.withLock(queueFile(queue), () => {
+      const now = this.clock();
+      const items = this.fold<T>(queue);
+      const next = pick(items, now);
+      if (!next) return null;
+      const ev: QueueEvent<T> = { t: 'claim', id: next.id, at: now };
+      if (opts.leaseMs !== undefined) ev.lease_until = now + opts.leaseMs;
+      if (opts.by !== undefined) ev.by = opts.by;
+      this.store.appendHeld(queueFile(queue), [ev]);
+      applyEvent(items, ev);
+      return next;
+    });
+  }
+
+  private async settle(queue: string, id: string, t: 'ack' | 'nack'): Promise<boolean> {
+    checkName('queue', queue);
+    if (!this.store.exists(queueFile(queue))) return false;
+    return this.store.withLock(queueFile(queue), () => {
+      const now = this.clock();
+      const item = this.fold(queue).get(id);
+      if (!item || item.state !== 'leased' || (item.leaseUntil ?? 0) <= now) return false;
+      this.store.appendHeld(queueFile(queue), [{ t, id, at: now }]);
+      return true;
+    });
+  }
+
+  ack(queue: string, id: string): Promise<boolean> {
+    return this.settle(queue, id, 'ack');
+  }
+
+  nack(queue: string, id: string): Promise<boolean> {
+    return this.settle(queue, id, 'nack');
+  }
+
+  async list<T>(queue: string, opts: { states?: QueueItem['state'][]; limit?: number } = {}): Promise<QueueItem<T>[]> {
+    checkName('queue', queue);
+    const now = this.clock();
+    const claimable = (i: QueueItem<T>) => i.state === 'ready' || (i.state === 'leased' && (i.leaseUntil ?? 0) <= now);
+    const keep = opts.states ? (i: QueueItem<T>) => opts.states!.includes(i.state) : claimable;
+    const items = [...this.fold<T>(queue).values()].filter(keep);
+    items.sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return opts.limit === undefined ? items : items.slice(0, opts.limit);
+  }
+
+  async get<T>(queue: string, id: string): Promise<QueueItem<T> | undefined> {
+    checkName('queue', queue);
+    return this.fold<T>(queue).get(id);
+  }
+
+  async names(): Promise<string[]> {
+    return this.store
+      .list('queues')
+      .filter((f) => f.endsWith('.jsonl') && !f.endsWith('.corrupt.jsonl'))
+      .map((f) => f.slice(0, -'.jsonl'.length))
+      .sort();
+  }
+}
+
+interface DocFile<T> {
+  version: number;
+  value: T;
+}
+
+class FileDocuments implements Documents {
+  constructor(private readonly store: Store) {}
+
+  async get<T>(key: string): Promise<Versioned<T> | undefined> {
+    checkName('document key', key);
+    const d = this.store.readJson<DocFile<T>>(docFile(key));
+    return d && { value: d.value, version: d.version };
+  }
+
+  async put<T>(key: string, value: T, opts: { ifVersion?: number } = {}): Promise<{ version: number }> {
+    checkName('document key', key);
+    return this.store.withLock(docFile(key), async () => {
+      const cur = this.store.readJson<DocFile<T>>(docFile(key))?.version ?? 0;
+      if (opts.ifVersion !== undefined && opts.ifVersion !== cur) throw new StoreConflict(key, opts.ifVersion, cur);
+      await this.store.writeJsonHeld(docFile(key), { version: cur + 1, value });
+      return { version: cur + 1 };
+    });
+  }
+
+  async update<T, R>(key: string, fn: (current: T | undefined) => { value?: T; result: R } | Promise<{ value?: T; result: R }>): Promise<R> {
+    checkName('document key', key);
+    return this.store.withLock(docFile(key), async () => {
+      const cur = this.store.readJson<DocFile<T>>(docFile(key));
+      const { value, result } = await fn(cur?.value);
+      if (value !== undefined) await this.store.writeJsonHeld(docFile(key), { version: (cur?.version ?? 0) + 1, value });
+      return result;
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    checkName('document key', key);
+    await this.store.withLock(docFile(key), () => this.store.remove(docFile(key)));
+  }
+}
+
+class FileWatcher implements Watcher {
+  private readonly closing = new AbortController();
+
+  constructor(
+    private readonly store: Store,
+    private readonly stamps: Map<string, string>,
+  ) {}
+
+  async changed(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    const stop = new AbortController();
+    const signals = [stop.signal, this.closing.signal, ...(opts.signal ? [opts.signal] : [])];
+    const any = AbortSignal.any(signals);
+    const timer = opts.timeoutMs !== undefined ? setTimeout(() => stop.abort(), opts.timeoutMs) : undefined;
+    try {
+      const waits = [...this.stamps].map(([rel, since]) => this.store.waitForChange(rel, since, { signal: any, pollMs: 1000 }));
+      const changed = await Promise.race(waits);
+      stop.abort(); // let the other waits go
+      if (changed) for (const rel of this.stamps.keys()) this.stamps.set(rel, this.store.stamp(rel));
+      return changed;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+  }
+}
+
+export class FileBackend implements StorageBackend {
+  readonly kind = 'file' as const;
+  readonly queues: FileQueues;
+  readonly docs: FileDocuments;
+
+  constructor(
+    readonly store: Store,
+    private readonly clock: Clock,
+  ) {
+    this.queues = new FileQueues(store, clock);
+    this.docs = new FileDocuments(store);
+  }
+
+  get location(): string {
+    return this.store.root;
+  }
+
+  log<T extends object = Record<string, unknown>>(name: string, opts: LogOptions<T> = {}): Log<T> {
+    return new FileLog<T>(this.store, name, opts);
+  }
+
+  /**
+   * Takes every named file's lock in the global order, runs `fn`, then writes: documents
+   * (each atomically), log appends, queue items. A crash between two of those files leaves
+   * the earlier ones written: callers keep their writes idempotent by id (DESIGN rule 6).
+   */
+  async transaction<R>(scope: TransactionScope, fn: (tx: Transaction) => Promise<R> | R): Promise<R> {
+    const docs = new Set(scope.docs ?? []);
+    const logs = new Set(scope.logs ?? []);
+    const queues = new Set(scope.queues ?? []);
+    for (const k of docs) checkName('document key', k);
+    for (const l of logs) checkName('log', l);
+    for (const q of queues) checkName('queue', q);
+    const rels = [...[...docs].map(docFile), ...[...logs].map(logFile), ...[...queues].map(queueFile)];
+    return this.store.withLock(rels, async () => {
+      const docWrites = new Map<string, { value: unknown } | null>();
+      const appends: Array<[string, readonly object[]]> = [];
+      const enqueues: Array<[string, readonly EnqueueInput<unknown>[]]> = [];
+      const need = (set: Set<string>, kind: string, name: string) => {
+        if (!set.has(name)) throw new Error(`transaction touches ${kind} ${name} outside its scope`);
+      };
+      const tx: Transaction = {
+        get: async <T>(key: string) => {
+          need(docs, 'document', key);
+          const w = docWrites.get(key);
+          if (w === null) return undefined;
+          const cur = await this.docs.get<T>(key);
+          return w ? { value: w.value as T, version: (cur?.version ?? 0) + 1 } : cur;
+        },
+        put: (key, value) => (need(docs, 'document', key), void docWrites.set(key, { value })),
+        delete: (key) => (need(docs, 'document', key), void docWrites.set(key, null)),
+        append: (log, records) => (need(logs, 'log', log), void appends.push([log, records])),
+        enqueue: (queue, items) => (need(queues, 'queue', queue), void enqueues.push([queue, items])),
+      };
+      const result = await fn(tx);
+      for (const [key, w] of docWrites) {
+        if (w === null) this.store.remove(docFile(key));
+        else {
+          const version = ((await this.docs.get(key))?.version ?? 0) + 1;
+          await this.store.writeJsonHeld(docFile(key), { version, value: w.value });
+        }
+      }
+      for (const [log, records] of appends) if (records.length) this.store.appendHeld(logFile(log), records);
+      for (const [queue, items] of enqueues) this.queues.enqueueHeld(queue, items);
+      return result;
+    });
+  }
+
+  async watch(targets: readonly WatchTarget[]): Promise<Watcher> {
+    const stamps = new Map<string, string>();
+    for (const t of targets) {
+      const rel = 'queue' in t ? queueFile(t.queue) : 'log' in t ? logFile(t.log) : docFile(t.doc);
+      stamps.set(rel, this.store.stamp(rel));
+    }
+    return new FileWatcher(this.store, stamps);
+  }
+
+  async close(): Promise<void> {
+    // Nothing held between calls: every operation takes and releases its locks.
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Opening a backend by where the hive lives: a postgres:// URL is the PostgreSQL backend (its
+ * driver loaded only then, by a dynamic import), anything else a hive folder.
+ */
+import { openFileBackend } from './file/backend.js';
+import { isPostgresUrl, redactUrl } from './postgres/url.js';
+import type { OpenOptions, StorageBackend } from './types.js';
+
+export { isPostgresUrl, redactUrl };
+
+export interface OpenBackendOptions extends OpenOptions {
+  /** PostgreSQL: create or upgrade the schema first (what `deia init --store` does). */
+  migrate?: boolean;
+  /** PostgreSQL: how long to keep trying while the server is unreachable (ms). */
+  reconnectMs?: number;
+  /** PostgreSQL: a watcher's fallback poll (ms). */
+  pollMs?: number;
+}
+
+export async function openBackend(where: string, opts: OpenBackendOptions = {}): Promise<StorageBackend> {
+  if (isPostgresUrl(where)) {
+    const { openPostgresBackend } = await import('./postgres/backend.js');
+    return openPostgresBackend(where, opts);
+  }
+  return openFileBackend(where, opts);
+}

@@ -1,0 +1,227 @@
+/**
+ * The storage interface: what domain code may ask of a backend, in records, never in files.
+ *
+ * Two backends implement it: the folder of JSONL files (src/store/file, the default, nothing to
+ * set up) and PostgreSQL (src/store/postgres, for hives spread over several machines). Both keep
+ * the same guarantees; the contract tests (test/store-contract.test.ts) run against both.
+ *
+ * Nothing here names a domain (no "outbox", no "mailbox"): callers choose the names of their
+ * logs, queues and documents. Nothing here is an offset, an inode, a byte size, a file name or a
+ * lock: a cursor is an opaque string, only meaningful to the backend that gave it.
+ */
+import type { Clock } from '../common/clock.js';
+import { DeiaError } from '../common/errors.js';
+
+/** Names of logs and queues, and document keys: safe as file names and as SQL values alike. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** A position in a log, opaque to the caller: store it, hand it back, never parse it. */
+export type Cursor = string & { readonly __brand: 'deia.Cursor' };
+
+export interface LogReadResult<T> {
+  records: T[];
+  /** Where this read stopped; hand it to the next `readSince`. */
+  cursor: Cursor;
+  /**
+   * True when the cursor no longer named a position (the log was rewritten under it, or the
+   * cursor came from elsewhere): `records` then holds the whole log as it is now, so a caller
+   * keeping aggregates drops them and folds again.
+   */
+  reset: boolean;
+}
+
+/**
+ * An append-only log of JSON records (outcomes, samples, audit events). Each record is stored
+ * as the exact text `JSON.stringify` gave when it was appended, so `exportLines` gives back the
+ * appended lines byte for byte, on either backend.
+ */
+export interface Log<T extends object = Record<string, unknown>> {
+  readonly name: string;
+  /** Append records, in order, as one atomic step (all or none are stored). */
+  append(records: readonly T[]): Promise<void>;
+  /** The records appended after `cursor` (all of them without one), oldest first. */
+  readSince(cursor?: Cursor): Promise<LogReadResult<T>>;
+  /** The cursor at the end of the log now (for a reader that starts from "here on"). */
+  end(): Promise<Cursor>;
+  /** Every record, oldest first, in bounded memory however long the log is. */
+  stream(): AsyncIterable<T>;
+  /**
+   * Move records older than `before` (by the log's `timeOf`) to the log's archive, atomically
+   * per record: a record is in the log or in the archive, never in neither.
+   */
+  archiveOlderThan(before: number): Promise<{ archived: number }>;
+  /** The archived records, oldest first (what retention moved away). */
+  streamArchive(): AsyncIterable<T>;
+  /** The log as JSONL text: one line per record, each ending in "\n", byte-identical to what was appended. */
+  exportLines(): AsyncIterable<string>;
+}
+
+export interface LogOptions<T> {
+  /**
+   * When a record happened (ms since the epoch), for retention by age. Records for which it
+   * gives `undefined` are never archived by age.
+   */
+  timeOf?: (record: T) => number | undefined;
+}
+
+/** One item of a queue, as a claimer sees it. */
+export interface QueueItem<T = unknown> {
+  id: string;
+  /** Lower is more urgent: claims take the lowest priority first, then the oldest. */
+  priority: number;
+  /** Ms since the epoch: the age order within a priority. */
+  createdAt: number;
+  payload: T;
+  /** `ready`: claimable; `leased`: claimed for a while; `done`: claimed for good, or acknowledged. */
+  state: 'ready' | 'leased' | 'done';
+  /** How many times it was claimed (a lease that lapsed and was claimed again counts twice). */
+  claimCount: number;
+  /** For a leased item: when the lease lapses (ms since the epoch). */
+  leaseUntil?: number;
+  /** Who claimed it last (as given to `claimNext`). */
+  claimedBy?: string;
+  /** When it was claimed last (ms since the epoch). */
+  claimedAt?: number;
+}
+
+export interface EnqueueInput<T = unknown> {
+  /** Unique within the queue: enqueueing an id that is already there stores nothing (idempotent). */
+  id: string;
+  priority: number;
+  payload: T;
+  /** Defaults to the store's clock. */
+  createdAt?: number;
+}
+
+export interface ClaimOptions {
+  /**
+   * Claim for this many ms only: the item is invisible to other claimers until `ack`, `nack`, or
+   * the lease lapsing (then it is claimable again, at-least-once). Without it the claim is final:
+   * exactly once.
+   */
+  leaseMs?: number;
+  /** Recorded with the claim (who took it). */
+  by?: string;
+  /** Only items of this priority. */
+  priority?: number;
+}
+
+/**
+ * Per-name queues (one per recipient, say): enqueue, claim the next by priority then age, each
+ * item handed out to exactly one claimer however many processes claim at once.
+ */
+export interface Queues {
+  /** Store items (in one atomic step). Returns the ids that were new; ids already there are left as they were. */
+  enqueue<T>(queue: string, items: readonly EnqueueInput<T>[]): Promise<{ added: string[] }>;
+  /** Claim the most urgent, oldest claimable item, or `null` when there is none. */
+  claimNext<T>(queue: string, opts?: ClaimOptions): Promise<QueueItem<T> | null>;
+  /** Claim this item if it is claimable (as `claimNext` would, but by id); `null` when it is not. */
+  take<T>(queue: string, id: string, opts?: ClaimOptions): Promise<QueueItem<T> | null>;
+  /** Finish a leased item. False when it was not leased (lapsed and reclaimed, already acked, unknown). */
+  ack(queue: string, id: string): Promise<boolean>;
+  /** Give a leased item back (claimable again now). False when it was not leased. */
+  nack(queue: string, id: string): Promise<boolean>;
+  /** Items in claim order; by default the claimable ones only (`ready`, or leased with a lapsed lease). */
+  list<T>(queue: string, opts?: { states?: QueueItem['state'][]; limit?: number }): Promise<QueueItem<T>[]>;
+  /** Look at one item without claiming it. */
+  get<T>(queue: string, id: string): Promise<QueueItem<T> | undefined>;
+  /** Names of queues that hold at least one item (in any state). */
+  names(): Promise<string[]>;
+}
+
+export interface Versioned<T> {
+  value: T;
+  /** Starts at 1 and grows by one per write: the token for optimistic updates. */
+  version: number;
+}
+
+/** Small JSON documents by key (state, aggregates, settings). */
+export interface Documents {
+  get<T>(key: string): Promise<Versioned<T> | undefined>;
+  /**
+   * Write a document. With `ifVersion`, only when its version is still that one (0: only when it
+   * does not exist yet); otherwise a `StoreConflict` is thrown and nothing is written.
+   */
+  put<T>(key: string, value: T, opts?: { ifVersion?: number }): Promise<{ version: number }>;
+  /**
+   * Read-modify-write under the document's lock: `fn` sees the current value (or undefined) and
+   * returns the new one (or undefined to leave it) and a result for the caller.
+   */
+  update<T, R>(key: string, fn: (current: T | undefined) => { value?: T; result: R } | Promise<{ value?: T; result: R }>): Promise<R>;
+  delete(key: string): Promise<void>;
+}
+
+/** What a transaction may touch: named up front, so a backend can lock them in one global order. */
+export interface TransactionScope {
+  docs?: readonly string[];
+  logs?: readonly string[];
+  queues?: readonly string[];
+}
+
+/** Inside `transaction`: reads see the locked state; writes are applied together at commit. */
+export interface Transaction {
+  get<T>(key: string): Promise<Versioned<T> | undefined>;
+  put<T>(key: string, value: T): void;
+  delete(key: string): void;
+  append(log: string, records: readonly object[]): void;
+  enqueue<T>(queue: string, items: readonly EnqueueInput<T>[]): void;
+}
+
+export type WatchTarget = { queue: string } | { log: string } | { doc: string };
+
+/**
+ * A change signal. Created before checking (so a change right after the check is not missed),
+ * then waited on: resolves true when something watched may have changed (re-check: a wake-up
+ * can be spurious, e.g. after a reconnect), false on timeout or abort.
+ */
+export interface Watcher {
+  changed(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface StorageBackend {
+  /** `file` or `postgres`. */
+  readonly kind: 'file' | 'postgres';
+  /** Where the hive lives, safe to print (a connection string's password is replaced by `***`). */
+  readonly location: string;
+  log<T extends object = Record<string, unknown>>(name: string, opts?: LogOptions<T>): Log<T>;
+  readonly queues: Queues;
+  readonly docs: Documents;
+  /** Run `fn` holding the named documents, logs and queues; its writes commit together or not at all. */
+  transaction<R>(scope: TransactionScope, fn: (tx: Transaction) => Promise<R> | R): Promise<R>;
+  watch(targets: readonly WatchTarget[]): Promise<Watcher>;
+  close(): Promise<void>;
+  /** PostgreSQL opened with `migrate`: the schema version before and after, and the migrations applied. */
+  readonly migration?: { from: number; to: number; applied: number[] };
+}
+
+export interface OpenOptions {
+  clock?: Clock;
+  /** Receives one line per problem found in stored data (torn or corrupt lines). */
+  warn?: (message: string) => void;
+}
+
+/** Ids of queue items: also ':' (message ids allow it); never file names. */
+const ITEM_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export function checkName(kind: string, name: string): void {
+  if (!(kind === 'item id' ? ITEM_ID_PATTERN : NAME_PATTERN).test(name)) {
+    throw new StoreError(`invalid ${kind} name: ${JSON.stringify(name)}`, 'names use letters, digits, ".", "_" and "-" (at most 128)');
+  }
+}
+
+/** A problem of the store (unreachable, refused, conflicting); the CLI prints it as one line. */
+export class StoreError extends DeiaError {
+  constructor(message: string, hint?: string, code = 'ESTORE') {
+    super(message, hint, 1, code);
+    this.name = 'StoreError';
+  }
+}
+
+/** An optimistic write lost: the document changed since it was read. */
+export class StoreConflict extends StoreError {
+  constructor(key: string, expected: number, actual: number) {
+    super(`document ${key} is at version ${actual}, not ${expected}`, 'read it again and retry', 'ECONFLICT');
+    this.name = 'StoreConflict';
+  }
+}

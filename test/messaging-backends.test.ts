@@ -1,0 +1,131 @@
+/**
+ * The messaging commands that run on both backends (send, inbox, --next, --wait, --mark-read,
+ * read), one suite with two fixtures: a hive folder (--dir) and a PostgreSQL store (--store).
+ * The postgres fixture fails (never skips) without a reachable server.
+ */
+import fs from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
+import { freshDatabase } from './helpers/pg.js';
+
+type Lib = typeof import('../src/index.js');
+const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
+
+interface Fixture {
+  where: string;
+  args: string[];
+  cleanup: () => Promise<void>;
+}
+
+const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
+  {
+    kind: 'file',
+    make: async () => {
+      const h = tempHive();
+      return { where: h.dir, args: ['--dir', h.dir], cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
+    },
+  },
+  {
+    kind: 'postgres',
+    make: async () => {
+      const db = await freshDatabase();
+      const r = deia(['init', '--store', db.url]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      return { where: db.url, args: ['--store', db.url], cleanup: db.drop };
+    },
+  },
+];
+
+describe.each(fixtures)('messaging on the $kind backend', ({ make }) => {
+  let fx: Fixture;
+  const run = (args: string[], opts: CliOptions = {}) => deia([...fx.args, ...args], opts);
+  const runAsync = (args: string[], opts: CliOptions = {}) => deiaAsync([...fx.args, ...args], opts);
+  beforeEach(async () => {
+    fx = await make();
+  });
+  afterEach(async () => {
+    await fx.cleanup();
+  });
+
+  async function auditEvents(): Promise<Array<Record<string, unknown>>> {
+    const b = await (await lib()).openBackend(fx.where);
+    try {
+      const out: Array<Record<string, unknown>> = [];
+      for await (const line of b.log('bot-messaging').exportLines()) out.push(JSON.parse(line));
+      return out;
+    } finally {
+      await b.close();
+    }
+  }
+
+  it('mail to a bot without an inbox waits, and is delivered when the bot first looks', async () => {
+    const sent = run(['send', 'LATE', 'are you there?', '--as', 'A', '--json']);
+    expect(sent.code).toBe(0);
+    expect(sent.stderr).toMatch(/LATE has no inbox yet/);
+    const m = JSON.parse(sent.stdout);
+    expect(m).toMatchObject({ from_bot: 'A', to_bot: 'LATE', content: 'are you there?', priority: 'P2', status: 'pending' });
+    const inbox = run(['inbox', '--as', 'LATE', '--json']);
+    expect(inbox.code).toBe(0);
+    const list = JSON.parse(inbox.stdout);
+    expect(list.map((x: { message_id: string }) => x.message_id)).toEqual([m.message_id]);
+    expect(list[0]).toMatchObject({ status: 'delivered', read_at: null, ttl_seconds: 3600, retry_count: 0 });
+    for (const k of ['message_id', 'from_bot', 'to_bot', 'content', 'priority', 'status', 'created_at', 'delivered_at', 'read_at', 'retry_count', 'max_retries', 'ttl_seconds', 'reply_to', 'metadata']) {
+      expect(list[0]).toHaveProperty(k);
+    }
+    const events = (await auditEvents()).filter((e) => e.message_id === m.message_id).map((e) => e.event);
+    expect(events).toEqual(['message_queued', 'message_retry', 'message_delivered']);
+  });
+
+  it('inbox: P0 first then oldest; --priority, --limit, --mark-read, --all; read by prefix', () => {
+    expect(run(['inbox', '--as', 'B']).code).toBe(0); // B has an inbox now
+    const ids = ['P2', 'P3', 'P0', 'P2'].map((p, i) => run(['send', 'B', `m${i}`, '--as', 'A', '-p', p]).stdout.trim());
+    const list = JSON.parse(run(['inbox', '--as', 'B', '--json']).stdout);
+    expect(list.map((m: { content: string }) => m.content)).toEqual(['m2', 'm0', 'm3', 'm1']);
+    expect(JSON.parse(run(['inbox', '--as', 'B', '--json', '--priority', 'P2']).stdout).map((m: { content: string }) => m.content)).toEqual(['m0', 'm3']);
+    expect(JSON.parse(run(['inbox', '--as', 'B', '--json', '--limit', '1', '--mark-read']).stdout)[0]).toMatchObject({ content: 'm2', status: 'read' });
+    const r = run(['read', ids[1]!.slice(0, 8), '--as', 'B', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ message_id: ids[1], status: 'read' });
+    expect(JSON.parse(run(['inbox', '--as', 'B', '--json']).stdout).map((m: { content: string }) => m.content)).toEqual(['m0', 'm3']);
+    const all = JSON.parse(run(['inbox', '--as', 'B', '--json', '--all']).stdout);
+    expect(all).toHaveLength(4);
+    expect(all.filter((m: { status: string }) => m.status === 'read')).toHaveLength(2);
+    expect(run(['read', 'zzzz', '--as', 'B']).code).toBe(2);
+  });
+
+  it('inbox --next from several processes at once: every message claimed exactly once, each with one message_read line', async () => {
+    expect(run(['inbox', '--as', 'SINK']).code).toBe(0);
+    const batch = Array.from({ length: 60 }, (_, i) => JSON.stringify({ to: 'SINK', body: `job ${i}`, priority: `P${i % 4}` })).join('\n');
+    const sent = JSON.parse(run(['send', '--stdin-jsonl', '--as', 'SRC', '--json'], { input: batch }).stdout).map((m: { message_id: string }) => m.message_id);
+    expect(sent).toHaveLength(60);
+    const claimers = Array.from({ length: 4 }, async () => {
+      const got: string[] = [];
+      for (;;) {
+        const r = await runAsync(['inbox', '--next', '--json', '--as', 'SINK']);
+        if (r.code === 1 && JSON.parse(r.stdout) === null) return got;
+        expect(r.code, r.stderr).toBe(0);
+        const m = JSON.parse(r.stdout);
+        expect(m.status).toBe('read');
+        got.push(m.message_id);
+      }
+    });
+    const claimed = (await Promise.all(claimers)).flat();
+    expect(claimed).toHaveLength(60);
+    expect(new Set(claimed)).toEqual(new Set(sent));
+    const reads = (await auditEvents()).filter((e) => e.event === 'message_read').map((e) => e.message_id);
+    expect(reads.sort()).toEqual([...sent].sort());
+  }, 120_000);
+
+  it('inbox --wait wakes when another process sends, and exits 1 when nothing came', async () => {
+    expect(run(['inbox', '--as', 'W']).code).toBe(0);
+    const waiting = runAsync(['inbox', '--as', 'W', '--next', '--wait', '20', '--json']);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(run(['send', 'W', 'wake up', '--as', 'A']).code).toBe(0);
+    const r = await waiting;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ content: 'wake up', status: 'read' });
+    const none = run(['inbox', '--as', 'W', '--next', '--wait', '0.3', '--json']);
+    expect(none.code).toBe(1);
+    expect(JSON.parse(none.stdout)).toBeNull();
+  });
+});
