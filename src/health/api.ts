@@ -20,6 +20,7 @@ import {
   type Agg,
   type MetricRecord,
   type PerfRecord,
+  type PerfWindow,
   type SampleSeries,
 } from './agg.js';
 import {
@@ -36,7 +37,9 @@ import {
   type LevelState,
   type MetricInput,
   type MetricName,
+  type Thresholds,
 } from './rules.js';
+import { hiveTaskDurationThresholds, hiveTaskErrorThresholds, taskDurationThresholds, taskErrorThresholds } from './outcomes.js';
 import { sampleSystem, type SystemSample, type SystemSampler } from './system.js';
 import { ALERTS_LOG, METRICS_FILE, OUTBOX_FILE, PERFORMANCE_FILE } from '../common/files.js';
 
@@ -129,17 +132,40 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
     if (s?.size !== undefined) m.size = s.size;
     return m;
   };
-  const perfMetrics = (perfKey: string, sampleKey: string, onlyFresh: boolean): MetricInput[] => {
-    const w = perfWindow(agg.perf[perfKey], fromMinute, cfg.error_rate_min_tasks);
+  // Task outcomes are judged relative to the other bots (outcomes.ts); reported samples keep
+  // the configured service thresholds.
+  const hiveWin = perfWindow(agg.perf['*'], fromMinute, cfg.error_rate_min_tasks);
+  const botWins = new Map<string, PerfWindow>();
+  const botWin = (bot: string) => {
+    let w = botWins.get(bot);
+    if (!w) botWins.set(bot, (w = perfWindow(agg.perf[bot], fromMinute, cfg.task_min_outcomes)));
+    return w;
+  };
+  const judge = (bot: string | null): { er: Thresholds; p95: Thresholds; w: PerfWindow } => {
+    if (bot === null) return { er: hiveTaskErrorThresholds(cfg), p95: hiveTaskDurationThresholds(cfg), w: hiveWin };
+    const w = botWin(bot);
+    const others: number[] = [];
+    for (const other of Object.keys(agg.perf)) {
+      if (other === '*' || other === bot) continue;
+      const o = botWin(other);
+      if (o.total >= cfg.task_min_outcomes && o.p95 !== null) others.push(o.p95);
+    }
+    const rest = { total: hiveWin.total - w.total, failed: hiveWin.failed - w.failed };
+    const er = taskErrorThresholds(w, rest, cfg) ?? hiveTaskErrorThresholds(cfg);
+    return { er, p95: taskDurationThresholds(others, cfg), w };
+  };
+  const perfMetrics = (bot: string | null, sampleKey: string, onlyFresh: boolean): MetricInput[] => {
+    const { er: erTh, p95: p95Th, w } = judge(bot);
+    const enough = bot === null || w.total >= cfg.task_min_outcomes;
     const pick = (s: SampleSeries | undefined) => (onlyFresh ? fresh(s) : s);
     const er = series(sampleKey, 'error_rate');
     const p95 = series(sampleKey, 'response_time_p95');
     return [
       w.total > 0
-        ? { metric: 'error_rate', value: w.error_rate, updated_at: w.last, source: 'derived', series: w.error_series.map((x) => x[1]) }
+        ? { metric: 'error_rate', value: enough ? w.error_rate : null, updated_at: w.last, source: 'derived', series: w.error_series.map((x) => x[1]), thresholds: erTh }
         : fromSample('error_rate', pick(er)),
       w.p95 !== null
-        ? { metric: 'response_time_p95', value: w.p95, updated_at: w.last, source: 'derived', series: w.p95_series.map((x) => x[1]) }
+        ? { metric: 'response_time_p95', value: enough ? w.p95 : null, updated_at: w.last, source: 'derived', series: w.p95_series.map((x) => x[1]), thresholds: p95Th }
         : fromSample('response_time_p95', pick(p95)),
     ];
   };
@@ -161,7 +187,7 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
       q ? { metric: 'queue_depth', value: q.total, updated_at: now, source: 'derived' } : fromSample('queue_depth', fresh(series('messaging', 'queue_depth'))),
     ],
   });
-  out.push({ key: 'tasks', kind: 'component', name: 'tasks', metrics: perfMetrics('*', 'tasks', true) });
+  out.push({ key: 'tasks', kind: 'component', name: 'tasks', metrics: perfMetrics(null, 'tasks', true) });
   if (series('database', 'db_pool')) {
     out.push({ key: 'database', kind: 'component', name: 'database', metrics: [fromSample('db_pool', fresh(series('database', 'db_pool')))] });
   }
