@@ -28,6 +28,7 @@ import {
   emptyLevelState,
   evaluate,
   isMetric,
+  worst,
   METRIC_DEFS,
   METRICS,
   type AlertEvent,
@@ -294,6 +295,23 @@ export async function botHealthLevels(ctx: HiveContext): Promise<Record<string, 
   const out: Record<string, Level> = {};
   for (const b of report.bots) out[b.bot_id!] = b.level;
   return out;
+}
+
+/**
+ * The levels routing weighs: each bot's metrics alone. Staleness is left out: a bot that was
+ * given no work reports no outcomes, and penalising it for that would keep it idle for ever.
+ */
+export function routingLevelsOf(report: HealthReport): Record<string, Level> {
+  const out: Record<string, Level> = {};
+  for (const b of report.bots) out[b.bot_id!] = worst(b.metrics.map((m) => m.level));
+  return out;
+}
+
+/** Per bot level for routing (routingLevelsOf). Writes no alerts. */
+export async function botRoutingLevels(ctx: HiveContext): Promise<Record<string, Level>> {
+  const inputs = await gather(ctx, false);
+  const { report } = await evaluateHive(ctx, inputs, { alerts: false });
+  return routingLevelsOf(report);
 }
 
 export interface RecordInput {

@@ -17,7 +17,7 @@ import type { HiveContext } from '../hive.js';
 import type { FileCursor } from '../store/store.js';
 import { knownBots } from '../messaging/registry.js';
 import { classifyTask, type Classification } from './classify.js';
-import { toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
+import { outcomeOf, toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
 import {
   decide,
   emptyState,
@@ -155,12 +155,6 @@ function catchUp(ctx: HiveContext, L: Loaded, p: PolicyParams, events: PolicyEve
   return changed;
 }
 
-/** A performance.jsonl line as the policy sees it (what `record` and `task done` store), or undefined if unusable. */
-export function outcomeOf(r: PerformanceRecord | null | undefined): import('./policy.js').Outcome | undefined {
-  const at = Date.parse(r?.timestamp as string);
-  if (!r || typeof r.bot_id !== 'string' || typeof r.task_type !== 'string' || typeof r.success !== 'boolean' || !Number.isFinite(at)) return undefined;
-  return { bot: r.bot_id, type: r.task_type, success: r.success, at, durationMs: r.duration_ms, tokens: r.tokens };
-}
 
 function auditOf(now: number, e: PolicyEvent): AuditEvent {
   if (e.event === 'trend_detected') {
