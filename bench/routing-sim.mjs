@@ -300,6 +300,7 @@ function makeDeia(lib, seed, params, cfg, bots, typeNames) {
   let fresh = false;
   let lastPrune = 0;
   return {
+    state,
     choose(k, wantConf, now) {
       if (fresh) {
         if (now - lastPrune >= HOUR) {
@@ -391,6 +392,7 @@ export function runPolicy(env, name, lib, sim, opts = {}) {
     const wantConf = t % confEvery === 0;
     const { bot, conf } = pol.choose(k, wantConf, now);
     regret += u[best] - u[bot];
+    opts.trace?.(t, k, bot, best, u, pol);
     const isBest = u[bot] >= u[best] - 1e-12;
     if (isBest) bestPicks++;
     if (wantConf && conf !== undefined) {

@@ -28,7 +28,17 @@ export const schedulingSection = {
     'after a decline is detected, the other bots of that type keep at most this many effective outcomes (their means stay, their certainty goes, so they are tried again)',
     0,
   ),
-  trend_hold_hours: num(1, 'how long a detected trend is shown as improving/declining after it was detected', 0),
+  trend_hold_hours: num(
+    1,
+    'after a decline is detected the bot is judged by its recent outcomes for this long, then tried again (a recovered bot is found within about this time)',
+    0,
+  ),
+  max_hold_factor: num(
+    8,
+    'each decline in a row doubles that hold, up to this many times trend_hold_hours (a bot that stays broken is re-tried ever less often)',
+    1,
+    1000,
+  ),
   duration_cost_per_hour: num(
     0.1,
     'score points a bot loses per hour its tasks of the type take (mean or quantile of recent durations): time priced on an absolute scale, so a long tail counts',
@@ -39,16 +49,22 @@ export const schedulingSection = {
   cost_weight: num(0.05, 'score penalty for the most expensive bot (mean tokens relative to the costliest candidate, times this)', 0, 1),
   degraded_penalty: num(0.15, 'score penalty for a bot whose health is DEGRADED (CRITICAL bots are excluded)', 0, 1),
   prior_weight: num(
-    4,
+    2,
     'a bot with no outcomes is expected to be as good as the pooled bots of its type, with the certainty of this many outcomes (cold start with many bots)',
     0.1,
     1000,
   ),
   idle_half_life: num(
-    60,
+    100,
     "evidence about a bot halves every this many outcomes of its type that went to other bots, so a bot that recovered is tried again and equally good bots share work (0 = never)",
     0,
     1_000_000,
+  ),
+  idle_floor: num(
+    3,
+    'idle decay stops at this many effective outcomes: a clearly worse bot is retried seldom, a close one often',
+    0,
+    1000,
   ),
   speed_weight: num(0, 'retired (ignored; see duration_cost_per_hour): kept so config files written by older versions stay valid', 0, 1),
   load_free: num(0, 'retired (ignored: routing does not weigh load): kept so older config files stay valid', 0),
@@ -62,7 +78,7 @@ export const schedulingSection = {
     0,
   ),
   exploration: num(
-    0.5,
+    0.15,
     'width of the routing draw: Thompson samples from the posterior with its evidence divided by this (1 = plain Thompson sampling, below 1 = explores less)',
     0.05,
     10,

@@ -54,6 +54,8 @@ export interface Agg {
   last_at: number;
   /** The type's outcome count (TypeState.plays) when this bot's last outcome was folded. */
   last_play?: number;
+  /** Declines detected in a row (reset by an improvement): each doubles the hold, up to `max_hold_factor`. */
+  declines?: number;
 }
 
 /** What routing knows about one task type: stored as one document per type. */
@@ -86,6 +88,8 @@ export interface PolicyParams {
   degradedPenalty: number;
   priorWeight: number;
   idleHalfLife: number;
+  idleFloor: number;
+  maxHoldFactor: number;
   rebaseKeep: number;
   exploration: number;
   confidenceSamples: number;
@@ -109,6 +113,8 @@ export function paramsFromConfig(c: Config['scheduling']): PolicyParams {
     degradedPenalty: c.degraded_penalty,
     priorWeight: c.prior_weight,
     idleHalfLife: c.idle_half_life,
+    idleFloor: c.idle_floor,
+    maxHoldFactor: c.max_hold_factor,
     rebaseKeep: c.rebase_keep,
     exploration: c.exploration,
     confidenceSamples: c.confidence_samples,
@@ -243,7 +249,13 @@ export function foldOutcome(
     agg.tok_sum += o.tokens;
     agg.tok_n++;
   }
-  addTo(agg.long, o.at, o.success, p.longHalfLifeMs);
+  // While a decline is held, outcomes (of tasks given before it was seen, or of a re-try that
+  // failed again) go to the short view only: the long view keeps what the bot is when it works,
+  // so once the hold ends it is tried again — re-tries on a schedule that backs off.
+  const wasHeld = isHeld(agg, o.at, p);
+  if (!wasHeld) addTo(agg.long, o.at, o.success, p.longHalfLifeMs);
+  // A success outside a hold ends a run of declines: the next one is held for the base time again.
+  if (!wasHeld && o.success) agg.declines = 0;
   addTo(agg.short, o.at, o.success, p.shortHalfLifeMs);
 
   const now = Math.max(o.at, agg.long.t);
@@ -253,12 +265,12 @@ export function foldOutcome(
     const L = interval(lg.s, lg.f, p.z);
     const S = interval(sh.s, sh.f, p.z);
     const dir: Trend | null = S.hi < L.lo ? 'declining' : S.lo > L.hi ? 'improving' : null;
-    if (dir) {
-      // The same change seen again while it is still held (the kept past pulls the long view
-      // back): rebase again, but it is one change, logged once.
+    // The same decline seen again while it is held is one change: nothing more to do.
+    if (dir && !(dir === 'declining' && wasHeld)) {
       const repeat = agg.trend === dir && agg.trend_at !== null && now - agg.trend_at <= p.trendHoldMs;
       agg.trend = dir;
       agg.trend_at = now;
+      agg.declines = dir === 'declining' ? (agg.declines ?? 0) + 1 : 0;
       // Change point: what the bot did before no longer describes it (but keep up to
       // `rebase_keep` effective outcomes of its past, so a passing outage is forgiven).
       const keep = lg.s + lg.f > p.rebaseKeep ? p.rebaseKeep / (lg.s + lg.f) : 1;
@@ -297,6 +309,15 @@ export function foldOutcome(
     });
   }
   return state;
+}
+
+/** How long a detected decline is held: `trend_hold_hours`, doubled for each decline in a row, at most `max_hold_factor` times. */
+export function holdMs(agg: Agg, p: PolicyParams): number {
+  return p.trendHoldMs * Math.min(p.maxHoldFactor, Math.pow(2, Math.max(0, (agg.declines ?? 1) - 1)));
+}
+
+export function isHeld(agg: Agg, now: number, p: PolicyParams): boolean {
+  return agg.trend === 'declining' && agg.trend_at !== null && now - agg.trend_at <= holdMs(agg, p);
 }
 
 // ------------------------------------------------------------------ deciding
@@ -380,11 +401,15 @@ export function evidenceOf(agg: Agg, ts: TypeState, p: PolicyParams, now: number
   const S = interval(sh.s, sh.f, p.z);
   // Trust the short view while it differs from the long one beyond noise, and for
   // `trend_hold_hours` after a detected decline (the long view keeps `rebase_keep` of the past).
-  const held = agg.trend === 'declining' && agg.trend_at !== null && now - agg.trend_at <= p.trendHoldMs;
+  const held = isHeld(agg, now, p);
   const useShort = sh.s + sh.f >= p.trendMinWeight && (held || S.hi < L.lo || S.lo > L.hi);
   const v = useShort ? sh : lg;
   const idle = Math.max(0, ts.plays - (agg.last_play ?? ts.plays));
-  const w = p.idleHalfLife > 0 && idle > 0 ? Math.pow(2, -idle / p.idleHalfLife) : 1;
+  const tot = v.s + v.f;
+  let w = p.idleHalfLife > 0 && idle > 0 ? Math.pow(2, -idle / p.idleHalfLife) : 1;
+  // Never below `idle_floor` outcomes: a clearly worse bot is then retried rarely (its draw
+  // seldom beats the best one) and a close one often (cheap), so the cost of looking stays small.
+  if (w < 1 && tot * w < p.idleFloor) w = Math.min(1, p.idleFloor / Math.max(tot, 1e-9));
   return { s: v.s * w, f: v.f * w, useShort, L, S, sh };
 }
 
