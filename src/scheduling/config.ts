@@ -34,7 +34,7 @@ export const schedulingSection = {
     0,
   ),
   max_hold_factor: num(
-    8,
+    4,
     'each decline in a row doubles that hold, up to this many times trend_hold_hours (a bot that stays broken is re-tried ever less often)',
     1,
     1000,

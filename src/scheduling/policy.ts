@@ -271,10 +271,20 @@ export function foldOutcome(
       agg.trend = dir;
       agg.trend_at = now;
       agg.declines = dir === 'declining' ? (agg.declines ?? 0) + 1 : 0;
-      // Change point: what the bot did before no longer describes it (but keep up to
-      // `rebase_keep` effective outcomes of its past, so a passing outage is forgiven).
-      const keep = lg.s + lg.f > p.rebaseKeep ? p.rebaseKeep / (lg.s + lg.f) : 1;
-      agg.long = { s: sh.s + lg.s * keep, f: sh.f + lg.f * keep, t: now };
+      if (dir === 'declining') {
+        // A decline is held (the short view decides, re-tries back off); the long view keeps what
+        // the bot was before it — the long view less the recent outcomes, at most `rebase_keep`
+        // of them — so once it works again it is wanted again at once.
+        const ps = Math.max(0, lg.s - sh.s);
+        const pf = Math.max(0, lg.f - sh.f);
+        const keep = ps + pf > p.rebaseKeep ? p.rebaseKeep / (ps + pf) : 1;
+        agg.long = { s: ps * keep, f: pf * keep, t: now };
+      } else {
+        // Change point up: what the bot did before no longer describes it (but keep up to
+        // `rebase_keep` effective outcomes of its past).
+        const keep = lg.s + lg.f > p.rebaseKeep ? p.rebaseKeep / (lg.s + lg.f) : 1;
+        agg.long = { s: sh.s + lg.s * keep, f: sh.f + lg.f * keep, t: now };
+      }
       if (dir === 'declining') {
         for (const [bot, other] of byBot) {
           if (bot === o.bot) continue;
@@ -528,10 +538,12 @@ export function decide(
     } else {
       // The routing draw comes from the posterior with its evidence multiplied by 1/exploration
       // (exploration 1 = plain Thompson sampling; below 1 = narrower draws, less exploring).
-      const e = p.exploration;
+      // The narrowing grows with the evidence (none for a bot known from one or two outcomes),
+      // so a bot that failed once early is not written off as if it had failed many times.
       let best = -Infinity;
       for (const x of eligible) {
-        const u = beta(x.a0 + x.es / e, x.b0 + x.ef / e, random) - x.adj;
+        const m = drawScale(x.es + x.ef, p.exploration);
+        const u = beta(x.a0 + x.es * m, x.b0 + x.ef * m, random) - x.adj;
         if (u > best) {
           best = u;
           chosen = x;
@@ -570,6 +582,14 @@ export function decide(
     method: opts.greedy ? 'greedy' : 'thompson',
     candidate_bots: ranked,
   };
+}
+
+/** Evidence (effective outcomes) at which half of the routing draw's narrowing applies. */
+export const DRAW_SCALE_HALF = 10;
+
+/** How much the routing draw counts each outcome: from 1 (little evidence) towards 1/exploration (much). */
+export function drawScale(evidence: number, exploration: number): number {
+  return 1 + (1 / exploration - 1) * (evidence / (evidence + DRAW_SCALE_HALF));
 }
 
 /** Confidence is multiplied by this when every candidate is CRITICAL and the least bad one is recommended. */
