@@ -41,10 +41,12 @@ export function hiveTaskErrorThresholds(cfg: HealthConfig): Thresholds {
 
 /**
  * Thresholds (ms) for a bot's p95 task duration: `task_slow_factor_warn` / `_critical` times the
- * median of the other bots' p95 (bots with enough outcomes); alone, the hive-wide ones.
+ * median of the other bots' p95 (bots with enough outcomes). With nobody to compare with there
+ * is no judgement (infinite thresholds): how long a task takes depends on the task, and an agent
+ * working alone on 40-minute tasks is not unwell.
  */
 export function taskDurationThresholds(othersP95: readonly number[], cfg: HealthConfig): Thresholds {
-  if (othersP95.length === 0) return hiveTaskDurationThresholds(cfg);
+  if (othersP95.length === 0) return { warn: Infinity, critical: Infinity };
   const s = [...othersP95].sort((a, b) => a - b);
   const m = s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   return { warn: Math.round(m * cfg.task_slow_factor_warn), critical: Math.round(m * cfg.task_slow_factor_critical) };
