@@ -61,7 +61,7 @@ export const schedulingSection = {
     1_000_000,
   ),
   idle_floor: num(
-    3,
+    6,
     'idle decay stops at this many effective outcomes: a clearly worse bot is retried seldom, a close one often',
     0,
     1000,
