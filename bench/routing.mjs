@@ -1,7 +1,7 @@
 // `npm run bench:routing`: the routing regret benchmark (issues 4 and 14).
 // Bundles bench/routing-entry.ts with esbuild — the production code of record, recommend and
 // health — and simulates every policy on the same luck (bench/routing-sim.mjs).
-// Options: --quick (8 environments, 3,000 tasks: for iteration) --envs N (20) --tasks N (5000)
+// Options: --quick (8 environments, 3,000 tasks: for iteration) --envs N (12) --tasks N (4000)
 //          --scenarios S0,O300 --policies deia,thompson --tune (tuning seeds 1001+, not the report's)
 //          --set key=value (override a scheduling config key, for tuning) --no-write
 import { build } from 'esbuild';
@@ -30,7 +30,7 @@ export async function loadPolicyLib() {
 }
 
 function parseArgs(argv) {
-  const o = { envs: 20, tasks: 5000, scenarios: SCENARIOS, policies: POLICIES, set: {}, write: true, tune: false, quick: false };
+  const o = { envs: 12, tasks: 4000, scenarios: SCENARIOS, policies: POLICIES, set: {}, write: true, tune: false, quick: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--envs') o.envs = Number(argv[++i]);

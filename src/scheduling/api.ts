@@ -284,8 +284,19 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
   const { store } = ctx;
   const now = ctx.clock();
 
+  // Outcomes appended without being folded (imports, a crash) may name bots we would not ask
+  // health about: fold them first, in a pass of their own.
+  let first = loadState(ctx);
+  if (store.exists() && store.size(PERFORMANCE_FILE) !== first.state.offset) {
+    await store.withLock([STATE_FILE, AUDIT_FILE], async () => {
+      const L = loadState(ctx);
+      const events: PolicyEvent[] = [];
+      if (catchUp(ctx, L, p, events)) await saveState(ctx, L);
+      if (events.length) store.appendHeld(AUDIT_FILE, events.map((e) => auditOf(now, e)));
+    });
+    first = loadState(ctx);
+  }
   // Signals first, outside our locks: the other areas take their own (lock order is global).
-  const first = loadState(ctx);
   const seen = typeOf(ctx, first, type, true);
   const known = candidatesFor(ctx, seen, type).filter((b) => !exclude.has(b));
   const signals = known.length ? await gatherSignals(ctx, known) : {};
