@@ -79,7 +79,7 @@ export const schedulingSection = {
   ),
   exploration: num(
     0.15,
-    'width of the routing draw: Thompson samples from the posterior with its evidence divided by this (1 = plain Thompson sampling, below 1 = explores less)',
+    'width of the routing draw: Thompson samples from the posterior with each outcome counted up to 1/this times, the more the better a bot is known (half of it at 10 outcomes; 1 = plain Thompson sampling, below 1 = explores less)',
     0.05,
     10,
   ),
