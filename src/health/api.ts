@@ -142,18 +142,29 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
     if (!w) botWins.set(bot, (w = perfWindow(agg.perf[bot], fromMinute, cfg.task_min_outcomes)));
     return w;
   };
+  // Every judged bot's p95, sorted once: each bot is compared with the others' (itself left out).
+  let p95s: number[] | undefined;
+  const p95At = new Map<string, number>();
+  const othersP95 = (bot: string): number[] => {
+    if (!p95s) {
+      const judged: Array<[string, number]> = [];
+      for (const other of Object.keys(agg.perf)) {
+        if (other === '*') continue;
+        const o = botWin(other);
+        if (o.total >= cfg.task_min_outcomes && o.p95 !== null) judged.push([other, o.p95]);
+      }
+      judged.sort((a, b) => a[1] - b[1]);
+      judged.forEach(([b], i) => p95At.set(b, i));
+      p95s = judged.map((x) => x[1]);
+    }
+    return medianWithout(p95s, p95At.get(bot) ?? -1);
+  };
   const judge = (bot: string | null): { er: Thresholds; p95: Thresholds; w: PerfWindow } => {
     if (bot === null) return { er: hiveTaskErrorThresholds(cfg), p95: hiveTaskDurationThresholds(cfg), w: hiveWin };
     const w = botWin(bot);
-    const others: number[] = [];
-    for (const other of Object.keys(agg.perf)) {
-      if (other === '*' || other === bot) continue;
-      const o = botWin(other);
-      if (o.total >= cfg.task_min_outcomes && o.p95 !== null) others.push(o.p95);
-    }
     const rest = { total: hiveWin.total - w.total, failed: hiveWin.failed - w.failed };
     const er = taskErrorThresholds(w, rest, cfg) ?? hiveTaskErrorThresholds(cfg);
-    return { er, p95: taskDurationThresholds(others, cfg), w };
+    return { er, p95: taskDurationThresholds(othersP95(bot), cfg), w };
   };
   const perfMetrics = (bot: string | null, sampleKey: string, onlyFresh: boolean): MetricInput[] => {
     const { er: erTh, p95: p95Th, w } = judge(bot);
@@ -207,6 +218,17 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
     out.push({ key, kind: 'bot', name: bot, metrics, last_seen: agg.seen[bot] ?? null });
   }
   return out;
+}
+
+/**
+ * The middle value(s) of a sorted list with the entry at `skip` (-1: none) left out, as a one- or
+ * two-element list (what taskDurationThresholds takes the median of): O(1) per bot.
+ */
+function medianWithout(sorted: readonly number[], skip: number): number[] {
+  const n = sorted.length - (skip >= 0 ? 1 : 0);
+  if (n <= 0) return [];
+  const at = (k: number) => sorted[skip >= 0 && k >= skip ? k + 1 : k]!;
+  return n % 2 ? [at(n >> 1)] : [at(n / 2 - 1), at(n / 2)];
 }
 
 interface EvalOutcome {

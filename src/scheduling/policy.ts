@@ -553,7 +553,9 @@ export function decide(
   }
   let confidence = 0;
   if (chosen && anyData && opts.confidence !== false) {
-    confidence = probabilityBest(prepared, chosen, p.confidenceSamples, random);
+    // Many candidates: fewer joint draws (each draws every candidate), at least 50.
+    const n = Math.min(p.confidenceSamples, Math.max(50, Math.ceil(CONFIDENCE_DRAW_BUDGET / prepared.length)));
+    confidence = probabilityBest(prepared, chosen, n, random);
   }
   if (chosen && leastBad) {
     confidence *= CRITICAL_CONFIDENCE_FACTOR;
@@ -591,6 +593,9 @@ export const DRAW_SCALE_HALF = 10;
 export function drawScale(evidence: number, exploration: number): number {
   return 1 + (1 / exploration - 1) * (evidence / (evidence + DRAW_SCALE_HALF));
 }
+
+/** Candidate draws one confidence estimate may take in all (500 candidates: 50 joint draws). */
+export const CONFIDENCE_DRAW_BUDGET = 25_000;
 
 /** Confidence is multiplied by this when every candidate is CRITICAL and the least bad one is recommended. */
 export const CRITICAL_CONFIDENCE_FACTOR = 0.5;
