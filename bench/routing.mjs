@@ -1,7 +1,8 @@
-// `npm run bench:routing`: the routing regret benchmark (issue 4).
-// Compiles the pure policy (src/scheduling/policy.ts, random.ts and the config defaults) with
-// esbuild — the same code `deia recommend` runs — and simulates every policy on the same luck.
-// Options: --envs N (30) --tasks N (10000) --scenarios S0,S1 --policies deia,thompson
+// `npm run bench:routing`: the routing regret benchmark (issues 4 and 14).
+// Bundles bench/routing-entry.ts with esbuild — the production code of record, recommend and
+// health — and simulates every policy on the same luck (bench/routing-sim.mjs).
+// Options: --quick (8 environments, 3,000 tasks: for iteration) --envs N (12) --tasks N (4000)
+//          --scenarios S0,O300 --policies deia,thompson --tune (tuning seeds 1001+, not the report's)
 //          --set key=value (override a scheduling config key, for tuning) --no-write
 import { build } from 'esbuild';
 import fs from 'node:fs';
@@ -9,22 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { root } from './lib.mjs';
-import { POLICIES, SCENARIOS, SCENARIO_NAMES, runAll, simParams } from './routing-sim.mjs';
+import { POLICIES, POLICY_NAMES, SCENARIOS, SCENARIO_NAMES, runAll } from './routing-sim.mjs';
 
 export async function loadPolicyLib() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-routing-'));
   const outfile = path.join(tmp, 'policy.mjs');
   await build({
-    stdin: {
-      contents: [
-        "export * from './src/scheduling/policy.ts';",
-        "export * from './src/scheduling/random.ts';",
-        "export { schedulingSection } from './src/scheduling/config.ts';",
-        "export { defaultsOf } from './src/config/schema.ts';",
-      ].join('\n'),
-      resolveDir: root,
-      loader: 'ts',
-    },
+    entryPoints: [path.join(root, 'bench/routing-entry.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -38,11 +30,16 @@ export async function loadPolicyLib() {
 }
 
 function parseArgs(argv) {
-  const o = { envs: 30, tasks: 10_000, scenarios: SCENARIOS, policies: POLICIES, set: {}, write: true };
+  const o = { envs: 12, tasks: 4000, scenarios: SCENARIOS, policies: POLICIES, set: {}, write: true, tune: false, quick: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--envs') o.envs = Number(argv[++i]);
     else if (a === '--tasks') o.tasks = Number(argv[++i]);
+    else if (a === '--quick') {
+      o.quick = true;
+      o.envs = 8;
+      o.tasks = 3000;
+    } else if (a === '--tune') o.tune = true;
     else if (a === '--scenarios') o.scenarios = argv[++i].split(',');
     else if (a === '--policies') o.policies = argv[++i].split(',');
     else if (a === '--set') {
@@ -54,38 +51,66 @@ function parseArgs(argv) {
   return o;
 }
 
-const fmt = (m, d = 0) => (m ? `${m.mean.toFixed(d)} ± ${m.ci.toFixed(d)}` : '–');
+const fmt = (m, d = 0) => (m ? `${m.mean.toFixed(d)} ± ${m.se.toFixed(d)}` : '–');
 
 export function renderTable(results, policies) {
   const lines = [];
   const scen = Object.keys(results);
-  lines.push('Dynamic regret (mean ± 95% CI; lower is better; * = lowest)');
-  const head = ['policy', ...scen.map((s) => `${s} ${SCENARIO_NAMES[s]}`)];
-  const rows = policies.map((pn) => [pn, ...scen.map((s) => fmt(results[s][pn].regret))]);
-  for (const s of scen) {
-    const best = Math.min(...policies.map((pn) => results[s][pn].regret.mean));
-    rows.forEach((r, i) => {
-      const j = scen.indexOf(s) + 1;
-      if (results[s][policies[i]].regret.mean === best) r[j] += ' *';
-    });
-  }
+  const base = policies.filter((p) => p !== 'deia');
+  lines.push('Dynamic regret per scenario (mean ± standard error over environments; lower is better; * = lowest)');
+  const head = ['scenario', 'tasks', ...policies, ...(policies.includes('deia') && base.length ? ['deia ≤ best?'] : [])];
+  const rows = scen.map((s) => {
+    const r = results[s];
+    const best = Math.min(...policies.map((pn) => r[pn].regret.mean));
+    const row = [`${s} ${SCENARIO_NAMES[s]}`, r[policies[0]].tasks, ...policies.map((pn) => fmt(r[pn].regret, 1) + (r[pn].regret.mean === best ? ' *' : ''))];
+    if (policies.includes('deia') && base.length) {
+      const bb = Math.min(...base.map((pn) => r[pn].regret.mean));
+      const d = r.deia.regret.mean;
+      row.push(d <= bb ? 'yes' : `NO (${(d / bb).toFixed(2)}×)`);
+    }
+    return row;
+  });
   lines.push(...table(head, rows));
   lines.push('');
-  lines.push('Best-pick rate, recovery delay (tasks of the type until 3 right picks in a row after the best bot changed), Brier score of confidence');
-  const head2 = ['policy', ...scen.map((s) => `${s} best% / recov / brier`)];
-  const rows2 = policies.map((pn) => [
-    pn,
-    ...scen.map((s) => {
-      const r = results[s][pn];
-      return `${(r.best_pick_rate.mean * 100).toFixed(1)}% / ${r.recovery_delay ? r.recovery_delay.mean.toFixed(0) : '–'} / ${r.brier ? r.brier.mean.toFixed(3) : '–'}`;
-    }),
-  ]);
-  lines.push(...table(head2, rows2));
+  const conf = policies.filter((pn) => scen.some((s) => results[s][pn].brier));
+  if (conf.length) {
+    lines.push('Brier score of confidence = P(recommended bot is the best) (lower is better), every 10th task');
+    lines.push(...table(['scenario', ...conf], scen.map((s) => [s, ...conf.map((pn) => (results[s][pn].brier ? results[s][pn].brier.mean.toFixed(3) : '–'))])));
+    lines.push('');
+  }
+  if (policies.includes('deia') && results[scen[0]].deia.reliability) {
+    lines.push('Reliability of deia\'s confidence: per bucket, mean confidence → how often the pick was truly best (share of samples)');
+    const buckets = results[scen[0]].deia.reliability.map((b) => b.bucket);
+    lines.push(
+      ...table(
+        ['scenario', ...buckets],
+        scen.map((s) => {
+          const rel = results[s].deia.reliability;
+          const n = rel.reduce((a, b) => a + b.n, 0);
+          return [s, ...rel.map((b) => (b.n ? `${b.mean_confidence.toFixed(2)}→${b.truly_best.toFixed(2)} (${Math.round((100 * b.n) / n)}%)` : '–'))];
+        }),
+      ),
+    );
+    lines.push('');
+  }
+  const out = scen.filter((s) => results[s][policies[0]].refound);
+  if (out.length) {
+    lines.push('Outages: tasks after the star bot recovered until it had half of the last 20 picks again (never found again: share of runs)');
+    lines.push(...table(['scenario', ...policies], out.map((s) => [s, ...policies.map((pn) => `${fmt(results[s][pn].refound)} (${Math.round(100 * results[s][pn].never_refound)}%)`)])));
+    lines.push('');
+  }
+  const tied = scen.filter((s) => results[s][policies[0]].longest_run);
+  if (tied.length) {
+    lines.push('Two tied bots: longest run of picks of one tied bot / the other tied bot\'s share of their picks');
+    lines.push(...table(['scenario', ...policies], tied.map((s) => [s, ...policies.map((pn) => `${results[s][pn].longest_run.mean.toFixed(0)} / ${(100 * results[s][pn].minority_share.mean).toFixed(0)}%`)])));
+    lines.push('');
+  }
+  lines.push('Policies: ' + policies.map((pn) => `${pn} = ${POLICY_NAMES[pn]}`).join('; '));
   return lines.join('\n');
 }
 
 function table(head, rows) {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const w = head.map((h, i) => Math.max(String(h).length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) => '| ' + cells.map((c, i) => String(c).padEnd(w[i])).join(' | ') + ' |';
   return [line(head), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.map(line)];
 }
@@ -93,20 +118,19 @@ function table(head, rows) {
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const o = parseArgs(process.argv.slice(2));
   const lib = await loadPolicyLib();
-  const params = simParams(lib, o.set);
   const t0 = Date.now();
   const results = runAll(lib, {
     envs: o.envs,
     tasks: o.tasks,
     scenarios: o.scenarios,
     policies: o.policies,
-    params,
-    onProgress: (sc, e) => process.stderr.write(`\r${sc} env ${e + 1}/${o.envs}   `),
+    overrides: o.set,
+    tune: o.tune,
+    onProgress: (sc, seed) => process.stderr.write(`\r${sc} seed ${seed}   `),
   });
   process.stderr.write('\n');
   const seconds = (Date.now() - t0) / 1000;
   console.log(renderTable(results, o.policies));
-  // The goal: deia at or below the best baseline in every scenario, below all of them in S1 and S4.
   const verdict = {};
   for (const s of Object.keys(results)) {
     const base = o.policies.filter((p) => p !== 'deia').map((p) => results[s][p].regret.mean);
@@ -114,26 +138,11 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     const d = results[s].deia.regret.mean;
     verdict[s] = { deia: d, best_baseline: Math.min(...base), ok: d <= Math.min(...base) };
   }
-  console.log('\nGoal (deia ≤ best baseline):', Object.entries(verdict).map(([s, v]) => `${s} ${v.ok ? 'yes' : 'NO'}`).join(', '));
-  console.log(`${o.envs} environments × ${o.tasks} tasks × ${o.scenarios.length} scenarios × ${o.policies.length} policies in ${seconds.toFixed(1)} s`);
-  if (o.write) {
+  console.log(`\n${o.envs} environments (${o.tune ? 'tuning seeds 1001+' : 'report seeds 1+'}) × ${o.scenarios.length} scenarios × ${o.policies.length} policies in ${seconds.toFixed(1)} s`);
+  if (o.write && !o.quick && !o.tune) {
     fs.writeFileSync(
       path.join(root, 'bench/routing-results.json'),
-      JSON.stringify(
-        {
-          date: new Date().toISOString(),
-          node: process.version,
-          envs: o.envs,
-          tasks: o.tasks,
-          seconds,
-          params: Object.fromEntries(Object.entries(params)),
-          config_overrides: { speed_weight: 0, cost_weight: 0, ...o.set },
-          results,
-          verdict,
-        },
-        null,
-        2,
-      ) + '\n',
+      JSON.stringify({ date: new Date().toISOString(), node: process.version, envs: o.envs, tasks: o.tasks, seconds, config_overrides: o.set, results, verdict }, null, 2) + '\n',
     );
   }
 }

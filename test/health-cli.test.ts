@@ -77,7 +77,7 @@ describe('deia health: levels and exit codes', () => {
     const dir = hive();
     const lines = [];
     for (let i = 0; i < 50; i++) {
-      lines.push({ timestamp: at(-60_000), bot_id: 'A', task_type: 'code', success: i !== 0, duration_ms: 100, tokens: null, task_id: null });
+      lines.push({ timestamp: at(-60_000), bot_id: 'A', task_type: 'code', success: i % 10 >= 3, duration_ms: 100, tokens: null, task_id: null });
       lines.push({ timestamp: at(-60_000), bot_id: 'C', task_type: 'code', success: true, duration_ms: i < 48 ? 200 : 2500, tokens: null, task_id: null });
     }
     lines.push({ timestamp: at(-3_600_000), bot_id: 'C', task_type: 'code', success: false, duration_ms: 1, tokens: null, task_id: null });
@@ -88,10 +88,12 @@ describe('deia health: levels and exit codes', () => {
     const a = doc.bots.find((b: any) => b.bot_id === 'A');
     const c = doc.bots.find((b: any) => b.bot_id === 'C');
     const tasks = doc.components.find((x: any) => x.component === 'tasks');
-    expect(m(a, 'error_rate')).toMatchObject({ value: 2, level: 'DEGRADED', source: 'derived' });
+    // Task outcomes are judged against the other bots: A fails 30 % where C fails none (20 points over: DEGRADED).
+    expect(m(a, 'error_rate')).toMatchObject({ value: 30, level: 'DEGRADED', source: 'derived', warn: 20, critical: 40 });
     expect(m(c, 'error_rate')).toMatchObject({ value: 0, level: 'HEALTHY' }); // the old failure is outside the window
-    expect(m(c, 'response_time_p95')).toMatchObject({ value: 200, level: 'HEALTHY' });
-    expect(m(tasks, 'error_rate').value).toBe(1);
+    // C's p95 against 3x / 10x the others' (A's 100 ms).
+    expect(m(c, 'response_time_p95')).toMatchObject({ value: 200, level: 'HEALTHY', warn: 300, critical: 1000 });
+    expect(m(tasks, 'error_rate')).toMatchObject({ value: 15, level: 'HEALTHY' });
     expect(doc.level).toBe('DEGRADED');
     expect(r.code).toBe(1);
     // incremental: offsets folded; new lines only are read next time

@@ -32,17 +32,17 @@ describe('deia record / recommend / stats (real processes)', () => {
     expect(deia(['record', 'B1', 'code', '--success'], { dir }).code).toBe(0);
     const before = snapshotTree(dir);
     const bad = [
-      ['record', 'B1', 'cooking', '--success'],
+      ['record', 'B1', 'cook ing', '--success'],
       ['record', 'B1', 'code', '--success', '--duration', '-3s'],
       ['record', 'B1', 'code', '--success', '--failure'],
       ['record', 'B1', 'code'],
       ['record', 'B1', 'code', '--success', '--tokens', '1.5'],
       ['record', 'B1', 'code', '--success', '--tokens', '-2'],
       ['record', '../x', 'code', '--success'],
-      ['recommend', 'cooking'],
+      ['recommend', '../cooking'],
       ['recommend'],
       ['recommend', 'code', '--seed', 'abc'],
-      ['stats', '--type', 'cooking'],
+      ['stats', '--type', 'cooking!'],
       ['stats', 'export', '--format', 'xml'],
       ['stats', 'reset', '--bot', '../x'],
     ];
@@ -51,7 +51,7 @@ describe('deia record / recommend / stats (real processes)', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(/^deia: .+\n$/);
     }
-    const unknown = deia(['record', 'B1', 'cooking', '--success'], { dir });
+    const unknown = deia(['record', 'B1', 'cook ing', '--success'], { dir });
     expect(unknown.stderr).toMatch(/code, analysis, writing, planning, testing, documentation, other/);
     const stdinBad = deia(['record', '--stdin-jsonl'], { dir, input: '{"bot":"B1","type":"code","success":true}\n{"bot":"B1","type":"code","success":"yes"}\n' });
     expect(stdinBad.code).toBe(2);

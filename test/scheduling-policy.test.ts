@@ -54,7 +54,7 @@ describe('routing policy (pure)', () => {
   it('old outcomes weigh less than new ones by the configured half-life', () => {
     const s = emptyState();
     foldOutcome(s, { bot: 'A', type: 'code', success: true, at: 0 }, P);
-    const agg = s.aggs.code!.A!;
+    const agg = s.types.get('code')!.aggs.get('A')!;
     expect(weighAt(agg.long, P.longHalfLifeMs, P.longHalfLifeMs).s).toBeCloseTo(0.5, 10);
     expect(weighAt(agg.long, 2 * P.longHalfLifeMs, P.longHalfLifeMs).s).toBeCloseTo(0.25, 10);
     expect(weighAt(agg.short, P.shortHalfLifeMs, P.shortHalfLifeMs).s).toBeCloseTo(0.5, 10);
@@ -69,8 +69,11 @@ describe('routing policy (pure)', () => {
 
   it('confidence is in [0, 1] and near 1 when one bot is clearly best with many samples', () => {
     const s = emptyState();
-    let t = feed(s, 'A', 'analysis', [...times(450, true), ...times(50, false)].sort(() => 0), 0, 1000);
-    t = feed(s, 'B', 'analysis', Array.from({ length: 500 }, (_, i) => i % 2 === 0), t, 1000);
+    let t = 0;
+    for (let i = 0; i < 500; i++) {
+      t = feed(s, 'A', 'analysis', [i % 10 !== 0], t, 1000);
+      t = feed(s, 'B', 'analysis', [i % 2 === 0], t, 1000);
+    }
     const rec = decide(s, 'analysis', ['A', 'B'], {}, P, mulberry32(3), t, { greedy: true });
     expect(rec.recommended_bot).toBe('A');
     expect(rec.confidence).toBeGreaterThanOrEqual(0.95);
@@ -113,7 +116,7 @@ describe('routing policy (pure)', () => {
     expect(rec.recommended_bot).toBe('B');
     expect(rec.candidate_bots.find((c) => c.bot_id === 'A')!.trend).toBe('declining');
     // B kept its mean but not its certainty.
-    const b = s.aggs.code!.B!;
+    const b = s.types.get('code')!.aggs.get('B')!;
     const w = weighAt(b.long, t, P.longHalfLifeMs);
     expect(w.s + w.f).toBeLessThanOrEqual(P.resetCap + 1e-9);
     expect(w.s / (w.s + w.f)).toBeCloseTo(0.6, 1);
@@ -129,7 +132,7 @@ describe('routing policy (pure)', () => {
     expect(ev.filter((e) => e.event === 'trend_detected').length).toBeLessThanOrEqual(3);
   });
 
-  it('excludes CRITICAL bots, penalises DEGRADED and loaded ones, and says why', () => {
+  it('excludes CRITICAL bots, penalises DEGRADED ones, says why, and shows load without weighing it', () => {
     const s = emptyState();
     let t = feed(s, 'A', 'code', times(50, true), 0);
     t = feed(s, 'B', 'code', times(50, true), t);
@@ -150,9 +153,10 @@ describe('routing policy (pure)', () => {
     expect(rec.candidate_bots.at(-1)!.bot_id).toBe('A');
     expect(by.B!.reasons.some((r) => r.startsWith('degraded health: penalty'))).toBe(true);
     expect(by.C!.load).toBe(22);
-    expect(by.C!.reasons.some((r) => /^12 unread P0\/P1 messages, 10 tasks in progress: load penalty/.test(r))).toBe(true);
-    expect(by.C!.score).toBeLessThan(by.A!.score);
-    expect(rec.recommended_bot).not.toBe('A');
+    expect(by.C!.reasons.some((r) => /load/.test(r))).toBe(false);
+    expect(by.C!.score).toBeCloseTo(by.A!.score, 2);
+    expect(by.B!.score).toBeLessThan(by.C!.score);
+    expect(rec.recommended_bot).toBe('C');
   });
 
   it('when every candidate is CRITICAL, recommends the least bad one with lowered confidence', () => {
@@ -202,17 +206,21 @@ describe('routing policy (pure)', () => {
 });
 
 describe('routing input', () => {
-  it('knows the task types and aliases, and lists them when the type is unknown', () => {
+  it('accepts any type name that passes the id rules, maps aliases, and rejects the rest with the rules', () => {
     expect(TASK_TYPES).toHaveLength(7);
     expect(normalizeTaskType('development')).toBe('code');
     expect(normalizeTaskType('validation')).toBe('testing');
     expect(normalizeTaskType('docs')).toBe('documentation');
     expect(normalizeTaskType('General')).toBe('other');
-    expect(() => normalizeTaskType('cooking')).toThrow(UsageError);
-    try {
-      normalizeTaskType('cooking');
-    } catch (e) {
-      expect((e as UsageError).hint).toMatch(/code, analysis, writing, planning, testing, documentation, other/);
+    expect(normalizeTaskType('Deploy')).toBe('deploy');
+    expect(normalizeTaskType('db-migration')).toBe('db-migration');
+    for (const bad of ['../x', 'a b', '', '-x', 'x'.repeat(65)]) {
+      expect(() => normalizeTaskType(bad)).toThrow(UsageError);
+      try {
+        normalizeTaskType(bad);
+      } catch (e) {
+        expect((e as UsageError).hint).toMatch(/letters, digits/);
+      }
     }
   });
 
@@ -238,7 +246,7 @@ describe('routing input', () => {
     expect(() => toRecord({ bot: '../x', type: 'code', success: true }, 0)).toThrow(UsageError);
     expect(() => toRecord({ bot: 'B', type: 'code', success: true, tokens: 1.5 }, 0)).toThrow(UsageError);
     expect(() => toRecord({ bot: 'B', type: 'code', success: true, durationMs: -1 }, 0)).toThrow(UsageError);
-    expect(() => parseOutcomeLines('{"bot":"B","type":"code","success":true}\n{"bot":"B","type":"nope","success":true}')).toThrow(/stdin line 2/);
+    expect(() => parseOutcomeLines('{"bot":"B","type":"code","success":true}\n{"bot":"B","type":"no pe","success":true}')).toThrow(/stdin line 2/);
     expect(parseOutcomeLines('{"bot_id":"B","task_type":"code","success":false,"duration":"2s"}\n\n')).toHaveLength(1);
   });
 });

@@ -112,7 +112,7 @@ describe('deia task (single steps)', () => {
     const dir = hiveWithBots(['BOT-A']);
     const before = snapshotTree(dir);
     const cases: string[][] = [
-      ['task', 'submit', 'x', '--type', 'nonsense', '--as', 'L'],
+      ['task', 'submit', 'x', '--type', 'non sense', '--as', 'L'],
       ['task', 'submit', 'x', '--priority', 'P9', '--as', 'L'],
       ['task', 'submit', 'x', '--to', '../etc', '--as', 'L'],
       ['task', 'submit', '   ', '--as', 'L'],
@@ -238,9 +238,9 @@ describe('deia demo', () => {
 
   it('submits a batch from stdin, validating every line first', () => {
     const dir = hiveWithBots(['BOT-A']);
-    const bad = deia(['task', 'submit', '--stdin-jsonl', '--as', 'L'], { dir, input: '{"description":"a"}\n{"description":"b","type":"zzz"}\n' });
+    const bad = deia(['task', 'submit', '--stdin-jsonl', '--as', 'L'], { dir, input: '{"description":"a"}\n{"description":"b","type":"z z"}\n' });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/task 2: unknown task type/);
+    expect(bad.stderr).toMatch(/task 2: invalid task type/);
     expect(json(['task', 'list'], dir)).toEqual([]);
     const ok = deia(['task', 'submit', '--stdin-jsonl', '--as', 'L'], { dir, input: '{"description":"a"}\n{"description":"b","type":"testing"}\n' });
     expect(ok.code).toBe(0);

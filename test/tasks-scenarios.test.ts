@@ -38,7 +38,7 @@ describe('integration scenarios', () => {
   it('2. routing + health: a CRITICAL bot gets no new tasks, and is eligible again after recovery', () => {
     const { dir } = tempHive();
     // Only cpu decides health here (B's 40 % failures must not make it CRITICAL too).
-    configure(dir, { health: { measure_system: false, error_rate_warn: 99, error_rate_critical: 100 } });
+    configure(dir, { health: { measure_system: false, error_rate_warn: 99, error_rate_critical: 100, task_error_margin_warn: 100, task_error_margin_critical: 100 } });
     for (const b of ['BOT-A', 'BOT-B']) deia(['register', b], { dir });
     // A history lopsided enough that routing's sampling picks BOT-A whenever it is eligible.
     const outcomes = [

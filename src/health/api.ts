@@ -20,6 +20,7 @@ import {
   type Agg,
   type MetricRecord,
   type PerfRecord,
+  type PerfWindow,
   type SampleSeries,
 } from './agg.js';
 import {
@@ -27,6 +28,7 @@ import {
   emptyLevelState,
   evaluate,
   isMetric,
+  worst,
   METRIC_DEFS,
   METRICS,
   type AlertEvent,
@@ -36,7 +38,9 @@ import {
   type LevelState,
   type MetricInput,
   type MetricName,
+  type Thresholds,
 } from './rules.js';
+import { hiveTaskDurationThresholds, hiveTaskErrorThresholds, taskDurationThresholds, taskErrorThresholds } from './outcomes.js';
 import { sampleSystem, type SystemSample, type SystemSampler } from './system.js';
 import { ALERTS_LOG, METRICS_FILE, OUTBOX_FILE, PERFORMANCE_FILE } from '../common/files.js';
 import { lastSeenAll } from '../presence/presence.js';
@@ -133,17 +137,51 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
     if (s?.size !== undefined) m.size = s.size;
     return m;
   };
-  const perfMetrics = (perfKey: string, sampleKey: string, onlyFresh: boolean): MetricInput[] => {
-    const w = perfWindow(agg.perf[perfKey], fromMinute, cfg.error_rate_min_tasks);
+  // Task outcomes are judged relative to the other bots (outcomes.ts); reported samples keep
+  // the configured service thresholds.
+  const hiveWin = perfWindow(agg.perf['*'], fromMinute, cfg.error_rate_min_tasks);
+  const botWins = new Map<string, PerfWindow>();
+  const botWin = (bot: string) => {
+    let w = botWins.get(bot);
+    if (!w) botWins.set(bot, (w = perfWindow(agg.perf[bot], fromMinute, cfg.task_min_outcomes)));
+    return w;
+  };
+  // Every judged bot's p95, sorted once: each bot is compared with the others' (itself left out).
+  let p95s: number[] | undefined;
+  const p95At = new Map<string, number>();
+  const othersP95 = (bot: string): number[] => {
+    if (!p95s) {
+      const judged: Array<[string, number]> = [];
+      for (const other of Object.keys(agg.perf)) {
+        if (other === '*') continue;
+        const o = botWin(other);
+        if (o.total >= cfg.task_min_outcomes && o.p95 !== null) judged.push([other, o.p95]);
+      }
+      judged.sort((a, b) => a[1] - b[1]);
+      judged.forEach(([b], i) => p95At.set(b, i));
+      p95s = judged.map((x) => x[1]);
+    }
+    return medianWithout(p95s, p95At.get(bot) ?? -1);
+  };
+  const judge = (bot: string | null): { er: Thresholds; p95: Thresholds; w: PerfWindow } => {
+    if (bot === null) return { er: hiveTaskErrorThresholds(cfg), p95: hiveTaskDurationThresholds(cfg), w: hiveWin };
+    const w = botWin(bot);
+    const rest = { total: hiveWin.total - w.total, failed: hiveWin.failed - w.failed };
+    const er = taskErrorThresholds(w, rest, cfg) ?? hiveTaskErrorThresholds(cfg);
+    return { er, p95: taskDurationThresholds(othersP95(bot), cfg), w };
+  };
+  const perfMetrics = (bot: string | null, sampleKey: string, onlyFresh: boolean): MetricInput[] => {
+    const { er: erTh, p95: p95Th, w } = judge(bot);
+    const enough = bot === null || w.total >= cfg.task_min_outcomes;
     const pick = (s: SampleSeries | undefined) => (onlyFresh ? fresh(s) : s);
     const er = series(sampleKey, 'error_rate');
     const p95 = series(sampleKey, 'response_time_p95');
     return [
       w.total > 0
-        ? { metric: 'error_rate', value: w.error_rate, updated_at: w.last, source: 'derived', series: w.error_series.map((x) => x[1]) }
+        ? { metric: 'error_rate', value: enough ? w.error_rate : null, updated_at: w.last, source: 'derived', series: w.error_series.map((x) => x[1]), thresholds: erTh }
         : fromSample('error_rate', pick(er)),
       w.p95 !== null
-        ? { metric: 'response_time_p95', value: w.p95, updated_at: w.last, source: 'derived', series: w.p95_series.map((x) => x[1]) }
+        ? { metric: 'response_time_p95', value: enough ? w.p95 : null, updated_at: w.last, source: 'derived', series: w.p95_series.map((x) => x[1]), thresholds: p95Th }
         : fromSample('response_time_p95', pick(p95)),
     ];
   };
@@ -165,7 +203,7 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
       q ? { metric: 'queue_depth', value: q.total, updated_at: now, source: 'derived' } : fromSample('queue_depth', fresh(series('messaging', 'queue_depth'))),
     ],
   });
-  out.push({ key: 'tasks', kind: 'component', name: 'tasks', metrics: perfMetrics('*', 'tasks', true) });
+  out.push({ key: 'tasks', kind: 'component', name: 'tasks', metrics: perfMetrics(null, 'tasks', true) });
   if (series('database', 'db_pool')) {
     out.push({ key: 'database', kind: 'component', name: 'database', metrics: [fromSample('db_pool', fresh(series('database', 'db_pool')))] });
   }
@@ -191,6 +229,17 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
     out.push({ key, kind: 'bot', name: bot, metrics, last_seen: lastSeen(bot) });
   }
   return out;
+}
+
+/**
+ * The middle value(s) of a sorted list with the entry at `skip` (-1: none) left out, as a one- or
+ * two-element list (what taskDurationThresholds takes the median of): O(1) per bot.
+ */
+function medianWithout(sorted: readonly number[], skip: number): number[] {
+  const n = sorted.length - (skip >= 0 ? 1 : 0);
+  if (n <= 0) return [];
+  const at = (k: number) => sorted[skip >= 0 && k >= skip ? k + 1 : k]!;
+  return n % 2 ? [at(n >> 1)] : [at(n / 2 - 1), at(n / 2)];
 }
 
 interface EvalOutcome {
@@ -279,6 +328,23 @@ export async function botHealthLevels(ctx: HiveContext): Promise<Record<string, 
   const out: Record<string, Level> = {};
   for (const b of report.bots) out[b.bot_id!] = b.level;
   return out;
+}
+
+/**
+ * The levels routing weighs: each bot's metrics alone. Staleness is left out: a bot that was
+ * given no work reports no outcomes, and penalising it for that would keep it idle for ever.
+ */
+export function routingLevelsOf(report: HealthReport): Record<string, Level> {
+  const out: Record<string, Level> = {};
+  for (const b of report.bots) out[b.bot_id!] = worst(b.metrics.map((m) => m.level));
+  return out;
+}
+
+/** Per bot level for routing (routingLevelsOf). Writes no alerts. */
+export async function botRoutingLevels(ctx: HiveContext): Promise<Record<string, Level>> {
+  const inputs = await gather(ctx, false);
+  const { report } = await evaluateHive(ctx, inputs, { alerts: false });
+  return routingLevelsOf(report);
 }
 
 export interface RecordInput {

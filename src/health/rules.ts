@@ -113,6 +113,8 @@ export interface MetricInput {
   size?: number;
   /** Where the value came from: 'sample', 'measured', 'derived'. */
   source?: string;
+  /** Thresholds for this value when they are not the configured ones (task outcomes: outcomes.ts). */
+  thresholds?: Thresholds;
 }
 
 export interface ComponentInput {
@@ -258,7 +260,7 @@ export function evaluate(inputs: readonly ComponentInput[], opts: EvaluateOption
     const lines: MetricLine[] = [];
     const metricLevels: Partial<Record<MetricName, Level>> = {};
     for (const m of input.metrics) {
-      const th = thresholdsOf(cfg, m.metric);
+      const th = m.thresholds ?? thresholdsOf(cfg, m.metric);
       const def = METRIC_DEFS[m.metric];
       let level: Level = 'UNKNOWN';
       if (m.value !== null && Number.isFinite(m.value)) {
@@ -378,7 +380,8 @@ function alertFor(
     const age = input.last_seen != null ? Math.round((Date.parse(iso) - input.last_seen) / 1000) : null;
     return alert('staleness', age, cfg.staleness_seconds, rep.recommendations[0] ?? '');
   }
-  const th = line ? thresholdsOf(cfg, line.metric) : null;
+  // The line's own thresholds: task outcomes are judged against the other bots (outcomes.ts).
+  const th = line ? { warn: line.warn ?? line.critical, critical: line.critical } : null;
   let threshold: number | null = null;
   if (th) {
     if (level === 'CRITICAL') threshold = th.critical;

@@ -1,10 +1,14 @@
 /**
  * Routing operations on a hive (docs/contracts.md): the pure policy applied through the store.
  *
- * Files: performance.jsonl (raw outcomes, one line each), state/scheduling.json (per bot × type
- * aggregates plus the byte offset of performance.jsonl folded in so far), adaptive-scheduling.jsonl
- * (audit log). Every command folds only the lines appended since the offset, under the state lock,
- * so `recommend` costs the same with 100 or 100,000 outcomes recorded.
+ * Files: performance.jsonl (raw outcomes, one line each); state/scheduling.json (the byte offset
+ * of performance.jsonl folded in so far and, per task type, the generation of its document);
+ * state/scheduling/<type>.<gen>.json (one document per task type: its bots' aggregates);
+ * adaptive-scheduling.jsonl (audit log). Every command folds only the lines appended since the
+ * offset, under the state lock, and reads only the types those lines and its question touch, so
+ * `recommend` costs the same with 100 or 100,000 outcomes and with 7 or 70 task types recorded.
+ * A pass writes new type documents under new names first and commits by rewriting the index
+ * (atomic rename); a crash in between leaves the index on the old, consistent generation.
  */
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
@@ -13,14 +17,17 @@ import type { HiveContext } from '../hive.js';
 import type { FileCursor } from '../store/store.js';
 import { knownBots } from '../messaging/registry.js';
 import { classifyTask, type Classification } from './classify.js';
-import { toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
+import { outcomeOf, toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
 import {
   decide,
   emptyState,
+  emptyTypeState,
   foldOutcome,
   paramsFromConfig,
   resetAggs,
   statsRows,
+  typeStateFromJson,
+  typeStateToJson,
   type PolicyEvent,
   type PolicyParams,
   type Recommendation,
@@ -29,7 +36,7 @@ import {
 } from './policy.js';
 import { mulberry32 } from './random.js';
 import { gatherSignals } from './signals.js';
-import { normalizeTaskType, TASK_TYPES } from './types.js';
+import { configuredTypes, normalizeTaskType, TASK_TYPES } from './types.js';
 import { PERFORMANCE_FILE as FILES_PERFORMANCE, SCHEDULING_LOG } from '../common/files.js';
 
 export { TASK_TYPES, normalizeTaskType, type TaskType } from './types.js';
@@ -48,31 +55,106 @@ function params(ctx: HiveContext): PolicyParams {
   return paramsFromConfig(ctx.config.scheduling);
 }
 
-function loadState(ctx: HiveContext): SchedState {
-  const s = ctx.store.readJson<SchedState>(STATE_FILE);
-  if (!s || s.version !== 1 || typeof s.offset !== 'number' || typeof s.aggs !== 'object' || s.aggs === null) return emptyState();
-  return s;
+const TYPE_DIR = 'state/scheduling';
+
+/** state/scheduling.json: where folding stopped and which generation of each type document is current. */
+interface StateIndex {
+  version: 2;
+  offset: number;
+  ino?: number;
+  types: Record<string, number>;
+}
+
+/** The state as a command holds it: the index, the type documents loaded so far, and what changed. */
+interface Loaded {
+  state: SchedState;
+  gens: Map<string, number>;
+  dirty: Set<string>;
+  /** Type documents superseded by this pass (removed after the index is committed). */
+  stale: string[];
+}
+
+function typeFile(type: string, gen: number): string {
+  return `${TYPE_DIR}/${type}.${gen}.json`;
+}
+
+function loadState(ctx: HiveContext): Loaded {
+  const s = ctx.store.readJson<StateIndex>(STATE_FILE);
+  const state = emptyState();
+  const gens = new Map<string, number>();
+  // Anything else (a missing file, or the single-document state of versions before 2): refold
+  // performance.jsonl from its start.
+  if (s && s.version === 2 && typeof s.offset === 'number' && s.types && typeof s.types === 'object') {
+    state.offset = s.offset;
+    state.ino = s.ino;
+    for (const [t, g] of Object.entries(s.types)) if (typeof g === 'number') gens.set(t, g);
+  }
+  return { state, gens, dirty: new Set(), stale: [] };
+}
+
+/** The type's state, read from its document the first time a pass needs it. */
+function typeOf(ctx: HiveContext, L: Loaded, type: string, quiet = false) {
+  let ts = L.state.types.get(type);
+  if (ts) return ts;
+  const gen = L.gens.get(type);
+  ts = gen === undefined ? undefined : typeStateFromJson(ctx.store.readJson(typeFile(type, gen)));
+  if (gen !== undefined && !ts && !quiet) ctx.store.warn(`${typeFile(type, gen)}: missing or unreadable; routing for ${type} starts over`);
+  ts ??= emptyTypeState();
+  L.state.types.set(type, ts);
+  return ts;
+}
+
+/** Every type document (stats, reset). */
+function loadAllTypes(ctx: HiveContext, L: Loaded): void {
+  for (const t of L.gens.keys()) typeOf(ctx, L, t);
+}
+
+/** Write the changed type documents under new names, then commit the index; the caller holds the state lock. */
+async function saveState(ctx: HiveContext, L: Loaded): Promise<void> {
+  const { store } = ctx;
+  for (const type of L.dirty) {
+    const old = L.gens.get(type);
+    const gen = (old ?? 0) + 1;
+    await store.writeFileAtomic(typeFile(type, gen), JSON.stringify(typeStateToJson(L.state.types.get(type)!)) + '\n');
+    if (old !== undefined) L.stale.push(typeFile(type, old));
+    L.gens.set(type, gen);
+  }
+  const index: StateIndex = { version: 2, offset: L.state.offset, ino: L.state.ino, types: Object.fromEntries(L.gens) };
+  await store.writeJsonHeld(STATE_FILE, index);
+  for (const f of L.stale) store.remove(f);
+  L.dirty.clear();
+  L.stale = [];
 }
 
 /**
  * Fold the outcomes appended since the state's offset (all of them when the state is new or
  * performance.jsonl was rewritten behind it). The caller holds the state lock.
  */
-function catchUp(ctx: HiveContext, state: SchedState, p: PolicyParams, events: PolicyEvent[]): { state: SchedState; changed: boolean } {
+function catchUp(ctx: HiveContext, L: Loaded, p: PolicyParams, events: PolicyEvent[]): boolean {
+  const { state } = L;
   const got = ctx.store.readSince<PerformanceRecord>(PERFORMANCE_FILE, { offset: state.offset, ino: state.ino });
-  if (got.reset) state = emptyState();
-  for (const r of got.records) {
-    const at = Date.parse(r?.timestamp);
-    if (!r || typeof r.bot_id !== 'string' || typeof r.task_type !== 'string' || typeof r.success !== 'boolean' || !Number.isFinite(at)) continue;
-    foldOutcome(state, { bot: r.bot_id, type: r.task_type, success: r.success, at, durationMs: r.duration_ms, tokens: r.tokens }, p, events, {
-      efficiencyEvents: false,
-    });
+  if (got.reset) {
+    // Rewritten behind us: every type starts over (new, empty generations; the old documents
+    // go once the index commits).
+    state.types.clear();
+    for (const t of L.gens.keys()) {
+      state.types.set(t, emptyTypeState());
+      L.dirty.add(t);
+    }
   }
-  const changed = got.cursor.offset !== state.offset || got.cursor.ino !== state.ino || got.records.length > 0;
+  for (const r of got.records) {
+    const o = outcomeOf(r);
+    if (!o) continue;
+    typeOf(ctx, L, o.type);
+    foldOutcome(state, o, p, events, { efficiencyEvents: false });
+    L.dirty.add(o.type);
+  }
+  const changed = got.reset || got.cursor.offset !== state.offset || got.cursor.ino !== state.ino || got.records.length > 0;
   state.offset = got.cursor.offset;
   state.ino = got.cursor.ino;
-  return { state, changed };
+  return changed;
 }
+
 
 function auditOf(now: number, e: PolicyEvent): AuditEvent {
   if (e.event === 'trend_detected') {
@@ -112,34 +194,35 @@ export async function recordOutcomes(
   const p = params(ctx);
   const { store } = ctx;
   return store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE], async () => {
-    let state = loadState(ctx);
+    const L = loadState(ctx);
     const events: PolicyEvent[] = [];
     // Lines someone appended without folding (or everything, for a new state) first, quietly.
-    const caught = catchUp(ctx, state, p, events);
-    state = caught.state;
+    const changed = catchUp(ctx, L, p, events);
     const records = opts.once ? notYetRecorded(ctx, all, opts.once.since) : all;
     if (records.length === 0) {
       // All already there: store only what catching up folded, as a normal pass would.
-      if (caught.changed) await store.writeJsonHeld(STATE_FILE, state);
+      if (changed) await saveState(ctx, L);
       if (events.length) store.appendHeld(AUDIT_FILE, events.map((e) => auditOf(now, e)));
       return { recorded: 0, records: [], trends: [] };
     }
-    const { end } = store.appendHeld(PERFORMANCE_FILE, records);
+    store.appendHeld(PERFORMANCE_FILE, records);
     const mine: PolicyEvent[] = [];
     const audit: AuditEvent[] = [];
     const eff = new Map<string, PolicyEvent>();
     for (const r of records) {
-      const at = Date.parse(r.timestamp);
       audit.push({ timestamp: iso(now), event: 'performance_recorded', bot_id: r.bot_id, task_type: r.task_type, success: r.success, duration_ms: r.duration_ms, tokens: r.tokens, task_id: r.task_id });
       mine.length = 0;
-      foldOutcome(state, { bot: r.bot_id, type: r.task_type, success: r.success, at, durationMs: r.duration_ms, tokens: r.tokens }, p, mine);
+      const o = outcomeOf(r)!;
+      typeOf(ctx, L, o.type);
+      foldOutcome(L.state, o, p, mine);
+      L.dirty.add(o.type);
       for (const e of mine) {
         if (e.event === 'efficiency_updated') eff.set(`${e.task_type}\0${e.bot_id}`, e);
         else events.push(e);
       }
     }
-    Object.assign(state, store.cursorAtEnd(PERFORMANCE_FILE));
-    await store.writeJsonHeld(STATE_FILE, state);
+    Object.assign(L.state, store.cursorAtEnd(PERFORMANCE_FILE));
+    await saveState(ctx, L);
     for (const e of events) audit.push(auditOf(now, e));
     for (const e of eff.values()) audit.push(auditOf(now, e));
     store.appendHeld(AUDIT_FILE, audit);
@@ -178,6 +261,11 @@ export interface RecommendOptions {
 
 export type RecommendResult = Recommendation & { classification?: Classification };
 
+/** Classify task text onto this hive's configured task types (`scheduling.task_types`). */
+export function classifyForHive(ctx: HiveContext, text: string): Classification {
+  return classifyTask(text, configuredTypes(ctx.config.scheduling.task_types));
+}
+
 /** The best bot for a task type (or a free-text task, classified), with confidence and ranked candidates. */
 export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promise<RecommendResult> {
   let type: string;
@@ -186,9 +274,9 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
   if (opts.type !== undefined) type = normalizeTaskType(opts.type);
   else if (opts.task !== undefined) {
     if (!opts.task.trim()) throw new UsageError('--task needs some text to classify');
-    classification = classifyTask(opts.task);
+    classification = classifyForHive(ctx, opts.task);
     type = classification.type;
-  } else throw new UsageError('which task type?', `give one of ${TASK_TYPES.join(', ')}, or --task "what the task is"`);
+  } else throw new UsageError('which task type?', `give a type (for example ${TASK_TYPES.slice(0, 3).join(', ')}, or your own), or --task "what the task is"`);
   const exclude = new Set((opts.exclude ?? []).map((b) => validateBotId(b, 'bot id in --exclude')));
   if (opts.seed !== undefined && (!Number.isInteger(opts.seed) || opts.seed < 0)) throw new UsageError('--seed must be a non-negative integer');
   const random = opts.seed !== undefined ? mulberry32(opts.seed) : ctx.random;
@@ -196,20 +284,34 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
   const { store } = ctx;
   const now = ctx.clock();
 
+  // Outcomes appended without being folded (imports, a crash) may name bots we would not ask
+  // health about: fold them first, in a pass of their own.
+  let first = loadState(ctx);
+  if (store.exists() && store.size(PERFORMANCE_FILE) !== first.state.offset) {
+    await store.withLock([STATE_FILE, AUDIT_FILE], async () => {
+      const L = loadState(ctx);
+      const events: PolicyEvent[] = [];
+      if (catchUp(ctx, L, p, events)) await saveState(ctx, L);
+      if (events.length) store.appendHeld(AUDIT_FILE, events.map((e) => auditOf(now, e)));
+    });
+    first = loadState(ctx);
+  }
   // Signals first, outside our locks: the other areas take their own (lock order is global).
-  const known = candidatesFor(ctx, loadState(ctx), type).filter((b) => !exclude.has(b));
+  const seen = typeOf(ctx, first, type, true);
+  const known = candidatesFor(ctx, seen, type).filter((b) => !exclude.has(b));
   const signals = known.length ? await gatherSignals(ctx, known) : {};
 
   const run = async (write: boolean): Promise<RecommendResult> => {
     const events: PolicyEvent[] = [];
-    let state = loadState(ctx);
-    let changed = false;
-    if (write) ({ state, changed } = catchUp(ctx, state, p, events));
-    const bots = candidatesFor(ctx, state, type).filter((b) => !exclude.has(b));
-    const rec: RecommendResult = decide(state, type, bots, signals, p, random, now, { greedy: opts.greedy });
+    const L = loadState(ctx);
+    // The type document read above is still current unless someone committed since: reuse it.
+    if (L.state.offset === first.state.offset && L.state.ino === first.state.ino && L.gens.get(type) === first.gens.get(type)) L.state.types.set(type, seen);
+    const changed = write ? catchUp(ctx, L, p, events) : false;
+    const bots = candidatesFor(ctx, typeOf(ctx, L, type), type).filter((b) => !exclude.has(b));
+    const rec: RecommendResult = decide(L.state, type, bots, signals, p, random, now, { greedy: opts.greedy });
     if (classification) rec.classification = classification;
     if (write) {
-      if (changed) await store.writeJsonHeld(STATE_FILE, state);
+      if (changed) await saveState(ctx, L);
       const audit = events.map((e) => auditOf(now, e));
       audit.push({
         timestamp: iso(now),
@@ -232,9 +334,9 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
 }
 
 /** Registered bots plus every bot with outcomes for the type. */
-function candidatesFor(ctx: HiveContext, state: SchedState, type: string): string[] {
+function candidatesFor(ctx: HiveContext, ts: { aggs: Map<string, unknown> }, _type: string): string[] {
   const set = new Set<string>(knownBots(ctx));
-  for (const bot of Object.keys(state.aggs[type] ?? {})) set.add(bot);
+  for (const bot of ts.aggs.keys()) set.add(bot);
   return [...set].sort();
 }
 
@@ -261,12 +363,14 @@ export async function stats(ctx: HiveContext, opts: StatsOptions = {}): Promise<
   const now = ctx.clock();
   return store.withLock([STATE_FILE, AUDIT_FILE], async () => {
     const events: PolicyEvent[] = [];
-    const { state, changed } = catchUp(ctx, loadState(ctx), p, events);
-    if (changed) {
-      await store.writeJsonHeld(STATE_FILE, state);
+    const L = loadState(ctx);
+    if (filter.type) typeOf(ctx, L, filter.type);
+    else loadAllTypes(ctx, L);
+    if (catchUp(ctx, L, p, events)) {
+      await saveState(ctx, L);
       if (events.length) store.appendHeld(AUDIT_FILE, events.map((e) => auditOf(now, e)));
     }
-    return statsRows(state, p, now, filter);
+    return statsRows(L.state, p, now, filter);
   });
 }
 
@@ -291,13 +395,18 @@ export async function resetStats(ctx: HiveContext, opts: StatsOptions = {}): Pro
   const match = (r: PerformanceRecord) => (!filter.bot || r.bot_id === filter.bot) && (!filter.type || r.task_type === filter.type);
   return store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE, RESET_ARCHIVE], async () => {
     const events: PolicyEvent[] = [];
-    const { state } = catchUp(ctx, loadState(ctx), p, events);
+    const L = loadState(ctx);
+    if (filter.type) typeOf(ctx, L, filter.type);
+    else loadAllTypes(ctx, L);
+    catchUp(ctx, L, p, events);
+    const { state } = L;
     const removedCount = store.exists(PERFORMANCE_FILE)
       ? (await store.rewriteMovingHeld<PerformanceRecord>(PERFORMANCE_FILE, RESET_ARCHIVE, (r) => (match(r) ? { archive: r } : 'keep'))).moved
       : 0;
     const pairs = resetAggs(state, filter);
+    for (const t of state.types.keys()) L.dirty.add(t);
     Object.assign(state, store.cursorAtEnd(PERFORMANCE_FILE));
-    await store.writeJsonHeld(STATE_FILE, state);
+    await saveState(ctx, L);
     const res: ResetResult = {
       bot_id: filter.bot ?? null,
       task_type: filter.type ?? null,

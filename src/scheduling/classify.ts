@@ -4,8 +4,12 @@
  * ending -s, -es, -d, -ed, -ing, -er, -ers, so "refactor" also matches "refactoring"). The type with the highest total wins; ties go to the type listed
  * first below; nothing matched is `other` with confidence 0. Confidence = winner's share of all
  * matched weight. Tested on the labelled sentences in test/fixtures/classifier-examples.json.
+ *
+ * Classification maps onto the configured types (`scheduling.task_types`): built-in types keep
+ * their rules, a team's own type (say `deploy` or `db-migration`) matches its own name and the
+ * words of it as keywords (weight 2, winning ties), and a built-in type that is not configured is never chosen.
  */
-import type { TaskType } from './types.js';
+import { isBuiltinTaskType, TASK_TYPES, type BuiltinTaskType, type TaskType } from './types.js';
 
 export interface Classification {
   type: TaskType;
@@ -19,7 +23,7 @@ interface Rules {
 }
 
 // Order matters only for ties: more specific types first.
-export const CLASSIFIER_RULES: Readonly<Record<Exclude<TaskType, 'other'>, Rules>> = {
+export const CLASSIFIER_RULES: Readonly<Record<Exclude<BuiltinTaskType, 'other'>, Rules>> = {
   testing: {
     phrases: ['unit test', 'integration test', 'end to end', 'end-to-end', 'test suite', 'test coverage', 'regression test', 'write tests', 'add tests', 'flaky test', 'load test', 'smoke test', 'qa pass'],
     keywords: ['test', 'tests', 'testing', 'coverage', 'assert', 'verify', 'validate', 'validation', 'qa', 'flaky', 'e2e', 'fixture', 'mock', 'vitest', 'jest', 'pytest', 'reproduce'],
@@ -49,31 +53,47 @@ export const CLASSIFIER_RULES: Readonly<Record<Exclude<TaskType, 'other'>, Rules
 const ORDER = Object.keys(CLASSIFIER_RULES) as Array<keyof typeof CLASSIFIER_RULES>;
 
 interface Compiled {
-  type: Exclude<TaskType, 'other'>;
+  type: TaskType;
   pats: Array<{ term: string; re: RegExp; w: number }>;
 }
 
-let compiled: Compiled[] | undefined;
+const cache = new Map<string, Compiled[]>();
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function compile(): Compiled[] {
-  return ORDER.map((type) => {
+function keyword(term: string, w: number): { term: string; re: RegExp; w: number } {
+  return { term, re: new RegExp(`(^|[^a-z0-9])${escape(term)}(s|es|d|ed|ing|ning|ned|er|ers)?($|[^a-z0-9])`, 'i'), w };
+}
+
+function compile(types: readonly TaskType[]): Compiled[] {
+  const out: Compiled[] = [];
+  // A team's own types first (more specific: they win ties), then the built-in ones in tie order.
+  for (const type of types) {
+    if (isBuiltinTaskType(type)) continue;
+    const words = new Set([type, ...type.split(/[-_.]+/).filter((w) => w.length >= 3)]);
+    out.push({ type, pats: [...words].map((w) => keyword(w, 2)) });
+  }
+  for (const type of ORDER) {
+    if (!types.includes(type)) continue;
     const r = CLASSIFIER_RULES[type];
-    return {
+    out.push({
       type,
       pats: [
         ...r.phrases.map((term) => ({ term, re: new RegExp(`(^|[^a-z0-9])${escape(term)}`, 'i'), w: 3 })),
-        ...r.keywords.map((term) => ({ term, re: new RegExp(`(^|[^a-z0-9])${escape(term)}(s|es|d|ed|ing|ning|ned|er|ers)?($|[^a-z0-9])`, 'i'), w: 1 })),
+        ...r.keywords.map((term) => keyword(term, 1)),
       ],
-    };
-  });
+    });
+  }
+  return out;
 }
 
-export function classifyTask(text: string): Classification {
-  compiled ??= compile();
+/** Classify task text onto `types` (default: the built-in ones); nothing matched is `other`. */
+export function classifyTask(text: string, types: readonly TaskType[] = TASK_TYPES): Classification {
+  const key = types.join(',');
+  let compiled = cache.get(key);
+  if (!compiled) cache.set(key, (compiled = compile(types)));
   const t = String(text ?? '').toLowerCase();
   let best: { type: TaskType; score: number; matched: string[] } = { type: 'other', score: 0, matched: [] };
   let total = 0;

@@ -1,9 +1,9 @@
-import { int, num, type Section } from '../config/schema.js';
+import { int, num, str, type Section } from '../config/schema.js';
 
 /**
- * Routing (issue 4). Times are hours; the regret benchmark runs one task a minute, so a
- * half-life of H hours there is 60·H tasks. The defaults below are the ones the benchmark
- * was tuned with (docs/scheduling.md, "Choosing the defaults").
+ * Routing (issues 4, 14). Times are hours; the regret benchmark runs one task a minute, so a
+ * half-life of H hours there is 60·H tasks. The defaults were tuned on the benchmark's tuning
+ * seeds and reported on other seeds (docs/routing.md, "Choosing the defaults").
  */
 export const schedulingSection = {
   long_half_life_hours: num(
@@ -28,39 +28,66 @@ export const schedulingSection = {
     'after a decline is detected, the other bots of that type keep at most this many effective outcomes (their means stay, their certainty goes, so they are tried again)',
     0,
   ),
-  trend_hold_hours: num(1, 'how long a detected trend is shown as improving/declining after it was detected', 0),
-  speed_weight: num(0.1, 'score penalty for the slowest bot (median duration relative to the slowest candidate, times this)', 0, 1),
+  trend_hold_hours: num(
+    1,
+    'after a decline is detected the bot is judged by its recent outcomes for this long, then tried again (a recovered bot is found within about this time)',
+    0,
+  ),
+  max_hold_factor: num(
+    4,
+    'each decline in a row doubles that hold, up to this many times trend_hold_hours (a bot that stays broken is re-tried ever less often)',
+    1,
+    1000,
+  ),
+  duration_cost_per_hour: num(
+    0.1,
+    'score points a bot loses per hour its tasks of the type take (mean or quantile of recent durations): time priced on an absolute scale, so a long tail counts',
+    0,
+    10,
+  ),
+  duration_quantile: num(0, 'which duration is priced: 0 = the mean of recent durations, otherwise this quantile of them (e.g. 0.9)', 0, 1),
   cost_weight: num(0.05, 'score penalty for the most expensive bot (mean tokens relative to the costliest candidate, times this)', 0, 1),
   degraded_penalty: num(0.15, 'score penalty for a bot whose health is DEGRADED (CRITICAL bots are excluded)', 0, 1),
-  load_free: num(
-    19,
-    'load a bot can carry before it is penalised; load = unread P0/P1 messages + tasks assigned or in progress',
-    0,
-  ),
-  load_penalty: num(0.05, 'score penalty per unit of load above load_free', 0, 1),
-  load_evidence_min: num(
-    20,
-    'loaded outcomes (recorded with a load above load_free) needed before the load penalty depends on evidence; until then it always applies',
-    0,
-  ),
-  load_evidence_z: num(
+  prior_weight: num(
     2,
-    'the load penalty applies only while loaded outcomes fall short of the bots\' usual success by more than this many standard errors (compared with unloaded ones)',
-    0,
+    'a bot with no outcomes is expected to be as good as the pooled bots of its type, with the certainty of this many outcomes (cold start with many bots)',
+    0.1,
+    1000,
   ),
-  load_evidence_decay: num(0.998, 'per-outcome discount of the load evidence, so it follows a hive whose sensitivity to load changes', 0.5, 1),
+  idle_half_life: num(
+    100,
+    "evidence about a bot halves every this many outcomes of its type that went to other bots, so a bot that recovered is tried again and equally good bots share work (0 = never)",
+    0,
+    1_000_000,
+  ),
+  idle_floor: num(
+    6,
+    'idle decay stops at this many effective outcomes: a clearly worse bot is retried seldom, a close one often',
+    0,
+    1000,
+  ),
+  speed_weight: num(0, 'retired (ignored; see duration_cost_per_hour): kept so config files written by older versions stay valid', 0, 1),
+  load_free: num(0, 'retired (ignored: routing does not weigh load): kept so older config files stay valid', 0),
+  load_penalty: num(0, 'retired (ignored): kept so older config files stay valid', 0, 1),
+  load_evidence_min: num(0, 'retired (ignored): kept so older config files stay valid', 0),
+  load_evidence_z: num(0, 'retired (ignored): kept so older config files stay valid', 0),
+  load_evidence_decay: num(1, 'retired (ignored): kept so older config files stay valid', 0.5, 1),
   rebase_keep: num(
     100,
     'effective outcomes of a bot\'s past kept when a change is detected (0 = forget the past entirely; more = a passing outage is forgiven sooner)',
     0,
   ),
   exploration: num(
-    0.5,
-    'width of the routing draw: Thompson samples from the posterior with its evidence divided by this (1 = plain Thompson sampling, below 1 = explores less)',
+    0.15,
+    'width of the routing draw: Thompson samples from the posterior with each outcome counted up to 1/this times, the more the better a bot is known (half of it at 10 outcomes; 1 = plain Thompson sampling, below 1 = explores less)',
     0.05,
     10,
   ),
   confidence_samples: int(200, 'posterior draws used to estimate confidence = P(recommended bot is the best)', 10, 100000),
   min_samples: int(3, 'outcomes below which a candidate is marked "no data yet: exploring"', 0),
-  duration_window: int(31, 'recent durations kept per bot × type for the median', 1, 1000),
+  duration_window: int(31, 'recent durations kept per bot × type (for the mean, quantile and median)', 1, 1000),
+  task_types: str(
+    'code,analysis,writing,planning,testing,documentation,other',
+    'comma-separated task types that `recommend --task TEXT` classifies onto (any other name is still accepted as a type)',
+  ),
 } satisfies Section;

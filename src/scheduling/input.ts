@@ -6,6 +6,7 @@ import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import { parseDuration, parseTokens } from '../common/parse.js';
+import type { Outcome } from './policy.js';
 import { normalizeTaskType, type TaskType } from './types.js';
 
 export interface OutcomeInput {
@@ -117,4 +118,11 @@ export function parseOutcomeLines(text: string): OutcomeInput[] {
     toRecord(out[out.length - 1]!, 0, where);
   }
   return out;
+}
+
+/** A performance.jsonl line as the policy sees it (what `record` and `task done` store), or undefined if unusable. */
+export function outcomeOf(r: PerformanceRecord | null | undefined): Outcome | undefined {
+  const at = Date.parse(r?.timestamp as string);
+  if (!r || typeof r.bot_id !== 'string' || typeof r.task_type !== 'string' || typeof r.success !== 'boolean' || !Number.isFinite(at)) return undefined;
+  return { bot: r.bot_id, type: r.task_type, success: r.success, at, durationMs: r.duration_ms, tokens: r.tokens };
 }

@@ -11,10 +11,16 @@
  * change point that still forgives a passing outage), the short view is trusted for
  * `trend_hold_hours` after a decline, and the other bots of that type keep their means but lose
  * certainty (at most `reset_cap` effective outcomes), so Thompson sampling tries them again.
- * Routing is a Thompson draw from the posterior with its evidence divided by `exploration` (or the
- * highest mean with `greedy`), adjusted for speed, cost, health and load — the load penalty only
- * while recorded outcomes show that load hurts (or none carry a load yet). Confidence is P(best)
- * under the plain posterior, by sampling. If every candidate is CRITICAL, the least bad is chosen.
+ * Every bot's posterior starts from a prior pooled over the bots of the type (their mean success,
+ * worth `prior_weight` outcomes), so a new bot is expected to be as good as a typical one rather
+ * than a coin flip; and evidence about a bot that is not being played loses certainty (its weight
+ * halves every `idle_half_life` outcomes of the type recorded for other bots), so a bot that
+ * failed once and recovered is found again within a bounded number of tasks, and equally good
+ * bots keep sharing the work. Routing is a Thompson draw from that posterior with its evidence
+ * divided by `exploration` (or the highest mean with `greedy`), less a time cost (mean or a
+ * quantile of recent durations, priced per hour), a token cost and a health penalty. Confidence
+ * is P(best) under the same posterior (short view after a change) over all candidates, by
+ * sampling, and never exactly 0 or 1. If every candidate is CRITICAL, the least bad is chosen.
  */
 import { iso } from '../common/clock.js';
 import type { Config } from '../config/index.js';
@@ -46,28 +52,27 @@ export interface Agg {
   trend_at: number | null;
   first_at: number;
   last_at: number;
+  /** The type's outcome count (TypeState.plays) when this bot's last outcome was folded. */
+  last_play?: number;
+  /** Declines detected in a row (reset by an improvement): each doubles the hold, up to `max_hold_factor`. */
+  declines?: number;
+}
+
+/** What routing knows about one task type: stored as one document per type. */
+export interface TypeState {
+  /** Outcomes of this type folded so far (the clock that idle evidence decays by). */
+  plays: number;
+  /** bot -> aggregates */
+  aggs: Map<string, Agg>;
 }
 
 export interface SchedState {
-  version: 1;
+  version: 2;
   /** Byte offset of performance.jsonl folded in so far, and that file's inode (a rewrite changes it). */
   offset: number;
   ino?: number;
-  /** task type -> bot -> aggregates */
-  aggs: Record<string, Record<string, Agg>>;
-  /**
-   * Evidence on whether load hurts, pooled over bots and types: discounted sums of the
-   * residuals (outcome − the bot's long-view mean at the time) of outcomes recorded with a load
-   * above `load_free` (l*) and at or below it (u*). Only outcomes that carry a load count.
-   */
-  loadEv?: LoadEvidence;
-}
-
-export interface LoadEvidence {
-  ls: number;
-  ln: number;
-  us: number;
-  un: number;
+  /** task type -> its state; the store layer loads only the types a command needs. */
+  types: Map<string, TypeState>;
 }
 
 export interface PolicyParams {
@@ -77,14 +82,14 @@ export interface PolicyParams {
   trendMinWeight: number;
   resetCap: number;
   trendHoldMs: number;
-  speedWeight: number;
+  durationCostPerHour: number;
+  durationQuantile: number;
   costWeight: number;
   degradedPenalty: number;
-  loadFree: number;
-  loadPenalty: number;
-  loadEvidenceMin: number;
-  loadEvidenceZ: number;
-  loadEvidenceDecay: number;
+  priorWeight: number;
+  idleHalfLife: number;
+  idleFloor: number;
+  maxHoldFactor: number;
   rebaseKeep: number;
   exploration: number;
   confidenceSamples: number;
@@ -102,14 +107,14 @@ export function paramsFromConfig(c: Config['scheduling']): PolicyParams {
     trendMinWeight: c.trend_min_weight,
     resetCap: c.reset_cap,
     trendHoldMs: c.trend_hold_hours * HOUR,
-    speedWeight: c.speed_weight,
+    durationCostPerHour: c.duration_cost_per_hour,
+    durationQuantile: c.duration_quantile,
     costWeight: c.cost_weight,
     degradedPenalty: c.degraded_penalty,
-    loadFree: c.load_free,
-    loadPenalty: c.load_penalty,
-    loadEvidenceMin: c.load_evidence_min,
-    loadEvidenceZ: c.load_evidence_z,
-    loadEvidenceDecay: c.load_evidence_decay,
+    priorWeight: c.prior_weight,
+    idleHalfLife: c.idle_half_life,
+    idleFloor: c.idle_floor,
+    maxHoldFactor: c.max_hold_factor,
     rebaseKeep: c.rebase_keep,
     exploration: c.exploration,
     confidenceSamples: c.confidence_samples,
@@ -119,7 +124,22 @@ export function paramsFromConfig(c: Config['scheduling']): PolicyParams {
 }
 
 export function emptyState(): SchedState {
-  return { version: 1, offset: 0, aggs: {} };
+  return { version: 2, offset: 0, types: new Map() };
+}
+
+export function emptyTypeState(): TypeState {
+  return { plays: 0, aggs: new Map() };
+}
+
+/** A type's state as stored (JSON has no Map): `{ plays, aggs: { bot: Agg } }`. */
+export function typeStateToJson(ts: TypeState): { plays: number; aggs: Record<string, Agg> } {
+  return { plays: ts.plays, aggs: Object.fromEntries(ts.aggs) };
+}
+
+export function typeStateFromJson(j: unknown): TypeState | undefined {
+  const o = j as { plays?: unknown; aggs?: unknown } | null;
+  if (!o || typeof o !== 'object' || typeof o.plays !== 'number' || !o.aggs || typeof o.aggs !== 'object') return undefined;
+  return { plays: o.plays, aggs: new Map(Object.entries(o.aggs as Record<string, Agg>)) };
 }
 
 /** One outcome as the policy sees it (a performance.jsonl line, time in ms). */
@@ -130,8 +150,6 @@ export interface Outcome {
   at: number;
   durationMs?: number | null;
   tokens?: number | null;
-  /** The bot's load (unread P0/P1 + tasks in progress) when it took the task, if known. */
-  load?: number | null;
 }
 
 /** Events for adaptive-scheduling.jsonl (the caller adds `timestamp`). */
@@ -211,8 +229,13 @@ export function foldOutcome(
   events?: PolicyEvent[],
   opts: { efficiencyEvents?: boolean } = {},
 ): SchedState {
-  const byBot = (state.aggs[o.type] ??= {});
-  const agg = (byBot[o.bot] ??= newAgg(o.at));
+  let ts = state.types.get(o.type);
+  if (!ts) state.types.set(o.type, (ts = emptyTypeState()));
+  const byBot = ts.aggs;
+  let agg = byBot.get(o.bot);
+  if (!agg) byBot.set(o.bot, (agg = newAgg(o.at)));
+  ts.plays++;
+  agg.last_play = ts.plays;
   agg.n++;
   if (o.success) agg.successes++;
   else agg.failures++;
@@ -226,26 +249,13 @@ export function foldOutcome(
     agg.tok_sum += o.tokens;
     agg.tok_n++;
   }
-  if (o.load != null && Number.isFinite(o.load)) {
-    const lg0 = weighAt(agg.long, o.at, p.longHalfLifeMs);
-    if (lg0.s + lg0.f >= LOAD_EVIDENCE_MIN_WEIGHT) {
-      const ev = (state.loadEv ??= { ls: 0, ln: 0, us: 0, un: 0 });
-      const k = p.loadEvidenceDecay;
-      ev.ls *= k;
-      ev.ln *= k;
-      ev.us *= k;
-      ev.un *= k;
-      const r = (o.success ? 1 : 0) - (1 + lg0.s) / (2 + lg0.s + lg0.f);
-      if (o.load > p.loadFree) {
-        ev.ls += r;
-        ev.ln += 1;
-      } else {
-        ev.us += r;
-        ev.un += 1;
-      }
-    }
-  }
-  addTo(agg.long, o.at, o.success, p.longHalfLifeMs);
+  // While a decline is held, outcomes (of tasks given before it was seen, or of a re-try that
+  // failed again) go to the short view only: the long view keeps what the bot is when it works,
+  // so once the hold ends it is tried again — re-tries on a schedule that backs off.
+  const wasHeld = isHeld(agg, o.at, p);
+  if (!wasHeld) addTo(agg.long, o.at, o.success, p.longHalfLifeMs);
+  // A success outside a hold ends a run of declines: the next one is held for the base time again.
+  if (!wasHeld && o.success) agg.declines = 0;
   addTo(agg.short, o.at, o.success, p.shortHalfLifeMs);
 
   const now = Math.max(o.at, agg.long.t);
@@ -255,18 +265,28 @@ export function foldOutcome(
     const L = interval(lg.s, lg.f, p.z);
     const S = interval(sh.s, sh.f, p.z);
     const dir: Trend | null = S.hi < L.lo ? 'declining' : S.lo > L.hi ? 'improving' : null;
-    if (dir) {
-      // The same change seen again while it is still held (the kept past pulls the long view
-      // back): rebase again, but it is one change, logged once.
+    // The same decline seen again while it is held is one change: nothing more to do.
+    if (dir && !(dir === 'declining' && wasHeld)) {
       const repeat = agg.trend === dir && agg.trend_at !== null && now - agg.trend_at <= p.trendHoldMs;
       agg.trend = dir;
       agg.trend_at = now;
-      // Change point: what the bot did before no longer describes it (but keep up to
-      // `rebase_keep` effective outcomes of its past, so a passing outage is forgiven).
-      const keep = lg.s + lg.f > p.rebaseKeep ? p.rebaseKeep / (lg.s + lg.f) : 1;
-      agg.long = { s: sh.s + lg.s * keep, f: sh.f + lg.f * keep, t: now };
+      agg.declines = dir === 'declining' ? (agg.declines ?? 0) + 1 : 0;
       if (dir === 'declining') {
-        for (const [bot, other] of Object.entries(byBot)) {
+        // A decline is held (the short view decides, re-tries back off); the long view keeps what
+        // the bot was before it — the long view less the recent outcomes, at most `rebase_keep`
+        // of them — so once it works again it is wanted again at once.
+        const ps = Math.max(0, lg.s - sh.s);
+        const pf = Math.max(0, lg.f - sh.f);
+        const keep = ps + pf > p.rebaseKeep ? p.rebaseKeep / (ps + pf) : 1;
+        agg.long = { s: ps * keep, f: pf * keep, t: now };
+      } else {
+        // Change point up: what the bot did before no longer describes it (but keep up to
+        // `rebase_keep` effective outcomes of its past).
+        const keep = lg.s + lg.f > p.rebaseKeep ? p.rebaseKeep / (lg.s + lg.f) : 1;
+        agg.long = { s: sh.s + lg.s * keep, f: sh.f + lg.f * keep, t: now };
+      }
+      if (dir === 'declining') {
+        for (const [bot, other] of byBot) {
           if (bot === o.bot) continue;
           const w = weighAt(other.long, now, p.longHalfLifeMs);
           const tot = w.s + w.f;
@@ -301,6 +321,15 @@ export function foldOutcome(
   return state;
 }
 
+/** How long a detected decline is held: `trend_hold_hours`, doubled for each decline in a row, at most `max_hold_factor` times. */
+export function holdMs(agg: Agg, p: PolicyParams): number {
+  return p.trendHoldMs * Math.min(p.maxHoldFactor, Math.pow(2, Math.max(0, (agg.declines ?? 1) - 1)));
+}
+
+export function isHeld(agg: Agg, now: number, p: PolicyParams): boolean {
+  return agg.trend === 'declining' && agg.trend_at !== null && now - agg.trend_at <= holdMs(agg, p);
+}
+
 // ------------------------------------------------------------------ deciding
 
 /** Health and load of the candidates, gathered by signals.ts (or given by a simulator). */
@@ -318,9 +347,12 @@ export interface Candidate {
   success_interval: [number, number];
   recent_success_rate: number | null;
   median_duration_ms: number | null;
+  /** The duration routing prices: the mean of recent durations, or the configured quantile. */
+  scored_duration_ms: number | null;
   mean_tokens: number | null;
   trend: Trend;
   health: HealthLevel;
+  /** Shown for people (unread P0/P1 + tasks in progress); routing does not weigh it. */
   load: number;
   excluded: boolean;
   reasons: string[];
@@ -336,8 +368,14 @@ export interface Recommendation {
 
 interface Prepared {
   c: Candidate;
+  /** Beta posterior parameters (prior + weighted evidence) and the evidence alone. */
   a: number;
   b: number;
+  /** Prior pseudo-counts and evidence (after idle decay), kept apart for the exploration draw. */
+  a0: number;
+  b0: number;
+  es: number;
+  ef: number;
   adj: number;
 }
 
@@ -345,6 +383,52 @@ export interface DecideOptions {
   greedy?: boolean;
   /** Estimate confidence by sampling (default true); the simulator turns it off on most steps. */
   confidence?: boolean;
+}
+
+/** The prior of a type: the pooled long-view success of its bots, worth `prior_weight` outcomes. */
+export function pooledPrior(ts: TypeState | undefined, p: PolicyParams, now: number): { a0: number; b0: number } {
+  let S = 0;
+  let F = 0;
+  if (ts) {
+    for (const agg of ts.aggs.values()) {
+      const lg = weighAt(agg.long, now, p.longHalfLifeMs);
+      S += lg.s;
+      F += lg.f;
+    }
+  }
+  const m0 = (S + 1) / (S + F + 2);
+  return { a0: p.priorWeight * m0, b0: p.priorWeight * (1 - m0) };
+}
+
+/**
+ * The view routing trusts for a bot (the short one after a change) and how much of it still
+ * counts: evidence halves for every `idle_half_life` outcomes of the type that went to others.
+ */
+export function evidenceOf(agg: Agg, ts: TypeState, p: PolicyParams, now: number): { s: number; f: number; useShort: boolean; L: ReturnType<typeof interval>; S: ReturnType<typeof interval>; sh: { s: number; f: number } } {
+  const lg = weighAt(agg.long, now, p.longHalfLifeMs);
+  const sh = weighAt(agg.short, now, p.shortHalfLifeMs);
+  const L = interval(lg.s, lg.f, p.z);
+  const S = interval(sh.s, sh.f, p.z);
+  // Trust the short view while it differs from the long one beyond noise, and for
+  // `trend_hold_hours` after a detected decline (the long view keeps `rebase_keep` of the past).
+  const held = isHeld(agg, now, p);
+  const useShort = sh.s + sh.f >= p.trendMinWeight && (held || S.hi < L.lo || S.lo > L.hi);
+  const v = useShort ? sh : lg;
+  const idle = Math.max(0, ts.plays - (agg.last_play ?? ts.plays));
+  const tot = v.s + v.f;
+  let w = p.idleHalfLife > 0 && idle > 0 ? Math.pow(2, -idle / p.idleHalfLife) : 1;
+  // Never below `idle_floor` outcomes: a clearly worse bot is then retried rarely (its draw
+  // seldom beats the best one) and a close one often (cheap), so the cost of looking stays small.
+  if (w < 1 && tot * w < p.idleFloor) w = Math.min(1, p.idleFloor / Math.max(tot, 1e-9));
+  return { s: v.s * w, f: v.f * w, useShort, L, S, sh };
+}
+
+/** The duration routing prices: mean of the recent window, or its `q` quantile (0 < q ≤ 1). */
+export function scoredDuration(durs: readonly number[], q: number): number | null {
+  if (durs.length === 0) return null;
+  if (!(q > 0)) return durs.reduce((x, y) => x + y, 0) / durs.length;
+  const s = [...durs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
 /**
@@ -361,58 +445,50 @@ export function decide(
   now: number,
   opts: DecideOptions = {},
 ): Recommendation {
-  const byBot = state.aggs[type] ?? {};
+  const ts = state.types.get(type) ?? emptyTypeState();
+  const { a0, b0 } = pooledPrior(ts, p, now);
   const prepared: Prepared[] = [];
-  let maxDur = 0;
   let maxTok = 0;
   for (const bot of bots) {
-    const agg = byBot[bot];
-    if (!agg) continue;
-    const md = median(agg.dur);
-    if (md !== null) maxDur = Math.max(maxDur, md);
-    if (agg.tok_n > 0) maxTok = Math.max(maxTok, agg.tok_sum / agg.tok_n);
+    const agg = ts.aggs.get(bot);
+    if (agg && agg.tok_n > 0) maxTok = Math.max(maxTok, agg.tok_sum / agg.tok_n);
   }
   let anyData = false;
-  const loadHurts = loadEvidence(state.loadEv, p);
   for (const bot of bots) {
-    const agg = byBot[bot];
+    const agg = ts.aggs.get(bot);
     const health = signals.health?.[bot] ?? 'UNKNOWN';
-    const unread = signals.urgentUnread?.[bot] ?? 0;
-    const inProg = signals.inProgress?.[bot] ?? 0;
-    const load = unread + inProg;
+    const load = (signals.urgentUnread?.[bot] ?? 0) + (signals.inProgress?.[bot] ?? 0);
     const reasons: string[] = [];
-    let a = 1;
-    let b = 1;
+    let es = 0;
+    let ef = 0;
     let trend: Trend = 'stable';
     let rate: number | null = null;
     let recent: number | null = null;
     let md: number | null = null;
+    let sd: number | null = null;
     let tok: number | null = null;
     const samples = agg?.n ?? 0;
     if (agg) {
       anyData = true;
-      const lg = weighAt(agg.long, now, p.longHalfLifeMs);
-      const sh = weighAt(agg.short, now, p.shortHalfLifeMs);
-      const L = interval(lg.s, lg.f, p.z);
-      const S = interval(sh.s, sh.f, p.z);
-      // Trust the short view while it differs from the long one beyond noise, and for
-      // `trend_hold_hours` after a detected decline (the long view keeps `rebase_keep` of the past).
-      const held = agg.trend === 'declining' && agg.trend_at !== null && now - agg.trend_at <= p.trendHoldMs;
-      const useShort = sh.s + sh.f >= p.trendMinWeight && (held || S.hi < L.lo || S.lo > L.hi);
-      const v = useShort ? sh : lg;
-      a = 1 + v.s;
-      b = 1 + v.f;
+      const ev = evidenceOf(agg, ts, p, now);
+      es = ev.s;
+      ef = ev.f;
       rate = agg.successes / agg.n;
-      recent = sh.s + sh.f > 0.5 ? sh.s / (sh.s + sh.f) : null;
+      recent = ev.sh.s + ev.sh.f > 0.5 ? ev.sh.s / (ev.sh.s + ev.sh.f) : null;
       if (agg.trend !== 'stable' && agg.trend_at !== null && now - agg.trend_at <= p.trendHoldMs) trend = agg.trend;
-      if (useShort) trend = S.mean < L.mean ? 'declining' : 'improving';
+      if (ev.useShort) trend = ev.S.mean < ev.L.mean ? 'declining' : 'improving';
       if (trend !== 'stable') reasons.push(`${trend} recently: weighing recent outcomes`);
       md = median(agg.dur);
+      sd = scoredDuration(agg.dur, p.durationQuantile);
       tok = agg.tok_n > 0 ? agg.tok_sum / agg.tok_n : null;
     }
     if (samples < p.minSamples) reasons.push(samples === 0 ? 'no data yet: exploring' : `only ${samples} outcome${samples === 1 ? '' : 's'}: exploring`);
     let adj = 0;
-    if (md !== null && maxDur > 0 && p.speedWeight > 0) adj += p.speedWeight * (md / maxDur);
+    if (sd !== null && p.durationCostPerHour > 0) {
+      const pen = (p.durationCostPerHour * sd) / HOUR;
+      adj += pen;
+      if (pen >= 0.01) reasons.push(`time cost ${fmtPenalty(pen)} (${fmtMinutes(sd)} per task)`);
+    }
     if (tok !== null && maxTok > 0 && p.costWeight > 0) adj += p.costWeight * (tok / maxTok);
     const excluded = health === 'CRITICAL';
     if (excluded) reasons.push('critical health: excluded');
@@ -420,29 +496,26 @@ export function decide(
       adj += p.degradedPenalty;
       reasons.push(`degraded health: penalty ${fmtPenalty(p.degradedPenalty)}`);
     }
-    const over = Math.max(0, load - p.loadFree);
-    if (over > 0 && p.loadPenalty > 0 && loadHurts) {
-      const pen = over * p.loadPenalty;
-      adj += pen;
-      const parts: string[] = [];
-      if (unread > 0) parts.push(`${unread} unread P0/P1 message${unread === 1 ? '' : 's'}`);
-      if (inProg > 0) parts.push(`${inProg} task${inProg === 1 ? '' : 's'} in progress`);
-      reasons.push(`${parts.join(', ')}: load penalty ${fmtPenalty(pen)}`);
-    }
-    const mean = a / (a + b);
-    const I = interval(a - 1, b - 1, 1.96);
+    const a = a0 + es;
+    const b = b0 + ef;
+    const I = betaInterval(a, b, 1.96);
     prepared.push({
       a,
       b,
+      a0,
+      b0,
+      es,
+      ef,
       adj,
       c: {
         bot_id: bot,
-        score: round(mean - adj, 4),
+        score: round(a / (a + b) - adj, 4),
         samples,
         success_rate: rate === null ? null : round(rate, 4),
         success_interval: [round(Math.max(0, I.lo), 4), round(Math.min(1, I.hi), 4)],
         recent_success_rate: recent === null ? null : round(recent, 4),
         median_duration_ms: md,
+        scored_duration_ms: sd === null ? null : Math.round(sd),
         mean_tokens: tok === null ? null : Math.round(tok),
         trend,
         health,
@@ -454,8 +527,8 @@ export function decide(
   }
 
   let eligible = prepared.filter((x) => !x.c.excluded);
-  // Every candidate CRITICAL (easy in a real hive: health's error-rate thresholds are per bot and
-  // low): an empty answer helps nobody, so choose the least bad of them, say so, and trust it less.
+  // Every candidate CRITICAL: an empty answer helps nobody, so choose the least bad of them,
+  // say so, and trust it less.
   const leastBad = eligible.length === 0 && prepared.length > 0;
   if (leastBad) eligible = prepared;
   let chosen: Prepared | undefined;
@@ -465,10 +538,12 @@ export function decide(
     } else {
       // The routing draw comes from the posterior with its evidence multiplied by 1/exploration
       // (exploration 1 = plain Thompson sampling; below 1 = narrower draws, less exploring).
-      const e = p.exploration;
+      // The narrowing grows with the evidence (none for a bot known from one or two outcomes),
+      // so a bot that failed once early is not written off as if it had failed many times.
       let best = -Infinity;
       for (const x of eligible) {
-        const u = (e === 1 ? beta(x.a, x.b, random) : beta(1 + (x.a - 1) / e, 1 + (x.b - 1) / e, random)) - x.adj;
+        const m = drawScale(x.es + x.ef, p.exploration);
+        const u = beta(x.a0 + x.es * m, x.b0 + x.ef * m, random) - x.adj;
         if (u > best) {
           best = u;
           chosen = x;
@@ -478,7 +553,9 @@ export function decide(
   }
   let confidence = 0;
   if (chosen && anyData && opts.confidence !== false) {
-    confidence = probabilityBest(eligible, chosen, p.confidenceSamples, random);
+    // Many candidates: fewer joint draws (each draws every candidate), at least 50.
+    const n = Math.min(p.confidenceSamples, Math.max(50, Math.ceil(CONFIDENCE_DRAW_BUDGET / prepared.length)));
+    confidence = probabilityBest(prepared, chosen, n, random);
   }
   if (chosen && leastBad) {
     confidence *= CRITICAL_CONFIDENCE_FACTOR;
@@ -509,41 +586,43 @@ export function decide(
   };
 }
 
-/** Long-view weight a bot × type needs before its outcomes count as evidence about load. */
-const LOAD_EVIDENCE_MIN_WEIGHT = 5;
+/** Evidence (effective outcomes) at which half of the routing draw's narrowing applies. */
+export const DRAW_SCALE_HALF = 10;
 
-/**
- * Does load hurt? Until `load_evidence_min` loaded outcomes have been seen, assume it does
- * (the cautious default); after that, only if loaded outcomes fall short of the bots' usual
- * rates by more than `load_evidence_z` standard errors compared with unloaded ones.
- */
-export function loadEvidence(ev: LoadEvidence | undefined, p: PolicyParams): boolean {
-  if (!ev || ev.ln < p.loadEvidenceMin || ev.un < 1) return true;
-  const d = ev.ls / ev.ln - ev.us / ev.un;
-  const se = Math.sqrt(0.25 / ev.ln + 0.25 / ev.un);
-  return d < -p.loadEvidenceZ * se;
+/** How much the routing draw counts each outcome: from 1 (little evidence) towards 1/exploration (much). */
+export function drawScale(evidence: number, exploration: number): number {
+  return 1 + (1 / exploration - 1) * (evidence / (evidence + DRAW_SCALE_HALF));
 }
+
+/** Candidate draws one confidence estimate may take in all (500 candidates: 50 joint draws). */
+export const CONFIDENCE_DRAW_BUDGET = 25_000;
 
 /** Confidence is multiplied by this when every candidate is CRITICAL and the least bad one is recommended. */
 export const CRITICAL_CONFIDENCE_FACTOR = 0.5;
 
-/** P(chosen has the highest adjusted draw), by `n` joint draws from the posteriors. */
-function probabilityBest(eligible: Prepared[], chosen: Prepared, n: number, random: Random): number {
-  if (eligible.length === 1) return 1;
+/**
+ * P(chosen is the best of all candidates), by `n` joint draws from the posteriors, excluded
+ * bots included (the chosen one may well not be the best bot, only the best one allowed).
+ * Smoothed as (wins + ½)/(n + 1): a finite sample never proves certainty, so it is never 0 or 1,
+ * not even with one candidate.
+ */
+function probabilityBest(all: Prepared[], chosen: Prepared, n: number, random: Random): number {
   let wins = 0;
-  for (let i = 0; i < n; i++) {
-    let best = -Infinity;
-    let who: Prepared | undefined;
-    for (const x of eligible) {
-      const u = beta(x.a, x.b, random) - x.adj;
-      if (u > best) {
-        best = u;
-        who = x;
+  if (all.length === 1) wins = n;
+  else
+    for (let i = 0; i < n; i++) {
+      let best = -Infinity;
+      let who: Prepared | undefined;
+      for (const x of all) {
+        const u = beta(x.a, x.b, random) - x.adj;
+        if (u > best) {
+          best = u;
+          who = x;
+        }
       }
+      if (who === chosen) wins++;
     }
-    if (who === chosen) wins++;
-  }
-  return wins / n;
+  return (wins + 0.5) / (n + 1);
 }
 
 // ------------------------------------------------------------------ statistics
@@ -567,9 +646,9 @@ export interface StatsRow {
 
 export function statsRows(state: SchedState, p: PolicyParams, now: number, filter: { bot?: string; type?: string } = {}): StatsRow[] {
   const rows: StatsRow[] = [];
-  for (const [type, byBot] of Object.entries(state.aggs)) {
+  for (const [type, ts] of state.types) {
     if (filter.type && type !== filter.type) continue;
-    for (const [bot, agg] of Object.entries(byBot)) {
+    for (const [bot, agg] of ts.aggs) {
       if (filter.bot && bot !== filter.bot) continue;
       const lg = weighAt(agg.long, now, p.longHalfLifeMs);
       const sh = weighAt(agg.short, now, p.shortHalfLifeMs);
@@ -597,18 +676,18 @@ export function statsRows(state: SchedState, p: PolicyParams, now: number, filte
   return rows;
 }
 
-/** Drop the aggregates of a bot and/or type (both omitted: everything). Returns how many bot × type pairs went. */
+/**
+ * Drop the aggregates of a bot (omitted: every bot) in the types loaded into `state` (the
+ * caller loads the type asked for, or all). Returns how many bot × type pairs went.
+ */
 export function resetAggs(state: SchedState, filter: { bot?: string; type?: string }): number {
   let n = 0;
-  for (const type of Object.keys(state.aggs)) {
-    if (filter.type && type !== filter.type) continue;
-    const byBot = state.aggs[type]!;
-    for (const bot of Object.keys(byBot)) {
+  for (const ts of state.types.values()) {
+    for (const bot of [...ts.aggs.keys()]) {
       if (filter.bot && bot !== filter.bot) continue;
-      delete byBot[bot];
+      ts.aggs.delete(bot);
       n++;
     }
-    if (Object.keys(byBot).length === 0) delete state.aggs[type];
   }
   return n;
 }
@@ -625,6 +704,18 @@ export function median(xs: readonly number[]): number | null {
 function round(x: number, d: number): number {
   const k = 10 ** d;
   return Math.round(x * k) / k;
+}
+
+/** Normal approximation of a Beta(a, b) interval, mean ± z·sd. */
+function betaInterval(a: number, b: number, z: number): { lo: number; hi: number } {
+  const n = a + b;
+  const mean = a / n;
+  const sd = Math.sqrt((a * b) / (n * n * (n + 1)));
+  return { lo: mean - z * sd, hi: mean + z * sd };
+}
+
+function fmtMinutes(ms: number): string {
+  return ms >= 60_000 ? `${round(ms / 60_000, 1)} min` : `${round(ms / 1000, 1)} s`;
 }
 
 function fmtPenalty(x: number): string {

@@ -17,8 +17,8 @@ export async function gatherSignals(ctx: HiveContext, bots: string[]): Promise<S
   };
   const [health, urgentUnread, inProgress] = await Promise.all([
     attempt('health levels', async () => {
-      const { botHealthLevels } = await import('../health/api.js');
-      return (await botHealthLevels(ctx)) as Record<string, HealthLevel>;
+      const { botRoutingLevels } = await import('../health/api.js');
+      return (await botRoutingLevels(ctx)) as Record<string, HealthLevel>;
     }),
     attempt('unread message counts', async () => {
       const { urgentUnreadCounts } = await import('../messaging/api.js');

@@ -14,7 +14,7 @@ import { parsePriority, parseTokens } from '../common/parse.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
 import { sendMessages } from '../messaging/api.js';
-import { PERFORMANCE_FILE, classifyTask, normalizeTaskType, recommend, recordOutcomes } from '../scheduling/api.js';
+import { PERFORMANCE_FILE, classifyForHive, normalizeTaskType, recommend, recordOutcomes } from '../scheduling/api.js';
 import { botHealthLevels } from '../health/api.js';
 import {
   TASKS_FILE,
@@ -189,7 +189,7 @@ function validateSubmit(ctx: HiveContext, input: SubmitInput, label = ''): Valid
   let type: string;
   if (input.type !== undefined) type = normalizeTaskType(input.type);
   else {
-    const c = classifyTask(description);
+    const c = classifyForHive(ctx, description);
     classified = { type: c.type, confidence: c.confidence, matched: c.matched };
     type = c.type;
   }

@@ -53,10 +53,11 @@ export default defineCommand({
       out.line('');
       out.line(
         rec.method === 'greedy'
-          ? 'method: greedy — the highest posterior mean success, minus speed, cost, health and load penalties.'
-          : 'method: Thompson sampling — one draw from each bot\'s Beta posterior of success, minus speed, cost, health and load penalties; the highest draw wins.',
+          ? 'method: greedy — the highest posterior mean success, minus time, token cost and health penalties.'
+          : 'method: Thompson sampling — one draw from each bot\'s Beta posterior of success (a prior pooled over the bots of the type; evidence of bots not used lately fades), minus time, token cost and health penalties; the highest draw wins.',
       );
-      out.line('confidence: the share of posterior draws in which the recommended bot comes out best.');
+      out.line('confidence: the share of posterior draws in which the recommended bot comes out best of all candidates (never exactly 0 or 1).');
+      out.line('time: the mean (or configured quantile) of recent durations, priced at scheduling.duration_cost_per_hour.');
       out.line('trend: the short view (recent outcomes) and the long view disagree beyond noise; the short view is then trusted.');
     }
   },
@@ -65,13 +66,13 @@ export default defineCommand({
 async function table(run: Run, rows: Candidate[]) {
   const { out } = run;
   await out.table(
-    ['bot', 'score', 'samples', 'success [95%]', 'median time', 'tokens', 'trend', 'reasons'],
+    ['bot', 'score', 'samples', 'success [95%]', 'time', 'tokens', 'trend', 'reasons'],
     rows.map((c) => [
       c.excluded ? out.paint(c.bot_id, out.c.dim) : c.bot_id,
       c.excluded ? '-' : c.score.toFixed(3),
       c.samples,
       rateCell(c.success_rate, c.success_interval),
-      durationText(c.median_duration_ms),
+      durationText(c.scored_duration_ms),
       c.mean_tokens ?? '-',
       trendCell(run, c.trend),
       c.reasons.join('; '),
