@@ -47,7 +47,7 @@ export class Store {
    */
   private readonly chain = new AsyncLocalStorage<ReadonlySet<string>>();
   /**
-   * In-process queue per file: proper-lockfile's mkdir lock is per process, so calls of one
+   * In-process queue per file: the mkdir lock (lock.ts) is per process, so calls of one
    * process are serialised here first and each takes the file lock in turn.
    */
   private readonly local = new Map<string, Promise<void>>();
