@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DeiaError } from '../common/errors.js';
 import { acquire, compareLocks, DEFAULT_LOCK, type LockOptions } from './lock.js';
-import { encodeRecords, parseBuffer, type BadLine } from './jsonl.js';
+import { encodeRecords, LineJoiner, parseBuffer, type BadLine } from './jsonl.js';
 import { releaseTemp, tempNameFor } from './temp.js';
 
 /** Where a problem in a file was found; the CLI prints it once on stderr. */
@@ -336,22 +336,22 @@ export class Store {
     try {
       let pos = opts.from ?? 0;
       let line = pos === 0 ? 1 : 0;
-      let carry: Buffer = Buffer.alloc(0);
+      const lines = new LineJoiner(pos);
       const chunk = Buffer.alloc(CHUNK);
       for (;;) {
         const { bytesRead } = await fd.read(chunk, 0, CHUNK, pos);
         if (bytesRead === 0) break;
         pos += bytesRead;
-        const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-        const base = pos - buf.length;
+        const got = lines.push(chunk.subarray(0, bytesRead));
+        if (!got) continue;
         const out: StreamedRecord<T>[] = [];
-        const parsed = parseBuffer<T>(buf, base, line, onBad, (record, offset) => out.push({ record, offset }));
+        const parsed = parseBuffer<T>(got.buf, got.base, line, onBad, (record, offset) => out.push({ record, offset }));
         line += parsed.lines;
-        carry = Buffer.from(buf.subarray(parsed.end - base));
         for (const r of out) yield r;
       }
+      const carry = lines.rest();
       if (carry.length > 0) {
-        onBad({ line, offset: pos - carry.length, reason: 'torn', text: carry.toString('utf8') });
+        onBad({ line, offset: lines.start, reason: 'torn', text: carry.toString('utf8') });
       }
     } finally {
       await fd.close();
