@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { DeiaError } from '../common/errors.js';
 
@@ -13,8 +14,8 @@ const CAUSES = new Map<string, { cause: string; hint: string }>([
   ['EROFS', { cause: 'read-only file system', hint: 'remount it read-write, or use a writable hive with --dir' }],
   ['EACCES', { cause: 'permission denied', hint: 'check the owner and mode of the file, or run as the user who owns the hive' }],
   ['EPERM', { cause: 'operation not permitted', hint: 'check the owner, mode and attributes (chattr) of the file' }],
-  ['EISDIR', { cause: 'a folder is where a file should be', hint: 'move the folder aside, then retry' }],
-  ['ENOTDIR', { cause: 'a file is where a folder should be', hint: 'move the file aside, then retry' }],
+  ['EISDIR', { cause: 'found a folder where a file should be', hint: 'move the folder aside, then retry' }],
+  ['ENOTDIR', { cause: 'found a file where a folder should be', hint: 'move the file aside, then retry' }],
   ['EIO', { cause: 'input/output error', hint: 'check the disk (dmesg), then retry' }],
 ]);
 
@@ -34,21 +35,97 @@ function shown(abs: string): string {
  * a DeiaError for the causes above, `e` itself otherwise (an unexpected failure stays one).
  */
 export function fsError(e: unknown, action: string, abs: string): unknown {
-  if (e instanceof DeiaError || !isFsErrno(e)) return e;
+  if (e instanceof DeiaError) return e;
+  e = realCause(e);
+  if (!isFsErrno(e)) return e;
   const { cause, hint } = CAUSES.get(e.code!)!;
   // Node names the failing path for open/mkdir/rename but not for a write on an open file.
   const file = typeof e.path === 'string' && e.path !== abs && e.syscall !== 'write' ? `${shown(abs)} (${shown(e.path)})` : shown(abs);
   return new DeiaError(`${cause} while ${action} ${file}`, hint, 1, e.code);
 }
 
-/** Run `fn`, turning a file system failure into the error above. */
-export function guardFs<R>(action: string, abs: string, fn: () => R): R {
-  let r: R;
+/**
+ * A recursive mkdir on a read-only or forbidden folder fails with ENOENT (Node walks up and
+ * reports the first missing level): ask the nearest folder that exists why it refuses.
+ */
+function realCause(e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code !== 'ENOENT' || err.syscall !== 'mkdir' || typeof err.path !== 'string') return e;
+  let dir = path.dirname(err.path);
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   try {
-    r = fn();
-  } catch (e) {
-    throw fsError(e, action, abs);
+    fs.accessSync(dir, fs.constants.W_OK);
+    return e;
+  } catch (why) {
+    return Object.assign(why as NodeJS.ErrnoException, { path: err.path, syscall: 'mkdir' });
   }
-  if (r instanceof Promise) return r.catch((e: unknown) => Promise.reject(fsError(e, action, abs))) as R;
-  return r;
+}
+
+/** Size of a file, or undefined when it does not exist (or cannot be looked at). */
+export function sizeOf(abs: string): number | undefined {
+  try {
+    return fs.statSync(abs).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Cut a file back to `size` after a failed write (a full disk can take part of a write):
+ * what a caller sees fail leaves nothing behind. False when even that failed.
+ */
+export function truncateBack(abs: string, size: number | undefined): boolean {
+  try {
+    if (size === undefined) {
+      if (sizeOf(abs) === 0) fs.unlinkSync(abs); // made by the failed write itself
+    } else if ((sizeOf(abs) ?? 0) > size) fs.truncateSync(abs, size);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Method decorator for Store methods whose first argument is a path relative to the hive:
+ * file system failures become the one-line errors above, naming `action` and the file; with
+ * `undoGrowth`, a failed append is cut back to the size the file had before it.
+ * A decorator, so the methods' bodies stay about files only.
+ */
+export function fsAction(action: string, opts: { undoGrowth?: boolean } = {}) {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any method whose first argument is a path
+  return function <This extends { path(rel: string): string }, M extends (this: This, rel: string, ...rest: any[]) => any>(
+    method: M,
+    _ctx: ClassMethodDecoratorContext<This, M>,
+  ): M {
+    return function (this: This, ...args: Parameters<M>): ReturnType<M> {
+      const abs = this.path(args[0] ?? '.'); // a default argument is not in `args`
+      const before = opts.undoGrowth ? sizeOf(abs) : undefined;
+      const undo = (e: unknown) => {
+        if (opts.undoGrowth) truncateBack(abs, before);
+        return fsError(e, action, abs);
+      };
+      let r: unknown;
+      try {
+        r = method.apply(this, args);
+      } catch (e) {
+        throw undo(e);
+      }
+      if (r instanceof Promise) return r.catch((e: unknown) => Promise.reject(undo(e))) as ReturnType<M>;
+      if (isAsyncGenerator(r)) return guardGenerator(r, undo) as ReturnType<M>;
+      return r as ReturnType<M>;
+    } as M;
+  };
+}
+
+function isAsyncGenerator(r: unknown): r is AsyncGenerator<unknown> {
+  return typeof r === 'object' && r !== null && typeof (r as AsyncGenerator)[Symbol.asyncIterator] === 'function';
+}
+
+/** An async generator method fails while it is iterated, not when called. */
+async function* guardGenerator<T>(gen: AsyncGenerator<T>, undo: (e: unknown) => unknown): AsyncGenerator<T> {
+  try {
+    yield* gen;
+  } catch (e) {
+    throw undo(e);
+  }
 }

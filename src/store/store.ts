@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DeiaError } from '../common/errors.js';
+import { fsAction, sizeOf, truncateBack } from './errors.js';
 import { acquire, compareLocks, DEFAULT_LOCK, type LockOptions } from './lock.js';
 import { encodeRecords, LineJoiner, parseBuffer, type BadLine } from './jsonl.js';
 import { releaseTemp, tempNameFor } from './temp.js';
@@ -83,6 +84,7 @@ export class Store {
   }
 
   /** Create the hive folder (and a sub-folder) on first write. */
+  @fsAction('creating the folder')
   ensureDir(relDir = '.'): void {
     fs.mkdirSync(this.path(relDir), { recursive: true, mode: DIR_MODE });
   }
@@ -152,6 +154,40 @@ export class Store {
     return this.chain.getStore()?.has(rel) ?? false;
   }
 
+  /**
+   * Run `fn`, which appends to some of `rels` (their locks held), so that the appends stand or
+   * fall together: if `fn` fails, every one of those files is cut back to its size before
+   * (a record and its audit line; a caller that retries a failure must not duplicate).
+   */
+  async appendsAtomically<R>(rels: readonly string[], fn: () => Promise<R> | R): Promise<R> {
+    for (const rel of rels) if (!this.isHeld(rel)) throw new Error(`appendsAtomically(${rel}) without holding its lock`);
+    const before = rels.map((rel) => sizeOf(this.path(rel)));
+    try {
+      return await fn();
+    } catch (e) {
+      const kept = rels.filter((rel, i) => !truncateBack(this.path(rel), before[i]));
+      if (kept.length === 0) throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new DeiaError(`${msg}; part of it may be stored in ${kept.join(', ')}`, 'run `deia doctor` before retrying');
+    }
+  }
+
+  /**
+   * Whether this process may write here: the hive folder and the folders of `rels` accept new
+   * entries (false on a read-only mount, without permission, or for an immutable folder).
+   * Reading commands check it to answer without writing their state files.
+   */
+  canWrite(rels: readonly string[] = []): boolean {
+    for (const dir of new Set(['.', ...rels.map((r) => path.dirname(r))])) {
+      try {
+        fs.accessSync(this.path(dir), fs.constants.W_OK);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return false; // missing: made on demand
+      }
+    }
+    return true;
+  }
+
   // ---------------------------------------------------------------- watching
 
   /** A cheap fingerprint of a file (inode, size, mtime); '' when it does not exist. */
@@ -218,6 +254,7 @@ export class Store {
    * A torn tail left by a crashed writer is first ended with "\n" so the new
    * record is never glued to garbage; the fragment stays as a corrupt line for doctor.
    */
+  @fsAction('appending to', { undoGrowth: true })
   appendHeld(rel: string, records: readonly unknown[]): { offset: number; end: number } {
     if (!this.isHeld(rel)) throw new Error(`appendHeld(${rel}) without holding its lock`);
     const abs = this.path(rel);
@@ -249,6 +286,7 @@ export class Store {
    * Read every complete record of a JSONL file (or those after byte `from`).
    * Missing file: no records. Bad lines are skipped and reported once.
    */
+  @fsAction('reading')
   read<T>(rel: string, opts: { from?: number } = {}): ReadResult<T> {
     const abs = this.path(rel);
     let buf: Buffer;
@@ -320,6 +358,7 @@ export class Store {
    * Stream records of a large file in fixed-size chunks: memory stays flat however
    * long the file is. Used by compaction, retention and doctor.
    */
+  @fsAction('reading')
   async *stream<T>(
     rel: string,
     opts: { onBad?: (bad: BadLine) => void; from?: number } = {},
@@ -443,6 +482,7 @@ export class Store {
   }
 
   /** `rewrite` for a caller that already holds the file's lock. */
+  @fsAction('rewriting')
   async rewriteHeld<T>(
     rel: string,
     transform: (records: AsyncIterable<T>) => AsyncIterable<T>,
@@ -499,6 +539,7 @@ export class Store {
   }
 
   /** Keep damaged text verbatim, one line each, in NAME.corrupt.jsonl (never delete evidence). */
+  @fsAction('appending to', { undoGrowth: true })
   appendRaw(rel: string, lines: readonly string[]): void {
     const abs = this.path(rel);
     const text = lines.map((l) => l.replace(/\n/g, ' ') + '\n').join('');
@@ -508,6 +549,7 @@ export class Store {
   // ---------------------------------------------------------------- small JSON state
 
   /** A whole small text file (config.json), or undefined when it does not exist. */
+  @fsAction('reading')
   readText(rel: string): string | undefined {
     try {
       return fs.readFileSync(this.path(rel), 'utf8');
@@ -557,6 +599,7 @@ export class Store {
    * Temp + fsync + rename for small whole-file writes (config, state), by npm's
    * write-file-atomic, which also cleans its temp file if the process dies mid-write.
    */
+  @fsAction('writing')
   async writeFileAtomic(rel: string, text: string): Promise<void> {
     this.ensureDir(path.dirname(rel));
     // Loaded on first use: most commands never write a state file.
@@ -565,10 +608,12 @@ export class Store {
   }
 
   /** Move a file aside (log rotation); the caller holds its lock. */
+  @fsAction('renaming')
   renameHeld(fromRel: string, toRel: string): void {
     fs.renameSync(this.path(fromRel), this.path(toRel));
   }
 
+  @fsAction('removing')
   remove(rel: string): void {
     fs.rmSync(this.path(rel), { force: true, recursive: true });
   }
