@@ -85,20 +85,23 @@ export function truncateBack(abs: string, size: number | undefined): boolean {
   }
 }
 
+type FsActionOpts = { undoGrowth?: boolean };
+
 /**
- * Method decorator for Store methods whose first argument is a path relative to the hive:
- * file system failures become the one-line errors above, naming `action` and the file; with
- * `undoGrowth`, a failed append is cut back to the size the file had before it.
- * A decorator, so the methods' bodies stay about files only.
+ * Wrap methods of `proto` whose first argument is a path relative to the hive (`this.path`):
+ * file system failures become the one-line errors above, naming the action and the file; with
+ * `undoGrowth`, a failed append is cut back to the size the file had before it. Works for
+ * methods returning a value, a promise or an async generator (which fails while iterated).
  */
-export function fsAction(action: string, opts: { undoGrowth?: boolean } = {}) {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any method whose first argument is a path
-  return function <This extends { path(rel: string): string }, M extends (this: This, rel: string, ...rest: any[]) => any>(
-    method: M,
-    _ctx: ClassMethodDecoratorContext<This, M>,
-  ): M {
-    return function (this: This, ...args: Parameters<M>): ReturnType<M> {
-      const abs = this.path(args[0] ?? '.'); // a default argument is not in `args`
+export function guardMethods<T extends { path(rel: string): string }>(
+  proto: T,
+  table: Partial<Record<keyof T & string, [string] | [string, FsActionOpts]>>,
+): void {
+  for (const [name, spec] of Object.entries(table) as Array<[keyof T & string, [string, FsActionOpts?]]>) {
+    const [action, opts = {}] = spec;
+    const method = proto[name] as (this: T, ...args: unknown[]) => unknown;
+    const guarded = function (this: T, ...args: unknown[]): unknown {
+      const abs = this.path((args[0] as string | undefined) ?? '.'); // a default argument is not in `args`
       const before = opts.undoGrowth ? sizeOf(abs) : undefined;
       const undo = (e: unknown) => {
         if (opts.undoGrowth) truncateBack(abs, before);
@@ -110,11 +113,12 @@ export function fsAction(action: string, opts: { undoGrowth?: boolean } = {}) {
       } catch (e) {
         throw undo(e);
       }
-      if (r instanceof Promise) return r.catch((e: unknown) => Promise.reject(undo(e))) as ReturnType<M>;
-      if (isAsyncGenerator(r)) return guardGenerator(r, undo) as ReturnType<M>;
-      return r as ReturnType<M>;
-    } as M;
-  };
+      if (r instanceof Promise) return r.catch((e: unknown) => Promise.reject(undo(e)));
+      if (isAsyncGenerator(r)) return guardGenerator(r, undo);
+      return r;
+    };
+    Object.defineProperty(proto, name, { value: guarded, writable: true, configurable: true, enumerable: false });
+  }
 }
 
 function isAsyncGenerator(r: unknown): r is AsyncGenerator<unknown> {

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DeiaError } from '../common/errors.js';
-import { fsAction, sizeOf, truncateBack } from './errors.js';
+import { guardMethods, sizeOf, truncateBack } from './errors.js';
 import { acquire, compareLocks, DEFAULT_LOCK, type LockOptions } from './lock.js';
 import { encodeRecords, LineJoiner, parseBuffer, type BadLine } from './jsonl.js';
 import { releaseTemp, tempNameFor } from './temp.js';
@@ -84,7 +84,6 @@ export class Store {
   }
 
   /** Create the hive folder (and a sub-folder) on first write. */
-  @fsAction('creating the folder')
   ensureDir(relDir = '.'): void {
     fs.mkdirSync(this.path(relDir), { recursive: true, mode: DIR_MODE });
   }
@@ -254,7 +253,6 @@ export class Store {
    * A torn tail left by a crashed writer is first ended with "\n" so the new
    * record is never glued to garbage; the fragment stays as a corrupt line for doctor.
    */
-  @fsAction('appending to', { undoGrowth: true })
   appendHeld(rel: string, records: readonly unknown[]): { offset: number; end: number } {
     if (!this.isHeld(rel)) throw new Error(`appendHeld(${rel}) without holding its lock`);
     const abs = this.path(rel);
@@ -286,7 +284,6 @@ export class Store {
    * Read every complete record of a JSONL file (or those after byte `from`).
    * Missing file: no records. Bad lines are skipped and reported once.
    */
-  @fsAction('reading')
   read<T>(rel: string, opts: { from?: number } = {}): ReadResult<T> {
     const abs = this.path(rel);
     let buf: Buffer;
@@ -358,7 +355,6 @@ export class Store {
    * Stream records of a large file in fixed-size chunks: memory stays flat however
    * long the file is. Used by compaction, retention and doctor.
    */
-  @fsAction('reading')
   async *stream<T>(
     rel: string,
     opts: { onBad?: (bad: BadLine) => void; from?: number } = {},
@@ -482,7 +478,6 @@ export class Store {
   }
 
   /** `rewrite` for a caller that already holds the file's lock. */
-  @fsAction('rewriting')
   async rewriteHeld<T>(
     rel: string,
     transform: (records: AsyncIterable<T>) => AsyncIterable<T>,
@@ -539,7 +534,6 @@ export class Store {
   }
 
   /** Keep damaged text verbatim, one line each, in NAME.corrupt.jsonl (never delete evidence). */
-  @fsAction('appending to', { undoGrowth: true })
   appendRaw(rel: string, lines: readonly string[]): void {
     const abs = this.path(rel);
     const text = lines.map((l) => l.replace(/\n/g, ' ') + '\n').join('');
@@ -549,7 +543,6 @@ export class Store {
   // ---------------------------------------------------------------- small JSON state
 
   /** A whole small text file (config.json), or undefined when it does not exist. */
-  @fsAction('reading')
   readText(rel: string): string | undefined {
     try {
       return fs.readFileSync(this.path(rel), 'utf8');
@@ -599,7 +592,6 @@ export class Store {
    * Temp + fsync + rename for small whole-file writes (config, state), by npm's
    * write-file-atomic, which also cleans its temp file if the process dies mid-write.
    */
-  @fsAction('writing')
   async writeFileAtomic(rel: string, text: string): Promise<void> {
     this.ensureDir(path.dirname(rel));
     // Loaded on first use: most commands never write a state file.
@@ -608,16 +600,30 @@ export class Store {
   }
 
   /** Move a file aside (log rotation); the caller holds its lock. */
-  @fsAction('renaming')
   renameHeld(fromRel: string, toRel: string): void {
     fs.renameSync(this.path(fromRel), this.path(toRel));
   }
 
-  @fsAction('removing')
   remove(rel: string): void {
     fs.rmSync(this.path(rel), { force: true, recursive: true });
   }
 }
+
+// File system failures become one-line errors naming the cause and the file (errors.ts),
+// and a failed append is cut back. Applied here, around the methods, so that their bodies
+// stay about files only.
+guardMethods(Store.prototype, {
+  ensureDir: ['creating the folder'],
+  appendHeld: ['appending to', { undoGrowth: true }],
+  read: ['reading'],
+  stream: ['reading'],
+  rewriteHeld: ['rewriting'],
+  appendRaw: ['appending to', { undoGrowth: true }],
+  readText: ['reading'],
+  writeFileAtomic: ['writing'],
+  renameHeld: ['renaming'],
+  remove: ['removing'],
+});
 
 /** Where an incremental reader stopped in a file: byte offset and the file's inode. */
 export interface FileCursor {
