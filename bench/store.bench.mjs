@@ -1,7 +1,9 @@
 // Store throughput in one process: single-record locked appends per second, and one
 // batch of 10,000 records under one lock. Uses the built library (npm run build).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
-import { root, tempHive } from './lib.mjs';
+import { deiaBin, median, root, tempHive } from './lib.mjs';
 
 export const title = 'store';
 
@@ -30,6 +32,54 @@ export async function run() {
     rows.push({ name: 'batch of 10,000 records under one lock (median of 5)', value: times[2], unit: 'ms', target: 100, targetKind: 'max' });
   } finally {
     h.cleanup();
+  }
+  rows.push(...longLineRows());
+  return rows;
+}
+
+/**
+ * One very long line (a message whose body is MB long) read by `doctor` and rewritten by
+ * `cleanup`: time must grow with the bytes (50 MB vs 5 MB: about 10x, target at most 12x),
+ * not with their square, and memory stays a small multiple of the line.
+ */
+function longLineRows() {
+  const env = { ...process.env, NO_COLOR: '1', DEIA_BOT: '', DEIA_DIR: '' };
+  const hiveWith = (mb) => {
+    const h = tempHive('deia-bench-longline-');
+    spawnSync(process.execPath, [deiaBin, 'init', '--dir', h.hive], { env });
+    fs.mkdirSync(path.join(h.hive, 'mailboxes'), { recursive: true });
+    const msg = { type: 'message', message_id: 'long-1', from_bot: 'A', to_bot: 'BOT-1', content: 'x'.repeat(mb << 20), priority: 'P2', status: 'delivered', created_at: new Date().toISOString() };
+    fs.writeFileSync(path.join(h.hive, 'mailboxes/BOT-1.jsonl'), JSON.stringify(msg) + '\n' + JSON.stringify({ ...msg, message_id: 'short-1', content: 'hi' }) + '\n');
+    return h;
+  };
+  // Runs the CLI in a child that reports its own peak RSS (in KB) on exit.
+  const probe = `process.on('exit', () => process.stderr.write('\\nmaxrss=' + process.resourceUsage().maxRSS + '\\n'));` +
+    `process.argv = [process.argv[0], ${JSON.stringify(deiaBin)}, ...process.argv.slice(1)]; await import(${JSON.stringify(deiaBin)});`;
+  const timed = (args) => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const rss = Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
+    if (r.status !== 0 && r.status !== 1) throw new Error(`deia ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return { ms, rss };
+  };
+  const rows = [];
+  for (const cmd of ['doctor', 'cleanup']) {
+    const res = {};
+    for (const mb of [5, 50]) {
+      const runs = [];
+      for (let k = 0; k < 3; k++) {
+        const h = hiveWith(mb);
+        try {
+          runs.push(timed([cmd, '--dir', h.hive, '--json']));
+        } finally {
+          h.cleanup();
+        }
+      }
+      res[mb] = { ms: median(runs.map((r) => r.ms)), rss: Math.max(...runs.map((r) => r.rss)) };
+    }
+    rows.push({ name: `${cmd}: one 50 MB line vs one 5 MB line`, baseline: '5 MB line', a: res[5].ms, b: res[50].ms, ratio: res[50].ms / res[5].ms, target: 12, targetKind: 'max' });
+    rows.push({ name: `${cmd}: peak RSS with one 50 MB line`, value: res[50].rss, unit: 'MB', target: 400, targetKind: 'max' });
   }
   return rows;
 }

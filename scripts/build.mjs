@@ -23,7 +23,6 @@ const shared = {
   minify: true,
   logLevel: 'warning',
   define: { __DEIA_VERSION__: JSON.stringify(version) },
-  alias: { 'graceful-fs': path.join(root, 'scripts/shims/graceful-fs.cjs') },
 };
 
 // Start-up is most of what a command costs, so builtins are loaded the cheap way:

@@ -111,6 +111,29 @@ describe('store: torn and corrupt lines', () => {
     expect(got).toEqual(recs);
   });
 
+  it('streams lines many chunks long, with their offsets and line numbers, and reports a long torn tail', async () => {
+    const { dir } = tempHive();
+    const bad: Array<{ line: number; offset: number; reason: string; len: number }> = [];
+    const store = new Store(dir, { warn: () => {} });
+    const long = { i: 1, s: 'x'.repeat(300_000) }; // about five 64 KiB chunks
+    const text = JSON.stringify({ i: 0 }) + '\n' + JSON.stringify(long) + '\n' + 'not json\n' + JSON.stringify({ i: 2 }) + '\n' + '{"torn":"' + 'y'.repeat(200_000);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'log.jsonl'), text);
+    const got: Array<{ record: any; offset: number }> = [];
+    for await (const r of store.stream('log.jsonl', { onBad: (b) => bad.push({ line: b.line, offset: b.offset, reason: b.reason, len: b.text.length }) })) got.push(r);
+    const at = (s: string) => Buffer.byteLength(text.slice(0, text.indexOf(s)));
+    expect(got.map((r) => [r.record.i, r.offset])).toEqual([
+      [0, 0],
+      [1, at('{"i":1')],
+      [2, at('{"i":2')],
+    ]);
+    expect(got[1]!.record).toEqual(long);
+    expect(bad).toEqual([
+      { line: 3, offset: at('not json'), reason: 'corrupt', len: 8 },
+      { line: 5, offset: at('{"torn"'), reason: 'torn', len: 200_009 },
+    ]);
+  });
+
   it('reads only what came after a byte offset', async () => {
     const { dir } = tempHive();
     const store = new Store(dir);

@@ -267,7 +267,9 @@ async function evaluateHive(
     return { report: res.report, agg, levels };
   }
   const locks = opts.before ? [METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE] : [AGG_FILE, LEVELS_FILE, ALERTS_FILE];
-  return store.withLock(locks, async () => {
+  // A read-only hive (a mount, permissions) still answers: folded in memory, nothing stored.
+  const readOnly = !opts.before && !store.canWrite(locks);
+  const run = async (): Promise<EvalOutcome> => {
     opts.before?.();
     const now = ctx.clock();
     const agg = loadAgg(ctx);
@@ -280,13 +282,14 @@ async function evaluateHive(
       alertKeys: opts.alerts ? opts.alertKeys : () => false,
     });
     // Compact JSON: the aggregate state is read on every run, so its size is start-up time.
-    if (aggChanged) await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + "\n");
-    if (opts.alerts && res.changed) {
+    if (aggChanged && !readOnly) await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + "\n");
+    if (opts.alerts && res.changed && !readOnly) {
       if (res.events.length) store.appendHeld(ALERTS_FILE, res.events);
       await store.writeJsonHeld(LEVELS_FILE, res.state);
     }
-    return { report: res.report, agg, levels: opts.alerts ? res.state : prev };
-  });
+    return { report: res.report, agg, levels: opts.alerts && !readOnly ? res.state : prev };
+  };
+  return readOnly ? run() : store.withLock(locks, run);
 }
 
 function filterBot(report: HealthReport, bot: string | undefined): HealthReport {

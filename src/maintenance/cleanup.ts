@@ -2,7 +2,7 @@ import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
 import { compactKeys, compactMailboxes, deliverDue } from '../messaging/api.js';
 import { pruneMetrics } from '../health/api.js';
-import { ageOf, clearStaleLock, removeFile, tempInfo, walk } from '../store/inspect.js';
+import { ageOf, clearStaleLock, fsNowOf, lockStatus, removeFile, tempInfo, walk } from '../store/inspect.js';
 import { archiveFinishedTasks, dispatchQueued } from '../tasks/api.js';
 import { AUDIT_LOGS, MESSAGING_LOG } from '../common/files.js';
 
@@ -130,11 +130,12 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
 async function clearLeftovers(ctx: HiveContext, dryRun: boolean, res: CleanupResult): Promise<void> {
   const { store } = ctx;
   const staleMs = ctx.config.store.lock_stale_ms;
-  const now = Date.now();
+  const now = fsNowOf(store);
   for (const e of walk(store)) {
     if (e.kind === 'lock') {
-      const age = ageOf(e, now);
-      if (age <= staleMs) continue;
+      const v = lockStatus(store, e.rel, staleMs);
+      if (!v?.stale) continue;
+      const age = Math.max(0, v.ageMs);
       if (dryRun || (await clearStaleLock(store, e.rel, staleMs))) res.locks_removed.push({ path: e.rel, age_ms: age });
     } else if (e.kind === 'file') {
       const t = tempInfo(e.rel);

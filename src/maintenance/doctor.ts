@@ -5,6 +5,8 @@ import type { HiveContext } from '../hive.js';
 import {
   ageOf,
   clearStaleLock,
+  fsNowOf,
+  lockStatus,
   readText,
   removeFile,
   removeWorldWritable,
@@ -13,6 +15,7 @@ import {
   walk,
   type EntryInfo,
 } from '../store/inspect.js';
+import type { LockVerdict } from '../store/lock.js';
 import { corruptNameOf } from '../store/store.js';
 
 export type ProblemKind =
@@ -58,7 +61,7 @@ export interface DoctorResult {
    */
   audit: { mailboxes: number; in_mailboxes: number; archived: number; delivered_events: number; missing: number; unlogged: number };
   /** Locks held right now by live processes (not problems). */
-  held_locks: Array<{ path: string; age_ms: number }>;
+  held_locks: Array<{ path: string; age_ms: number; pid: number | null }>;
   repaired: number;
 }
 
@@ -103,18 +106,20 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
     }
   }
 
-  const now = Date.now();
+  const now = fsNowOf(store);
   const entries = walk(store);
 
   // 2. Locks, temp files, permissions, links.
   for (const e of entries) {
     if (e.kind === 'lock') {
-      const age = ageOf(e, now);
-      if (age <= staleMs) {
-        result.held_locks.push({ path: e.rel, age_ms: age });
+      const v = lockStatus(store, e.rel, staleMs);
+      if (!v) continue; // released while we looked
+      const age = Math.max(0, v.ageMs);
+      if (!v.stale) {
+        result.held_locks.push({ path: e.rel, age_ms: age, pid: v.pid ?? null });
         continue;
       }
-      const p: Problem = { kind: 'stale_lock', path: e.rel, age_ms: age, detail: `stale lock, not refreshed for ${formatAge(age)}`, repaired: false };
+      const p: Problem = { kind: 'stale_lock', path: e.rel, age_ms: age, detail: staleDetail(v), repaired: false };
       if (repair) {
         p.repaired = await clearStaleLock(store, e.rel, staleMs);
         p.action = p.repaired ? 'removed' : 'was taken by a live process meanwhile';
@@ -326,4 +331,11 @@ class AuditCheck {
       result.problems.push({ kind: 'audit_mismatch', path: 'mailboxes/', detail: `… and ${missing.length - MAX_LISTED_PER_FILE} more`, repaired: false });
     }
   }
+}
+
+/** Why a lock is stale, in words (the rule is lock.ts's judgeLock). */
+function staleDetail(v: LockVerdict): string {
+  if (v.reason === 'dead_holder') return `stale lock, its holder (pid ${v.pid}) is gone`;
+  if (v.reason === 'future') return `stale lock, stamped ${formatAge(-v.ageMs)} in the future (a broken clock)`;
+  return `stale lock, not refreshed for ${formatAge(v.ageMs)}`;
 }

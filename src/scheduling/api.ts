@@ -205,32 +205,37 @@ export async function recordOutcomes(
       if (events.length) store.appendHeld(AUDIT_FILE, events.map((e) => auditOf(now, e)));
       return { recorded: 0, records: [], trends: [] };
     }
-    store.appendHeld(PERFORMANCE_FILE, records);
-    const mine: PolicyEvent[] = [];
-    const audit: AuditEvent[] = [];
-    const eff = new Map<string, PolicyEvent>();
-    for (const r of records) {
-      audit.push({ timestamp: iso(now), event: 'performance_recorded', bot_id: r.bot_id, task_type: r.task_type, success: r.success, duration_ms: r.duration_ms, tokens: r.tokens, task_id: r.task_id });
-      mine.length = 0;
-      const o = outcomeOf(r)!;
-      typeOf(ctx, L, o.type);
-      foldOutcome(L.state, o, p, mine);
-      L.dirty.add(o.type);
-      for (const e of mine) {
-        if (e.event === 'efficiency_updated') eff.set(`${e.task_type}\0${e.bot_id}`, e);
-        else events.push(e);
+    // The outcomes, their audit lines and the state stand or fall together: a failed record
+    // (a full disk) leaves nothing stored, so a caller's retry does not duplicate it. The state
+    // is written last, atomically: it never counts an outcome the log does not hold.
+    return store.appendsAtomically([PERFORMANCE_FILE, AUDIT_FILE], async () => {
+      store.appendHeld(PERFORMANCE_FILE, records);
+      const mine: PolicyEvent[] = [];
+      const audit: AuditEvent[] = [];
+      const eff = new Map<string, PolicyEvent>();
+      for (const r of records) {
+        audit.push({ timestamp: iso(now), event: 'performance_recorded', bot_id: r.bot_id, task_type: r.task_type, success: r.success, duration_ms: r.duration_ms, tokens: r.tokens, task_id: r.task_id });
+        mine.length = 0;
+        const o = outcomeOf(r)!;
+        typeOf(ctx, L, o.type);
+        foldOutcome(L.state, o, p, mine);
+        L.dirty.add(o.type);
+        for (const e of mine) {
+          if (e.event === 'efficiency_updated') eff.set(`${e.task_type}\0${e.bot_id}`, e);
+          else events.push(e);
+        }
       }
-    }
-    Object.assign(L.state, store.cursorAtEnd(PERFORMANCE_FILE));
-    await saveState(ctx, L);
-    for (const e of events) audit.push(auditOf(now, e));
-    for (const e of eff.values()) audit.push(auditOf(now, e));
-    store.appendHeld(AUDIT_FILE, audit);
-    return {
-      recorded: records.length,
-      records,
-      trends: events.flatMap((e) => (e.event === 'trend_detected' ? [{ bot_id: e.bot_id, task_type: e.task_type, trend: e.trend }] : [])),
-    };
+      for (const e of events) audit.push(auditOf(now, e));
+      for (const e of eff.values()) audit.push(auditOf(now, e));
+      store.appendHeld(AUDIT_FILE, audit);
+      Object.assign(L.state, store.cursorAtEnd(PERFORMANCE_FILE));
+      await saveState(ctx, L);
+      return {
+        recorded: records.length,
+        records,
+        trends: events.flatMap((e) => (e.event === 'trend_detected' ? [{ bot_id: e.bot_id, task_type: e.task_type, trend: e.trend }] : [])),
+      };
+    });
   });
 }
 
@@ -306,7 +311,8 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
     const L = loadState(ctx);
     // The type document read above is still current unless someone committed since: reuse it.
     if (L.state.offset === first.state.offset && L.state.ino === first.state.ino && L.gens.get(type) === first.gens.get(type)) L.state.types.set(type, seen);
-    const changed = write ? catchUp(ctx, L, p, events) : false;
+    // Folded in memory even when nothing may be written: a read-only hive still answers.
+    const changed = catchUp(ctx, L, p, events);
     const bots = candidatesFor(ctx, typeOf(ctx, L, type), type).filter((b) => !exclude.has(b));
     const rec: RecommendResult = decide(L.state, type, bots, signals, p, random, now, { greedy: opts.greedy });
     if (classification) rec.classification = classification;
@@ -328,8 +334,9 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
     }
     return rec;
   };
-  // A missing hive is an empty result, not an error, and is not created by a reading command.
-  if (!store.exists()) return run(false);
+  // A missing hive is an empty result, not an error, and is not created by a reading command;
+  // a read-only one (a mount, permissions) answers without storing its audit lines and state.
+  if (!store.exists() || !store.canWrite([STATE_FILE, AUDIT_FILE])) return run(false);
   return store.withLock([STATE_FILE, AUDIT_FILE], () => run(true));
 }
 
@@ -361,17 +368,20 @@ export async function stats(ctx: HiveContext, opts: StatsOptions = {}): Promise<
   const { store } = ctx;
   if (!store.exists(PERFORMANCE_FILE) && !store.exists(STATE_FILE)) return [];
   const now = ctx.clock();
-  return store.withLock([STATE_FILE, AUDIT_FILE], async () => {
+  // A read-only hive answers from what it holds, folded in memory, storing nothing.
+  const write = store.canWrite([STATE_FILE, AUDIT_FILE]);
+  const run = async () => {
     const events: PolicyEvent[] = [];
     const L = loadState(ctx);
     if (filter.type) typeOf(ctx, L, filter.type);
     else loadAllTypes(ctx, L);
-    if (catchUp(ctx, L, p, events)) {
+    if (catchUp(ctx, L, p, events) && write) {
       await saveState(ctx, L);
       if (events.length) store.appendHeld(AUDIT_FILE, events.map((e) => auditOf(now, e)));
     }
     return statsRows(L.state, p, now, filter);
-  });
+  };
+  return write ? store.withLock([STATE_FILE, AUDIT_FILE], run) : run();
 }
 
 export interface ResetResult {

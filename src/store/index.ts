@@ -1,6 +1,7 @@
 export { Store, corruptNameOf, type FileCursor, type StoreOptions, type ReadResult, type RewriteStats, type WarnFn } from './store.js';
 export { locateHive, HIVE_DIR_NAME } from './locate.js';
-export { DEFAULT_LOCK, lockRank, compareLocks, type LockOptions } from './lock.js';
+export { DEFAULT_LOCK, lockRank, compareLocks, judgeLock, type LockOptions, type LockVerdict } from './lock.js';
+export { fsError, isFsErrno } from './errors.js';
 export { type BadLine } from './jsonl.js';
 export { TEMP_SUFFIX, tempOwnerPid } from './temp.js';
 export {
@@ -10,6 +11,8 @@ export {
   isPidAlive,
   tempInfo,
   clearStaleLock,
+  lockStatus,
+  fsNowOf,
   tailState,
   readText,
   removeWorldWritable,

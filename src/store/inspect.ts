@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
+import { fsNow, inspectLock, isPidAlive, LOCK_SUFFIX, removeStaleLock, type LockVerdict } from './lock.js';
 import type { Store } from './store.js';
 import { TEMP_SUFFIX, tempOwnerPid } from './temp.js';
 
@@ -8,8 +8,11 @@ import { TEMP_SUFFIX, tempOwnerPid } from './temp.js';
  * Generic capabilities for inspecting and repairing a hive folder (used by `deia doctor`
  * and `deia cleanup`): list everything, tell locks and temp files left by dead processes,
  * check permissions, look at a file's last byte. Nothing here changes what the other
- * store methods do. Ages use the real time of the file system (never an injected clock).
+ * store methods do. Ages use the clock of the file system (never an injected clock, nor this
+ * process's: a skewed one must not make a live lock look stale).
  */
+
+export { isPidAlive, LOCK_SUFFIX };
 
 export type EntryKind = 'file' | 'dir' | 'lock' | 'symlink' | 'other';
 
@@ -23,11 +26,9 @@ export interface EntryInfo {
   mode: number;
 }
 
-export const LOCK_SUFFIX = '.lock';
-
 /**
  * Every entry under the hive folder, depth first, sorted by name. Lock directories
- * (`X.lock`, made by proper-lockfile) are reported as `lock` and not descended into;
+ * (`X.lock`, see lock.ts) are reported as `lock` and not descended into;
  * symbolic links are reported, never followed.
  */
 export function walk(store: Store, relDir = '.'): EntryInfo[] {
@@ -74,17 +75,6 @@ export function lockedFileOf(lockRel: string): string {
   return lockRel.endsWith(LOCK_SUFFIX) ? lockRel.slice(0, -LOCK_SUFFIX.length) : lockRel;
 }
 
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-export function isPidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export interface TempInfo {
   /** pid of the writer when the name carries one (store rewrites do). */
   pid: number | undefined;
@@ -109,30 +99,28 @@ export function tempInfo(name: string): TempInfo | undefined {
 }
 
 /**
- * Remove a lock whose holder stopped refreshing it more than `staleMs` ago, by the same
- * take-over proper-lockfile performs (so it never races a live holder differently from
- * any other writer), then release it. False when the lock is live or already gone.
+ * "Now" by the file system holding the hive (the mtime of a file made there this instant),
+ * to age entries against; this process's clock only when nothing can be written there.
+ */
+export function fsNowOf(store: Store): number {
+  return fsNow(store.path('.')) ?? Date.now();
+}
+
+/**
+ * Whether a lock is stale, by the one rule acquiring a lock uses (see lock.ts): a holder on
+ * this host by its pid, any other by its heartbeat against the file system's clock.
+ * Undefined when the lock is gone.
+ */
+export function lockStatus(store: Store, lockRel: string, staleMs = store.lockOptions.staleMs): LockVerdict | undefined {
+  return inspectLock(store.path(lockRel), staleMs, true);
+}
+
+/**
+ * Remove a stale lock by the same guarded take-over a waiting writer performs (so it never
+ * races a live holder differently from any other writer). False when the lock is live or gone.
  */
 export async function clearStaleLock(store: Store, lockRel: string, staleMs = store.lockOptions.staleMs): Promise<boolean> {
-  const file = store.path(lockedFileOf(lockRel));
-  try {
-    const st = fs.statSync(`${file}${LOCK_SUFFIX}`);
-    if (Date.now() - st.mtimeMs <= staleMs) return false;
-  } catch {
-    return false;
-  }
-  let release: (() => Promise<void>) | undefined;
-  try {
-    release = await lockfile.lock(file, { stale: staleMs, realpath: false, retries: 0, onCompromised: () => undefined });
-  } catch {
-    return false; // refreshed meanwhile (live) or taken by someone else
-  }
-  try {
-    await release();
-  } catch {
-    // taken over already: nothing of ours to clean
-  }
-  return true;
+  return removeStaleLock(store.path(lockRel), staleMs);
 }
 
 /** How a file ends: `torn` when its last byte is not "\n" (a write was cut), `missing` when absent. */

@@ -2,8 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DeiaError } from '../common/errors.js';
+import { guardMethods, sizeOf, truncateBack } from './errors.js';
 import { acquire, compareLocks, DEFAULT_LOCK, type LockOptions } from './lock.js';
-import { encodeRecords, parseBuffer, type BadLine } from './jsonl.js';
+import { encodeRecords, LineJoiner, parseBuffer, type BadLine } from './jsonl.js';
 import { releaseTemp, tempNameFor } from './temp.js';
 
 /** Where a problem in a file was found; the CLI prints it once on stderr. */
@@ -47,7 +48,7 @@ export class Store {
    */
   private readonly chain = new AsyncLocalStorage<ReadonlySet<string>>();
   /**
-   * In-process queue per file: proper-lockfile's mkdir lock is per process, so calls of one
+   * In-process queue per file: the mkdir lock (lock.ts) is per process, so calls of one
    * process are serialised here first and each takes the file lock in turn.
    */
   private readonly local = new Map<string, Promise<void>>();
@@ -150,6 +151,40 @@ export class Store {
 
   isHeld(rel: string): boolean {
     return this.chain.getStore()?.has(rel) ?? false;
+  }
+
+  /**
+   * Run `fn`, which appends to some of `rels` (their locks held), so that the appends stand or
+   * fall together: if `fn` fails, every one of those files is cut back to its size before
+   * (a record and its audit line; a caller that retries a failure must not duplicate).
+   */
+  async appendsAtomically<R>(rels: readonly string[], fn: () => Promise<R> | R): Promise<R> {
+    for (const rel of rels) if (!this.isHeld(rel)) throw new Error(`appendsAtomically(${rel}) without holding its lock`);
+    const before = rels.map((rel) => sizeOf(this.path(rel)));
+    try {
+      return await fn();
+    } catch (e) {
+      const kept = rels.filter((rel, i) => !truncateBack(this.path(rel), before[i]));
+      if (kept.length === 0) throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new DeiaError(`${msg}; part of it may be stored in ${kept.join(', ')}`, 'run `deia doctor` before retrying');
+    }
+  }
+
+  /**
+   * Whether this process may write here: the hive folder and the folders of `rels` accept new
+   * entries (false on a read-only mount, without permission, or for an immutable folder).
+   * Reading commands check it to answer without writing their state files.
+   */
+  canWrite(rels: readonly string[] = []): boolean {
+    for (const dir of new Set(['.', ...rels.map((r) => path.dirname(r))])) {
+      try {
+        fs.accessSync(this.path(dir), fs.constants.W_OK);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return false; // missing: made on demand
+      }
+    }
+    return true;
   }
 
   // ---------------------------------------------------------------- watching
@@ -336,22 +371,22 @@ export class Store {
     try {
       let pos = opts.from ?? 0;
       let line = pos === 0 ? 1 : 0;
-      let carry: Buffer = Buffer.alloc(0);
+      const lines = new LineJoiner(pos);
       const chunk = Buffer.alloc(CHUNK);
       for (;;) {
         const { bytesRead } = await fd.read(chunk, 0, CHUNK, pos);
         if (bytesRead === 0) break;
         pos += bytesRead;
-        const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-        const base = pos - buf.length;
+        const got = lines.push(chunk.subarray(0, bytesRead));
+        if (!got) continue;
         const out: StreamedRecord<T>[] = [];
-        const parsed = parseBuffer<T>(buf, base, line, onBad, (record, offset) => out.push({ record, offset }));
+        const parsed = parseBuffer<T>(got.buf, got.base, line, onBad, (record, offset) => out.push({ record, offset }));
         line += parsed.lines;
-        carry = Buffer.from(buf.subarray(parsed.end - base));
         for (const r of out) yield r;
       }
+      const carry = lines.rest();
       if (carry.length > 0) {
-        onBad({ line, offset: pos - carry.length, reason: 'torn', text: carry.toString('utf8') });
+        onBad({ line, offset: lines.start, reason: 'torn', text: carry.toString('utf8') });
       }
     } finally {
       await fd.close();
@@ -573,6 +608,22 @@ export class Store {
     fs.rmSync(this.path(rel), { force: true, recursive: true });
   }
 }
+
+// File system failures become one-line errors naming the cause and the file (errors.ts),
+// and a failed append is cut back. Applied here, around the methods, so that their bodies
+// stay about files only.
+guardMethods(Store.prototype, {
+  ensureDir: ['creating the folder'],
+  appendHeld: ['appending to', { undoGrowth: true }],
+  read: ['reading'],
+  stream: ['reading'],
+  rewriteHeld: ['rewriting'],
+  appendRaw: ['appending to', { undoGrowth: true }],
+  readText: ['reading'],
+  writeFileAtomic: ['writing'],
+  renameHeld: ['renaming'],
+  remove: ['removing'],
+});
 
 /** Where an incremental reader stopped in a file: byte offset and the file's inode. */
 export interface FileCursor {

@@ -30,7 +30,10 @@ export default defineCommand({
         ]),
       );
     }
-    for (const l of res.held_locks) out.line(`note: ${out.safe(l.path)} is held by a live process (${formatAge(l.age_ms)})`);
+    for (const l of res.held_locks) {
+      const who = l.pid !== null ? `process ${l.pid}` : 'a live process';
+      out.line(`note: ${out.safe(l.path)} is held by ${who} (refreshed ${formatAge(l.age_ms)} ago)`);
+    }
     const a = res.audit;
     if (a.mailboxes > 0 && a.unlogged > 0) {
       out.line(`note: ${a.unlogged} mailbox message(s) have no message_delivered event (logged before the oldest kept audit generation, or by the next delivery)`);
