@@ -291,8 +291,11 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
 
   // Outcomes appended without being folded (imports, a crash) may name bots we would not ask
   // health about: fold them first, in a pass of their own.
+  // A read-only hive (a mount, permissions) answers without storing audit lines or state.
+  const writable = store.exists() && store.canWrite([STATE_FILE, AUDIT_FILE]);
   let first = loadState(ctx);
-  if (store.exists() && store.size(PERFORMANCE_FILE) !== first.state.offset) {
+  if (!writable) catchUp(ctx, first, p, []);
+  else if (store.size(PERFORMANCE_FILE) !== first.state.offset) {
     await store.withLock([STATE_FILE, AUDIT_FILE], async () => {
       const L = loadState(ctx);
       const events: PolicyEvent[] = [];
@@ -334,9 +337,8 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
     }
     return rec;
   };
-  // A missing hive is an empty result, not an error, and is not created by a reading command;
-  // a read-only one (a mount, permissions) answers without storing its audit lines and state.
-  if (!store.exists() || !store.canWrite([STATE_FILE, AUDIT_FILE])) return run(false);
+  // A missing hive is an empty result, not an error, and is not created by a reading command.
+  if (!writable) return run(false);
   return store.withLock([STATE_FILE, AUDIT_FILE], () => run(true));
 }
 
