@@ -11,25 +11,19 @@ export default defineCommand({
   options: [
     { flags: '-p, --priority <level>', description: 'only this priority (P0..P3)' },
     { flags: '--all', description: 'read messages too' },
-    { flags: '--limit <n>', description: 'at most this many' },
+    { flags: '--limit <n>', description: 'at most this many', type: 'int', min: 1 },
     { flags: '--mark-read', description: 'mark what is shown as read' },
     { flags: '--next', description: 'claim the top unread message (marks it read in the same locked step); exit 1 if none' },
-    { flags: '--wait <seconds>', description: 'block until a message arrives (exit 1 if none came)' },
+    { flags: '--wait <time>', description: 'block until a message arrives, e.g. 30s, 2m (bare number = seconds); exit 1 if none came', type: 'duration', unit: 's' },
   ],
-  examples: ['deia inbox --as BOT-002', 'DEIA_BOT=BOT-002 deia inbox --next --json', 'deia inbox BOT-002 --wait 30 --priority P0'],
+  examples: ['deia inbox --as BOT-002', 'DEIA_BOT=BOT-002 deia inbox --next --json', 'deia inbox BOT-002 --wait 2m --priority P0'],
   async exec(run) {
     const { out, opts } = run;
     const ctx = run.hive();
     const bot = (run.args[0] as string | undefined) ?? ctx.identity;
     if (!bot) throw new UsageError('which inbox?', 'give a bot id, or pass --as BOT / set DEIA_BOT');
-    const num = (v: unknown, name: string) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (String(v).trim() === '' || !Number.isFinite(n)) throw new UsageError(`${name} must be a number (got ${JSON.stringify(v)})`);
-      return n;
-    };
     const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
-    const common = { priority, all: Boolean(opts.all), limit: num(opts.limit, '--limit'), markRead: Boolean(opts.markRead), wait: num(opts.wait, '--wait') };
+    const common = { priority, all: Boolean(opts.all), limit: opts.limit, markRead: Boolean(opts.markRead), wait: opts.wait === undefined ? undefined : opts.wait / 1000 };
     if (opts.next) {
       const m = await inboxMessages(ctx, bot, { ...common, next: true });
       if (out.json) out.printJson(m);

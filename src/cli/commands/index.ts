@@ -39,4 +39,5 @@ export const COMMANDS: Record<string, Loader> = {
   conversation: () => import('./conversation.js'),
   status: () => import('./status.js'),
   deliver: () => import('./deliver.js'),
+  completion: () => import('./completion.js'),
 };
