@@ -1,5 +1,5 @@
 import { sanitize } from './sanitize.js';
-import { ANSI, PLAIN, renderTable, type Align, type Palette } from './render.js';
+import { ANSI, fitWidth, PLAIN, renderTable, type Align, type Palette } from './render.js';
 
 export type { Align, Palette } from './render.js';
 
@@ -80,16 +80,33 @@ export class Output {
     this.stderr.write(`deia: warning: ${oneLine(message)}\n`);
   }
 
-  /** `deia: <what went wrong> (<what to do>)`, always one line whatever text it quotes. */
-  error(message: string, hint?: string): void {
+  /**
+   * `deia: <what went wrong> (<what to do>)` on stderr, always one line whatever text it quotes.
+   * Under --json also `{"error":{"code","message","hint"}}` on stdout, so a program reading
+   * stdout gets a document either way; `code` is stable (docs/cli.md).
+   */
+  error(message: string, hint?: string, code = 'EFAIL'): void {
     this.clearProgress();
     this.stderr.write(`deia: ${oneLine(message)}${hint ? ` (${oneLine(hint)})` : ''}\n`);
+    if (this.json) {
+      const error = { code, message: oneLine(message), hint: hint === undefined ? null : oneLine(hint) };
+      this.stdout.write(JSON.stringify({ error }, null, 2) + '\n');
+    }
   }
 
-  /** A single refreshing progress line on stderr, only on a terminal and never with --json. */
+  /** Width of the terminal the progress line is drawn on (undefined when not a terminal). */
+  get columns(): number | undefined {
+    return this.stderr.isTTY ? this.stderr.columns : undefined;
+  }
+
+  /**
+   * A single refreshing progress line on stderr, only on a terminal and never with --json.
+   * Cut to the terminal's width minus one: a line that wraps cannot be redrawn with `\r`.
+   */
   progress(text: string): void {
     if (this.json || !this.stderr.isTTY) return;
-    this.stderr.write(`\r\x1b[2K${text}`);
+    const width = this.stderr.columns;
+    this.stderr.write(`\r\x1b[2K${width ? fitWidth(sanitize(text), width - 1) : text}`);
     this.progressShown = true;
   }
 
