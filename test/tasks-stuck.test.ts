@@ -34,7 +34,7 @@ describe('stuck tasks (issue 10.6)', () => {
     expect(json(['inbox', 'BOT-A'], dir, at(120_100)).map((m: any) => m.message_id)).not.toContain(assignment.message_id);
     // BOT-A acting on the message it was sent gets a clear answer.
     const start = deia(['task', 'start', t.task_id, '--as', 'BOT-A'], { dir, env: at(120_200) });
-    expect(start.code).toBe(1);
+    expect(start.code).toBe(2); // nothing stored, as for any task that is not the bot's
     expect(start.stderr).toBe(
       `deia: task ${t.task_id} was taken back from BOT-A (BOT-A is CRITICAL and had not started it) and is now given to BOT-B (do not work on it; take the next assignment from your inbox)\n`,
     );

@@ -300,10 +300,9 @@ export function checkTransition(t: Task, action: 'start' | 'done' | 'fail', acto
   // The bot a task was taken back from still has (had) its assignment message: say what happened.
   if (t.taken_back_from === actor && t.bot_id !== actor) {
     const now = t.bot_id ? `given to ${t.bot_id}` : 'queued for another bot';
-    throw new DeiaError(
+    throw new UsageError(
       `task ${t.task_id} was taken back from ${actor} (${t.reason ?? 'no reason recorded'}) and is now ${now}`,
       'do not work on it; take the next assignment from your inbox',
-      1,
       'ETAKENBACK',
     );
   }
