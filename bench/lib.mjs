@@ -57,3 +57,28 @@ export function nodeBaseline() {
 export function deia(args, env = {}, opts = {}) {
   return timeProcess(process.execPath, [deiaBin, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, ...opts });
 }
+
+/**
+ * Instructions executed by one child process (valgrind's callgrind, "Collected" = Ir): unlike
+ * wall time they do not move with the machine's load. Callgrind runs ~50x slower, so one run
+ * each. Returns millions of instructions, or null when valgrind is not installed.
+ */
+export function instructions(cmd, args, opts = {}) {
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', cmd, ...args], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    ...opts,
+  });
+  if (r.error) return null;
+  const m = /Collected\s*:\s*(\d+)/.exec(r.stderr);
+  if (!m) throw new Error(`callgrind gave no count for ${cmd} ${args.join(' ')}: ${r.stderr.slice(-500)}`);
+  return Number(m[1]) / 1e6;
+}
+
+/** Instructions of `deia ARGS` against `node -e 0`, one run each: a bench row. */
+export function instructionRow(name, args, target, env = {}) {
+  const a = instructions(process.execPath, ['-e', '0']);
+  if (a === null) return { name: `${name} [instructions: valgrind not installed]`, baseline: 'node -e 0' };
+  const b = instructions(process.execPath, [deiaBin, ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
+  return { name: `${name} [M instructions]`, baseline: 'node -e 0', a, b, ratio: b / a, runs: 1, target };
+}

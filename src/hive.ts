@@ -9,7 +9,7 @@ import { Store, type WarnFn } from './store/store.js';
 export interface HiveOptions {
   /** The hive folder; default: DEIA_DIR, else the nearest `.deia/` walking up, else `./.deia`. */
   dir?: string;
-  /** Who is acting (the bot id); default DEIA_BOT. */
+  /** Who is acting (the bot id); default DEIA_BOT, else AGENT_NAME (what agent runners set). */
   as?: string;
   /** Injected time (ms since epoch) so rules are testable without sleeping. */
   clock?: Clock;
@@ -47,7 +47,7 @@ export interface HiveContext {
 /** The acting bot id, or a usage error that says how to give one. */
 export function requireIdentity(ctx: HiveContext, what = 'this command'): string {
   if (!ctx.identity) {
-    throw new UsageError(`${what} needs to know which bot you are`, 'pass --as BOT or set DEIA_BOT');
+    throw new UsageError(`${what} needs to know which bot you are`, 'pass --as BOT or set DEIA_BOT (or AGENT_NAME)');
   }
   return ctx.identity;
 }
@@ -66,8 +66,8 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
   const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);
   const storeChoice = early.kind === 'postgres' ? early : chooseStore({ configUrl: () => config.store.url });
   store.lockOptions = { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
-  const asRaw = opts.as ?? (env.DEIA_BOT || undefined);
-  const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT)');
+  const asRaw = opts.as ?? (env.DEIA_BOT || env.AGENT_NAME || undefined);
+  const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT / AGENT_NAME)');
   return {
     dir,
     store,

@@ -133,7 +133,8 @@ describe('messaging across real processes', () => {
     const cases: Array<[string[], RegExp]> = [
       [['send', 'R', 'x', '--as', 'S', '--priority', 'P5'], /unknown priority/],
       [['send', 'R', 'x', '--as', 'S', '--ttl', '0'], /TTL/],
-      [['send', 'R', 'x', '--as', 'S', '--ttl', 'soon'], /TTL/],
+      [['send', 'R', 'x', '--as', 'S', '--ttl', 'soon'], /--ttl: cannot read "soon" as a duration/],
+      [['send', 'R', 'x', '--as', 'S', '--ttl', '1500ms'], /TTL must be a positive whole number of seconds/],
       [['send', 'R', '', '--as', 'S'], /empty message body/],
       [['send', 'R', 'x'], /which bot you are/],
       [['send', '../R', 'x', '--as', 'S'], /invalid recipient/],

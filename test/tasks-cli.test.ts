@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
+import { deia, mainPath, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
 import { configure, json } from './helpers/tasks.js';
 
 const NOW = Date.parse('2025-03-01T10:00:00Z');
@@ -231,7 +231,8 @@ describe('deia demo', () => {
     expect(s.done + s.failed).toBe(24);
     expect(s.bots).toHaveLength(4);
     expect(s.bots.reduce((n: number, b: any) => n + b.tasks, 0)).toBe(24);
-    expect(s.look[0]).toBe(`deia health serve --dir ${dir}`);
+    // deia is not on the tests' PATH: the hint names node and the bundle, which work from anywhere.
+    expect(s.look[0]).toBe(`node ${fs.realpathSync(mainPath())} health serve --dir ${dir}`);
     expect(json(['task', 'list', '--status', 'done'], dir).length).toBe(s.done);
     expect(fs.existsSync(path.join(dir, 'state', 'demo-stop'))).toBe(false);
   });

@@ -1,11 +1,22 @@
 import type { HiveContext, HiveOptions } from '../hive.js';
 import type { Output } from './output.js';
+import type { OptionType } from './parser.js';
 
-/** An option in commander's flag syntax, e.g. `--priority <level>`. */
+/**
+ * An option in commander's flag syntax, e.g. `--priority <level>`, with its type: the value
+ * reaches `exec` converted (src/cli/parser.ts), or the user gets a usage error naming the flag.
+ */
 export interface OptionSpec {
   flags: string;
   description: string;
   default?: string | boolean | string[];
+  /** How the value is checked and converted (default: the string as written). */
+  type?: OptionType;
+  /** `duration`: the unit of a bare number (default `s`); the value is always milliseconds. */
+  unit?: 'ms' | 's' | 'm';
+  /** `int`: bounds (default 0..); `duration`: bounds in milliseconds. */
+  min?: number;
+  max?: number;
 }
 
 /**
@@ -36,7 +47,10 @@ export interface CommandSpec {
 export interface Run {
   /** Positional arguments in declaration order (a variadic one is an array). */
   args: unknown[];
-  /** Options of the command merged with the global ones (--dir, --as, --json). */
+  /**
+   * Options of the command merged with the global ones (--dir, --as, --json), converted by
+   * their declared type: an `int` is a number, a `duration` milliseconds.
+   */
   opts: Record<string, any>;
   out: Output;
   env: NodeJS.ProcessEnv;

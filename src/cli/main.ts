@@ -13,8 +13,10 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-  process.stdout.write(`${VERSION}\n`);
+const isVersion = (a: string) => a === '--version' || a === '-V';
+if (argv.some(isVersion) && argv.every((a) => isVersion(a) || a === '--json')) {
+  // `--version --json`: for programs checking which deia (and Node) they talk to.
+  process.stdout.write(argv.includes('--json') ? `${JSON.stringify({ name: 'deia', version: VERSION, node: process.version })}\n` : `${VERSION}\n`);
 } else {
   void import('./program.js').then(async ({ run }) => {
     // The build warms V8's code cache (see bin/deia.js) by running several everyday commands

@@ -1,4 +1,7 @@
 import { sanitize } from './sanitize.js';
+import { ANSI, fitWidth, PLAIN, renderTable, type Align, type Palette } from './render.js';
+
+export type { Align, Palette } from './render.js';
 
 export interface OutputOptions {
   json: boolean;
@@ -7,8 +10,6 @@ export interface OutputOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export type Align = 'left' | 'right';
-
 /**
  * Every byte deia prints goes through here: JSON documents for programs, tables,
  * colour and sanitised text for people, warnings and errors on stderr.
@@ -16,8 +17,8 @@ export type Align = 'left' | 'right';
  */
 export class Output {
   readonly json: boolean;
-  /** Colours: chalk when colour is on, identity functions otherwise (chalk is then never loaded). */
-  c: Palette = PLAIN;
+  /** Colours: SGR codes when colour is on, identity functions otherwise. */
+  readonly c: Palette;
   readonly colorLevel: number;
   readonly isTTY: boolean;
   private readonly stdout: NodeJS.WriteStream;
@@ -33,14 +34,11 @@ export class Output {
     const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
     const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== '';
     this.colorLevel = this.json || noColor ? 0 : this.isTTY || forced ? 1 : 0;
+    this.c = this.colorLevel > 0 ? ANSI : PLAIN;
   }
 
-  /** Load chalk only when colour will be shown: start-up matters for every command. */
+  /** Kept for callers written when colour was loaded lazily; nothing is loaded now. */
   async init(): Promise<this> {
-    if (this.colorLevel > 0) {
-      const { Chalk } = await import('chalk');
-      this.c = new Chalk({ level: this.colorLevel as 1 });
-    }
     return this;
   }
 
@@ -73,20 +71,8 @@ export class Output {
 
   /** An aligned table; every cell is sanitised here, so foreign text is safe in any cell. */
   async table(head: string[], rows: Cell[][], align: Align[] = []): Promise<void> {
-    const { default: Table } = await import('cli-table3');
-    const t = new Table({
-      head: head.map((h) => this.c.bold(h)),
-      colAligns: align,
-      style: { head: [], border: [], 'padding-left': 0, 'padding-right': 2, compact: true },
-      chars: {
-        top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
-        'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '',
-      },
-    });
-    for (const r of rows) {
-      t.push(r.map((cell) => (cell instanceof Painted ? cell.style(sanitizeCell(cell.text)) : sanitizeCell(String(cell)))));
-    }
-    this.line(t.toString().replace(/[ \t]+$/gm, ''));
+    const cells = rows.map((r) => r.map((cell) => (cell instanceof Painted ? cell.style(sanitizeCell(cell.text)) : sanitizeCell(String(cell)))));
+    this.line(renderTable(head.map((h) => this.c.bold(sanitizeCell(h))), cells, align));
   }
 
   warn(message: string): void {
@@ -94,16 +80,33 @@ export class Output {
     this.stderr.write(`deia: warning: ${oneLine(message)}\n`);
   }
 
-  /** `deia: <what went wrong> (<what to do>)`, always one line whatever text it quotes. */
-  error(message: string, hint?: string): void {
+  /**
+   * `deia: <what went wrong> (<what to do>)` on stderr, always one line whatever text it quotes.
+   * Under --json also `{"error":{"code","message","hint"}}` on stdout, so a program reading
+   * stdout gets a document either way; `code` is stable (docs/cli.md).
+   */
+  error(message: string, hint?: string, code = 'EFAIL'): void {
     this.clearProgress();
     this.stderr.write(`deia: ${oneLine(message)}${hint ? ` (${oneLine(hint)})` : ''}\n`);
+    if (this.json) {
+      const error = { code, message: oneLine(message), hint: hint === undefined ? null : oneLine(hint) };
+      this.stdout.write(JSON.stringify({ error }, null, 2) + '\n');
+    }
   }
 
-  /** A single refreshing progress line on stderr, only on a terminal and never with --json. */
+  /** Width of the terminal the progress line is drawn on (undefined when not a terminal). */
+  get columns(): number | undefined {
+    return this.stderr.isTTY ? this.stderr.columns : undefined;
+  }
+
+  /**
+   * A single refreshing progress line on stderr, only on a terminal and never with --json.
+   * Cut to the terminal's width minus one: a line that wraps cannot be redrawn with `\r`.
+   */
   progress(text: string): void {
     if (this.json || !this.stderr.isTTY) return;
-    this.stderr.write(`\r\x1b[2K${text}`);
+    const width = this.stderr.columns;
+    this.stderr.write(`\r\x1b[2K${width ? fitWidth(sanitize(text), width - 1) : text}`);
     this.progressShown = true;
   }
 
@@ -113,21 +116,6 @@ export class Output {
     this.progressShown = false;
   }
 }
-
-export interface Palette {
-  red(s: string): string;
-  green(s: string): string;
-  yellow(s: string): string;
-  blue(s: string): string;
-  magenta(s: string): string;
-  cyan(s: string): string;
-  gray(s: string): string;
-  bold(s: string): string;
-  dim(s: string): string;
-}
-
-const id = (s: string) => s;
-const PLAIN: Palette = { red: id, green: id, yellow: id, blue: id, magenta: id, cyan: id, gray: id, bold: id, dim: id };
 
 export class Painted {
   constructor(

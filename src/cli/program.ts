@@ -6,6 +6,7 @@ import { createContext, type HiveContext, type HiveOptions } from '../hive.js';
 import type { CommandSpec, Run } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { Output } from './output.js';
+import { convertOptions } from './parser.js';
 import { VERSION } from './version.js';
 
 export interface Io {
@@ -67,7 +68,7 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
     .description('Bots in separate shells coordinate through one folder of JSONL files.')
     .version(VERSION, '-V, --version', 'print the version')
     .option('--dir <path>', 'hive folder (default: DEIA_DIR, else nearest .deia/ walking up, else ./.deia)')
-    .option('--as <bot>', 'act as this bot (default: DEIA_BOT)')
+    .option('--as <bot>', 'act as this bot (default: DEIA_BOT, else AGENT_NAME)')
     .option('--store <url>', 'where the hive lives: postgres://user@host/db, or a folder (default: DEIA_STORE, else store.url in config.json, else the folder)')
     .option('--json', 'print one JSON document on stdout, for programs')
     .showSuggestionAfterError(true)
@@ -76,17 +77,22 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
     .configureOutput({
       writeOut: (s) => out.raw(s),
       writeErr: (s) => stderr.write(s),
-      outputError: (s, write) => write(commanderErrorLine(s, argv)),
+      // Printed by the catch below, in deia's format (and as JSON under --json).
+      outputError: () => {},
     });
   program.addHelpText(
     'after',
     '\nExamples:\n  deia init\n  deia send BOT-002 "tests are green" --as BOT-001 --priority P1\n  DEIA_BOT=BOT-002 deia inbox --next --json\n\nExit codes: 0 success, 1 failure or nothing found, 2 bad usage or input.',
   );
 
+  if (wantsJson && argv.some((a) => a === '--version' || a === '-V')) {
+    out.printJson({ name: 'deia', version: VERSION, node: process.version });
+    return 0;
+  }
   const path = findCommandPath(argv);
   const missing = missingCommand(argv);
   if (missing !== undefined) {
-    out.error(missing ? `missing ${missing} sub-command` : 'missing command', `run \`deia ${missing ? `${missing} ` : ''}--help\` for the list`);
+    out.error(missing ? `missing ${missing} sub-command` : 'missing command', `run \`deia ${missing ? `${missing} ` : ''}--help\` for the list`, 'EUSAGE');
     return 2;
   }
   const names = path.length ? [path.join(' '), ...(path.length === 2 ? [path[0]!] : [])] : Object.keys(COMMANDS);
@@ -125,16 +131,18 @@ export async function run(argv: string[], io: Io = {}): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
       // Help shown because no command was named (`deia`, `deia task`): bad usage.
       if (e.code === 'commander.help') return errorExit ?? 2;
-      // Commander already printed the message through outputError; usage errors exit 2.
-      return e.exitCode === 0 ? 0 : (errorExit ?? 2);
+      if (e.exitCode === 0) return 0;
+      const { message, hint } = commanderError(e, argv, specs);
+      out.error(message, hint, COMMANDER_CODES[e.code] ?? 'EUSAGE');
+      return errorExit ?? 2;
     }
     if (isDeiaError(e)) {
-      out.error(e.message, e.hint);
+      out.error(e.message, e.hint, e.code);
       if (env.DEIA_DEBUG) stderr.write(`${e.stack}\n`);
       return errorExit ?? e.exitCode;
     }
     const err = e as Error;
-    out.error(`internal error: ${err?.message ?? String(e)}`, 'set DEIA_DEBUG=1 for a stack trace and report it');
+    out.error(`internal error: ${err?.message ?? String(e)}`, 'set DEIA_DEBUG=1 for a stack trace and report it', 'EINTERNAL');
     if (env.DEIA_DEBUG) stderr.write(`${err?.stack}\n`);
     return errorExit ?? 1;
   }
@@ -165,6 +173,7 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
   cmd.action(async (...actionArgs: unknown[]) => {
     const command = actionArgs[actionArgs.length - 1] as Command;
     const opts = command.optsWithGlobals();
+    convertOptions(spec.options, opts);
     const args = actionArgs.slice(0, -2);
     let ctx: HiveContext | undefined;
     const runCtx: Run = {
@@ -221,10 +230,35 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Commander's "error: unknown option '--x'" becomes deia's one-line error format. */
-function commanderErrorLine(s: string, argv: string[]): string {
-  const msg = s.replace(/^error:\s*/i, '').trim().split('\n').filter(Boolean).join('; ');
+/** Stable codes of usage errors found by commander (docs/cli.md lists every code). */
+const COMMANDER_CODES: Record<string, string> = {
+  'commander.unknownCommand': 'EUNKNOWNCOMMAND',
+  'commander.unknownOption': 'EUNKNOWNOPTION',
+  'commander.missingArgument': 'EMISSINGARG',
+  'commander.optionMissingArgument': 'EMISSINGARG',
+  'commander.missingMandatoryOptionValue': 'EMISSINGARG',
+  'commander.excessArguments': 'EUSAGE',
+  'commander.invalidArgument': 'EUSAGE',
+};
+
+/**
+ * Commander's "error: unknown command 'sned'\n(Did you mean send?)" in deia's words:
+ * `unknown command 'sned'` with the hint `did you mean \`deia send\`? see \`deia --help\``.
+ */
+export function commanderError(e: CommanderError, argv: readonly string[], specs: readonly CommandSpec[]): { message: string; hint: string } {
+  const lines = e.message.replace(/^error:\s*/i, '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const message = lines[0] ?? 'bad usage';
+  const suggestion = lines.map((l) => /^\(?Did you mean (.+?)\?\)?$/i.exec(l)?.[1]).find(Boolean);
   const path = findCommandPath(argv);
-  const help = path.length ? `deia ${path.join(' ')} --help` : 'deia --help';
-  return `deia: ${msg} (see \`${help}\`)\n`;
+  const words = leadingWords(argv);
+  // `deia task strat`: the group is known even though no command of it is.
+  const where = path.length ? path : words.length && isGroup(words[0]!) ? [words[0]!] : [];
+  const help = `see \`deia ${where.length ? `${where.join(' ')} ` : ''}--help\``;
+  if (suggestion) {
+    const cmd = e.code === 'commander.unknownCommand' ? `\`deia ${[...where, suggestion].join(' ')}\`` : suggestion;
+    return { message, hint: `did you mean ${cmd}? ${help}` };
+  }
+  const spec = specs.find((s) => s.name === path.join(' '));
+  if (e.code === 'commander.missingArgument' && spec?.args) return { message, hint: `usage: deia ${spec.name} ${spec.args}` };
+  return { message, hint: help };
 }

@@ -18,9 +18,13 @@ export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }
 
-export async function taskTable(out: Output, tasks: Task[], now: number): Promise<void> {
+type Listed = Task & { waiting_reason?: string | null };
+
+export async function taskTable(out: Output, tasks: Listed[], now: number): Promise<void> {
+  // A queued task always says why it waits (tasks/model.ts waitingReason).
+  const why = tasks.some((t) => t.waiting_reason);
   await out.table(
-    ['ID', 'STATUS', 'TYPE', 'BOT', 'AGE', 'TRIES', 'DESCRIPTION'],
+    ['ID', 'STATUS', 'TYPE', 'BOT', 'AGE', 'TRIES', 'DESCRIPTION', ...(why ? ['WHY QUEUED'] : [])],
     tasks.map((t) => [
       shortId(t.task_id),
       statusCell(out, t.status),
@@ -29,6 +33,7 @@ export async function taskTable(out: Output, tasks: Task[], now: number): Promis
       age(t.submitted_at, now),
       t.attempts,
       t.description.length > 60 ? t.description.slice(0, 57) + '...' : t.description,
+      ...(why ? [t.waiting_reason ?? ''] : []),
     ]),
     ['left', 'left', 'left', 'left', 'right', 'right', 'left'],
   );

@@ -15,6 +15,7 @@ import { botHealthLevels } from '../health/api.js';
 import { makeTempDir } from '../store/tempdir.js';
 import { dispatchQueued, loadTasks, submitTask } from '../tasks/api.js';
 import type { Task } from '../tasks/model.js';
+import { shellWord } from '../common/parse.js';
 import { STOP_FILE } from './bot.js';
 import { DEMO_TYPES, DESCRIPTIONS, demoProfiles, type BotProfile } from './profiles.js';
 
@@ -33,6 +34,11 @@ export interface DemoOptions {
   /** How to start a CLI child process: node + the bundle's main file. */
   cli: { node: string; main: string };
   env?: NodeJS.ProcessEnv;
+  /**
+   * How the user runs deia from where they stand, for the hints in `look`: `deia` when it is
+   * on PATH, else e.g. `node /abs/path/bin/deia.js` (default `deia`).
+   */
+  command?: string;
 }
 
 export interface DemoSnapshot {
@@ -191,7 +197,7 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
     );
     ctx.store.remove(STOP_FILE);
   }
-  return summarise(ctx, dir, profiles, best, order, Date.now() - started);
+  return summarise(ctx, dir, profiles, best, order, Date.now() - started, opts.command ?? 'deia');
 }
 
 function summarise(
@@ -201,6 +207,7 @@ function summarise(
   best: Record<string, string>,
   order: string[],
   elapsed: number,
+  command: string,
 ): DemoResult {
   const tasks = loadTasks(ctx);
   const all = order.map((id) => tasks.get(id)).filter((t): t is Task => Boolean(t));
@@ -238,10 +245,11 @@ function summarise(
     bots,
     routed_to_best: { first_third: toBest(all.slice(0, third)), last_third: toBest(all.slice(-third)) },
     look: [
-      `deia health serve --dir ${dir}`,
-      `deia task list --dir ${dir}`,
-      `deia stats --dir ${dir}`,
-      `deia inbox ${DEMO_LEAD} --all --dir ${dir}`,
+      `${command} health serve --dir ${shellWord(dir)}`,
+      `${command} task list --dir ${shellWord(dir)}`,
+      `${command} stats --dir ${shellWord(dir)}`,
+      `${command} inbox ${DEMO_LEAD} --all --dir ${shellWord(dir)}`,
     ],
   };
 }
+

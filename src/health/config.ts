@@ -33,7 +33,7 @@ export const healthSection = {
   metrics_retention_hours: int(24, 'raw samples in metrics.jsonl older than this are moved to archive/metrics.jsonl by cleanup', 1),
   hysteresis_percent: num(5, 'to recover, a value must fall this % below the threshold it crossed (no flapping)', 0, 100),
   measure_system: bool(true, '`deia health` measures this machine (cpu, memory) as the "system" component'),
-  cpu_sample_ms: int(200, 'how long `deia health` samples the machine cpu, in ms', 0, 10_000),
+  cpu_sample_ms: int(0, 'system cpu: 0 = the 1-minute load average per cpu (a one-shot check cannot see its own start-up); above 0, sample this many ms, leaving out deia\'s own cpu', 0, 60_000),
   recent_alerts: int(50, 'alerts kept for the dashboard (the full log is health-alerts.jsonl)', 0, 10_000),
   serve_port: int(8000, 'port of `deia health serve`', 0, 65535),
   serve_host: str('127.0.0.1', 'address `deia health serve` binds (127.0.0.1 = this machine only)'),

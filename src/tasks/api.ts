@@ -13,6 +13,7 @@ export {
   loadTasks,
   openTasks,
   type DispatchResult,
+  type ListedTask,
   type SubmitInput,
   type FinishInput,
 } from './ops.js';

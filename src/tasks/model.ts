@@ -90,6 +90,13 @@ export interface Task {
   duration_ms: number | null;
   tokens: number | null;
   reason: string | null;
+  /** The bot this task was last taken back from (stale, CRITICAL), if any: it is told so. */
+  taken_back_from?: string | null;
+  /**
+   * Bots in `excluded` because the task was taken back from them (not because they failed it):
+   * when no other bot can take the task, dispatch may give it to them again.
+   */
+  taken_back?: string[];
 }
 
 /** Fold records (in file order) into tasks, in submission order. Records of unknown tasks are ignored. */
@@ -171,6 +178,8 @@ export function applyRecord(tasks: Map<string, Task>, r: TaskRecord): void {
       if (!isOpenFor(t, r.bot_id)) return;
       t.status = 'queued';
       t.reason = r.reason;
+      t.taken_back_from = r.bot_id;
+      t.taken_back = [...new Set([...(t.taken_back ?? []), r.bot_id])];
       if (!t.excluded.includes(r.bot_id)) t.excluded.push(r.bot_id);
       t.bot_id = null;
       t.message_id = null;
@@ -288,6 +297,15 @@ export function checkTransition(t: Task, action: 'start' | 'done' | 'fail', acto
   if (t.status === 'done' || t.status === 'failed') {
     throw new UsageError(`task ${t.task_id} is already ${t.status}`, 'a finished task cannot change; submit a new one');
   }
+  // The bot a task was taken back from still has (had) its assignment message: say what happened.
+  if (t.taken_back_from === actor && t.bot_id !== actor) {
+    const now = t.bot_id ? `given to ${t.bot_id}` : 'queued for another bot';
+    throw new UsageError(
+      `task ${t.task_id} was taken back from ${actor} (${t.reason ?? 'no reason recorded'}) and is now ${now}`,
+      'do not work on it; take the next assignment from your inbox',
+      'ETAKENBACK',
+    );
+  }
   if (t.status === 'queued') {
     throw new UsageError(`task ${t.task_id} is queued, not assigned to ${actor}`, 'wait for `deia task dispatch` to assign it');
   }
@@ -335,6 +353,12 @@ export function staleTasks(
   levels: Record<string, string>,
   nowMs: number,
   staleMs: number,
+  /**
+   * A CRITICAL bot keeps a task it was given less than this long ago: dispatch gives work to a
+   * CRITICAL bot only when no other can take it, and taking it back at once (within ms, as
+   * seen in the field) would leave it flip-flopping, or stuck with every bot excluded.
+   */
+  criticalGraceMs = Math.min(staleMs, 60_000),
 ): Array<{ task: Task; reason: string }> {
   const out: Array<{ task: Task; reason: string }> = [];
   for (const t of tasks) {
@@ -343,7 +367,7 @@ export function staleTasks(
     const last = Math.max(activity.get(t.bot_id) ?? -Infinity, Date.parse(t.assigned_at ?? t.submitted_at));
     if (nowMs - last >= staleMs) {
       out.push({ task: t, reason: `${t.bot_id} stale: no task activity for ${Math.round((nowMs - last) / 60000)} min` });
-    } else if (t.status === 'assigned' && levels[t.bot_id] === 'CRITICAL') {
+    } else if (t.status === 'assigned' && levels[t.bot_id] === 'CRITICAL' && nowMs - Date.parse(t.assigned_at ?? t.submitted_at) >= criticalGraceMs) {
       out.push({ task: t, reason: `${t.bot_id} is CRITICAL and had not started it` });
     }
   }
@@ -361,4 +385,16 @@ export function taskIdFromMessage(m: { content?: string; metadata?: Record<strin
   if (typeof fromMeta === 'string') return fromMeta;
   const match = /^task (\S+)/.exec(m.content ?? '');
   return match?.[1];
+}
+
+/**
+ * Why a queued task is waiting, in words for `task list` and `task show` (null when it is not
+ * queued): a queued task always says why, so nobody has to guess whether it is stuck.
+ */
+export function waitingReason(t: Task): string | null {
+  if (t.status !== 'queued') return null;
+  const next = 'the next `deia task dispatch` (or cleanup) assigns it';
+  if (t.taken_back_from) return `taken back from ${t.taken_back_from}: ${t.reason ?? 'no reason recorded'}; ${next}`;
+  if (t.attempts > 0) return `failed on ${t.excluded[t.excluded.length - 1] ?? 'its bot'} (${t.reason ?? 'no reason given'}), to be retried on another bot; ${next}`;
+  return `no bot could take it when it was submitted (none registered besides ${t.submitted_by ?? 'the submitter'}); ${next}`;
 }

@@ -13,7 +13,7 @@ import { UsageError } from '../common/errors.js';
 import { parsePriority, parseTokens } from '../common/parse.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
-import { sendMessages } from '../messaging/api.js';
+import { markRead, sendMessages } from '../messaging/api.js';
 import { PERFORMANCE_FILE, classifyForHive, normalizeTaskType, recommend, recordOutcomes } from '../scheduling/api.js';
 import { botHealthLevels } from '../health/api.js';
 import {
@@ -26,6 +26,7 @@ import {
   foldTasks,
   requireTask,
   staleTasks,
+  waitingReason,
   type PendingOutcome,
   type Priority,
   type Task,
@@ -364,13 +365,11 @@ export async function finishTask(ctx: HiveContext, idOrPrefix: string, input: Fi
  * Assign one queued task to the bot routing recommends (its excluded bots left out),
  * then send the assignment. Returns the bot, or null when none is available.
  */
-async function assignQueued(ctx: HiveContext, taskId: string): Promise<string | null> {
+async function assignQueued(ctx: HiveContext, taskId: string, levels: Record<string, string> = {}): Promise<string | null> {
   const t = openTasks(ctx).get(taskId);
   if (!t || t.status !== 'queued') return null;
-  const exclude = [...t.excluded, ...(t.submitted_by ? [t.submitted_by] : [])];
-  const rec = await recommend(ctx, { type: t.task_type, exclude });
-  const bot = rec.recommended_bot;
-  if (!bot || exclude.includes(bot)) return null;
+  const bot = await chooseBot(ctx, t, levels);
+  if (!bot) return null;
   const assigned = await locked(ctx, (view) => {
     const cur = view.fold.open.get(taskId);
     if (!cur || cur.status !== 'queued') return false;
@@ -384,12 +383,34 @@ async function assignQueued(ctx: HiveContext, taskId: string): Promise<string | 
   return bot;
 }
 
+/**
+ * The bot for a queued task: the best one that neither failed it, nor had it taken back, nor
+ * is CRITICAL; failing that, a CRITICAL one; failing that, one it was taken back from. A bot
+ * that failed it (`task fail --retry`) is never given it again. Taking a task back is a
+ * preference, not a verdict: work must not stay unassignable while a bot can take it.
+ */
+async function chooseBot(ctx: HiveContext, t: Task, levels: Record<string, string>): Promise<string | null> {
+  const submitter = t.submitted_by ? [t.submitted_by] : [];
+  const critical = Object.keys(levels).filter((b) => levels[b] === 'CRITICAL');
+  const failedOn = t.excluded.filter((b) => !(t.taken_back ?? []).includes(b));
+  for (const exclude of [[...t.excluded, ...critical, ...submitter], [...t.excluded, ...submitter], [...failedOn, ...submitter]]) {
+    const rec = await recommend(ctx, { type: t.task_type, exclude });
+    const bot = rec.recommended_bot;
+    if (bot && !exclude.includes(bot)) return bot;
+  }
+  return null;
+}
+
 export interface DispatchResult {
   dispatched: number;
   redispatched: number;
   /** Assignment messages sent late (a submitter died between storing and sending). */
   resent: number;
   still_queued: number;
+  /** Why each task still queued is waiting. */
+  waiting: Array<{ task_id: string; reason: string }>;
+  /** Assignment messages marked read in the inbox of the bot a task was taken back from. */
+  withdrawn: Array<{ task_id: string; bot_id: string; message_id: string }>;
   assignments: Array<{ task_id: string; bot_id: string; redispatched: boolean }>;
   stale: Array<{ task_id: string; bot_id: string; reason: string }>;
 }
@@ -399,7 +420,7 @@ export interface DispatchResult {
  * no task activity for tasks.stale_minutes, or CRITICAL health before starting).
  */
 export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> {
-  const res: DispatchResult = { dispatched: 0, redispatched: 0, resent: 0, still_queued: 0, assignments: [], stale: [] };
+  const res: DispatchResult = { dispatched: 0, redispatched: 0, resent: 0, still_queued: 0, waiting: [], withdrawn: [], assignments: [], stale: [] };
   if (!ctx.store.exists(TASKS_FILE)) return res;
   const now = ctx.clock();
   const view = loadView(ctx);
@@ -407,7 +428,8 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
   // cron, is the one that surely comes: it settles them even with nothing else to do.
   if (view.fold.unrecorded.size > 0) await locked(ctx, () => undefined);
   const tasks = view.fold.open;
-  const open = [...tasks.values()].some((t) => t.status === 'assigned' || t.status === 'in_progress');
+  // Levels serve both rules: take back from CRITICAL bots, and prefer others when assigning.
+  const open = tasks.size > 0;
   let levels: Record<string, string> = {};
   if (open) {
     try {
@@ -426,11 +448,13 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
       for (const { task, reason } of again) {
         out.push({ event: 'requeued', task_id: task.task_id, timestamp: iso(now), bot_id: task.bot_id!, reason });
         requeued.add(task.task_id);
+        if (task.message_id) res.withdrawn.push({ task_id: task.task_id, bot_id: task.bot_id!, message_id: task.message_id });
         res.stale.push({ task_id: task.task_id, bot_id: task.bot_id!, reason });
       }
       if (out.length) ctx.store.appendHeld(TASKS_FILE, out);
     });
   }
+  await withdrawAssignments(ctx, res.withdrawn);
   // Assignments stored but never sent (the sender died in between): send them now, same key.
   for (const t of tasks.values()) {
     if (t.status === 'assigned' && !t.message_id && !requeued.has(t.task_id)) {
@@ -441,9 +465,17 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
     .filter((t) => t.status === 'queued')
     .sort((a, b) => a.priority.localeCompare(b.priority)); // stable: P0 first, then submission order
   for (const t of queued) {
-    const bot = await assignQueued(ctx, t.task_id);
+    const bot = await assignQueued(ctx, t.task_id, levels);
     if (!bot) {
       res.still_queued++;
+      const cur = openTasks(ctx).get(t.task_id);
+      const failed = cur ? cur.excluded.filter((b) => !(cur.taken_back ?? []).includes(b)) : [];
+      const why = !cur || cur.status !== 'queued'
+        ? 'changed meanwhile'
+        : failed.length
+          ? `every other bot that could take it failed it (${failed.join(', ')}); register another bot`
+          : 'no bot besides its submitter can take it (register one, or pass --to on submit)';
+      res.waiting.push({ task_id: t.task_id, reason: why });
       continue;
     }
     const re = requeued.has(t.task_id);
@@ -452,6 +484,21 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
     res.assignments.push({ task_id: t.task_id, bot_id: bot, redispatched: re });
   }
   return res;
+}
+
+/**
+ * A task taken back is withdrawn from the old bot's inbox too: its assignment message is
+ * marked read there, so the bot's `inbox --next` no longer hands it out. Best effort: the
+ * task is already requeued, and `task start` by that bot says it was taken back.
+ */
+async function withdrawAssignments(ctx: HiveContext, withdrawn: DispatchResult['withdrawn']): Promise<void> {
+  for (const w of withdrawn) {
+    try {
+      await markRead(ctx, [w.message_id], w.bot_id);
+    } catch (e) {
+      ctx.store.warn(`task dispatch: could not withdraw message ${w.message_id} from ${w.bot_id} (${(e as Error).message})`);
+    }
+  }
 }
 
 export interface ListOptions {
@@ -470,7 +517,7 @@ export function parseStatus(s: unknown): TaskStatus {
 }
 
 /** Tasks in submission order, filtered. */
-export function listTasks(ctx: HiveContext, opts: ListOptions = {}): Task[] {
+export function listTasks(ctx: HiveContext, opts: ListOptions = {}): ListedTask[] {
   const status = opts.status !== undefined ? parseStatus(opts.status) : undefined;
   const bot = opts.bot !== undefined ? validateBotId(opts.bot, 'bot id (--bot)') : undefined;
   const type = opts.type !== undefined ? normalizeTaskType(opts.type) : undefined;
@@ -478,7 +525,7 @@ export function listTasks(ctx: HiveContext, opts: ListOptions = {}): Task[] {
   // folds tasks.jsonl (its output grows with them anyway, and retention bounds the file).
   const onlyOpen = status === 'queued' || status === 'assigned' || status === 'in_progress';
   const source = onlyOpen ? openTasks(ctx) : loadTasks(ctx);
-  let out = [...source.values()].map(copyTask).filter(
+  let out = [...source.values()].map(withWaiting).filter(
     (t) => (!status || t.status === status) && (!bot || t.bot_id === bot) && (!type || t.task_type === type),
   );
   // The last N; 0 means none (slice(-0) would be slice(0), every task).
@@ -487,8 +534,15 @@ export function listTasks(ctx: HiveContext, opts: ListOptions = {}): Task[] {
 }
 
 /** One task: an exact id of an open task from the state, anything else (prefix, finished) from the full fold. */
-export function showTask(ctx: HiveContext, taskId: string): Task {
-  return getTask(ctx, taskId);
+export function showTask(ctx: HiveContext, taskId: string): ListedTask {
+  return withWaiting(getTask(ctx, taskId));
+}
+
+/** A copy with `waiting_reason`: why a queued task waits (null for any other status). */
+export type ListedTask = Task & { waiting_reason: string | null };
+
+function withWaiting(t: Task): ListedTask {
+  return { ...copyTask(t), taken_back_from: t.taken_back_from ?? null, waiting_reason: waitingReason(t) };
 }
 
 /** A task with one record applied: what a transition just made of it (for the caller's result). */

@@ -133,5 +133,5 @@ export async function withTasks<R>(
 
 /** A copy of a task for a caller, so later folding never changes what was returned. */
 export function copyTask<T extends Task>(t: T): T {
-  return { ...t, excluded: [...t.excluded] };
+  return { ...t, excluded: [...t.excluded], ...(t.taken_back ? { taken_back: [...t.taken_back] } : {}) };
 }

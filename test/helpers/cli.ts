@@ -23,7 +23,7 @@ export function mainPath(): string {
 }
 
 function envFor(opts: CliOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', DEIA_BOT: '', DEIA_DIR: '', ...opts.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', DEIA_BOT: '', AGENT_NAME: '', DEIA_DIR: '', ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return env;
 }

@@ -9,7 +9,7 @@ export default defineCommand({
   args: '<bot>',
   options: [
     { flags: '--profile <json>', description: 'hidden skill and speed per type: {"skill":{"code":0.9},"speed":{"code":150}}' },
-    { flags: '--max-seconds <n>', description: 'stop after this long', default: '120' },
+    { flags: '--max-seconds <time>', description: 'stop after this long: 90s, 2m (bare number = seconds)', default: '120', type: 'duration', unit: 's', min: 1 },
     { flags: '--watch-stdin', description: 'stop when standard input closes (the demo holds it open)' },
   ],
   examples: ['deia demo bot BOT-ADA --profile \'{"skill":{"code":0.95},"speed":{"code":100}}\' --dir /tmp/hive/.deia'],
@@ -22,8 +22,7 @@ export default defineCommand({
     } catch {
       throw new UsageError('--profile must be JSON', '{"skill":{"code":0.9},"speed":{"code":150}}');
     }
-    const maxSeconds = Number(run.opts.maxSeconds);
-    if (!Number.isFinite(maxSeconds) || maxSeconds <= 0) throw new UsageError('--max-seconds must be a positive number');
+    const maxMs: number = run.opts.maxSeconds;
     let stopped = false;
     if (run.opts.watchStdin) {
       process.stdin.on('end', () => (stopped = true));
@@ -31,7 +30,7 @@ export default defineCommand({
       process.stdin.resume();
     }
     process.once('SIGTERM', () => (stopped = true));
-    const stats = await runDemoBot(run.hive({ as: bot }), profile, { maxMs: maxSeconds * 1000, stopped: () => stopped });
+    const stats = await runDemoBot(run.hive({ as: bot }), profile, { maxMs, stopped: () => stopped });
     if (run.opts.watchStdin) process.stdin.destroy();
     if (run.out.json) return run.out.printJson({ bot_id: bot, ...stats });
     run.out.line(`${bot}: claimed ${stats.claimed}, done ${stats.done}, failed ${stats.failed}`);

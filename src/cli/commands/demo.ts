@@ -1,12 +1,8 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../../common/errors.js';
 import { runDemo, type DemoSnapshot } from '../../demo/demo.js';
-
-function intOpt(v: unknown, name: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got ${v})`);
-  return n;
-}
+import { deiaCommand } from '../invocation.js';
+import { visibleWidth } from '../render.js';
 
 const short = (b: string | null) => (b ? b.replace(/^BOT-/, '') : '-');
 
@@ -14,17 +10,15 @@ export default defineCommand({
   name: 'demo',
   summary: 'watch it work: 4 bot processes, a stream of tasks, routing learning who is best (about 25 s)',
   options: [
-    { flags: '--tasks <n>', description: 'tasks to submit', default: '120' },
-    { flags: '--bots <n>', description: 'bot processes to start (1-8)', default: '4' },
-    { flags: '--interval <ms>', description: 'milliseconds between submissions', default: '120' },
+    { flags: '--tasks <n>', description: 'tasks to submit', default: '120', type: 'int', min: 1, max: 2000 },
+    { flags: '--bots <n>', description: 'bot processes to start (1-8)', default: '4', type: 'int', min: 1, max: 8 },
+    { flags: '--interval <time>', description: 'time between submissions: 120ms, 1s (bare number = ms)', default: '120', type: 'duration', unit: 'ms', max: 10_000 },
     { flags: '--fast', description: 'bots work 5x faster (a quicker, less visual run)' },
   ],
   examples: ['deia demo', 'deia demo --dir /tmp/hive --tasks 60', 'deia demo --json'],
   async exec(run) {
     const { out } = run;
-    const tasks = intOpt(run.opts.tasks, '--tasks', 1, 2000);
-    const bots = intOpt(run.opts.bots, '--bots', 1, 8);
-    const interval = intOpt(run.opts.interval, '--interval', 0, 10_000);
+    const { tasks, bots, interval } = run.opts as { tasks: number; bots: number; interval: number };
     // The child bots run this same bundle: its main file is argv[1] (bin/deia.js or dist/cli/main.js).
     const main = process.argv[1];
     if (!main) throw new UsageError('cannot find the deia CLI file to start the bots from', 'run it as `deia demo`');
@@ -35,12 +29,13 @@ export default defineCommand({
       const finished = (st.done ?? 0) + (st.failed ?? 0);
       const routing = s.routing.map((r) => `${r.task_type.slice(0, 4)}→${short(r.recommended_bot)}${r.recommended_bot === r.best_bot ? '✓' : ''}`).join(' ');
       const health = Object.entries(s.health).map(([b, l]) => `${short(b)}:${l === 'HEALTHY' ? 'ok' : l.toLowerCase()}`).join(' ');
+      const working = (st.assigned ?? 0) + (st.in_progress ?? 0);
       const text =
         `${(s.elapsed_ms / 1000).toFixed(0).padStart(3)}s  tasks ${s.submitted}/${s.total} sent, ${finished} finished ` +
-        `(${st.done} done, ${st.failed} failed, ${(st.assigned ?? 0) + (st.in_progress ?? 0)} working, ${st.queued} queued)  ` +
+        `(${st.done} done, ${st.failed} failed, ${working} working, ${st.queued} queued)  ` +
         `msgs ${s.messages}  routing ${routing}  health ${health}`;
       if (out.json) return;
-      if (out.isTTY) out.progress(text);
+      if (out.isTTY) out.progress(progressLine(s, working, routing, health, out.columns));
       else if (Date.now() - lastLine > 3000) {
         lastLine = Date.now();
         out.line(text);
@@ -57,6 +52,7 @@ export default defineCommand({
         maxMs: 55_000,
         cli: { node: process.execPath, main },
         env: run.env,
+        command: deiaCommand(run.env, main),
       },
       render,
     );
@@ -80,3 +76,17 @@ export default defineCommand({
     for (const l of r.look) out.line(`  ${out.safe(l)}`);
   },
 });
+
+/**
+ * The refreshing line on a terminal: it must never wrap (a wrapped line cannot be erased with
+ * `\r`, and leaves a wall of fragments), so parts are added, most useful first, while they fit.
+ */
+export function progressLine(s: DemoSnapshot, working: number, routing: string, health: string, columns = 80): string {
+  const st = s.by_status;
+  const head = `${(s.elapsed_ms / 1000).toFixed(0).padStart(3)}s  ${s.submitted}/${s.total} sent  ${st.done ?? 0} done  ${st.failed ?? 0} failed  ${working} working  ${st.queued ?? 0} queued`;
+  let line = head;
+  for (const part of [`msgs ${s.messages}`, `routing ${routing}`, `health ${health}`]) {
+    if (visibleWidth(`${line}  ${part}`) < columns) line += `  ${part}`;
+  }
+  return line;
+}

@@ -47,4 +47,5 @@ export const COMMANDS: Record<string, Loader> = {
   hook: () => import('./hook.js'),
   'hooks install': () => import('./hooks-install.js'),
   'hooks uninstall': () => import('./hooks-uninstall.js'),
+  completion: () => import('./completion.js'),
 };

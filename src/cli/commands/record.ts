@@ -1,6 +1,6 @@
 import { UsageError } from '../../common/errors.js';
 import { defineCommand } from '../command.js';
-import { parseDuration, parseTokens } from '../../common/parse.js';
+import { parseTokens } from '../../common/parse.js';
 import { parseOutcomeLines, type OutcomeInput } from '../../scheduling/input.js';
 import { recordOutcomes } from '../../scheduling/api.js';
 
@@ -11,7 +11,7 @@ export default defineCommand({
   options: [
     { flags: '--success', description: 'the task succeeded' },
     { flags: '--failure', description: 'the task failed' },
-    { flags: '--duration <time>', description: 'how long it took: 1500ms, 1.5s, 2m, 1h, 1d (bare number = ms)' },
+    { flags: '--duration <time>', description: 'how long it took: 1500ms, 1.5s, 2m, 1h, 1d (bare number = ms)', type: 'duration', unit: 'ms' },
     { flags: '--tokens <n>', description: 'tokens used (a non-negative integer)' },
     { flags: '--task <id>', description: 'the task id this outcome belongs to' },
     { flags: '--stdin-jsonl', description: 'import many outcomes from stdin, one JSON object a line, in one locked pass' },
@@ -40,7 +40,7 @@ export default defineCommand({
           bot,
           type,
           success: Boolean(opts.success),
-          durationMs: opts.duration === undefined ? null : parseDuration(opts.duration),
+          durationMs: opts.duration ?? null,
           tokens: opts.tokens === undefined ? null : parseTokens(opts.tokens),
           taskId: opts.task ?? null,
         },

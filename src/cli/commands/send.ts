@@ -12,7 +12,7 @@ export default defineCommand({
   options: [
     { flags: '--from <bot>', description: 'sender (alias of --as)' },
     { flags: '-p, --priority <level>', description: 'P0 (critical), P1, P2 (default), P3 (low)' },
-    { flags: '--ttl <seconds>', description: 'seconds the message may wait for delivery (default 3600)' },
+    { flags: '--ttl <time>', description: 'how long the message may wait for delivery: 90s, 10m, 1h (bare number = seconds; default 1h)', type: 'duration', unit: 's' },
     { flags: '--reply-to <id>', description: 'id of the message this answers' },
     { flags: '--subject <text>', description: 'a subject line, shown in inbox tables' },
     { flags: '--key <key>', description: 'idempotency key: a second send with the same sender and key stores nothing' },
@@ -30,6 +30,8 @@ export default defineCommand({
     const to = run.args[0] as string | undefined;
     const words = (run.args[1] as string[] | undefined) ?? [];
     const from = opts.from ?? opts.as;
+    // The messaging rules keep TTLs in whole seconds (ttl_seconds); a fraction is refused there.
+    const ttl = opts.ttl === undefined ? undefined : opts.ttl / 1000;
     let inputs: SendInput[];
     let label: ((i: number) => string) | undefined;
     if (opts.stdinJsonl) {
@@ -49,7 +51,7 @@ export default defineCommand({
           throw new UsageError(`stdin line ${i + 1}: expected a JSON object`, 'e.g. {"to": "BOT-002", "body": "hi"}');
         }
         const r = rec as Record<string, unknown>;
-        inputs.push({ ...(r as unknown as SendInput), priority: r.priority ?? opts.priority, ttl: r.ttl ?? opts.ttl } as SendInput);
+        inputs.push({ ...(r as unknown as SendInput), priority: r.priority ?? opts.priority, ttl: r.ttl ?? ttl } as SendInput);
         lines.push(i + 1);
       });
       label = (i) => `stdin line ${lines[i]}: `;
@@ -62,7 +64,7 @@ export default defineCommand({
           to,
           body,
           priority: opts.priority,
-          ttl: opts.ttl,
+          ttl,
           reply_to: opts.replyTo,
           subject: opts.subject,
           key: opts.key,

@@ -11,6 +11,8 @@ export default defineCommand({
     if (run.out.json) return run.out.printJson(r);
     const { out } = run;
     for (const s of r.stale) out.line(out.c.yellow(`took ${shortId(s.task_id)} back: ${out.safe(s.reason)}`));
+    for (const w of r.withdrawn) out.line(`withdrew ${shortId(w.task_id)}'s assignment from ${out.safe(w.bot_id)}'s inbox`);
+    for (const w of r.waiting) out.line(`${shortId(w.task_id)} still queued: ${out.safe(w.reason)}`);
     for (const a of r.assignments) out.line(`${shortId(a.task_id)} -> ${out.safe(a.bot_id)}${a.redispatched ? ' (re-dispatched)' : ''}`);
     out.line(
       `dispatched ${r.dispatched}, re-dispatched ${r.redispatched}${r.resent ? `, resent ${r.resent}` : ''}, still queued ${r.still_queued}`,

@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { UsageError } from '../../common/errors.js';
 import { listTasks } from '../../tasks/api.js';
 import { taskTable } from '../tasks-render.js';
 
@@ -10,15 +9,11 @@ export default defineCommand({
     { flags: '--status <status>', description: 'only this status: queued, assigned, in_progress, done, failed' },
     { flags: '--bot <bot>', description: 'only tasks of this bot' },
     { flags: '--type <type>', description: 'only this task type' },
-    { flags: '--limit <n>', description: 'only the last N' },
+    { flags: '--limit <n>', description: 'only the last N', type: 'int' },
   ],
   examples: ['deia task list', 'deia task list --status queued --json', 'deia task list --bot BOT-002 --limit 20'],
   async exec(run) {
-    let limit: number | undefined;
-    if (run.opts.limit !== undefined) {
-      limit = Number(run.opts.limit);
-      if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit must be a whole number (got ${run.opts.limit})`);
-    }
+    const limit: number | undefined = run.opts.limit;
     const ctx = run.hive();
     const tasks = listTasks(ctx, { status: run.opts.status, bot: run.opts.bot, type: run.opts.type, limit });
     if (run.out.json) return run.out.printJson(tasks);

@@ -32,6 +32,7 @@ export default defineCommand({
         ['duration', t.duration_ms === null ? '-' : `${(t.duration_ms / 1000).toFixed(1)} s`],
         ['tokens', t.tokens ?? '-'],
         ['reason', t.reason ?? '-'],
+        ...(t.waiting_reason ? [['why queued', t.waiting_reason]] : []),
         ['description', t.description],
       ],
     );
