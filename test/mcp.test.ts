@@ -123,6 +123,6 @@ describe('deia mcp', () => {
     const { dir } = tempHive();
     const r = deia(['mcp'], { dir });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^deia: deia mcp needs to know which bot you are \(pass --as BOT or set DEIA_BOT\)\n$/);
+    expect(r.stderr).toMatch(/^deia: deia mcp needs to know which bot you are \(pass --as BOT or set DEIA_BOT \(or AGENT_NAME\)\)\n$/);
   });
 });
