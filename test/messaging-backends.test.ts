@@ -116,6 +116,36 @@ describe.each(fixtures)('messaging on the $kind backend', ({ make }) => {
     expect(reads.sort()).toEqual([...sent].sort());
   }, 120_000);
 
+  it('--lease, ack and nack: only the holder of the latest claim settles; a lapsed lease is claimable again with claim_count', async () => {
+    expect(run(['inbox', '--as', 'B']).code).toBe(0);
+    const id = JSON.parse(run(['send', 'B', 'job', '--as', 'A', '--json']).stdout).message_id as string;
+    const c1 = run(['inbox', 'B', '--next', '--lease', '30s', '--as', 'W1', '--json']);
+    expect(c1.code).toBe(0);
+    expect(JSON.parse(c1.stdout)).toMatchObject({ message_id: id, status: 'delivered', claimed_by: 'W1', claim_count: 1 });
+    expect(JSON.parse(c1.stdout).lease_expires_at).toEqual(expect.any(String));
+    expect(run(['inbox', 'B', '--next', '--as', 'W2', '--json']).code).toBe(1); // invisible while leased
+    const wrong = run(['ack', id.slice(0, 8), '--inbox', 'B', '--as', 'W2']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^deia: message \S+ is held by W1 \(claim 1\), not by W2 \(/);
+    expect(run(['nack', id, '--as', 'W1']).code).toBe(0);
+    const c2 = JSON.parse(run(['inbox', 'B', '--next', '--lease', '1s', '--as', 'W1', '--json']).stdout);
+    expect(c2).toMatchObject({ message_id: id, claimed_by: 'W1', claim_count: 2 });
+    await new Promise((r) => setTimeout(r, 1300));
+    const c3 = JSON.parse(run(['inbox', 'B', '--next', '--lease', '30s', '--as', 'W1', '--json']).stdout);
+    expect(c3).toMatchObject({ message_id: id, claimed_by: 'W1', claim_count: 3 }); // the lapsed lease was claimable again
+    const stale = run(['ack', id, '--as', 'W1', '--claim', '2']);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/your claim 2 of message \S+ lapsed and it was claimed again \(claim 3\)/);
+    const ok = run(['ack', id, '--as', 'W1', '--claim', '3', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject([{ message_id: id, status: 'read', claim_count: 3 }]);
+    expect(run(['ack', id, '--as', 'W1']).code).toBe(0); // repeating an ack that succeeded is harmless
+    expect(run(['nack', id, '--as', 'W1']).code).toBe(1);
+    expect(run(['inbox', 'B', '--next', '--as', 'W2']).code).toBe(1);
+    const events = (await auditEvents()).filter((e) => e.message_id === id).map((e) => e.event);
+    expect(events).toEqual(['message_queued', 'message_delivered', 'message_claimed', 'message_released', 'message_claimed', 'message_claimed', 'message_acked']);
+  });
+
   it('inbox --wait wakes when another process sends, and exits 1 when nothing came', async () => {
     expect(run(['inbox', '--as', 'W']).code).toBe(0);
     const waiting = runAsync(['inbox', '--as', 'W', '--next', '--wait', '20', '--json']);

@@ -7,15 +7,15 @@
  *   document bot.<bot>     the bot has an inbox;  log bots: registrations (bots.jsonl's lines)
  *   log bot-messaging      the audit log, line for line as the file backend writes it
  * Not yet here (the folder's code has them): TTL expiry and retries of pending mail, --key
- * idempotency, @all, leases from the CLI, status, deliver, conversation, compaction.
+ * idempotency, @all, status, deliver, conversation, compaction.
  */
 import { iso } from '../common/clock.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
-import { ALL, audit, decideAttempt, newMessage, resolvePrefixes, validateSend } from './rules.js';
-import type { AuditRecord, InboxOptions, Message, Priority, SendInput } from './types.js';
+import { ALL, audit, decideAttempt, decideSettle, newMessage, parseLease, resolvePrefixes, validateSend, type Settle } from './rules.js';
+import type { AckOptions, AuditRecord, InboxOptions, Message, Priority, SendInput } from './types.js';
 
 const INBOX = (bot: string) => `inbox.${bot}`;
 const PENDING = (bot: string) => `pending.${bot}`;
@@ -43,9 +43,17 @@ function asItem(m: Message, now: number): EnqueueInput<Message> {
   return { id: m.message_id, priority: RANK[m.priority], payload: m, createdAt: Date.parse(m.created_at) || now };
 }
 
+/** A message as the folder shows it; claim_count and claimed_by follow the queue's claims (on PostgreSQL every claim counts, leased or final). */
 function toMessage(it: QueueItem<Message>): Message {
   const read = it.state === 'done';
-  return { ...it.payload, status: read ? 'read' : 'delivered', read_at: read && it.claimedAt !== undefined ? iso(it.claimedAt) : null };
+  return {
+    ...it.payload,
+    status: read ? 'read' : 'delivered',
+    read_at: read && it.claimedAt !== undefined ? iso(it.claimedAt) : null,
+    claim_count: it.claimCount,
+    claimed_by: it.claimedBy ?? null,
+    lease_expires_at: it.state === 'leased' && it.leaseUntil !== undefined ? iso(it.leaseUntil) : null,
+  };
 }
 
 /** Create a bot's inbox if needed (registered once however many processes look at once), then hand it the mail waiting for it. */
@@ -127,15 +135,21 @@ export async function inboxOn(b: StorageBackend, ctx: HiveContext, bot: string, 
   validateBotId(bot);
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new UsageError(`--limit must be a positive whole number (got ${opts.limit})`);
   if (opts.wait !== undefined && (!Number.isFinite(opts.wait) || opts.wait < 0)) throw new UsageError(`--wait must be a number of seconds >= 0 (got ${opts.wait})`);
+  if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
+  const lease = opts.lease === undefined ? undefined : parseLease(opts.lease);
   await ensureInboxOn(b, ctx, bot);
   const queue = INBOX(bot);
   const priority = opts.priority === undefined ? undefined : RANK[opts.priority];
   const attempt = async (): Promise<Message[] | Message | null> => {
     if (opts.next) {
-      const it = await b.queues.claimNext<Message>(queue, { priority, by: ctx.identity ?? bot });
+      const it = await b.queues.claimNext<Message>(queue, { priority, by: ctx.identity ?? bot, leaseMs: lease });
       if (!it) return null;
       const m = toMessage(it);
-      await b.log<AuditRecord>(AUDIT_LOG).append([audit('message_read', ctx.clock(), m, 'read', { claimed: true })]);
+      const line =
+        lease === undefined
+          ? audit('message_read', ctx.clock(), m, 'read', { claimed: true })
+          : audit('message_claimed', ctx.clock(), m, 'delivered', { claimed_by: m.claimed_by, claim_count: m.claim_count, lease_expires_at: m.lease_expires_at });
+      await b.log<AuditRecord>(AUDIT_LOG).append([line]);
       return m;
     }
     let items = await b.queues.list<Message>(queue, opts.all ? { states: ['ready', 'leased', 'done'] } : {});
@@ -184,4 +198,64 @@ export async function markReadOn(b: StorageBackend, ctx: HiveContext, prefixes: 
     out.push(m.status === 'delivered' ? await takeRead(b, ctx, bot, m) : m);
   }
   return out;
+}
+
+/**
+ * `deia ack` / `nack` on the interface: the folder's rule (decideSettle: only the holder of the
+ * latest claim, by identity and claim number) decides; the backend then settles that very claim
+ * only (a claim made since moves claim_count on and the settle is refused). All ids are checked
+ * before any is settled.
+ */
+export async function settleOn(b: StorageBackend, ctx: HiveContext, kind: Settle, prefixes: readonly string[], opts: AckOptions = {}): Promise<Message[]> {
+  const by = ctx.identity;
+  if (!by) throw new UsageError(`${kind} needs to know who you are`, 'pass --as BOT or set DEIA_BOT');
+  if (prefixes.length === 0) throw new UsageError('no message id given', `e.g. deia ${kind} 3f2a9c1b --as ${by}`);
+  if (opts.claim !== undefined && (!Number.isInteger(opts.claim) || opts.claim < 1)) {
+    throw new UsageError(`--claim must be a positive whole number (got ${opts.claim})`, 'give the claim_count the claim returned');
+  }
+  const found = await findInInboxes(b, prefixes, opts.inbox !== undefined ? [validateBotId(opts.inbox, 'inbox')] : undefined, by);
+  const now = ctx.clock();
+  const ids = [...new Set(resolvePrefixes(prefixes, [...found.keys()]))];
+  const plans = ids.map((id) => {
+    const { bot, item } = found.get(id)!;
+    const d = decideSettle(toMessage(item), kind, by, now, opts.claim);
+    if ('refused' in d) throw new DeiaError(d.refused, `\`deia inbox ${bot} --all --json\` shows claimed_by and claim_count`, 1, 'ENOTHELD');
+    return { bot, d };
+  });
+  const out: Message[] = [];
+  for (const { bot, d } of plans) {
+    if (d.event) {
+      const only = { claim: d.message.claim_count, by };
+      const ok = kind === 'ack' ? await b.queues.ack(INBOX(bot), d.message.message_id, only) : await b.queues.nack(INBOX(bot), d.message.message_id, only);
+      if (!ok) {
+        const done = out.length ? ` (${out.map((m) => m.message_id.slice(0, 8)).join(', ')} ${kind === 'ack' ? 'acked' : 'released'})` : ' (nothing was stored)';
+        throw new DeiaError(`message ${d.message.message_id.slice(0, 8)} was claimed again meanwhile: it is not held by ${by}${done}`, `\`deia inbox ${bot} --all --json\` shows claimed_by and claim_count`, 1, 'ENOTHELD');
+      }
+      const details = { claimed_by: by, claim_count: d.message.claim_count };
+      await b.log<AuditRecord>(AUDIT_LOG).append([
+        kind === 'ack' ? audit('message_acked', now, d.message, 'read', details) : audit('message_released', now, d.message, 'delivered', details),
+      ]);
+    }
+    out.push(d.message);
+  }
+  return out;
+}
+
+/** Messages of the given inboxes (else the acting bot's, then every inbox when a prefix is not found there), by id. */
+async function findInInboxes(b: StorageBackend, prefixes: readonly string[], bots: string[] | undefined, own: string): Promise<Map<string, { bot: string; item: QueueItem<Message> }>> {
+  const found = new Map<string, { bot: string; item: QueueItem<Message> }>();
+  const look = async (list: readonly string[]) => {
+    for (const bot of list) {
+      for (const item of await b.queues.list<Message>(INBOX(bot), { states: ['ready', 'leased', 'done'] })) if (!found.has(item.id)) found.set(item.id, { bot, item });
+    }
+  };
+  if (bots) await look(bots);
+  else {
+    await look([own]);
+    if (!prefixes.every((p) => [...found.keys()].some((id) => id.startsWith(p)))) {
+      const others = (await b.queues.names()).filter((q) => q.startsWith('inbox.')).map((q) => q.slice('inbox.'.length));
+      await look(others.filter((x) => x !== own));
+    }
+  }
+  return found;
 }
