@@ -146,6 +146,37 @@ describe.each(fixtures)('messaging on the $kind backend', ({ make }) => {
     expect(events).toEqual(['message_queued', 'message_delivered', 'message_claimed', 'message_released', 'message_claimed', 'message_claimed', 'message_acked']);
   });
 
+  it('status and conversation: the same JSON on both backends', () => {
+    expect(run(['inbox', '--as', 'B']).code).toBe(0);
+    const send = (args: string[]) => JSON.parse(run(['send', ...args, '--json']).stdout).message_id as string;
+    const m1 = send(['B', 'first', '--as', 'A', '--priority', 'P0']);
+    const m2 = send(['B', 'second', '--as', 'A']);
+    const m3 = send(['A', 'reply', '--as', 'B']);
+    const m4 = send(['NOBODY', 'hello?', '--as', 'A']);
+    expect(run(['read', m1, '--as', 'B']).code).toBe(0);
+    const st = run(['status', '--json']);
+    expect(st.code).toBe(0);
+    const s = JSON.parse(st.stdout);
+    expect(s).toMatchObject({ total: 4, by_status: { pending: 1, delivered: 2, read: 1, failed: 0, expired: 0 }, by_priority: { P0: 1, P1: 0, P2: 3, P3: 0 } });
+    expect(s.pending).toEqual([expect.objectContaining({ message_id: m4, to_bot: 'NOBODY', retry_count: 0, last_error: 'recipient has no inbox' })]);
+    expect(s.failed).toEqual([]);
+    expect(s.bots.map((b: Record<string, unknown>) => [b.bot_id, b.has_inbox, b.inbox_size, b.unread, b.pending_to])).toEqual([
+      ['A', true, 1, 1, 0],
+      ['B', true, 2, 1, 0],
+      ['NOBODY', false, 0, 0, 1],
+    ]);
+    expect(s.bots[1].unread_by_priority).toEqual({ P0: 0, P1: 0, P2: 1, P3: 0 });
+    const conv = run(['conversation', 'B', 'A', '--json']);
+    expect(conv.code).toBe(0);
+    expect(JSON.parse(conv.stdout).map((m: Record<string, unknown>) => [m.message_id, m.status])).toEqual([
+      [m1, 'read'],
+      [m2, 'delivered'],
+      [m3, 'delivered'],
+    ]);
+    expect(JSON.parse(run(['conversation', 'A', 'NOBODY', '--json']).stdout)).toEqual([expect.objectContaining({ message_id: m4, status: 'pending' })]);
+    expect(run(['status']).stdout).toMatch(/pending deliveries/);
+  });
+
   it('inbox --wait wakes when another process sends, and exits 1 when nothing came', async () => {
     expect(run(['inbox', '--as', 'W']).code).toBe(0);
     const waiting = runAsync(['inbox', '--as', 'W', '--next', '--wait', '20', '--json']);

@@ -15,6 +15,9 @@ import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
 import { ensureInbox, hasInbox, knownBots, mailboxFile } from './registry.js';
 import {
+  conversationOf,
+  summarizeMessaging,
+  type MessagingStatus,
   ALL,
   applyLeaseEvent,
   audit,
@@ -46,13 +49,11 @@ import type {
   KeyRecord,
   MailboxRecord,
   Message,
-  MessageStatus,
   OutboxRecord,
   Priority,
   QueueDepth,
   SendInput,
 } from './types.js';
-import { PRIORITIES, STATUSES } from './types.js';
 import { appendAllHeld, PartialCommitError, unwritable, writeError, type Batch } from '../store/commit.js';
 import { MESSAGING_LOG, OUTBOX_FILE } from '../common/files.js';
 
@@ -813,94 +814,23 @@ export async function markRead(ctx: HiveContext, prefixes: readonly string[], bo
 export function conversation(ctx: HiveContext, a: string, b: string): Message[] {
   validateBotId(a);
   validateBotId(b);
-  const between = (m: Message) => (m.from_bot === a && m.to_bot === b) || (m.from_bot === b && m.to_bot === a);
-  const byId = new Map<string, Message>();
-  for (const m of readOutbox(ctx).byId.values()) if (between(m) && m.status !== 'delivered') byId.set(m.message_id, m);
-  for (const bot of a === b ? [a] : [a, b]) {
-    for (const m of readMailbox(ctx, bot).messages) if (between(m)) byId.set(m.message_id, m);
-  }
-  return [...byId.values()].sort((x, y) => (x.created_at < y.created_at ? -1 : x.created_at > y.created_at ? 1 : 0));
+  const inboxes = (a === b ? [a] : [a, b]).flatMap((bot) => readMailbox(ctx, bot).messages);
+  return conversationOf(a, b, [...readOutbox(ctx).byId.values()], inboxes);
 }
 
 // ------------------------------------------------------------------ status
 
-export interface BotStatus {
-  bot_id: string;
-  /** False for a recipient of pending mail that has no inbox yet. */
-  has_inbox: boolean;
-  inbox_size: number;
-  unread: number;
-  unread_by_priority: Record<Priority, number>;
-  oldest_unread_at: string | null;
-  oldest_unread_age_ms: number | null;
-  pending_to: number;
-}
-
-export interface MessagingStatus {
-  generated_at: string;
-  total: number;
-  by_status: Record<MessageStatus, number>;
-  by_priority: Record<Priority, number>;
-  pending: Array<Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority' | 'retry_count' | 'max_retries' | 'next_attempt_at' | 'expires_at' | 'last_error' | 'created_at'>>;
-  failed: Array<Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority' | 'status' | 'last_error' | 'created_at'>>;
-  bots: BotStatus[];
-}
-
-const zeroBy = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+export type { BotStatus, MessagingStatus } from './rules.js';
 
 /** Counts by status and priority, pending deliveries, and per-bot inbox figures. */
 export function messagingStatus(ctx: HiveContext): MessagingStatus {
-  const now = ctx.clock();
-  const by_status = zeroBy(STATUSES);
-  const by_priority = zeroBy(PRIORITIES);
-  const count = (m: Message) => {
-    by_status[m.status]++;
-    by_priority[m.priority]++;
-  };
-  const ob = readOutbox(ctx);
-  const pendingTo = new Map<string, number>();
-  const pending: MessagingStatus['pending'] = [];
-  const failed: MessagingStatus['failed'] = [];
-  for (const m of ob.byId.values()) {
-    if (m.status === 'delivered') continue; // counted from the mailbox
-    count(m);
-    if (m.status === 'pending') {
-      pendingTo.set(m.to_bot, (pendingTo.get(m.to_bot) ?? 0) + 1);
-      const { message_id, from_bot, to_bot, priority, retry_count, max_retries, next_attempt_at, expires_at, last_error, created_at } = m;
-      pending.push({ message_id, from_bot, to_bot, priority, retry_count, max_retries, next_attempt_at, expires_at, last_error, created_at });
-    } else {
-      const { message_id, from_bot, to_bot, priority, status, last_error, created_at } = m;
-      failed.push({ message_id, from_bot, to_bot, priority, status, last_error, created_at });
-    }
-  }
-  pending.sort((x, y) => ((x.next_attempt_at ?? '') < (y.next_attempt_at ?? '') ? -1 : 1));
-  const bots: BotStatus[] = [];
-  const names = new Set([...knownBots(ctx), ...pendingTo.keys()]);
-  for (const b of [...names].sort()) {
+  const outbox = [...readOutbox(ctx).byId.values()];
+  const names = new Set([...knownBots(ctx), ...outbox.filter((m) => m.status === 'pending').map((m) => m.to_bot)]);
+  const bots = [...names].map((b) => {
     const has = hasInbox(ctx, b);
-    const st = has ? readMailbox(ctx, b) : foldMailbox([]);
-    const unreadBy = zeroBy(PRIORITIES);
-    let oldest: string | null = null;
-    for (const m of st.messages) {
-      count(m);
-      if (m.status === 'delivered') {
-        unreadBy[m.priority]++;
-        if (oldest === null || m.created_at < oldest) oldest = m.created_at;
-      }
-    }
-    bots.push({
-      bot_id: b,
-      has_inbox: has,
-      inbox_size: st.messages.length,
-      unread: st.unread,
-      unread_by_priority: unreadBy,
-      oldest_unread_at: oldest,
-      oldest_unread_age_ms: oldest === null ? null : Math.max(0, now - Date.parse(oldest)),
-      pending_to: pendingTo.get(b) ?? 0,
-    });
-  }
-  const total = Object.values(by_status).reduce((s, n) => s + n, 0);
-  return { generated_at: iso(now), total, by_status, by_priority, pending, failed, bots };
+    return { bot_id: b, has_inbox: has, messages: has ? readMailbox(ctx, b).messages : [] };
+  });
+  return summarizeMessaging(ctx.clock(), outbox, bots);
 }
 
 /** Unread P0 + P1 messages per bot (a load signal for routing). */

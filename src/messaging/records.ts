@@ -14,11 +14,13 @@ import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
-import { ALL, audit, decideAttempt, decideSettle, newMessage, parseLease, resolvePrefixes, validateSend, type Settle } from './rules.js';
+import { ALL, audit, conversationOf, decideAttempt, decideSettle, summarizeMessaging, type MessagingStatus, newMessage, parseLease, resolvePrefixes, validateSend, type Settle } from './rules.js';
 import type { AckOptions, AuditRecord, InboxOptions, Message, Priority, SendInput } from './types.js';
 
 const INBOX = (bot: string) => `inbox.${bot}`;
 const PENDING = (bot: string) => `pending.${bot}`;
+/** Mail that will never be delivered (failed: retries exhausted; expired: TTL passed), kept for status and conversation. */
+const DEAD = (bot: string) => `dead.${bot}`;
 const BOT_DOC = (bot: string) => `bot.${bot}`;
 const AUDIT_LOG = 'bot-messaging';
 const BOTS_LOG = 'bots';
@@ -258,4 +260,43 @@ async function findInInboxes(b: StorageBackend, prefixes: readonly string[], bot
     }
   }
   return found;
+}
+
+/** Every message of one kind of queue (`inbox`, `pending`, `dead`), by recipient. */
+async function messagesOf(b: StorageBackend, kind: 'inbox' | 'pending' | 'dead', bots?: readonly string[]): Promise<Map<string, Message[]>> {
+  const names = bots ?? (await b.queues.names()).filter((q) => q.startsWith(`${kind}.`)).map((q) => q.slice(kind.length + 1));
+  const out = new Map<string, Message[]>();
+  for (const bot of names) {
+    const items = await b.queues.list<Message>(`${kind}.${bot}`, { states: kind === 'pending' ? ['ready', 'leased'] : ['ready', 'leased', 'done'] });
+    // Pending and dead mail is shown as stored (its own status); inbox mail as delivered / read.
+    out.set(bot, kind === 'inbox' ? items.map(toMessage) : items.map((i) => i.payload));
+  }
+  return out;
+}
+
+/** Bots with an inbox: those registered in the log `bots`. */
+async function registeredBots(b: StorageBackend): Promise<Set<string>> {
+  const bots = new Set<string>();
+  for await (const r of b.log<{ event?: string; bot_id?: string }>(BOTS_LOG).stream()) if (r.event === 'registered' && typeof r.bot_id === 'string') bots.add(r.bot_id);
+  return bots;
+}
+
+/** `deia status` on the interface: the folder's summary (summarizeMessaging) over queues instead of files. */
+export async function statusOn(b: StorageBackend, ctx: HiveContext): Promise<MessagingStatus> {
+  const registered = await registeredBots(b);
+  const inboxes = await messagesOf(b, 'inbox', [...registered]);
+  const outbox = [...(await messagesOf(b, 'pending')).values(), ...(await messagesOf(b, 'dead')).values()].flat();
+  const names = new Set([...registered, ...outbox.filter((m) => m.status === 'pending').map((m) => m.to_bot)]);
+  const bots = [...names].map((bot) => ({ bot_id: bot, has_inbox: registered.has(bot), messages: inboxes.get(bot) ?? [] }));
+  return summarizeMessaging(ctx.clock(), outbox, bots);
+}
+
+/** `deia conversation` on the interface (conversationOf: the folder's rule). */
+export async function conversationOn(b: StorageBackend, a: string, c: string): Promise<Message[]> {
+  validateBotId(a);
+  validateBotId(c);
+  const pair = a === c ? [a] : [a, c];
+  const inboxes = [...(await messagesOf(b, 'inbox', pair)).values()].flat();
+  const outbox = [...(await messagesOf(b, 'pending', pair)).values(), ...(await messagesOf(b, 'dead', pair)).values()].flat();
+  return conversationOf(a, c, outbox, inboxes);
 }
