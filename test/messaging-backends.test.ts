@@ -177,6 +177,37 @@ describe.each(fixtures)('messaging on the $kind backend', ({ make }) => {
     expect(run(['status']).stdout).toMatch(/pending deliveries/);
   });
 
+  it('pending mail: retries with retry_count, then failed; TTL expiry; deia deliver; the same audit lines', async () => {
+    const t0 = Date.parse('2030-01-01T00:00:00Z');
+    const at = (ms: number): CliOptions => ({ env: { DEIA_NOW: String(t0 + ms) } });
+    const ghost = JSON.parse(run(['send', 'GHOST', 'anyone?', '--as', 'A', '--json'], at(0)).stdout).message_id as string;
+    const brief = JSON.parse(run(['send', 'BRIEF', 'soon gone', '--as', 'A', '--ttl', '90', '--json'], at(0)).stdout).message_id as string;
+    const counts = (ms: number) => {
+      const r = run(['deliver', '--json'], at(ms));
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    expect(counts(60_000)).toEqual({ delivered: 0, retried: 2, failed: 0, expired: 0 });
+    expect(counts(120_000)).toEqual({ delivered: 0, retried: 1, failed: 0, expired: 1 });
+    const mid = JSON.parse(run(['status', '--json'], at(121_000)).stdout);
+    expect(mid.pending).toEqual([expect.objectContaining({ message_id: ghost, retry_count: 2, last_error: 'recipient has no inbox' })]);
+    expect(mid.failed).toEqual([expect.objectContaining({ message_id: brief, status: 'expired' })]);
+    expect(counts(600_000)).toEqual({ delivered: 0, retried: 0, failed: 1, expired: 0 });
+    expect(counts(700_000)).toEqual({ delivered: 0, retried: 0, failed: 0, expired: 0 });
+    const end = JSON.parse(run(['status', '--json'], at(700_000)).stdout);
+    expect(end.pending).toEqual([]);
+    expect(end.by_status).toMatchObject({ pending: 0, failed: 1, expired: 1 });
+    expect(JSON.parse(run(['conversation', 'A', 'GHOST', '--json'], at(700_000)).stdout)).toEqual([
+      expect.objectContaining({ message_id: ghost, status: 'failed', retry_count: 3 }),
+    ]);
+    // A bot that appears later does not get mail that failed.
+    expect(JSON.parse(run(['inbox', '--as', 'GHOST', '--json'], at(800_000)).stdout)).toEqual([]);
+    const lines = await auditEvents();
+    const of = (id: string) => lines.filter((e) => e.message_id === id).map((e) => [e.event, (e.details as Record<string, unknown> | null)?.retry_count ?? null]);
+    expect(of(ghost)).toEqual([['message_queued', null], ['message_retry', 0], ['message_retry', 1], ['message_retry', 2], ['message_failed', 3]]);
+    expect(of(brief)).toEqual([['message_queued', null], ['message_retry', 0], ['message_retry', 1], ['message_expired', 1]]);
+  });
+
   it('inbox --wait wakes when another process sends, and exits 1 when nothing came', async () => {
     expect(run(['inbox', '--as', 'W']).code).toBe(0);
     const waiting = runAsync(['inbox', '--as', 'W', '--next', '--wait', '20', '--json']);

@@ -15,6 +15,8 @@ import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
 import { ensureInbox, hasInbox, knownBots, mailboxFile } from './registry.js';
 import {
+  applyAttempt,
+  isDue,
   conversationOf,
   summarizeMessaging,
   type MessagingStatus,
@@ -133,11 +135,7 @@ export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly strin
     const ob = readOutbox(ctx);
     const now = ctx.clock();
     const force = new Set(opts.bots ?? []);
-    const due = [...ob.byId.values()].filter(
-      (m) =>
-        m.status === 'pending' &&
-        (force.has(m.to_bot) || Date.parse(m.expires_at) <= now || (m.next_attempt_at !== null && Date.parse(m.next_attempt_at) <= now)),
-    );
+    const due = [...ob.byId.values()].filter((m) => isDue(m, now, force));
     if (due.length === 0) {
       await writeMeta(ctx, ob.byId.values());
       await maybeCompactOutbox(ctx, ob.byId, ob.records, now);
@@ -177,45 +175,16 @@ export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly strin
           continue;
         } else if (box.unread + (appends.get(m.to_bot)?.length ?? 0) >= cfg.max_inbox_unread) blocked = 'recipient inbox is full';
         const a = decideAttempt(m, now, blocked, false, cfg, ctx.random);
-        switch (a.kind) {
-          case 'expire':
-            m.status = 'expired';
-            obRecs.push({ t: 'expired', id: m.message_id, at: iso(now) });
-            audits.push(audit('message_expired', now, m, 'expired', { ttl_seconds: m.ttl_seconds, retry_count: m.retry_count }));
-            res.expired++;
-            break;
-          case 'deliver': {
-            m.status = 'delivered';
-            m.delivered_at = iso(now);
-            m.next_attempt_at = null;
-            const list = appends.get(m.to_bot) ?? [];
-            list.push({ t: 'msg', m: { ...m } });
-            appends.set(m.to_bot, list);
-            obRecs.push({ t: 'delivered', id: m.message_id, at: m.delivered_at });
-            audits.push(audit('message_delivered', now, m, 'delivered', { retry_count: m.retry_count }));
-            res.delivered++;
-            break;
-          }
-          case 'retry':
-            m.retry_count = a.retry_count;
-            m.next_attempt_at = a.next_attempt_at;
-            m.last_error = a.reason;
-            obRecs.push({ t: 'retry', id: m.message_id, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at, reason: a.reason });
-            audits.push(
-              audit('message_retry', now, m, 'pending', { reason: a.reason, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at }),
-            );
-            res.retried++;
-            break;
-          case 'fail':
-            m.status = 'failed';
-            m.retry_count = a.retry_count;
-            m.last_error = a.reason;
-            m.next_attempt_at = null;
-            obRecs.push({ t: 'failed', id: m.message_id, at: iso(now), reason: a.reason, retry_count: a.retry_count });
-            audits.push(audit('message_failed', now, m, 'failed', { reason: a.reason, retry_count: a.retry_count }));
-            res.failed++;
-            break;
-        }
+        const r = applyAttempt(m, a, now);
+        Object.assign(m, r.message);
+        audits.push(r.line);
+        res[r.outcome]++;
+        if (a.kind === 'deliver') {
+          appends.set(m.to_bot, [...(appends.get(m.to_bot) ?? []), { t: 'msg', m: { ...m } }]);
+          obRecs.push({ t: 'delivered', id: m.message_id, at: m.delivered_at! });
+        } else if (a.kind === 'expire') obRecs.push({ t: 'expired', id: m.message_id, at: iso(now) });
+        else if (a.kind === 'retry') obRecs.push({ t: 'retry', id: m.message_id, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at, reason: a.reason });
+        else obRecs.push({ t: 'failed', id: m.message_id, at: iso(now), reason: a.reason, retry_count: a.retry_count });
       }
       // One commit: deliveries, their outbox marks and audit lines all stay, or none does.
       appendAllHeld(store, [...[...appends].map(([b, recs]) => [mailboxFile(b), recs] as const), [OUTBOX, obRecs], [AUDIT, audits]]);

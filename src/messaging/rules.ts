@@ -12,6 +12,7 @@ import {
   STATUSES,
   type AuditEventName,
   type AuditRecord,
+  type DeliverResult,
   type LeaseEvent,
   type MailboxRecord,
   type Message,
@@ -390,6 +391,38 @@ export function decideAttempt(
   const made = first ? 0 : m.retry_count + 1;
   if (made >= m.max_retries) return { kind: 'fail', reason: blocked, retry_count: made };
   return { kind: 'retry', reason: blocked, retry_count: made, next_attempt_at: iso(now + backoffMs(made, cfg, random)) };
+}
+
+/**
+ * Apply an attempt to a pending message: the message after it, its bot-messaging line, and which
+ * count of `deia deliver` it adds to. The same on every backend; each stores the result its own way.
+ */
+export function applyAttempt(m: Message, a: Attempt, now: number): { message: Message; line: AuditRecord; outcome: keyof DeliverResult } {
+  const at = iso(now);
+  switch (a.kind) {
+    case 'expire': {
+      const message: Message = { ...m, status: 'expired' };
+      return { message, line: audit('message_expired', now, message, 'expired', { ttl_seconds: m.ttl_seconds, retry_count: m.retry_count }), outcome: 'expired' };
+    }
+    case 'deliver': {
+      const message: Message = { ...m, status: 'delivered', delivered_at: at, next_attempt_at: null };
+      return { message, line: audit('message_delivered', now, message, 'delivered', { retry_count: m.retry_count }), outcome: 'delivered' };
+    }
+    case 'retry': {
+      const message: Message = { ...m, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at, last_error: a.reason };
+      const details = { reason: a.reason, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at };
+      return { message, line: audit('message_retry', now, message, 'pending', details), outcome: 'retried' };
+    }
+    case 'fail': {
+      const message: Message = { ...m, status: 'failed', retry_count: a.retry_count, last_error: a.reason, next_attempt_at: null };
+      return { message, line: audit('message_failed', now, message, 'failed', { reason: a.reason, retry_count: a.retry_count }), outcome: 'failed' };
+    }
+  }
+}
+
+/** A pending message an attempt is due for now: its next attempt time or its expiry came, or its recipient is forced (just got an inbox). */
+export function isDue(m: Message, now: number, force: ReadonlySet<string> = new Set()): boolean {
+  return m.status === 'pending' && (force.has(m.to_bot) || Date.parse(m.expires_at) <= now || (m.next_attempt_at !== null && Date.parse(m.next_attempt_at) <= now));
 }
 
 // ------------------------------------------------------------------ audit
