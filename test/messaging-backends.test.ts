@@ -116,6 +116,98 @@ describe.each(fixtures)('messaging on the $kind backend', ({ make }) => {
     expect(reads.sort()).toEqual([...sent].sort());
   }, 120_000);
 
+  it('--lease, ack and nack: only the holder of the latest claim settles; a lapsed lease is claimable again with claim_count', async () => {
+    expect(run(['inbox', '--as', 'B']).code).toBe(0);
+    const id = JSON.parse(run(['send', 'B', 'job', '--as', 'A', '--json']).stdout).message_id as string;
+    const c1 = run(['inbox', 'B', '--next', '--lease', '30s', '--as', 'W1', '--json']);
+    expect(c1.code).toBe(0);
+    expect(JSON.parse(c1.stdout)).toMatchObject({ message_id: id, status: 'delivered', claimed_by: 'W1', claim_count: 1 });
+    expect(JSON.parse(c1.stdout).lease_expires_at).toEqual(expect.any(String));
+    expect(run(['inbox', 'B', '--next', '--as', 'W2', '--json']).code).toBe(1); // invisible while leased
+    const wrong = run(['ack', id.slice(0, 8), '--inbox', 'B', '--as', 'W2']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^deia: message \S+ is held by W1 \(claim 1\), not by W2 \(/);
+    expect(run(['nack', id, '--as', 'W1']).code).toBe(0);
+    const c2 = JSON.parse(run(['inbox', 'B', '--next', '--lease', '1s', '--as', 'W1', '--json']).stdout);
+    expect(c2).toMatchObject({ message_id: id, claimed_by: 'W1', claim_count: 2 });
+    await new Promise((r) => setTimeout(r, 1300));
+    const c3 = JSON.parse(run(['inbox', 'B', '--next', '--lease', '30s', '--as', 'W1', '--json']).stdout);
+    expect(c3).toMatchObject({ message_id: id, claimed_by: 'W1', claim_count: 3 }); // the lapsed lease was claimable again
+    const stale = run(['ack', id, '--as', 'W1', '--claim', '2']);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/your claim 2 of message \S+ lapsed and it was claimed again \(claim 3\)/);
+    const ok = run(['ack', id, '--as', 'W1', '--claim', '3', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject([{ message_id: id, status: 'read', claim_count: 3 }]);
+    expect(run(['ack', id, '--as', 'W1']).code).toBe(0); // repeating an ack that succeeded is harmless
+    expect(run(['nack', id, '--as', 'W1']).code).toBe(1);
+    expect(run(['inbox', 'B', '--next', '--as', 'W2']).code).toBe(1);
+    const events = (await auditEvents()).filter((e) => e.message_id === id).map((e) => e.event);
+    expect(events).toEqual(['message_queued', 'message_delivered', 'message_claimed', 'message_released', 'message_claimed', 'message_claimed', 'message_acked']);
+  });
+
+  it('status and conversation: the same JSON on both backends', () => {
+    expect(run(['inbox', '--as', 'B']).code).toBe(0);
+    const send = (args: string[]) => JSON.parse(run(['send', ...args, '--json']).stdout).message_id as string;
+    const m1 = send(['B', 'first', '--as', 'A', '--priority', 'P0']);
+    const m2 = send(['B', 'second', '--as', 'A']);
+    const m3 = send(['A', 'reply', '--as', 'B']);
+    const m4 = send(['NOBODY', 'hello?', '--as', 'A']);
+    expect(run(['read', m1, '--as', 'B']).code).toBe(0);
+    const st = run(['status', '--json']);
+    expect(st.code).toBe(0);
+    const s = JSON.parse(st.stdout);
+    expect(s).toMatchObject({ total: 4, by_status: { pending: 1, delivered: 2, read: 1, failed: 0, expired: 0 }, by_priority: { P0: 1, P1: 0, P2: 3, P3: 0 } });
+    expect(s.pending).toEqual([expect.objectContaining({ message_id: m4, to_bot: 'NOBODY', retry_count: 0, last_error: 'recipient has no inbox' })]);
+    expect(s.failed).toEqual([]);
+    expect(s.bots.map((b: Record<string, unknown>) => [b.bot_id, b.has_inbox, b.inbox_size, b.unread, b.pending_to])).toEqual([
+      ['A', true, 1, 1, 0],
+      ['B', true, 2, 1, 0],
+      ['NOBODY', false, 0, 0, 1],
+    ]);
+    expect(s.bots[1].unread_by_priority).toEqual({ P0: 0, P1: 0, P2: 1, P3: 0 });
+    const conv = run(['conversation', 'B', 'A', '--json']);
+    expect(conv.code).toBe(0);
+    expect(JSON.parse(conv.stdout).map((m: Record<string, unknown>) => [m.message_id, m.status])).toEqual([
+      [m1, 'read'],
+      [m2, 'delivered'],
+      [m3, 'delivered'],
+    ]);
+    expect(JSON.parse(run(['conversation', 'A', 'NOBODY', '--json']).stdout)).toEqual([expect.objectContaining({ message_id: m4, status: 'pending' })]);
+    expect(run(['status']).stdout).toMatch(/pending deliveries/);
+  });
+
+  it('pending mail: retries with retry_count, then failed; TTL expiry; deia deliver; the same audit lines', async () => {
+    const t0 = Date.parse('2030-01-01T00:00:00Z');
+    const at = (ms: number): CliOptions => ({ env: { DEIA_NOW: String(t0 + ms) } });
+    const ghost = JSON.parse(run(['send', 'GHOST', 'anyone?', '--as', 'A', '--json'], at(0)).stdout).message_id as string;
+    const brief = JSON.parse(run(['send', 'BRIEF', 'soon gone', '--as', 'A', '--ttl', '90', '--json'], at(0)).stdout).message_id as string;
+    const counts = (ms: number) => {
+      const r = run(['deliver', '--json'], at(ms));
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    expect(counts(60_000)).toEqual({ delivered: 0, retried: 2, failed: 0, expired: 0 });
+    expect(counts(120_000)).toEqual({ delivered: 0, retried: 1, failed: 0, expired: 1 });
+    const mid = JSON.parse(run(['status', '--json'], at(121_000)).stdout);
+    expect(mid.pending).toEqual([expect.objectContaining({ message_id: ghost, retry_count: 2, last_error: 'recipient has no inbox' })]);
+    expect(mid.failed).toEqual([expect.objectContaining({ message_id: brief, status: 'expired' })]);
+    expect(counts(600_000)).toEqual({ delivered: 0, retried: 0, failed: 1, expired: 0 });
+    expect(counts(700_000)).toEqual({ delivered: 0, retried: 0, failed: 0, expired: 0 });
+    const end = JSON.parse(run(['status', '--json'], at(700_000)).stdout);
+    expect(end.pending).toEqual([]);
+    expect(end.by_status).toMatchObject({ pending: 0, failed: 1, expired: 1 });
+    expect(JSON.parse(run(['conversation', 'A', 'GHOST', '--json'], at(700_000)).stdout)).toEqual([
+      expect.objectContaining({ message_id: ghost, status: 'failed', retry_count: 3 }),
+    ]);
+    // A bot that appears later does not get mail that failed.
+    expect(JSON.parse(run(['inbox', '--as', 'GHOST', '--json'], at(800_000)).stdout)).toEqual([]);
+    const lines = await auditEvents();
+    const of = (id: string) => lines.filter((e) => e.message_id === id).map((e) => [e.event, (e.details as Record<string, unknown> | null)?.retry_count ?? null]);
+    expect(of(ghost)).toEqual([['message_queued', null], ['message_retry', 0], ['message_retry', 1], ['message_retry', 2], ['message_failed', 3]]);
+    expect(of(brief)).toEqual([['message_queued', null], ['message_retry', 0], ['message_retry', 1], ['message_expired', 1]]);
+  });
+
   it('inbox --wait wakes when another process sends, and exits 1 when nothing came', async () => {
     expect(run(['inbox', '--as', 'W']).code).toBe(0);
     const waiting = runAsync(['inbox', '--as', 'W', '--next', '--wait', '20', '--json']);

@@ -284,6 +284,23 @@ describe.each(fixtures)('storage contract: $kind backend', ({ kind, make }) => {
     expect(await b.queues.ack('work', 'nope')).toBe(false);
   });
 
+  it('queues: ack/nack of one claim (by, claim number): a lapsed claim not yet retaken still settles, a retaken one is refused', async () => {
+    let now = 6_000_000;
+    const b = await open({ clock: () => now });
+    await b.queues.enqueue('work', [{ id: 'x', priority: 1, payload: 'X' }]);
+    await b.queues.claimNext('work', { leaseMs: 1_000, by: 'w1' });
+    now += 5_000; // lapsed, nobody claimed it since
+    expect(await b.queues.nack('work', 'x', { claim: 1, by: 'w2' })).toBe(false);
+    expect(await b.queues.nack('work', 'x', { claim: 1, by: 'w1' })).toBe(true);
+    expect(await b.queues.get('work', 'x')).toMatchObject({ state: 'ready', claimCount: 1, claimedBy: 'w1' });
+    await b.queues.claimNext('work', { leaseMs: 1_000, by: 'w1' });
+    now += 5_000;
+    await b.queues.claimNext('work', { leaseMs: 1_000, by: 'w1' }); // claim 3, by the same claimer
+    expect(await b.queues.ack('work', 'x', { claim: 2, by: 'w1' })).toBe(false);
+    expect(await b.queues.ack('work', 'x', { claim: 3, by: 'w1' })).toBe(true);
+    expect((await b.queues.get('work', 'x'))!.state).toBe('done');
+  });
+
   it('queues: take by id, claims of one priority only, and when an item was claimed', async () => {
     let now = 7_000_000;
     const b = await open({ clock: () => now });

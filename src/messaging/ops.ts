@@ -15,6 +15,11 @@ import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
 import { ensureInbox, hasInbox, knownBots, mailboxFile } from './registry.js';
 import {
+  applyAttempt,
+  isDue,
+  conversationOf,
+  summarizeMessaging,
+  type MessagingStatus,
   ALL,
   applyLeaseEvent,
   audit,
@@ -46,13 +51,11 @@ import type {
   KeyRecord,
   MailboxRecord,
   Message,
-  MessageStatus,
   OutboxRecord,
   Priority,
   QueueDepth,
   SendInput,
 } from './types.js';
-import { PRIORITIES, STATUSES } from './types.js';
 import { appendAllHeld, PartialCommitError, unwritable, writeError, type Batch } from '../store/commit.js';
 import { MESSAGING_LOG, OUTBOX_FILE } from '../common/files.js';
 
@@ -132,11 +135,7 @@ export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly strin
     const ob = readOutbox(ctx);
     const now = ctx.clock();
     const force = new Set(opts.bots ?? []);
-    const due = [...ob.byId.values()].filter(
-      (m) =>
-        m.status === 'pending' &&
-        (force.has(m.to_bot) || Date.parse(m.expires_at) <= now || (m.next_attempt_at !== null && Date.parse(m.next_attempt_at) <= now)),
-    );
+    const due = [...ob.byId.values()].filter((m) => isDue(m, now, force));
     if (due.length === 0) {
       await writeMeta(ctx, ob.byId.values());
       await maybeCompactOutbox(ctx, ob.byId, ob.records, now);
@@ -176,45 +175,16 @@ export async function deliverDue(ctx: HiveContext, opts: { bots?: readonly strin
           continue;
         } else if (box.unread + (appends.get(m.to_bot)?.length ?? 0) >= cfg.max_inbox_unread) blocked = 'recipient inbox is full';
         const a = decideAttempt(m, now, blocked, false, cfg, ctx.random);
-        switch (a.kind) {
-          case 'expire':
-            m.status = 'expired';
-            obRecs.push({ t: 'expired', id: m.message_id, at: iso(now) });
-            audits.push(audit('message_expired', now, m, 'expired', { ttl_seconds: m.ttl_seconds, retry_count: m.retry_count }));
-            res.expired++;
-            break;
-          case 'deliver': {
-            m.status = 'delivered';
-            m.delivered_at = iso(now);
-            m.next_attempt_at = null;
-            const list = appends.get(m.to_bot) ?? [];
-            list.push({ t: 'msg', m: { ...m } });
-            appends.set(m.to_bot, list);
-            obRecs.push({ t: 'delivered', id: m.message_id, at: m.delivered_at });
-            audits.push(audit('message_delivered', now, m, 'delivered', { retry_count: m.retry_count }));
-            res.delivered++;
-            break;
-          }
-          case 'retry':
-            m.retry_count = a.retry_count;
-            m.next_attempt_at = a.next_attempt_at;
-            m.last_error = a.reason;
-            obRecs.push({ t: 'retry', id: m.message_id, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at, reason: a.reason });
-            audits.push(
-              audit('message_retry', now, m, 'pending', { reason: a.reason, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at }),
-            );
-            res.retried++;
-            break;
-          case 'fail':
-            m.status = 'failed';
-            m.retry_count = a.retry_count;
-            m.last_error = a.reason;
-            m.next_attempt_at = null;
-            obRecs.push({ t: 'failed', id: m.message_id, at: iso(now), reason: a.reason, retry_count: a.retry_count });
-            audits.push(audit('message_failed', now, m, 'failed', { reason: a.reason, retry_count: a.retry_count }));
-            res.failed++;
-            break;
-        }
+        const r = applyAttempt(m, a, now);
+        Object.assign(m, r.message);
+        audits.push(r.line);
+        res[r.outcome]++;
+        if (a.kind === 'deliver') {
+          appends.set(m.to_bot, [...(appends.get(m.to_bot) ?? []), { t: 'msg', m: { ...m } }]);
+          obRecs.push({ t: 'delivered', id: m.message_id, at: m.delivered_at! });
+        } else if (a.kind === 'expire') obRecs.push({ t: 'expired', id: m.message_id, at: iso(now) });
+        else if (a.kind === 'retry') obRecs.push({ t: 'retry', id: m.message_id, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at, reason: a.reason });
+        else obRecs.push({ t: 'failed', id: m.message_id, at: iso(now), reason: a.reason, retry_count: a.retry_count });
       }
       // One commit: deliveries, their outbox marks and audit lines all stay, or none does.
       appendAllHeld(store, [...[...appends].map(([b, recs]) => [mailboxFile(b), recs] as const), [OUTBOX, obRecs], [AUDIT, audits]]);
@@ -813,94 +783,23 @@ export async function markRead(ctx: HiveContext, prefixes: readonly string[], bo
 export function conversation(ctx: HiveContext, a: string, b: string): Message[] {
   validateBotId(a);
   validateBotId(b);
-  const between = (m: Message) => (m.from_bot === a && m.to_bot === b) || (m.from_bot === b && m.to_bot === a);
-  const byId = new Map<string, Message>();
-  for (const m of readOutbox(ctx).byId.values()) if (between(m) && m.status !== 'delivered') byId.set(m.message_id, m);
-  for (const bot of a === b ? [a] : [a, b]) {
-    for (const m of readMailbox(ctx, bot).messages) if (between(m)) byId.set(m.message_id, m);
-  }
-  return [...byId.values()].sort((x, y) => (x.created_at < y.created_at ? -1 : x.created_at > y.created_at ? 1 : 0));
+  const inboxes = (a === b ? [a] : [a, b]).flatMap((bot) => readMailbox(ctx, bot).messages);
+  return conversationOf(a, b, [...readOutbox(ctx).byId.values()], inboxes);
 }
 
 // ------------------------------------------------------------------ status
 
-export interface BotStatus {
-  bot_id: string;
-  /** False for a recipient of pending mail that has no inbox yet. */
-  has_inbox: boolean;
-  inbox_size: number;
-  unread: number;
-  unread_by_priority: Record<Priority, number>;
-  oldest_unread_at: string | null;
-  oldest_unread_age_ms: number | null;
-  pending_to: number;
-}
-
-export interface MessagingStatus {
-  generated_at: string;
-  total: number;
-  by_status: Record<MessageStatus, number>;
-  by_priority: Record<Priority, number>;
-  pending: Array<Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority' | 'retry_count' | 'max_retries' | 'next_attempt_at' | 'expires_at' | 'last_error' | 'created_at'>>;
-  failed: Array<Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority' | 'status' | 'last_error' | 'created_at'>>;
-  bots: BotStatus[];
-}
-
-const zeroBy = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+export type { BotStatus, MessagingStatus } from './rules.js';
 
 /** Counts by status and priority, pending deliveries, and per-bot inbox figures. */
 export function messagingStatus(ctx: HiveContext): MessagingStatus {
-  const now = ctx.clock();
-  const by_status = zeroBy(STATUSES);
-  const by_priority = zeroBy(PRIORITIES);
-  const count = (m: Message) => {
-    by_status[m.status]++;
-    by_priority[m.priority]++;
-  };
-  const ob = readOutbox(ctx);
-  const pendingTo = new Map<string, number>();
-  const pending: MessagingStatus['pending'] = [];
-  const failed: MessagingStatus['failed'] = [];
-  for (const m of ob.byId.values()) {
-    if (m.status === 'delivered') continue; // counted from the mailbox
-    count(m);
-    if (m.status === 'pending') {
-      pendingTo.set(m.to_bot, (pendingTo.get(m.to_bot) ?? 0) + 1);
-      const { message_id, from_bot, to_bot, priority, retry_count, max_retries, next_attempt_at, expires_at, last_error, created_at } = m;
-      pending.push({ message_id, from_bot, to_bot, priority, retry_count, max_retries, next_attempt_at, expires_at, last_error, created_at });
-    } else {
-      const { message_id, from_bot, to_bot, priority, status, last_error, created_at } = m;
-      failed.push({ message_id, from_bot, to_bot, priority, status, last_error, created_at });
-    }
-  }
-  pending.sort((x, y) => ((x.next_attempt_at ?? '') < (y.next_attempt_at ?? '') ? -1 : 1));
-  const bots: BotStatus[] = [];
-  const names = new Set([...knownBots(ctx), ...pendingTo.keys()]);
-  for (const b of [...names].sort()) {
+  const outbox = [...readOutbox(ctx).byId.values()];
+  const names = new Set([...knownBots(ctx), ...outbox.filter((m) => m.status === 'pending').map((m) => m.to_bot)]);
+  const bots = [...names].map((b) => {
     const has = hasInbox(ctx, b);
-    const st = has ? readMailbox(ctx, b) : foldMailbox([]);
-    const unreadBy = zeroBy(PRIORITIES);
-    let oldest: string | null = null;
-    for (const m of st.messages) {
-      count(m);
-      if (m.status === 'delivered') {
-        unreadBy[m.priority]++;
-        if (oldest === null || m.created_at < oldest) oldest = m.created_at;
-      }
-    }
-    bots.push({
-      bot_id: b,
-      has_inbox: has,
-      inbox_size: st.messages.length,
-      unread: st.unread,
-      unread_by_priority: unreadBy,
-      oldest_unread_at: oldest,
-      oldest_unread_age_ms: oldest === null ? null : Math.max(0, now - Date.parse(oldest)),
-      pending_to: pendingTo.get(b) ?? 0,
-    });
-  }
-  const total = Object.values(by_status).reduce((s, n) => s + n, 0);
-  return { generated_at: iso(now), total, by_status, by_priority, pending, failed, bots };
+    return { bot_id: b, has_inbox: has, messages: has ? readMailbox(ctx, b).messages : [] };
+  });
+  return summarizeMessaging(ctx.clock(), outbox, bots);
 }
 
 /** Unread P0 + P1 messages per bot (a load signal for routing). */

@@ -3,24 +3,33 @@
  * and `read` do when the hive lives in PostgreSQL. Same rules (validateSend, newMessage, audit
  * lines of bot-messaging), records instead of files:
  *   queue inbox.<bot>      delivered messages: ready = unread, done = read (claimed)
- *   queue pending.<bot>    mail for a bot that has no inbox yet, delivered when it gets one
+ *   document outbox        mail for bots without an inbox, with retry state (TTL, retry_count)
+ *   queue dead.<bot>       mail that failed (retries exhausted) or expired
+ *   queue pending.<bot>    where earlier versions kept waiting mail: still moved when the bot gets an inbox
  *   document bot.<bot>     the bot has an inbox;  log bots: registrations (bots.jsonl's lines)
  *   log bot-messaging      the audit log, line for line as the file backend writes it
- * Not yet here (the folder's code has them): TTL expiry and retries of pending mail, --key
- * idempotency, @all, leases from the CLI, status, deliver, conversation, compaction.
+ * Not yet here (the folder's code has them): --key idempotency, @all, the inbox-full limit
+ * (max_inbox_unread), compaction.
  */
 import { iso } from '../common/clock.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
-import { ALL, audit, decideAttempt, newMessage, resolvePrefixes, validateSend } from './rules.js';
-import type { AuditRecord, InboxOptions, Message, Priority, SendInput } from './types.js';
+import { ALL, applyAttempt, audit, conversationOf, isDue, decideAttempt, decideSettle, summarizeMessaging, type MessagingStatus, newMessage, parseLease, resolvePrefixes, validateSend, type Settle } from './rules.js';
+import type { AckOptions, AuditRecord, DeliverResult, InboxOptions, Message, Priority, SendInput } from './types.js';
 
 const INBOX = (bot: string) => `inbox.${bot}`;
 const PENDING = (bot: string) => `pending.${bot}`;
+/** Mail that will never be delivered (failed: retries exhausted; expired: TTL passed), kept for status and conversation. */
+const DEAD = (bot: string) => `dead.${bot}`;
 const BOT_DOC = (bot: string) => `bot.${bot}`;
 const AUDIT_LOG = 'bot-messaging';
+/** The document of mail waiting for a recipient's inbox (with its retry state): small, as mail waits there only until retries run out. */
+const OUTBOX_DOC = 'outbox';
+interface OutboxDoc {
+  messages: Message[];
+}
 const BOTS_LOG = 'bots';
 const RANK: Record<Priority, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
 const MESSAGE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -43,9 +52,17 @@ function asItem(m: Message, now: number): EnqueueInput<Message> {
   return { id: m.message_id, priority: RANK[m.priority], payload: m, createdAt: Date.parse(m.created_at) || now };
 }
 
+/** A message as the folder shows it; claim_count and claimed_by follow the queue's claims (on PostgreSQL every claim counts, leased or final). */
 function toMessage(it: QueueItem<Message>): Message {
   const read = it.state === 'done';
-  return { ...it.payload, status: read ? 'read' : 'delivered', read_at: read && it.claimedAt !== undefined ? iso(it.claimedAt) : null };
+  return {
+    ...it.payload,
+    status: read ? 'read' : 'delivered',
+    read_at: read && it.claimedAt !== undefined ? iso(it.claimedAt) : null,
+    claim_count: it.claimCount,
+    claimed_by: it.claimedBy ?? null,
+    lease_expires_at: it.state === 'leased' && it.leaseUntil !== undefined ? iso(it.leaseUntil) : null,
+  };
 }
 
 /** Create a bot's inbox if needed (registered once however many processes look at once), then hand it the mail waiting for it. */
@@ -62,6 +79,7 @@ export async function ensureInboxOn(b: StorageBackend, ctx: HiveContext, bot: st
     });
   }
   await deliverPendingOn(b, ctx, bot);
+  await deliverDueOn(b, ctx, { bots: [bot] });
   return { bot_id: bot, created };
 }
 
@@ -97,26 +115,30 @@ export async function sendOn(b: StorageBackend, ctx: HiveContext, inputs: readon
   const now = ctx.clock();
   const nowIso = iso(now);
   for (const from of new Set(planned.map((v) => v.from))) await ensureInboxOn(b, ctx, from);
+  await deliverDueOn(b, ctx);
   const out: Message[] = [];
   for (const v of planned) {
     const id = ctx.ids();
     if (typeof id !== 'string' || !MESSAGE_ID.test(id)) throw new DeiaError(`the id source produced an invalid message id`, 'ids must be 1-128 letters, digits, ".", "_", ":" or "-"');
     const m = newMessage(v, v.to, id, now, cfg, nowIso);
-    const hasInbox = (await b.docs.get(BOT_DOC(v.to))) !== undefined;
-    const queue = hasInbox ? INBOX(v.to) : PENDING(v.to);
-    // The same audit lines as the folder's send: queued, then delivered or (no inbox yet) a retry planned.
-    const attempt = hasInbox ? undefined : decideAttempt(m, now, 'recipient has no inbox', true, cfg, ctx.random);
-    const retry = attempt?.kind === 'retry' ? attempt : undefined;
-    const stored: Message = hasInbox
-      ? { ...m, status: 'delivered', delivered_at: nowIso }
-      : { ...m, last_error: 'recipient has no inbox', next_attempt_at: retry?.next_attempt_at ?? null };
-    await b.transaction({ queues: [queue], logs: [AUDIT_LOG] }, (tx) => {
-      tx.enqueue(queue, [asItem(stored, now)]);
+    // Inside one transaction holding the recipient's document: a bot registering meanwhile either
+    // sees this message in the outbox (and takes it) or this send sees its inbox.
+    const stored = await b.transaction({ docs: [BOT_DOC(v.to), OUTBOX_DOC], queues: [INBOX(v.to)], logs: [AUDIT_LOG] }, async (tx) => {
+      const hasInbox = (await tx.get(BOT_DOC(v.to))) !== undefined;
+      // The same audit lines as the folder's send: queued, then delivered or (no inbox yet) a retry planned.
+      const attempt = hasInbox ? undefined : decideAttempt(m, now, 'recipient has no inbox', true, cfg, ctx.random);
+      const retry = attempt?.kind === 'retry' ? attempt : undefined;
+      const st: Message = hasInbox
+        ? { ...m, status: 'delivered', delivered_at: nowIso }
+        : { ...m, last_error: 'recipient has no inbox', next_attempt_at: retry?.next_attempt_at ?? null };
+      if (hasInbox) tx.enqueue(INBOX(v.to), [asItem(st, now)]);
+      else tx.put<OutboxDoc>(OUTBOX_DOC, { messages: [...((await tx.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? []), st] });
       tx.append(AUDIT_LOG, [
-        audit('message_queued', now, stored, 'pending', null),
-        ...(hasInbox ? [audit('message_delivered', now, stored, 'delivered', null)] : []),
-        ...(retry ? [audit('message_retry', now, stored, 'pending', { reason: retry.reason, retry_count: retry.retry_count, next_attempt_at: retry.next_attempt_at })] : []),
+        audit('message_queued', now, st, 'pending', null),
+        ...(hasInbox ? [audit('message_delivered', now, st, 'delivered', null)] : []),
+        ...(retry ? [audit('message_retry', now, st, 'pending', { reason: retry.reason, retry_count: retry.retry_count, next_attempt_at: retry.next_attempt_at })] : []),
       ]);
+      return st;
     });
     out.push(stored);
   }
@@ -127,15 +149,22 @@ export async function inboxOn(b: StorageBackend, ctx: HiveContext, bot: string, 
   validateBotId(bot);
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new UsageError(`--limit must be a positive whole number (got ${opts.limit})`);
   if (opts.wait !== undefined && (!Number.isFinite(opts.wait) || opts.wait < 0)) throw new UsageError(`--wait must be a number of seconds >= 0 (got ${opts.wait})`);
+  if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
+  const lease = opts.lease === undefined ? undefined : parseLease(opts.lease);
   await ensureInboxOn(b, ctx, bot);
+  await deliverDueOn(b, ctx);
   const queue = INBOX(bot);
   const priority = opts.priority === undefined ? undefined : RANK[opts.priority];
   const attempt = async (): Promise<Message[] | Message | null> => {
     if (opts.next) {
-      const it = await b.queues.claimNext<Message>(queue, { priority, by: ctx.identity ?? bot });
+      const it = await b.queues.claimNext<Message>(queue, { priority, by: ctx.identity ?? bot, leaseMs: lease });
       if (!it) return null;
       const m = toMessage(it);
-      await b.log<AuditRecord>(AUDIT_LOG).append([audit('message_read', ctx.clock(), m, 'read', { claimed: true })]);
+      const line =
+        lease === undefined
+          ? audit('message_read', ctx.clock(), m, 'read', { claimed: true })
+          : audit('message_claimed', ctx.clock(), m, 'delivered', { claimed_by: m.claimed_by, claim_count: m.claim_count, lease_expires_at: m.lease_expires_at });
+      await b.log<AuditRecord>(AUDIT_LOG).append([line]);
       return m;
     }
     let items = await b.queues.list<Message>(queue, opts.all ? { states: ['ready', 'leased', 'done'] } : {});
@@ -184,4 +213,148 @@ export async function markReadOn(b: StorageBackend, ctx: HiveContext, prefixes: 
     out.push(m.status === 'delivered' ? await takeRead(b, ctx, bot, m) : m);
   }
   return out;
+}
+
+/**
+ * `deia ack` / `nack` on the interface: the folder's rule (decideSettle: only the holder of the
+ * latest claim, by identity and claim number) decides; the backend then settles that very claim
+ * only (a claim made since moves claim_count on and the settle is refused). All ids are checked
+ * before any is settled.
+ */
+export async function settleOn(b: StorageBackend, ctx: HiveContext, kind: Settle, prefixes: readonly string[], opts: AckOptions = {}): Promise<Message[]> {
+  const by = ctx.identity;
+  if (!by) throw new UsageError(`${kind} needs to know who you are`, 'pass --as BOT or set DEIA_BOT');
+  if (prefixes.length === 0) throw new UsageError('no message id given', `e.g. deia ${kind} 3f2a9c1b --as ${by}`);
+  if (opts.claim !== undefined && (!Number.isInteger(opts.claim) || opts.claim < 1)) {
+    throw new UsageError(`--claim must be a positive whole number (got ${opts.claim})`, 'give the claim_count the claim returned');
+  }
+  const found = await findInInboxes(b, prefixes, opts.inbox !== undefined ? [validateBotId(opts.inbox, 'inbox')] : undefined, by);
+  const now = ctx.clock();
+  const ids = [...new Set(resolvePrefixes(prefixes, [...found.keys()]))];
+  const plans = ids.map((id) => {
+    const { bot, item } = found.get(id)!;
+    const d = decideSettle(toMessage(item), kind, by, now, opts.claim);
+    if ('refused' in d) throw new DeiaError(d.refused, `\`deia inbox ${bot} --all --json\` shows claimed_by and claim_count`, 1, 'ENOTHELD');
+    return { bot, d };
+  });
+  const out: Message[] = [];
+  for (const { bot, d } of plans) {
+    if (d.event) {
+      const only = { claim: d.message.claim_count, by };
+      const ok = kind === 'ack' ? await b.queues.ack(INBOX(bot), d.message.message_id, only) : await b.queues.nack(INBOX(bot), d.message.message_id, only);
+      if (!ok) {
+        const done = out.length ? ` (${out.map((m) => m.message_id.slice(0, 8)).join(', ')} ${kind === 'ack' ? 'acked' : 'released'})` : ' (nothing was stored)';
+        throw new DeiaError(`message ${d.message.message_id.slice(0, 8)} was claimed again meanwhile: it is not held by ${by}${done}`, `\`deia inbox ${bot} --all --json\` shows claimed_by and claim_count`, 1, 'ENOTHELD');
+      }
+      const details = { claimed_by: by, claim_count: d.message.claim_count };
+      await b.log<AuditRecord>(AUDIT_LOG).append([
+        kind === 'ack' ? audit('message_acked', now, d.message, 'read', details) : audit('message_released', now, d.message, 'delivered', details),
+      ]);
+    }
+    out.push(d.message);
+  }
+  return out;
+}
+
+/** Messages of the given inboxes (else the acting bot's, then every inbox when a prefix is not found there), by id. */
+async function findInInboxes(b: StorageBackend, prefixes: readonly string[], bots: string[] | undefined, own: string): Promise<Map<string, { bot: string; item: QueueItem<Message> }>> {
+  const found = new Map<string, { bot: string; item: QueueItem<Message> }>();
+  const look = async (list: readonly string[]) => {
+    for (const bot of list) {
+      for (const item of await b.queues.list<Message>(INBOX(bot), { states: ['ready', 'leased', 'done'] })) if (!found.has(item.id)) found.set(item.id, { bot, item });
+    }
+  };
+  if (bots) await look(bots);
+  else {
+    await look([own]);
+    if (!prefixes.every((p) => [...found.keys()].some((id) => id.startsWith(p)))) {
+      const others = (await b.queues.names()).filter((q) => q.startsWith('inbox.')).map((q) => q.slice('inbox.'.length));
+      await look(others.filter((x) => x !== own));
+    }
+  }
+  return found;
+}
+
+/** Every message of one kind of queue (`inbox`, `pending`, `dead`), by recipient. */
+async function messagesOf(b: StorageBackend, kind: 'inbox' | 'pending' | 'dead', bots?: readonly string[]): Promise<Map<string, Message[]>> {
+  const names = bots ?? (await b.queues.names()).filter((q) => q.startsWith(`${kind}.`)).map((q) => q.slice(kind.length + 1));
+  const out = new Map<string, Message[]>();
+  for (const bot of names) {
+    const items = await b.queues.list<Message>(`${kind}.${bot}`, { states: kind === 'pending' ? ['ready', 'leased'] : ['ready', 'leased', 'done'] });
+    // Pending and dead mail is shown as stored (its own status); inbox mail as delivered / read.
+    out.set(bot, kind === 'inbox' ? items.map(toMessage) : items.map((i) => i.payload));
+  }
+  return out;
+}
+
+/** Bots with an inbox: those registered in the log `bots`. */
+async function registeredBots(b: StorageBackend): Promise<Set<string>> {
+  const bots = new Set<string>();
+  for await (const r of b.log<{ event?: string; bot_id?: string }>(BOTS_LOG).stream()) if (r.event === 'registered' && typeof r.bot_id === 'string') bots.add(r.bot_id);
+  return bots;
+}
+
+/** `deia status` on the interface: the folder's summary (summarizeMessaging) over queues instead of files. */
+export async function statusOn(b: StorageBackend, ctx: HiveContext): Promise<MessagingStatus> {
+  const registered = await registeredBots(b);
+  const inboxes = await messagesOf(b, 'inbox', [...registered]);
+  const outbox = [...(await outboxMessages(b)), ...[...(await messagesOf(b, 'pending')).values(), ...(await messagesOf(b, 'dead')).values()].flat()];
+  const names = new Set([...registered, ...outbox.filter((m) => m.status === 'pending').map((m) => m.to_bot)]);
+  const bots = [...names].map((bot) => ({ bot_id: bot, has_inbox: registered.has(bot), messages: inboxes.get(bot) ?? [] }));
+  return summarizeMessaging(ctx.clock(), outbox, bots);
+}
+
+/** `deia conversation` on the interface (conversationOf: the folder's rule). */
+export async function conversationOn(b: StorageBackend, a: string, c: string): Promise<Message[]> {
+  validateBotId(a);
+  validateBotId(c);
+  const pair = a === c ? [a] : [a, c];
+  const inboxes = [...(await messagesOf(b, 'inbox', pair)).values()].flat();
+  const outbox = [...(await outboxMessages(b)), ...[...(await messagesOf(b, 'pending', pair)).values(), ...(await messagesOf(b, 'dead', pair)).values()].flat()];
+  return conversationOf(a, c, outbox, inboxes);
+}
+
+const ZERO: DeliverResult = { delivered: 0, retried: 0, failed: 0, expired: 0 };
+
+/**
+ * `deia deliver` on the interface: every pending message due (or addressed to a bot in `bots`,
+ * which just got an inbox) is attempted with the folder's rules (decideAttempt, applyAttempt), in
+ * one transaction: delivered into the inbox, retried in place, or moved to dead.<bot> (failed,
+ * expired), with the audit lines — all stored, or none.
+ */
+export async function deliverDueOn(b: StorageBackend, ctx: HiveContext, opts: { bots?: readonly string[] } = {}): Promise<DeliverResult> {
+  const force = new Set(opts.bots ?? []);
+  const first = (await b.docs.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? [];
+  const recipients = [...new Set(first.filter((m) => isDue(m, ctx.clock(), force)).map((m) => m.to_bot))];
+  if (recipients.length === 0) return { ...ZERO };
+  const scope = { docs: [OUTBOX_DOC, ...recipients.map(BOT_DOC)], queues: [...recipients.map(INBOX), ...recipients.map(DEAD)], logs: [AUDIT_LOG] };
+  return b.transaction(scope, async (tx) => {
+    const now = ctx.clock();
+    const res = { ...ZERO };
+    const has = new Map<string, boolean>();
+    for (const r of recipients) has.set(r, (await tx.get(BOT_DOC(r))) !== undefined);
+    const keep: Message[] = [];
+    const lines: AuditRecord[] = [];
+    const current = (await tx.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? [];
+    for (const m of [...current].sort((x, y) => (x.created_at < y.created_at ? -1 : x.created_at > y.created_at ? 1 : 0))) {
+      // Recipients outside the scope (new since the first look) wait for the next run.
+      if (!has.has(m.to_bot) || !isDue(m, now, force)) {
+        keep.push(m);
+        continue;
+      }
+      const r = applyAttempt(m, decideAttempt(m, now, has.get(m.to_bot) ? undefined : 'recipient has no inbox', false, ctx.config.messaging, ctx.random), now);
+      res[r.outcome]++;
+      lines.push(r.line);
+      if (r.outcome === 'delivered') tx.enqueue(INBOX(m.to_bot), [asItem(r.message, now)]);
+      else if (r.outcome === 'retried') keep.push(r.message);
+      else tx.enqueue(DEAD(m.to_bot), [asItem(r.message, now)]);
+    }
+    tx.put<OutboxDoc>(OUTBOX_DOC, { messages: keep });
+    tx.append(AUDIT_LOG, lines);
+    return res;
+  });
+}
+
+async function outboxMessages(b: StorageBackend): Promise<Message[]> {
+  return (await b.docs.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? [];
 }

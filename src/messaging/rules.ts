@@ -8,8 +8,11 @@ import { validateBotId } from '../common/ids.js';
 import { parseDuration, parsePriority } from '../common/parse.js';
 import type { Config } from '../config/index.js';
 import {
+  PRIORITIES,
+  STATUSES,
   type AuditEventName,
   type AuditRecord,
+  type DeliverResult,
   type LeaseEvent,
   type MailboxRecord,
   type Message,
@@ -390,6 +393,38 @@ export function decideAttempt(
   return { kind: 'retry', reason: blocked, retry_count: made, next_attempt_at: iso(now + backoffMs(made, cfg, random)) };
 }
 
+/**
+ * Apply an attempt to a pending message: the message after it, its bot-messaging line, and which
+ * count of `deia deliver` it adds to. The same on every backend; each stores the result its own way.
+ */
+export function applyAttempt(m: Message, a: Attempt, now: number): { message: Message; line: AuditRecord; outcome: keyof DeliverResult } {
+  const at = iso(now);
+  switch (a.kind) {
+    case 'expire': {
+      const message: Message = { ...m, status: 'expired' };
+      return { message, line: audit('message_expired', now, message, 'expired', { ttl_seconds: m.ttl_seconds, retry_count: m.retry_count }), outcome: 'expired' };
+    }
+    case 'deliver': {
+      const message: Message = { ...m, status: 'delivered', delivered_at: at, next_attempt_at: null };
+      return { message, line: audit('message_delivered', now, message, 'delivered', { retry_count: m.retry_count }), outcome: 'delivered' };
+    }
+    case 'retry': {
+      const message: Message = { ...m, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at, last_error: a.reason };
+      const details = { reason: a.reason, retry_count: a.retry_count, next_attempt_at: a.next_attempt_at };
+      return { message, line: audit('message_retry', now, message, 'pending', details), outcome: 'retried' };
+    }
+    case 'fail': {
+      const message: Message = { ...m, status: 'failed', retry_count: a.retry_count, last_error: a.reason, next_attempt_at: null };
+      return { message, line: audit('message_failed', now, message, 'failed', { reason: a.reason, retry_count: a.retry_count }), outcome: 'failed' };
+    }
+  }
+}
+
+/** A pending message an attempt is due for now: its next attempt time or its expiry came, or its recipient is forced (just got an inbox). */
+export function isDue(m: Message, now: number, force: ReadonlySet<string> = new Set()): boolean {
+  return m.status === 'pending' && (force.has(m.to_bot) || Date.parse(m.expires_at) <= now || (m.next_attempt_at !== null && Date.parse(m.next_attempt_at) <= now));
+}
+
 // ------------------------------------------------------------------ audit
 
 export function audit(
@@ -454,4 +489,102 @@ export function suggestBot(name: string, known: readonly string[]): string | und
     }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+// ------------------------------------------------------------------ conversation, status
+
+/**
+ * Messages between `a` and `b`, both directions, oldest first: what the outbox still holds
+ * undelivered (pending, failed, expired) and what their inboxes hold (an inbox copy wins).
+ */
+export function conversationOf(a: string, b: string, outbox: readonly Message[], inboxes: readonly Message[]): Message[] {
+  const between = (m: Message) => (m.from_bot === a && m.to_bot === b) || (m.from_bot === b && m.to_bot === a);
+  const byId = new Map<string, Message>();
+  for (const m of outbox) if (between(m) && m.status !== 'delivered') byId.set(m.message_id, m);
+  for (const m of inboxes) if (between(m)) byId.set(m.message_id, m);
+  return [...byId.values()].sort((x, y) => (x.created_at < y.created_at ? -1 : x.created_at > y.created_at ? 1 : 0));
+}
+
+export interface BotStatus {
+  bot_id: string;
+  /** False for a recipient of pending mail that has no inbox yet. */
+  has_inbox: boolean;
+  inbox_size: number;
+  unread: number;
+  unread_by_priority: Record<Priority, number>;
+  oldest_unread_at: string | null;
+  oldest_unread_age_ms: number | null;
+  pending_to: number;
+}
+
+export interface MessagingStatus {
+  generated_at: string;
+  total: number;
+  by_status: Record<MessageStatus, number>;
+  by_priority: Record<Priority, number>;
+  pending: Array<Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority' | 'retry_count' | 'max_retries' | 'next_attempt_at' | 'expires_at' | 'last_error' | 'created_at'>>;
+  failed: Array<Pick<Message, 'message_id' | 'from_bot' | 'to_bot' | 'priority' | 'status' | 'last_error' | 'created_at'>>;
+  bots: BotStatus[];
+}
+
+const zeroBy = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+
+/**
+ * `deia status` from what a backend holds: messages not in an inbox (pending, failed, expired;
+ * delivered ones are counted from the inboxes) and each known bot's inbox.
+ */
+export function summarizeMessaging(
+  now: number,
+  outbox: readonly Message[],
+  inboxes: ReadonlyArray<{ bot_id: string; has_inbox: boolean; messages: readonly Message[] }>,
+): MessagingStatus {
+  const by_status = zeroBy(STATUSES);
+  const by_priority = zeroBy(PRIORITIES);
+  const count = (m: Message) => {
+    by_status[m.status]++;
+    by_priority[m.priority]++;
+  };
+  const pendingTo = new Map<string, number>();
+  const pending: MessagingStatus['pending'] = [];
+  const failed: MessagingStatus['failed'] = [];
+  for (const m of outbox) {
+    if (m.status === 'delivered') continue;
+    count(m);
+    if (m.status === 'pending') {
+      pendingTo.set(m.to_bot, (pendingTo.get(m.to_bot) ?? 0) + 1);
+      const { message_id, from_bot, to_bot, priority, retry_count, max_retries, next_attempt_at, expires_at, last_error, created_at } = m;
+      pending.push({ message_id, from_bot, to_bot, priority, retry_count, max_retries, next_attempt_at, expires_at, last_error, created_at });
+    } else {
+      const { message_id, from_bot, to_bot, priority, status, last_error, created_at } = m;
+      failed.push({ message_id, from_bot, to_bot, priority, status, last_error, created_at });
+    }
+  }
+  pending.sort((x, y) => ((x.next_attempt_at ?? '') < (y.next_attempt_at ?? '') ? -1 : 1));
+  const bots = [...inboxes].sort((x, y) => (x.bot_id < y.bot_id ? -1 : x.bot_id > y.bot_id ? 1 : 0)).map((ib) => botStatus(now, ib, pendingTo.get(ib.bot_id) ?? 0, count));
+  const total = Object.values(by_status).reduce((s, n) => s + n, 0);
+  return { generated_at: iso(now), total, by_status, by_priority, pending, failed, bots };
+}
+
+function botStatus(now: number, ib: { bot_id: string; has_inbox: boolean; messages: readonly Message[] }, pendingTo: number, count: (m: Message) => void): BotStatus {
+  const unreadBy = zeroBy(PRIORITIES);
+  let oldest: string | null = null;
+  let unread = 0;
+  for (const m of ib.messages) {
+    count(m);
+    if (m.status === 'delivered') {
+      unread++;
+      unreadBy[m.priority]++;
+      if (oldest === null || m.created_at < oldest) oldest = m.created_at;
+    }
+  }
+  return {
+    bot_id: ib.bot_id,
+    has_inbox: ib.has_inbox,
+    inbox_size: ib.messages.length,
+    unread,
+    unread_by_priority: unreadBy,
+    oldest_unread_at: oldest,
+    oldest_unread_age_ms: oldest === null ? null : Math.max(0, now - Date.parse(oldest)),
+    pending_to: pendingTo,
+  };
 }

@@ -107,6 +107,16 @@ export interface ClaimOptions {
 }
 
 /**
+ * Settle only one claim: `claim` is the claim number (`claimCount` as the claim returned) and `by`
+ * the claimer. Then a lapsed lease not yet claimed again may still be settled by its holder (no
+ * one else holds it), while one claimed again since is refused (its claim number moved on).
+ */
+export interface SettleOptions {
+  claim: number;
+  by: string;
+}
+
+/**
  * Per-name queues (one per recipient, say): enqueue, claim the next by priority then age, each
  * item handed out to exactly one claimer however many processes claim at once.
  */
@@ -118,9 +128,9 @@ export interface Queues {
   /** Claim this item if it is claimable (as `claimNext` would, but by id); `null` when it is not. */
   take<T>(queue: string, id: string, opts?: ClaimOptions): Promise<QueueItem<T> | null>;
   /** Finish a leased item. False when it was not leased (lapsed and reclaimed, already acked, unknown). */
-  ack(queue: string, id: string): Promise<boolean>;
+  ack(queue: string, id: string, opts?: SettleOptions): Promise<boolean>;
   /** Give a leased item back (claimable again now). False when it was not leased. */
-  nack(queue: string, id: string): Promise<boolean>;
+  nack(queue: string, id: string, opts?: SettleOptions): Promise<boolean>;
   /** Items in claim order; by default the claimable ones only (`ready`, or leased with a lapsed lease). */
   list<T>(queue: string, opts?: { states?: QueueItem['state'][]; limit?: number }): Promise<QueueItem<T>[]>;
   /** Look at one item without claiming it. */

@@ -4,9 +4,14 @@ import { deliverDue } from '../../messaging/ops.js';
 export default defineCommand({
   name: 'deliver',
   summary: 'process the outgoing queue now: deliveries and retries due, failures, expiries',
+  postgres: true,
   examples: ['deia deliver', 'deia deliver --json'],
   async exec(run) {
-    const res = await deliverDue(run.hive());
+    const ctx = run.hive();
+    const res =
+      ctx.storeChoice.kind === 'postgres'
+        ? await import('../../messaging/records.js').then(({ onStore, deliverDueOn }) => onStore(ctx, (b) => deliverDueOn(b, ctx)))
+        : await deliverDue(ctx);
     if (run.out.json) return run.out.printJson(res);
     run.out.line(`delivered ${res.delivered}, retried ${res.retried}, failed ${res.failed}, expired ${res.expired}`);
   },

@@ -37,7 +37,6 @@ export default defineCommand({
     const fetch =
       ctx.storeChoice.kind === 'postgres'
         ? async (o: InboxOptions) => {
-            if (o.lease !== undefined) throw new UsageError('--lease does not run on a PostgreSQL store yet', 'claim without --lease, or use a hive folder');
             const { onStore, inboxOn } = await import('../../messaging/records.js');
             return onStore(ctx, (b) => inboxOn(b, ctx, bot, o));
           }

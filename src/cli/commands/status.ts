@@ -7,11 +7,15 @@ import { priorityCell } from './messages-view.js';
 export default defineCommand({
   name: 'status',
   summary: 'messaging status: counts by status and priority, pending deliveries, per-bot inboxes',
+  postgres: true,
   examples: ['deia status', 'deia status --json'],
   async exec(run) {
     const { out } = run;
     const ctx = run.hive();
-    const s = messagingStatus(ctx);
+    const s =
+      ctx.storeChoice.kind === 'postgres'
+        ? await import('../../messaging/records.js').then(({ onStore, statusOn }) => onStore(ctx, (b) => statusOn(b, ctx)))
+        : messagingStatus(ctx);
     if (out.json) return out.printJson(s);
     const now = ctx.clock();
     out.line(`messages: ${s.total}  ` + STATUSES.map((k) => `${k} ${s.by_status[k]}`).join(', '));

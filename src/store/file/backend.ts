@@ -23,6 +23,7 @@ import {
   type OpenOptions,
   type QueueItem,
   type Queues,
+  type SettleOptions,
   type StorageBackend,
   type Transaction,
   type TransactionScope,
@@ -168,24 +169,27 @@ class FileQueues implements Queues {
     });
   }
 
-  private async settle(queue: string, id: string, t: 'ack' | 'nack'): Promise<boolean> {
+  private async settle(queue: string, id: string, t: 'ack' | 'nack', only?: SettleOptions): Promise<boolean> {
     checkName('queue', queue);
     if (!this.store.exists(queueFile(queue))) return false;
     return this.store.withLock(queueFile(queue), () => {
       const now = this.clock();
       const item = this.fold(queue).get(id);
-      if (!item || item.state !== 'leased' || (item.leaseUntil ?? 0) <= now) return false;
+      if (!item || item.state !== 'leased') return false;
+      // With `only`: that claim by that claimer, lapsed or not; without: any live lease.
+      const held = only ? item.claimCount === only.claim && item.claimedBy === only.by : (item.leaseUntil ?? 0) > now;
+      if (!held) return false;
       this.store.appendHeld(queueFile(queue), [{ t, id, at: now }]);
       return true;
     });
   }
 
-  ack(queue: string, id: string): Promise<boolean> {
-    return this.settle(queue, id, 'ack');
+  ack(queue: string, id: string, only?: SettleOptions): Promise<boolean> {
+    return this.settle(queue, id, 'ack', only);
   }
 
-  nack(queue: string, id: string): Promise<boolean> {
-    return this.settle(queue, id, 'nack');
+  nack(queue: string, id: string, only?: SettleOptions): Promise<boolean> {
+    return this.settle(queue, id, 'nack', only);
   }
 
   async list<T>(queue: string, opts: { states?: QueueItem['state'][]; limit?: number } = {}): Promise<QueueItem<T>[]> {

@@ -28,6 +28,7 @@ import {
   type OpenOptions,
   type QueueItem,
   type Queues,
+  type SettleOptions,
   type StorageBackend,
   type Transaction,
   type TransactionScope,
@@ -527,30 +528,33 @@ class PgQueues implements Queues {
     return rows[0] ? toItem<T>(rows[0]) : null;
   }
 
-  private async settle(queue: string, id: string, event: 'ack' | 'nack'): Promise<boolean> {
+  private async settle(queue: string, id: string, event: 'ack' | 'nack', only?: SettleOptions): Promise<boolean> {
     checkName('queue', queue);
     const now = this.db.clock();
     const next = event === 'ack' ? 'done' : 'ready';
+    // Without `only`: any live lease. With it: that claim by that claimer, lapsed or not (a claim
+    // since then moved claim_count on); the row lock makes this race-free against a claimer.
     const { rows } = await this.db.query<{ n: number }>(
       `WITH c AS (
          UPDATE deia_queue_items SET state = $4, lease_until = NULL
-         WHERE queue = $1 AND id = $2 AND state = 'leased' AND lease_until > $3
+         WHERE queue = $1 AND id = $2 AND state = 'leased'
+           AND (CASE WHEN $7::int IS NULL THEN lease_until > $3 ELSE claim_count = $7::int AND claimed_by = $8 END)
          RETURNING queue, id
        ), audit AS (
-         INSERT INTO deia_queue_events (queue, id, event, at) SELECT queue, id, $5, $3 FROM c
+         INSERT INTO deia_queue_events (queue, id, event, at, by) SELECT queue, id, $5, $3, $8 FROM c
        )
        SELECT count(*)::int AS n, CASE WHEN $4 = 'ready' AND count(*) > 0 THEN pg_notify($6, 'q:' || $1) END FROM c`,
-      [queue, id, now, next, event, CHANNEL],
+      [queue, id, now, next, event, CHANNEL, only?.claim ?? null, only?.by ?? null],
     );
     return (rows[0]?.n ?? 0) > 0;
   }
 
-  ack(queue: string, id: string): Promise<boolean> {
-    return this.settle(queue, id, 'ack');
+  ack(queue: string, id: string, only?: SettleOptions): Promise<boolean> {
+    return this.settle(queue, id, 'ack', only);
   }
 
-  nack(queue: string, id: string): Promise<boolean> {
-    return this.settle(queue, id, 'nack');
+  nack(queue: string, id: string, only?: SettleOptions): Promise<boolean> {
+    return this.settle(queue, id, 'nack', only);
   }
 
   async list<T>(queue: string, opts: { states?: QueueItem['state'][]; limit?: number } = {}): Promise<QueueItem<T>[]> {
