@@ -1,6 +1,7 @@
 /** `deia scale`: gather the signals, apply the pure rules of scale.ts, optionally run the commands. */
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
+import { assertOwnedForCommands } from '../store/locate.js';
 import { botHealthLevels } from '../health/api.js';
 import { urgentUnreadCounts } from '../messaging/api.js';
 import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
@@ -85,6 +86,8 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     result.exec_note = `scaling.${look.action === 'up' ? 'spawn' : 'retire'}_command is not set in config.json: advice only`;
     return result;
   }
+  // The command runs as the current user: only a hive of theirs may say what it is.
+  assertOwnedForCommands(ctx.dir, `scaling.${look.action === 'up' ? 'spawn' : 'retire'}_command`);
   // Claim the cooldown under the state's lock before running anything (decided again from the
   // state as it is now): of two concurrent `--exec` runs, only one acts on the same advice.
   let previous: ScaleState | undefined;

@@ -61,7 +61,18 @@ export default defineCommand({
   async exec(run) {
     const { healthReport } = await import('../../health/api.js');
     const { exitCodeOf } = await import('../../health/rules.js');
-    const report = await healthReport(run.hive(), { bot: run.opts.bot });
+    let ctx;
+    try {
+      ctx = run.hive();
+    } catch (e) {
+      // A check on a hive that is not there is UNKNOWN, said where a monitoring system reads it.
+      if (run.opts.nagios && !run.out.json && (e as { code?: string }).code === 'ENOHIVE') {
+        run.out.line(`DEIA HEALTH UNKNOWN - ${(e as Error).message}`);
+        return 3;
+      }
+      throw e;
+    }
+    const report = await healthReport(ctx, { bot: run.opts.bot });
     if (run.opts.nagios && !run.out.json) {
       const { nagiosLine } = await import('../../health/format.js');
       run.out.line(nagiosLine(report));
