@@ -16,6 +16,7 @@
  * while recorded outcomes show that load hurts (or none carry a load yet). Confidence is P(best)
  * under the plain posterior, by sampling. If every candidate is CRITICAL, the least bad is chosen.
  */
+import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import type { Config } from '../config/index.js';
 import { beta, type Random } from './random.js';
@@ -119,7 +120,7 @@ export function paramsFromConfig(c: Config['scheduling']): PolicyParams {
 }
 
 export function emptyState(): SchedState {
-  return { version: 1, offset: 0, aggs: {} };
+  return { version: 1, offset: 0, aggs: dict() };
 }
 
 /** One outcome as the policy sees it (a performance.jsonl line, time in ms). */
@@ -211,7 +212,7 @@ export function foldOutcome(
   events?: PolicyEvent[],
   opts: { efficiencyEvents?: boolean } = {},
 ): SchedState {
-  const byBot = (state.aggs[o.type] ??= {});
+  const byBot = (state.aggs[o.type] ??= dict<Agg>());
   const agg = (byBot[o.bot] ??= newAgg(o.at));
   agg.n++;
   if (o.success) agg.successes++;
@@ -361,7 +362,7 @@ export function decide(
   now: number,
   opts: DecideOptions = {},
 ): Recommendation {
-  const byBot = state.aggs[type] ?? {};
+  const byBot = state.aggs[type] ?? dict<Agg>();
   const prepared: Prepared[] = [];
   let maxDur = 0;
   let maxTok = 0;

@@ -20,7 +20,7 @@ export function isTaskType(s: unknown): s is TaskType {
 export function normalizeTaskType(s: unknown): TaskType {
   const k = String(s ?? '').trim().toLowerCase();
   if (isTaskType(k)) return k;
-  const alias = TASK_TYPE_ALIASES[k];
+  const alias = Object.hasOwn(TASK_TYPE_ALIASES, k) ? TASK_TYPE_ALIASES[k] : undefined;
   if (alias) return alias;
   const shown = JSON.stringify(String(s ?? '')).slice(0, 60);
   throw new UsageError(
