@@ -29,4 +29,5 @@ export const healthSection = {
   serve_port: int(8000, 'port of `deia health serve`', 0, 65535),
   serve_host: str('127.0.0.1', 'address `deia health serve` binds (127.0.0.1 = this machine only)'),
   dashboard_refresh_seconds: int(5, 'how often the dashboard page refreshes its data', 1, 3600),
+  serve_idle_timeout_seconds: int(10, '`deia health serve` closes a connection idle (or still sending its request) for this long', 1, 3600),
 } satisfies Section;
