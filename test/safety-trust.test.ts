@@ -65,7 +65,7 @@ describe('folder trust (a hive owned by someone else)', () => {
       expect(r.code, args.join(' ')).toBe(args[0] === 'health' ? 3 : 2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toContain(`refusing the hive ${dir}`);
-      expect(r.stderr).toContain(`uid ${NOBODY} (nobody)`);
+      expect(r.stderr).toContain(`it is owned by nobody (uid ${NOBODY}), not by you, root (uid 0)`);
     }
     expect(fs.existsSync(proof)).toBe(false);
     const tasks = deia(['task', 'list', '--json'], { dir, env: { DEIA_TRUSTED_DIRS: '*' } });
@@ -93,7 +93,7 @@ describe('folder trust (a hive owned by someone else)', () => {
     for (const opts of [{ dir }, { cwd: root, env: { HOME: home, DEIA_TRUSTED_DIRS: '*' } }, { env: { DEIA_DIR: root } }]) {
       const r = deia(['scale', '--exec'], opts);
       expect(r.code, JSON.stringify(opts)).toBe(2);
-      expect(r.stderr).toMatch(/^deia: refusing to run scaling\.spawn_command: .* is owned by uid 65534 \(nobody\)/);
+      expect(r.stderr).toMatch(/^deia: refusing to run scaling\.spawn_command: .* is owned by nobody \(uid 65534\), not by you, root \(uid 0\)/);
     }
     expect(fs.existsSync(proof)).toBe(false);
     // Advice alone still answers.
@@ -109,7 +109,7 @@ describe('folder trust (a hive owned by someone else)', () => {
     fs.chmodSync(sub, 0o777);
     const r = deiaAsNobody(['status'], sub);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`refusing the hive ${path.join(root, '.deia')}: it is owned by uid 0 (root), not by you (uid ${NOBODY} (nobody))`);
+    expect(r.stderr).toContain(`refusing the hive ${path.join(root, '.deia')}: it is owned by root (uid 0), not by you, nobody (uid ${NOBODY})`);
     expect(deiaAsNobody(['status'], sub, { DEIA_TRUSTED_DIRS: root }).code).toBe(0);
   });
 });

@@ -64,10 +64,10 @@ export function myUid(): number | undefined {
   return typeof process.geteuid === 'function' ? process.geteuid() : undefined;
 }
 
-/** "uid 1000 (alice)": the owner as a person can recognise it. */
+/** "alice (uid 1000)": the owner as a person can recognise it. */
 export function describeUid(uid: number): string {
   const name = userName(uid);
-  return name ? `uid ${uid} (${name})` : `uid ${uid}`;
+  return name ? `${name} (uid ${uid})` : `uid ${uid}`;
 }
 
 function userName(uid: number): string | undefined {
@@ -152,8 +152,8 @@ export function assertTrusted(located: LocatedHive, env: NodeJS.ProcessEnv = pro
   const foreign = foreignOwner([located.dir]);
   if (!foreign || isTrusted(located.dir, trustedEntries(env))) return;
   throw new UsageError(
-    `refusing the hive ${located.dir}: it is owned by ${describeUid(foreign.uid)}, not by you (${describeUid(myUid()!)})`,
-    `if you trust it, add it to ${TRUSTED_ENV} or to ${trustFile(env)}, or name it with --dir`,
+    `refusing the hive ${located.dir}: it is owned by ${describeUid(foreign.uid)}, not by you, ${describeUid(myUid()!)}`,
+    `if you trust it, add it to ${TRUSTED_ENV} or to ${trustFile(env)}`,
     'EUNTRUSTED',
   );
 }
@@ -167,7 +167,7 @@ export function assertOwnedForCommands(dir: string, what: string): void {
   const foreign = foreignOwner([dir, path.join(dir, 'config.json')]);
   if (!foreign) return;
   throw new DeiaError(
-    `refusing to run ${what}: ${foreign.path} is owned by ${describeUid(foreign.uid)}, not by you (${describeUid(myUid()!)})`,
+    `refusing to run ${what}: ${foreign.path} is owned by ${describeUid(foreign.uid)}, not by you, ${describeUid(myUid()!)}`,
     'configured commands run only from a hive you own; copy the config into a hive of your own',
     2,
     'EUNTRUSTED',
