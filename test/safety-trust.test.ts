@@ -169,7 +169,10 @@ describe('finding the right hive', () => {
     const plain = deia(['health', '--dir', '/nonexistent/.deia']);
     expect(plain.code).toBe(3);
     expect(plain.stderr).toContain('hive not found at /nonexistent/.deia');
-    expect(plain.stdout).not.toMatch(/cpu/i);
+    expect(plain.stdout).toBe('health: UNKNOWN (hive not found at /nonexistent/.deia)\n');
+    const json = deia(['health', '--json', '--dir', '/nonexistent/.deia']);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({ level: 'UNKNOWN', reason: 'hive not found at /nonexistent/.deia', components: [], bots: [] });
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-home-'));
     expect(deia(['health'], { cwd: home }).code).toBe(3);
   });

@@ -66,11 +66,16 @@ export default defineCommand({
       ctx = run.hive();
     } catch (e) {
       // A check on a hive that is not there is UNKNOWN, said where a monitoring system reads it.
-      if (run.opts.nagios && !run.out.json && (e as { code?: string }).code === 'ENOHIVE') {
-        run.out.line(`DEIA HEALTH UNKNOWN - ${(e as Error).message}`);
+      if ((e as { code?: string }).code !== 'ENOHIVE') throw e;
+      const { message, hint } = e as { message: string; hint?: string };
+      if (run.opts.nagios && !run.out.json) {
+        run.out.line(`DEIA HEALTH UNKNOWN - ${message}`);
         return 3;
       }
-      throw e;
+      if (run.out.json) run.out.printJson({ level: 'UNKNOWN', reason: message, components: [], bots: [], alerts: [] });
+      else run.out.line(`health: UNKNOWN (${message})`);
+      run.out.error(message, hint);
+      return 3;
     }
     const report = await healthReport(ctx, { bot: run.opts.bot });
     if (run.opts.nagios && !run.out.json) {
