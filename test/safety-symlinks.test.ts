@@ -90,6 +90,19 @@ describe('symbolic links inside the hive', () => {
     expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 
+  it('a lock folder planted as a link is refused, and its target folder is left alone', () => {
+    const dir = hive();
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-lockvictim-'));
+    const old = new Date('2020-01-01T00:00:00Z');
+    fs.utimesSync(target, old, old);
+    const link = path.join(dir, 'bots.jsonl.lock');
+    fs.symlinkSync(target, link);
+    expectRefused(deia(['register', 'BOB'], { dir }), link);
+    expect(fs.readdirSync(target)).toEqual([]);
+    expect(fs.statSync(target).mtimeMs).toBe(old.getTime());
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
   it('doctor reports links; doctor --repair renames the link itself and never touches its target', () => {
     const dir = hive();
     const v = victim();
