@@ -3,7 +3,7 @@ import { int, optStr, str, type Section } from '../config/schema.js';
 export const tasksSection = {
   default_priority: str('P2', 'priority of the assignment message of a task submitted without --priority', ['P0', 'P1', 'P2', 'P3']),
   max_attempts: int(3, 'assignments a task may get; `task fail --retry` beyond this leaves it failed', 1, 100),
-  stale_minutes: int(30, '`task dispatch` re-dispatches an unfinished task whose bot showed no task activity for this long', 1, 525_600),
+  stale_minutes: int(30, '`task dispatch` re-dispatches an unfinished task whose bot showed no task activity for this long', 1, 5_256_000),
   retention_hours: int(168, '`cleanup` moves done/failed tasks with no record newer than this to archive/tasks.jsonl', 1, 87_600),
 } satisfies Section;
 
