@@ -1,8 +1,8 @@
 import { systemClock, type Clock } from './common/clock.js';
-import { UsageError } from './common/errors.js';
+import { DeiaError, UsageError } from './common/errors.js';
 import { uuidSource, validateBotId, type IdSource } from './common/ids.js';
 import { CONFIG_FILE, parseConfigText, resolveConfig, type Config } from './config/index.js';
-import { locateHive } from './store/locate.js';
+import { assertTrusted, findHive, hiveExists, type LocatedHive } from './store/locate.js';
 import { chooseStore, type StoreChoice } from './store/select.js';
 import { Store, type WarnFn } from './store/store.js';
 
@@ -25,6 +25,13 @@ export interface HiveOptions {
   ignoreConfig?: boolean;
   /** Where the hive lives: a postgres:// URL or a folder (default: DEIA_STORE, else store.url in config.json, else the folder). */
   store?: string;
+  /**
+   * 'existing': the command only makes sense on a hive that is there (reading, cleanup): a
+   * missing one is an error naming the path. 'create' (default): a command that writes may
+   * create it; when no folder was named and none was found walking up, it says so on stderr.
+   * 'init': `deia init`, which creates on purpose.
+   */
+  need?: 'existing' | 'create' | 'init';
 }
 
 /**
@@ -61,7 +68,10 @@ export function loadConfig(store: Store): Config {
 export function createContext(opts: HiveOptions = {}): HiveContext {
   const env = opts.env ?? process.env;
   const early = chooseStore({ flag: opts.store, env });
-  const dir = locateHive({ dir: opts.dir ?? (early.kind === 'file' ? early.dir : undefined), env, cwd: opts.cwd });
+  const located = findHive({ dir: opts.dir ?? (early.kind === 'file' ? early.dir : undefined), env, cwd: opts.cwd });
+  assertTrusted(located, env);
+  checkPresence(located, opts);
+  const dir = located.dir;
   const store = new Store(dir, { warn: opts.warn });
   const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);
   const storeChoice = early.kind === 'postgres' ? early : chooseStore({ configUrl: () => config.store.url });
@@ -78,4 +88,25 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
     identity,
     storeChoice,
   };
+}
+
+/** A missing hive: an error for commands that need one, a notice when one is about to be made implicitly. */
+function checkPresence(located: LocatedHive, opts: HiveOptions): void {
+  if (hiveExists(located.dir)) return;
+  const need = opts.need ?? 'create';
+  const explicit = located.source === 'flag' || located.source === 'env';
+  if (need === 'existing') {
+    throw new DeiaError(
+      `hive not found at ${located.dir}`,
+      explicit
+        ? 'check --dir / DEIA_DIR, or create it with `deia init`'
+        : `no .deia/ here or in any folder above; cd into your project, pass --dir, or run \`deia init\``,
+      1,
+      'ENOHIVE',
+    );
+  }
+  if (need === 'create' && !explicit) {
+    const warn = opts.warn ?? ((m: string) => process.stderr.write(`deia: warning: ${m}\n`));
+    warn(`no .deia/ found here or above; creating a new hive at ${located.dir} (run \`deia init\` to create one on purpose)`);
+  }
 }

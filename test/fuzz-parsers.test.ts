@@ -80,6 +80,8 @@ const NOT_FUZZED_OPTIONS = new Set(['--wait', '--follow', '--watch', '--interval
 const hostile = fc.constantFrom(
   '', '-', '--', '-1', '0', '1e309', 'NaN', 'Infinity', '0x10', '  7 ', '3.5', '@all', '..', '../x', 'a/b', '/etc/passwd',
   'x'.repeat(65), '\x1b[2J', '\x1b]0;t\x07', 'P0', 'P9', 'code', 'BOT-1', 'BOT-2', '{"a":1}', '%s%n', '$(id)', '\u202e', '🐝',
+  // Object.prototype's names: valid ids that a plain-object map would mistake for its own (issue 12.3).
+  'constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf',
 );
 const token = fc.oneof(
   { weight: 3, arbitrary: hostile },
@@ -121,7 +123,7 @@ describe('fuzz: every command’s parser', () => {
     const codes: Record<string, number> = {};
     fc.assert(
       fc.property(
-        fc.constantFrom(...commands).chain((c) => fc.tuple(fc.constant(c), argvFor(c), fc.constantFrom('BOT-1', 'BOT-1', 'BOT-2', '', '../evil'))),
+        fc.constantFrom(...commands).chain((c) => fc.tuple(fc.constant(c), argvFor(c), fc.constantFrom('BOT-1', 'BOT-1', 'BOT-2', '', '../evil', 'constructor', 'toString'))),
         ([cmd, argv, as]) => {
           runs++;
           const before = snapshotTree(dir);

@@ -109,11 +109,11 @@ describe('deia cleanup', () => {
     expect(deia(['doctor'], { dir }).code).toBe(0);
   });
 
-  it('on a missing hive does nothing and creates nothing', () => {
+  it('on a missing hive names the path, exits 1 (cron notices) and creates nothing', () => {
     const { dir } = tempHive();
     const r = deia(['cleanup', '--json'], { dir });
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).changed).toBe(false);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`hive not found at ${dir}`);
     expect(fs.existsSync(dir)).toBe(false);
   });
 

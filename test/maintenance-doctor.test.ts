@@ -15,15 +15,15 @@ function old(p: string, ms = 3_600_000) {
 }
 
 describe('deia doctor', () => {
-  it('says a fresh or missing hive is clean (exit 0)', () => {
+  it('says a fresh hive is clean (exit 0); a missing one is not found (exit 1)', () => {
     const dir = initHive();
     const r = deia(['doctor'], { dir });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/no problems/);
     const { dir: missing } = tempHive();
     const m = deia(['doctor', '--json'], { dir: missing });
-    expect(m.code).toBe(0);
-    expect(JSON.parse(m.stdout)).toMatchObject({ exists: false, ok: true });
+    expect(m.code).toBe(1);
+    expect(m.stderr).toContain(`hive not found at ${missing}`);
     expect(fs.existsSync(missing)).toBe(false);
   });
 

@@ -111,14 +111,14 @@ describe('deia record / recommend / stats (real processes)', () => {
     expect(log.some((e) => e.event === 'efficiency_updated')).toBe(true);
   });
 
-  it('reading commands on a missing hive print an empty result and create nothing', () => {
+  it('reading commands on a missing hive say where they looked, exit 1 and create nothing', () => {
     const { dir } = tempHive();
-    const s = deia(['stats', '--json'], { dir });
-    expect(s.code).toBe(0);
-    expect(JSON.parse(s.stdout)).toEqual([]);
-    const r = deia(['recommend', 'code', '--json'], { dir });
-    expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).recommended_bot).toBeNull();
+    for (const args of [['stats', '--json'], ['recommend', 'code', '--json']]) {
+      const r = deia(args, { dir });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`hive not found at ${dir}`);
+    }
     expect(fs.existsSync(dir)).toBe(false);
   });
 

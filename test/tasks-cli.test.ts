@@ -132,12 +132,11 @@ describe('deia task (single steps)', () => {
     expect(deia(['task']).code).toBe(2);
   });
 
-  it('lists nothing, without error, on a hive that does not exist yet', () => {
+  it('on a hive that does not exist, says where it looked (exit 1) and creates nothing', () => {
     const { dir } = tempHive();
     const r = deia(['task', 'list'], { dir });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/no tasks/);
-    expect(json(['task', 'list'], dir)).toEqual([]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`hive not found at ${dir}`);
     expect(fs.existsSync(dir)).toBe(false);
   });
 
@@ -179,14 +178,13 @@ describe('deia scale', () => {
     expect(json(['scale'], dir, at(8))).toMatchObject({ action: 'up' });
   });
 
-  it('on a hive that does not exist yet, scale (and scale --exec) advise steady and create nothing', () => {
+  it('on a hive that does not exist, scale (and scale --exec) say where they looked and create nothing', () => {
     const { dir, root } = tempHive();
     for (const args of [['scale'], ['scale', '--exec']]) {
       const r = deia([...args, '--json'], { dir });
-      expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ action: 'steady', executed: [] });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`hive not found at ${dir}`);
     }
-    expect(deia(['scale'], { dir }).stdout).toMatch(/^steady/);
     expect(fs.readdirSync(root)).toEqual([]);
   });
 

@@ -17,8 +17,8 @@ function hive(bots: string[] = []) {
       measure_system: false,
       error_rate_warn: 100,
       error_rate_critical: 100,
-      response_time_p95_warn: 1e12,
-      response_time_p95_critical: 1e12,
+      response_time_p95_warn: 86_400_000,
+      response_time_p95_critical: 86_400_000,
     },
     tasks: { stale_minutes: 1_000_000 },
   });

@@ -15,6 +15,17 @@ export interface Io {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Commands that may create a hive (they store something new). Every other command reads or
+ * changes what is there, and on a missing hive fails naming the path it looked at, so a
+ * misplaced cron job or a wrong --dir is noticed instead of answering "nothing here".
+ */
+const MAY_CREATE = new Set(['send', 'inbox', 'register', 'record', 'health record', 'task submit', 'demo', 'demo bot']);
+
+function hiveNeed(name: string): HiveOptions['need'] {
+  return name === 'init' ? 'init' : MAY_CREATE.has(name) ? 'create' : 'existing';
+}
+
 /** Global options that take a value: skipped when looking for the command name. */
 const VALUE_OPTIONS = new Set(['--dir', '--as', '--store']);
 
@@ -190,6 +201,7 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
             env,
             clock: clockFromEnv(env),
             warn: (m) => out.warn(m),
+            need: hiveNeed(spec.name),
             ...overrides,
           });
           if (ctx.storeChoice.kind === 'postgres' && !spec.postgres) {

@@ -1,3 +1,4 @@
+import { dict } from '../common/dict.js';
 import { UsageError } from '../common/errors.js';
 import { check, defaultsOf, describe, type Defaults, type Section } from './schema.js';
 import { messagingSection } from '../messaging/config.js';
@@ -23,7 +24,7 @@ export type Config = { [K in keyof Schema]: Defaults<Schema[K]> };
 export const CONFIG_FILE = 'config.json';
 
 export function defaultConfig(): Config {
-  const out: Record<string, unknown> = {};
+  const out = dict<unknown>();
   for (const [name, section] of Object.entries(SCHEMA)) out[name] = defaultsOf(section as Section);
   return out as Config;
 }
@@ -39,9 +40,11 @@ export function resolveConfig(raw: unknown, file = CONFIG_FILE): Config {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UsageError(`${file}: must be a JSON object`, fix);
   }
+  // Own keys only, looked up with Object.hasOwn: JSON.parse makes `"__proto__"` an own key, and
+  // a plain lookup of "toString" or "constructor" would find Object.prototype's (issue 12.3).
   for (const [sectionName, value] of Object.entries(raw as Record<string, unknown>)) {
     if (sectionName === '$schema' || sectionName === 'version') continue;
-    const section = (SCHEMA as Record<string, Section>)[sectionName];
+    const section = Object.hasOwn(SCHEMA, sectionName) ? (SCHEMA as Record<string, Section>)[sectionName] : undefined;
     if (!section) {
       throw new UsageError(`${file}: unknown key "${sectionName}" (known: ${Object.keys(SCHEMA).join(', ')})`, fix);
     }
@@ -49,8 +52,8 @@ export function resolveConfig(raw: unknown, file = CONFIG_FILE): Config {
       throw new UsageError(`${file}: "${sectionName}" must be an object`, fix);
     }
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-      const leaf = section[key];
-      if (!leaf) throw new UsageError(`${file}: unknown key "${sectionName}.${key}"`, fix);
+      const leaf = Object.hasOwn(section, key) ? section[key] : undefined;
+      if (!leaf) throw new UsageError(`${file}: unknown key "${sectionName}.${key}" (known: ${Object.keys(section).join(', ')})`, fix);
       if (!check(leaf, v)) {
         throw new UsageError(`${file}: "${sectionName}.${key}" must be ${describe(leaf)} (got ${JSON.stringify(v)})`, fix);
       }

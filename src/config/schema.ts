@@ -2,8 +2,8 @@
  * A tiny schema for config.json: each leaf knows its type, its default and its bounds,
  * so validation errors can name the key and the expected type in one line.
  */
-export type IntLeaf = { kind: 'int'; default: number; min?: number; max?: number; doc: string };
-export type NumLeaf = { kind: 'number'; default: number; min?: number; max?: number; doc: string };
+export type IntLeaf = { kind: 'int'; default: number; min: number; max: number; doc: string };
+export type NumLeaf = { kind: 'number'; default: number; min: number; max: number; doc: string };
 export type StrLeaf = { kind: 'string'; default: string; enum?: readonly string[]; doc: string };
 export type OptStrLeaf = { kind: 'string?'; default: string | null; doc: string };
 export type BoolLeaf = { kind: 'boolean'; default: boolean; doc: string };
@@ -11,8 +11,13 @@ export type Leaf = IntLeaf | NumLeaf | StrLeaf | OptStrLeaf | BoolLeaf;
 
 export type Section = Record<string, Leaf>;
 
-export const int = (d: number, doc: string, min = 0, max?: number): IntLeaf => ({ kind: 'int', default: d, min, max, doc });
-export const num = (d: number, doc: string, min = 0, max?: number): NumLeaf => ({ kind: 'number', default: d, min, max, doc });
+/**
+ * Every number has both bounds, named in the error when a value falls outside them: an
+ * unbounded one (a TTL of 1e15 s, a backoff of 1e20 ms) breaks date arithmetic and timers
+ * far from the config file (issue 12.8). The upper bound is required so no key can lack one.
+ */
+export const int = (d: number, doc: string, min: number, max: number): IntLeaf => ({ kind: 'int', default: d, min, max, doc });
+export const num = (d: number, doc: string, min: number, max: number): NumLeaf => ({ kind: 'number', default: d, min, max, doc });
 export const str = (d: string, doc: string, values?: readonly string[]): StrLeaf => ({ kind: 'string', default: d, enum: values, doc });
 export const optStr = (doc: string): OptStrLeaf => ({ kind: 'string?', default: null, doc });
 export const bool = (d: boolean, doc: string): BoolLeaf => ({ kind: 'boolean', default: d, doc });
@@ -28,7 +33,7 @@ export type Defaults<S extends Section> = {
 };
 
 export function defaultsOf<S extends Section>(s: S): Defaults<S> {
-  const out: Record<string, unknown> = {};
+  const out = Object.create(null) as Record<string, unknown>;
   for (const [k, leaf] of Object.entries(s)) out[k] = leaf.default;
   return out as Defaults<S>;
 }
@@ -36,9 +41,9 @@ export function defaultsOf<S extends Section>(s: S): Defaults<S> {
 export function describe(leaf: Leaf): string {
   switch (leaf.kind) {
     case 'int':
-      return `an integer${leaf.min !== undefined ? ` >= ${leaf.min}` : ''}${leaf.max !== undefined ? ` and <= ${leaf.max}` : ''}`;
+      return `an integer >= ${leaf.min} and <= ${leaf.max}`;
     case 'number':
-      return `a number${leaf.min !== undefined ? ` >= ${leaf.min}` : ''}${leaf.max !== undefined ? ` and <= ${leaf.max}` : ''}`;
+      return `a number >= ${leaf.min} and <= ${leaf.max}`;
     case 'string':
       return leaf.enum ? `one of ${leaf.enum.join(', ')}` : 'a string';
     case 'string?':
@@ -64,6 +69,6 @@ export function check(leaf: Leaf, v: unknown): boolean {
   }
 }
 
-function inRange(v: number, min?: number, max?: number): boolean {
-  return (min === undefined || v >= min) && (max === undefined || v <= max);
+function inRange(v: number, min: number, max: number): boolean {
+  return v >= min && v <= max;
 }

@@ -4,6 +4,7 @@
  * only the lines appended since the last one. Kept in state/health-agg.json with the
  * byte offsets already folded.
  */
+import { dict } from '../common/dict.js';
 import { METRIC_DEFS, type MetricName } from './rules.js';
 
 export const MINUTE = 60_000;
@@ -38,7 +39,7 @@ export interface Agg {
 }
 
 export function emptyAgg(): Agg {
-  return { v: 1, metrics_off: 0, perf_off: 0, series: {}, perf: {}, seen: {} };
+  return { v: 1, metrics_off: 0, perf_off: 0, series: dict(), perf: dict(), seen: dict() };
 }
 
 /** One line of metrics.jsonl. */
@@ -81,7 +82,7 @@ function bucketFor<B extends [number, ...unknown[]]>(list: B[], minute: number, 
 
 export function foldMetric(agg: Agg, rec: MetricRecord): void {
   const t = Date.parse(rec.timestamp);
-  if (!Number.isFinite(t) || typeof rec.value !== 'number' || !(rec.metric in METRIC_DEFS)) return;
+  if (!Number.isFinite(t) || typeof rec.value !== 'number' || !Object.hasOwn(METRIC_DEFS, rec.metric)) return;
   const key = `${componentKeyOf(rec)}|${rec.metric}`;
   let s = agg.series[key];
   if (!s) s = agg.series[key] = { t: -Infinity, v: rec.value, b: [] };

@@ -3,6 +3,7 @@
  * Every evaluation folds only the lines appended since the last one into
  * state/health-agg.json, and checks-and-writes alerts under one lock.
  */
+import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
@@ -328,7 +329,7 @@ export async function healthReport(ctx: HiveContext, opts: HealthOptions = {}): 
 export async function botHealthLevels(ctx: HiveContext): Promise<Record<string, Level>> {
   const inputs = await gather(ctx, false);
   const { report } = await evaluateHive(ctx, inputs, { alerts: false });
-  const out: Record<string, Level> = {};
+  const out = dict<Level>();
   for (const b of report.bots) out[b.bot_id!] = b.level;
   return out;
 }
@@ -487,7 +488,7 @@ export async function dashboardData(ctx: HiveContext, opts: HealthOptions = {}):
   const { report, agg, levels } = await evaluateHive(ctx, inputs, { alerts: opts.alerts ?? true });
   const now = ctx.clock();
   const from = Math.floor(now / MINUTE) - cfg.history_minutes + 1;
-  const history: DashboardData['history'] = {};
+  const history: DashboardData['history'] = dict();
   for (const [k, s] of Object.entries(agg.series)) {
     const [comp, metric] = k.split('|') as [string, MetricName];
     (history[comp] ??= {})[metric] = sampleSeries(s, from);

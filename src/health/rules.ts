@@ -3,6 +3,7 @@
  * hysteresis, staleness, and the alert state machine. No I/O: state and clock in,
  * new state and events out.
  */
+import { dict } from '../common/dict.js';
 import type { Config } from '../config/index.js';
 
 export type Level = 'HEALTHY' | 'DEGRADED' | 'CRITICAL' | 'UNKNOWN';
@@ -193,7 +194,7 @@ export interface LevelState {
 }
 
 export function emptyLevelState(): LevelState {
-  return { v: 1, components: {}, recent_alerts: [] };
+  return { v: 1, components: dict(), recent_alerts: [] };
 }
 
 export function recommendationFor(metric: MetricName | 'stale', level: Level, name: string, extra = ''): string {

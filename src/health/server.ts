@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import type { HiveContext } from '../hive.js';
 import { isDeiaError } from '../common/errors.js';
 import type { HealthOptions } from './api.js';
@@ -19,8 +20,37 @@ import { parseWindow } from './views.js';
 export interface ServeOptions extends Pick<HealthOptions, 'measure' | 'sampler'> {
   port: number;
   host: string;
+  /** Idle sockets are closed after this long (default health.serve_idle_timeout_seconds). */
+  idleTimeoutMs?: number;
   /** Called with a one-line description of an error answered with 500. */
   onError?: (message: string) => void;
+}
+
+/**
+ * The Host names this server answers to: loopback names, the address it was told to bind, and
+ * when that is a wildcard (0.0.0.0, ::), this machine's own interface addresses. IP literals
+ * cannot be rebound by DNS; a name other than localhost could be, so none is accepted.
+ */
+export function allowedHostNames(bindHost: string): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]']);
+  const bind = bindHost.toLowerCase();
+  names.add(bind.includes(':') && !bind.startsWith('[') ? `[${bind}]` : bind);
+  if (bind === '0.0.0.0' || bind === '::' || bind === '[::]') {
+    for (const list of Object.values(os.networkInterfaces())) {
+      for (const a of list ?? []) names.add(a.family === 'IPv6' ? `[${a.address.toLowerCase()}]` : a.address);
+    }
+  }
+  return names;
+}
+
+/** `Host: name` or `name:port`; the port, when given, must be the one we listen on. */
+export function hostAllowed(header: string | undefined, names: ReadonlySet<string>, port: number): boolean {
+  if (!header) return false;
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d+))?$/i.exec(header.trim());
+  if (!m) return false;
+  const name = m[1]!.toLowerCase().replace(/\.$/, '');
+  if (m[2] !== undefined ? Number(m[2]) !== port : port !== 80) return false;
+  return names.has(name);
 }
 
 export interface HealthServer {
@@ -49,11 +79,19 @@ export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): P
     return inflight;
   };
 
+  let allowHost: (header: string | undefined) => boolean = () => false; // set once the port is known
   const server = http.createServer((req, res) => {
     const send = (status: number, type: string, body: string, extra: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...SECURITY_HEADERS, ...extra });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    // DNS rebinding: a page on evil.example whose name resolves to 127.0.0.1 reaches this
+    // server with `Host: evil.example`. Only this server's own names are answered.
+    if (!allowHost(req.headers.host)) {
+      const error = `host not allowed: ${JSON.stringify(req.headers.host ?? '')}; open http://127.0.0.1:${port()}/`;
+      send(421, 'application/json', JSON.stringify({ error }) + '\n', { connection: 'close' });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(405, 'application/json', JSON.stringify({ error: 'read-only: GET or HEAD' }) + '\n', { allow: 'GET, HEAD' });
       return;
@@ -99,7 +137,13 @@ export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): P
         json(404, { error: `not found: ${path}`, endpoints: ['/', '/health', '/metrics', '/api/dashboard'] });
     }
   });
-  server.keepAliveTimeout = 5_000;
+  // Sockets idle (between requests, or never sending one) or dripping a request are dropped.
+  const idleMs = opts.idleTimeoutMs ?? ctx.config.health.serve_idle_timeout_seconds * 1000;
+  server.keepAliveTimeout = Math.min(5_000, idleMs);
+  server.headersTimeout = idleMs;
+  server.requestTimeout = idleMs;
+  server.setTimeout(idleMs);
+  const port = () => (server.address() as AddressInfo | null)?.port ?? opts.port;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -108,6 +152,8 @@ export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): P
     });
   });
   const addr = server.address() as AddressInfo;
+  const names = allowedHostNames(opts.host);
+  allowHost = (header) => hostAllowed(header, names, addr.port);
   const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${hostForUrl}:${addr.port}/`,

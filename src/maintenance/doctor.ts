@@ -7,6 +7,8 @@ import {
   clearStaleLock,
   fsNowOf,
   lockStatus,
+  isLink,
+  readLink,
   readText,
   removeFile,
   removeWorldWritable,
@@ -129,13 +131,16 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
       continue;
     }
     if (e.kind === 'symlink') {
-      result.problems.push({
+      if (e.rel.endsWith(MOVED_LINK_SUFFIX)) continue; // moved aside by an earlier repair: no file deia uses
+      const p: Problem = {
         kind: 'symlink',
         path: e.rel,
-        detail: 'symbolic link inside the hive (deia never makes one; writes could land outside the folder)',
+        detail: `symbolic link inside the hive${linkTarget(store, e.rel)} (deia never makes one, and refuses to write through it)`,
         repaired: false,
         action: 'inspect and remove it by hand',
-      });
+      };
+      if (repair) moveLinkAside(store, p);
+      result.problems.push(p);
       continue;
     }
     if (e.kind === 'file') {
@@ -262,6 +267,30 @@ async function checkJsonl(
     }
   }
   result.problems.push(...problems);
+}
+
+/** What a repaired link is renamed to: a name no part of deia reads or writes. */
+const MOVED_LINK_SUFFIX = '.link-moved-aside';
+
+function linkTarget(store: HiveContext['store'], rel: string): string {
+  const t = readLink(store, rel);
+  return t === undefined ? '' : ` pointing to ${t}`;
+}
+
+/** Rename the link itself (its target is never opened), to the first free NAME.link-moved-aside[.N]. */
+function moveLinkAside(store: HiveContext['store'], p: Problem): void {
+  for (let n = 0; n < 100; n++) {
+    const to = `${p.path}${MOVED_LINK_SUFFIX}${n ? `.${n}` : ''}`;
+    if (store.exists(to) || isLink(store, to)) continue;
+    try {
+      store.moveLinkAside(p.path, to);
+      p.repaired = true;
+      p.action = `link renamed to ${to} (its target was not touched)`;
+    } catch (err) {
+      p.action = `could not move it: ${(err as Error).message}`;
+    }
+    return;
+  }
 }
 
 function preview(text: string): string {

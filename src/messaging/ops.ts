@@ -9,6 +9,7 @@
  *   state/archiving/<bot>.json  where a mailbox's archive ended before a compaction's appends (until its rename)
  *   bot-messaging.jsonl    audit log, one event a line, appended last in each critical section
  */
+import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
@@ -804,7 +805,7 @@ export function messagingStatus(ctx: HiveContext): MessagingStatus {
 
 /** Unread P0 + P1 messages per bot (a load signal for routing). */
 export function urgentUnreadCounts(ctx: HiveContext, bots?: string[]): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out = dict<number>();
   for (const b of bots ?? knownBots(ctx)) {
     let n = 0;
     if (hasInbox(ctx, b)) for (const m of readMailbox(ctx, b).messages) if (m.status === 'delivered' && (m.priority === 'P0' || m.priority === 'P1')) n++;
@@ -815,7 +816,7 @@ export function urgentUnreadCounts(ctx: HiveContext, bots?: string[]): Record<st
 
 /** Messages waiting: pending in the outbox and unread in inboxes, per bot. */
 export function queueDepth(ctx: HiveContext): QueueDepth {
-  const by_bot: QueueDepth['by_bot'] = {};
+  const by_bot: QueueDepth['by_bot'] = dict();
   let pending = 0;
   let unread = 0;
   for (const m of readOutbox(ctx).byId.values()) {

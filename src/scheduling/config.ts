@@ -10,11 +10,13 @@ export const schedulingSection = {
     720,
     'half-life of the long view: outcomes this old weigh half as much; long enough that nothing is forgotten while nothing changes',
     0.001,
+    87_600,
   ),
   short_half_life_hours: num(
     1.25,
     'half-life of the short view, the one that notices change; trusted only when its interval and the long one do not overlap',
     0.001,
+    87_600,
   ),
   trend_z: num(
     2.5,
@@ -22,16 +24,18 @@ export const schedulingSection = {
     0.5,
     10,
   ),
-  trend_min_weight: num(2, 'effective outcomes the short view needs before it can signal a change', 0),
+  trend_min_weight: num(2, 'effective outcomes the short view needs before it can signal a change', 0, 1_000_000),
   reset_cap: num(
     2,
     'after a decline is detected, the other bots of that type keep at most this many effective outcomes (their means stay, their certainty goes, so they are tried again)',
     0,
+    1_000_000,
   ),
   trend_hold_hours: num(
     1,
     'after a decline is detected the bot is judged by its recent outcomes for this long, then tried again (a recovered bot is found within about this time)',
     0,
+    87_600,
   ),
   max_hold_factor: num(
     4,
@@ -67,15 +71,16 @@ export const schedulingSection = {
     1000,
   ),
   speed_weight: num(0, 'retired (ignored; see duration_cost_per_hour): kept so config files written by older versions stay valid', 0, 1),
-  load_free: num(0, 'retired (ignored: routing does not weigh load): kept so older config files stay valid', 0),
+  load_free: num(0, 'retired (ignored: routing does not weigh load): kept so older config files stay valid', 0, 1_000_000),
   load_penalty: num(0, 'retired (ignored): kept so older config files stay valid', 0, 1),
-  load_evidence_min: num(0, 'retired (ignored): kept so older config files stay valid', 0),
-  load_evidence_z: num(0, 'retired (ignored): kept so older config files stay valid', 0),
+  load_evidence_min: num(0, 'retired (ignored): kept so older config files stay valid', 0, 1_000_000),
+  load_evidence_z: num(0, 'retired (ignored): kept so older config files stay valid', 0, 1_000_000),
   load_evidence_decay: num(1, 'retired (ignored): kept so older config files stay valid', 0.5, 1),
   rebase_keep: num(
     100,
     'effective outcomes of a bot\'s past kept when a change is detected (0 = forget the past entirely; more = a passing outage is forgiven sooner)',
     0,
+    1_000_000_000,
   ),
   exploration: num(
     0.15,
@@ -84,7 +89,7 @@ export const schedulingSection = {
     10,
   ),
   confidence_samples: int(200, 'posterior draws used to estimate confidence = P(recommended bot is the best)', 10, 100000),
-  min_samples: int(3, 'outcomes below which a candidate is marked "no data yet: exploring"', 0),
+  min_samples: int(3, 'outcomes below which a candidate is marked "no data yet: exploring"', 0, 1_000_000),
   duration_window: int(31, 'recent durations kept per bot × type (for the mean, quantile and median)', 1, 1000),
   task_types: str(
     'code,analysis,writing,planning,testing,documentation,other',

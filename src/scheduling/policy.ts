@@ -22,6 +22,7 @@
  * is P(best) under the same posterior (short view after a change) over all candidates, by
  * sampling, and never exactly 0 or 1. If every candidate is CRITICAL, the least bad is chosen.
  */
+import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import type { Config } from '../config/index.js';
 import { beta, type Random } from './random.js';

@@ -164,3 +164,21 @@ export function removeFile(store: Store, rel: string): boolean {
     throw e;
   }
 }
+
+/** The entry is a symbolic link (dangling ones included). */
+export function isLink(store: Store, rel: string): boolean {
+  try {
+    return fs.lstatSync(store.path(rel)).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Where a link points (as written in the link), or undefined. */
+export function readLink(store: Store, rel: string): string | undefined {
+  try {
+    return fs.readlinkSync(store.path(rel));
+  } catch {
+    return undefined;
+  }
+}

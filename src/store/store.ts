@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
+import { nullProtoReviver } from '../common/dict.js';
 import { DeiaError } from '../common/errors.js';
 import { guardMethods, sizeOf, truncateBack } from './errors.js';
 import { acquire, compareLocks, DEFAULT_LOCK, type LockOptions } from './lock.js';
@@ -71,6 +72,29 @@ export class Store {
     return abs;
   }
 
+  /**
+   * Absolute path of a file deia is about to write (or create a folder for): no component
+   * below the hive folder may be a symbolic link, so a link planted inside the hive can never
+   * redirect a write to a file outside it (issue 12.2). The hive folder itself may be a link:
+   * that is the user's own choice of where the hive lives.
+   */
+  writePath(rel: string): string {
+    const abs = this.path(rel);
+    const rootAbs = path.resolve(this.root);
+    let cur = rootAbs;
+    for (const part of path.relative(rootAbs, abs).split(path.sep).filter(Boolean)) {
+      cur = path.join(cur, part);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(cur);
+      } catch {
+        break; // not there yet: nothing below it can be a link either
+      }
+      if (st.isSymbolicLink()) throw symlinkError(cur);
+    }
+    return abs;
+  }
+
   exists(rel = '.'): boolean {
     return fs.existsSync(this.path(rel));
   }
@@ -85,7 +109,7 @@ export class Store {
 
   /** Create the hive folder (and a sub-folder) on first write. */
   ensureDir(relDir = '.'): void {
-    fs.mkdirSync(this.path(relDir), { recursive: true, mode: DIR_MODE });
+    fs.mkdirSync(this.writePath(relDir), { recursive: true, mode: DIR_MODE });
   }
 
   /** Names of files in a sub-folder (empty when it does not exist). */
@@ -127,6 +151,8 @@ export class Store {
         releases.push(queued);
         await queued.ready;
         this.ensureDir(path.dirname(rel));
+        // The lock folder too: a planted `NAME.lock` link would have its target's times touched.
+        this.writePath(rel + '.lock');
         releases.push(await acquire(this.path(rel), this.lockOptions, (m) => this.warn(m)));
       }
       return await this.chain.run(new Set([...held, ...toTake]), fn);
@@ -255,9 +281,9 @@ export class Store {
    */
   appendHeld(rel: string, records: readonly unknown[]): { offset: number; end: number } {
     if (!this.isHeld(rel)) throw new Error(`appendHeld(${rel}) without holding its lock`);
-    const abs = this.path(rel);
     this.ensureDir(path.dirname(rel));
-    const fd = fs.openSync(abs, 'a+', FILE_MODE);
+    const abs = this.writePath(rel);
+    const fd = openNoFollow(abs, APPEND_FLAGS);
     try {
       let size = fs.fstatSync(fd).size;
       let text = encodeRecords(records);
@@ -483,12 +509,12 @@ export class Store {
     transform: (records: AsyncIterable<T>) => AsyncIterable<T>,
   ): Promise<RewriteStats> {
     if (!this.isHeld(rel)) throw new Error(`rewriteHeld(${rel}) without holding its lock`);
-    const abs = this.path(rel);
+    const abs = this.writePath(rel);
     const stats: RewriteStats = { kept: 0, read: 0, corrupt: 0, bytesBefore: this.size(rel), bytesAfter: 0 };
     if (!fs.existsSync(abs)) return stats;
     const corrupt: string[] = [];
     const tmp = tempNameFor(abs);
-    const fh = await fs.promises.open(tmp, 'w', FILE_MODE);
+    const fh = await fs.promises.open(tmp, TEMP_FLAGS, FILE_MODE);
     try {
       const self = this;
       async function* source(): AsyncGenerator<T> {
@@ -535,9 +561,14 @@ export class Store {
 
   /** Keep damaged text verbatim, one line each, in NAME.corrupt.jsonl (never delete evidence). */
   appendRaw(rel: string, lines: readonly string[]): void {
-    const abs = this.path(rel);
+    const abs = this.writePath(rel);
     const text = lines.map((l) => l.replace(/\n/g, ' ') + '\n').join('');
-    fs.appendFileSync(abs, text, { mode: FILE_MODE });
+    const fd = openNoFollow(abs, APPEND_FLAGS);
+    try {
+      fs.writeSync(fd, text);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   // ---------------------------------------------------------------- small JSON state
@@ -561,7 +592,8 @@ export class Store {
       return undefined;
     }
     try {
-      return JSON.parse(text) as T;
+      // Null-prototype objects: state keyed by ids must not see Object.prototype (issue 12.3).
+      return JSON.parse(text, nullProtoReviver) as T;
     } catch {
       this.warn(`${rel}: state file does not parse; rebuilding it`);
       return undefined;
@@ -589,19 +621,44 @@ export class Store {
   }
 
   /**
-   * Temp + fsync + rename for small whole-file writes (config, state), by npm's
-   * write-file-atomic, which also cleans its temp file if the process dies mid-write.
+   * Temp + fsync + rename for small whole-file writes (config, state). Our own rather than
+   * npm's write-file-atomic, which resolves the target with realpath and so replaces the file
+   * a planted symlink points at (issue 12.2). Here the temp file is created exclusively
+   * (O_EXCL|O_NOFOLLOW) beside the target, and rename replaces a name, never a link's target.
+   * A temp file left by a crash is registered for removal at exit and cleared by `cleanup`.
    */
   async writeFileAtomic(rel: string, text: string): Promise<void> {
     this.ensureDir(path.dirname(rel));
-    // Loaded on first use: most commands never write a state file.
-    const { default: writeFileAtomic } = await import('write-file-atomic');
-    await writeFileAtomic(this.path(rel), text, { mode: FILE_MODE, fsync: true });
+    const abs = this.writePath(rel);
+    const tmp = tempNameFor(abs);
+    try {
+      const fh = await fs.promises.open(tmp, TEMP_FLAGS, FILE_MODE);
+      try {
+        await fh.writeFile(text, 'utf8');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.promises.rename(tmp, abs);
+      syncDir(path.dirname(abs));
+    } catch (e) {
+      await fs.promises.unlink(tmp).catch(() => undefined);
+      throw e;
+    } finally {
+      releaseTemp(tmp);
+    }
   }
 
   /** Move a file aside (log rotation); the caller holds its lock. */
   renameHeld(fromRel: string, toRel: string): void {
-    fs.renameSync(this.path(fromRel), this.path(toRel));
+    fs.renameSync(this.writePath(fromRel), this.writePath(toRel));
+  }
+
+  /** Rename a symbolic link inside the hive (never its target): doctor --repair moves links aside. */
+  moveLinkAside(rel: string, toRel: string): void {
+    const abs = this.path(rel);
+    if (!fs.lstatSync(abs).isSymbolicLink()) throw new Error(`${rel} is not a symbolic link`);
+    fs.renameSync(abs, this.writePath(toRel));
   }
 
   remove(rel: string): void {
@@ -641,6 +698,37 @@ export interface RewriteStats {
 
 export function corruptNameOf(rel: string): string {
   return rel.replace(/\.jsonl$/, '') + '.corrupt.jsonl';
+}
+
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR, O_WRONLY } = fs.constants;
+/** Appends read the last byte (torn-tail check), so read-write; never through a final link. */
+const APPEND_FLAGS = O_RDWR | O_APPEND | O_CREAT | (O_NOFOLLOW ?? 0);
+/** A temp file is always new: an existing name (a planted link included) is an error. */
+const TEMP_FLAGS = O_WRONLY | O_CREAT | O_EXCL | (O_NOFOLLOW ?? 0);
+
+function symlinkError(abs: string): DeiaError {
+  let target = '';
+  try {
+    target = ` (it points to ${fs.readlinkSync(abs)})`;
+  } catch {
+    // gone meanwhile
+  }
+  return new DeiaError(
+    `refusing to write through a symbolic link: ${abs}${target}`,
+    'deia never makes links inside the hive; run `deia doctor --repair` to move it aside',
+    1,
+    'ESYMLINK',
+  );
+}
+
+/** open(2) that refuses a link as the last component (ELOOP) with deia's one-line error. */
+function openNoFollow(abs: string, flags: number): number {
+  try {
+    return fs.openSync(abs, flags, FILE_MODE);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw symlinkError(abs);
+    throw e;
+  }
 }
 
 function syncDir(dir: string): void {

@@ -8,6 +8,7 @@
  * Recording an outcome (performance.jsonl, later in the order) happens under the tasks lock,
  * just after the done/failed record, and exactly once (see finishTask and settleOutcomes).
  */
+import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { parsePriority, parseTokens } from '../common/parse.js';
@@ -150,7 +151,7 @@ function resolveOpen(ctx: HiveContext, open: Map<string, Task>, id: string): Tas
 
 /** Unfinished tasks (assigned or in progress) per bot: the load signal routing uses. */
 export function inProgressCounts(ctx: HiveContext): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out = dict<number>();
   for (const t of openTasks(ctx).values()) {
     if ((t.status === 'assigned' || t.status === 'in_progress') && t.bot_id) out[t.bot_id] = (out[t.bot_id] ?? 0) + 1;
   }
@@ -430,7 +431,7 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
   const tasks = view.fold.open;
   // Levels serve both rules: take back from CRITICAL bots, and prefer others when assigning.
   const open = tasks.size > 0;
-  let levels: Record<string, string> = {};
+  let levels = dict<string>();
   if (open) {
     try {
       levels = await botHealthLevels(ctx);

@@ -1,6 +1,8 @@
 /** `deia scale`: gather the signals, apply the pure rules of scale.ts, optionally run the commands. */
+import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
+import { assertOwnedForCommands } from '../store/locate.js';
 import { botHealthLevels } from '../health/api.js';
 import { urgentUnreadCounts } from '../messaging/api.js';
 import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
@@ -27,7 +29,7 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
   const view = loadView(ctx);
   const tasks = [...view.fold.open.values()];
   const activity = view.fold.activity;
-  const load: Record<string, number> = {};
+  const load = new Map<string, number>();
   const typeCount = new Map([...view.fold.types].map(([bot, m]) => [bot, new Map(m)]));
   let queued = 0;
   let notStarted = 0;
@@ -36,7 +38,7 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     if (t.status === 'queued') queued++;
     if (t.status === 'assigned') notStarted++;
     if (t.status === 'queued' || t.status === 'assigned') waitingTypes.push(t.task_type);
-    if (t.bot_id && (t.status === 'assigned' || t.status === 'in_progress')) load[t.bot_id] = (load[t.bot_id] ?? 0) + 1;
+    if (t.bot_id && (t.status === 'assigned' || t.status === 'in_progress')) load.set(t.bot_id, (load.get(t.bot_id) ?? 0) + 1);
     if (t.bot_id) countType(typeCount, t.bot_id, t.task_type);
   }
   const firstSeen = new Map<string, number>();
@@ -44,8 +46,8 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     if (r?.bot_id && !firstSeen.has(r.bot_id)) firstSeen.set(r.bot_id, Date.parse(r.timestamp));
   }
   const botIds = [...new Set([...knownBots(ctx), ...activity.keys()])].sort();
-  const urgent = botIds.length ? urgentUnreadCounts(ctx, botIds) : {};
-  let levels: Record<string, Level> = {};
+  const urgent = botIds.length ? urgentUnreadCounts(ctx, botIds) : dict<number>();
+  let levels = dict<Level>();
   try {
     levels = (await botHealthLevels(ctx)) as Record<string, Level>;
   } catch (e) {
@@ -53,7 +55,7 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
   }
   const bots = botIds.map((b) => ({
     bot_id: b,
-    load: load[b] ?? 0,
+    load: load.get(b) ?? 0,
     health: levels[b] ?? 'UNKNOWN',
     last_activity_ms: activity.get(b),
     first_seen_ms: firstSeen.get(b),
@@ -85,6 +87,8 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     result.exec_note = `scaling.${look.action === 'up' ? 'spawn' : 'retire'}_command is not set in config.json: advice only`;
     return result;
   }
+  // The command runs as the current user: only a hive of theirs may say what it is.
+  assertOwnedForCommands(ctx.dir, `scaling.${look.action === 'up' ? 'spawn' : 'retire'}_command`);
   // Claim the cooldown under the state's lock before running anything (decided again from the
   // state as it is now): of two concurrent `--exec` runs, only one acts on the same advice.
   let previous: ScaleState | undefined;

@@ -17,6 +17,7 @@
  * recent work. That also bounds the queries that need finished tasks (`task list` without an
  * open status, `task show` of a finished task), which fold tasks.jsonl.
  */
+import { dict } from '../common/dict.js';
 import type { HiveContext } from '../hive.js';
 import type { FileCursor } from '../store/store.js';
 import { TASKS_FILE, emptyFold, foldOpen, outcomeKey, type OpenFold, type PendingOutcome, type Task, type TaskRecord } from './model.js';
@@ -62,7 +63,7 @@ function parseState(s: StateFile | undefined): TaskView | undefined {
 }
 
 function toFile(v: TaskView): StateFile {
-  const types: StateFile['types'] = {};
+  const types: StateFile['types'] = dict();
   for (const [bot, m] of v.fold.types) types[bot] = Object.fromEntries(m);
   return {
     v: 1,

@@ -61,7 +61,23 @@ export default defineCommand({
   async exec(run) {
     const { healthReport } = await import('../../health/api.js');
     const { exitCodeOf } = await import('../../health/rules.js');
-    const report = await healthReport(run.hive(), { bot: run.opts.bot });
+    let ctx;
+    try {
+      ctx = run.hive();
+    } catch (e) {
+      // A check on a hive that is not there is UNKNOWN, said where a monitoring system reads it.
+      if ((e as { code?: string }).code !== 'ENOHIVE') throw e;
+      const { message, hint } = e as { message: string; hint?: string };
+      if (run.opts.nagios && !run.out.json) {
+        run.out.line(`DEIA HEALTH UNKNOWN - ${message}`);
+        return 3;
+      }
+      if (run.out.json) run.out.printJson({ level: 'UNKNOWN', reason: message, components: [], bots: [], alerts: [] });
+      else run.out.line(`health: UNKNOWN (${message})`);
+      run.out.error(message, hint);
+      return 3;
+    }
+    const report = await healthReport(ctx, { bot: run.opts.bot });
     if (run.opts.nagios && !run.out.json) {
       const { nagiosLine } = await import('../../health/format.js');
       run.out.line(nagiosLine(report));
