@@ -6,6 +6,7 @@
  * (audit log). Every command folds only the lines appended since the offset, under the state lock,
  * so `recommend` costs the same with 100 or 100,000 outcomes recorded.
  */
+import { toDict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
@@ -51,6 +52,9 @@ function params(ctx: HiveContext): PolicyParams {
 function loadState(ctx: HiveContext): SchedState {
   const s = ctx.store.readJson<SchedState>(STATE_FILE);
   if (!s || s.version !== 1 || typeof s.offset !== 'number' || typeof s.aggs !== 'object' || s.aggs === null) return emptyState();
+  // Keyed by task type, then bot id: no lookup may reach Object.prototype (issue 12.3).
+  s.aggs = toDict(s.aggs);
+  for (const type of Object.keys(s.aggs)) s.aggs[type] = toDict(s.aggs[type]);
   return s;
 }
 
