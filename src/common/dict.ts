@@ -17,12 +17,3 @@ export function toDict<T>(o: Readonly<Record<string, T>> | null | undefined): Di
   if (o) for (const k of Object.keys(o)) d[k] = o[k]!;
   return d;
 }
-
-/**
- * JSON.parse reviver giving every object a null prototype: state files keyed by ids are read
- * back as dicts, so no lookup can reach Object.prototype. Arrays stay arrays.
- */
-export function nullProtoReviver(_key: string, value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  return Object.setPrototypeOf(value, null);
-}

@@ -3,7 +3,7 @@
  * Every evaluation folds only the lines appended since the last one into
  * state/health-agg.json, and checks-and-writes alerts under one lock.
  */
-import { dict } from '../common/dict.js';
+import { dict, toDict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
@@ -117,7 +117,9 @@ function foldNew(ctx: HiveContext, agg: Agg): boolean {
 
 function loadAgg(ctx: HiveContext): Agg {
   const a = ctx.store.readJson<Agg>(AGG_FILE);
-  return a && a.v === 1 ? a : emptyAgg();
+  if (!a || a.v !== 1) return emptyAgg();
+  // Keyed by bot id: no lookup may reach Object.prototype (issue 12.3). Series keys hold a '|'.
+  return { ...a, series: toDict(a.series), perf: toDict(a.perf), seen: toDict(a.seen) };
 }
 
 function loadLevels(ctx: HiveContext): LevelState {

@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
-import { nullProtoReviver } from '../common/dict.js';
 import { DeiaError } from '../common/errors.js';
 import { guardMethods, sizeOf, truncateBack } from './errors.js';
 import { acquire, compareLocks, DEFAULT_LOCK, type LockOptions } from './lock.js';
@@ -592,8 +591,7 @@ export class Store {
       return undefined;
     }
     try {
-      // Null-prototype objects: state keyed by ids must not see Object.prototype (issue 12.3).
-      return JSON.parse(text, nullProtoReviver) as T;
+      return JSON.parse(text) as T;
     } catch {
       this.warn(`${rel}: state file does not parse; rebuilding it`);
       return undefined;
