@@ -70,7 +70,8 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
   const early = chooseStore({ flag: opts.store, env });
   const located = findHive({ dir: opts.dir ?? (early.kind === 'file' ? early.dir : undefined), env, cwd: opts.cwd });
   assertTrusted(located, env);
-  checkPresence(located, opts);
+  // A PostgreSQL hive named by --store or DEIA_STORE needs no folder; its own checks say what is missing.
+  if (early.kind !== 'postgres') checkPresence(located, opts);
   const dir = located.dir;
   const store = new Store(dir, { warn: opts.warn });
   const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);

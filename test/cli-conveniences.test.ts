@@ -71,7 +71,7 @@ describe('--json errors', () => {
       [['inbox', '--bogus', '--json'], 2, 'EUNKNOWNOPTION'],
       [['conversation', 'A', '--json'], 2, 'EMISSINGARG'],
       [['inbox', '--json'], 2, 'EUSAGE'],
-      [['task', 'show', 'nope', '--json'], 1, 'EFAIL'],
+      [['task', 'show', 'nope', '--json'], 1, 'ENOHIVE'],
     ];
     for (const [args, code, errCode] of cases) {
       const r = deia(args, { dir });

@@ -29,13 +29,18 @@ describe('ids named after built-in object properties', () => {
     ok(rec, 'recommend');
     const ids = JSON.parse(rec.stdout).candidate_bots.map((c: { bot_id: string }) => c.bot_id);
     for (const bot of PROTO_NAMES) expect(ids).toContain(bot);
-    // Task types are a fixed list: a type named after a built-in property is an unknown type.
-    for (const t of [...PROTO_NAMES, '__proto__']) {
-      for (const args of [['recommend', t], ['record', 'BOT-1', t, '--success'], ['task', 'submit', 'x', '--type', t, '--as', 'LEAD']]) {
-        const r = deia(args, { dir });
-        expect(r.code, args.join(' ')).toBe(2);
-        expect(r.stderr).toMatch(/^deia: unknown task type/);
-      }
+    // Task types are open (any name passing the id rules): one named after a built-in property is
+    // a type like any other, and `__proto__` (not an id) is refused.
+    for (const t of PROTO_NAMES) {
+      ok(deia(['record', 'BOT-1', t, '--success'], { dir }), `record BOT-1 ${t}`);
+      const r = deia(['recommend', t, '--json'], { dir });
+      ok(r, `recommend ${t}`);
+      expect(JSON.parse(r.stdout).candidate_bots.map((c: { bot_id: string }) => c.bot_id)).toContain('BOT-1');
+    }
+    for (const args of [['recommend', '__proto__'], ['record', 'BOT-1', '__proto__', '--success'], ['task', 'submit', 'x', '--type', '__proto__', '--as', 'LEAD']]) {
+      const r = deia(args, { dir });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^deia: invalid task type/);
     }
     const health = deia(['health', '--json'], { dir });
     expect(health.stderr).not.toMatch(/internal error|Cannot read/);

@@ -116,7 +116,7 @@ describe('deia record / recommend / stats (real processes)', () => {
     for (const args of [['stats', '--json'], ['recommend', 'code', '--json']]) {
       const r = deia(args, { dir });
       expect(r.code).toBe(1);
-      expect(r.stdout).toBe('');
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'ENOHIVE', message: `hive not found at ${dir}` });
       expect(r.stderr).toContain(`hive not found at ${dir}`);
     }
     expect(fs.existsSync(dir)).toBe(false);

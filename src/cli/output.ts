@@ -86,12 +86,17 @@ export class Output {
    * stdout gets a document either way; `code` is stable (docs/cli.md).
    */
   error(message: string, hint?: string, code = 'EFAIL'): void {
-    this.clearProgress();
-    this.stderr.write(`deia: ${oneLine(message)}${hint ? ` (${oneLine(hint)})` : ''}\n`);
+    this.errorLine(message, hint);
     if (this.json) {
       const error = { code, message: oneLine(message), hint: hint === undefined ? null : oneLine(hint) };
       this.stdout.write(JSON.stringify({ error }, null, 2) + '\n');
     }
+  }
+
+  /** The one-line error on stderr only: for a command whose --json answer on stdout already says it (health UNKNOWN). */
+  errorLine(message: string, hint?: string): void {
+    this.clearProgress();
+    this.stderr.write(`deia: ${oneLine(message)}${hint ? ` (${oneLine(hint)})` : ''}\n`);
   }
 
   /** Width of the terminal the progress line is drawn on (undefined when not a terminal). */

@@ -20,7 +20,7 @@ export interface Io {
  * changes what is there, and on a missing hive fails naming the path it looked at, so a
  * misplaced cron job or a wrong --dir is noticed instead of answering "nothing here".
  */
-const MAY_CREATE = new Set(['send', 'inbox', 'register', 'record', 'health record', 'task submit', 'demo', 'demo bot']);
+const MAY_CREATE = new Set(['send', 'inbox', 'register', 'record', 'health record', 'task submit', 'demo', 'demo bot', 'mcp', 'hook', 'hooks install', 'prime']);
 
 function hiveNeed(name: string): HiveOptions['need'] {
   return name === 'init' ? 'init' : MAY_CREATE.has(name) ? 'create' : 'existing';

@@ -74,7 +74,7 @@ export default defineCommand({
       }
       if (run.out.json) run.out.printJson({ level: 'UNKNOWN', reason: message, components: [], bots: [], alerts: [] });
       else run.out.line(`health: UNKNOWN (${message})`);
-      run.out.error(message, hint);
+      run.out.errorLine(message, hint);
       return 3;
     }
     const report = await healthReport(ctx, { bot: run.opts.bot });
