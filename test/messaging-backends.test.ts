@@ -36,7 +36,7 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
   },
 ];
 
-describe.each(fixtures)('messaging on the $kind backend', ({ make }) => {
+describe.each(fixtures)('messaging on the $kind backend', ({ kind, make }) => {
   let fx: Fixture;
   const run = (args: string[], opts: CliOptions = {}) => deia([...fx.args, ...args], opts);
   const runAsync = (args: string[], opts: CliOptions = {}) => deiaAsync([...fx.args, ...args], opts);
@@ -144,6 +144,58 @@ describe.each(fixtures)('messaging on the $kind backend', ({ make }) => {
     expect(run(['inbox', 'B', '--next', '--as', 'W2']).code).toBe(1);
     const events = (await auditEvents()).filter((e) => e.message_id === id).map((e) => e.event);
     expect(events).toEqual(['message_queued', 'message_delivered', 'message_claimed', 'message_released', 'message_claimed', 'message_claimed', 'message_acked']);
+  });
+
+  it('@all reaches every other bot with an inbox; a repeated --key returns the first send and stores nothing', async () => {
+    for (const b of ['A', 'B', 'C']) expect(run(['inbox', '--as', b]).code).toBe(0);
+    const all = run(['send', '@all', 'standup in 5', '--as', 'A', '--json']);
+    expect(all.code, all.stderr).toBe(0);
+    const sent = JSON.parse(all.stdout);
+    expect(sent.map((m: Record<string, unknown>) => [m.to_bot, m.status, m.recipient_known])).toEqual([
+      ['B', 'delivered', true],
+      ['C', 'delivered', true],
+    ]);
+    const first = run(['send', 'B', 'deploy v2', '--key', 'deploy-42', '--as', 'A', '--json']);
+    const again = run(['send', 'B', 'deploy v2', '--key', 'deploy-42', '--as', 'A', '--json']);
+    expect(first.code).toBe(0);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).message_id).toBe(JSON.parse(first.stdout).message_id);
+    // The same key from another sender is another key.
+    const other = run(['send', 'B', 'deploy v2', '--key', 'deploy-42', '--as', 'C', '--json']);
+    expect(JSON.parse(other.stdout).message_id).not.toBe(JSON.parse(first.stdout).message_id);
+    const inbox = JSON.parse(run(['inbox', '--as', 'B', '--json']).stdout) as Array<Record<string, unknown>>;
+    expect(inbox.map((m) => m.content).sort()).toEqual(['deploy v2', 'deploy v2', 'standup in 5']);
+    const queued = (await auditEvents()).filter((e) => e.event === 'message_queued');
+    expect(queued).toHaveLength(4);
+    // Concurrent sends with one key store one message.
+    const runs = await Promise.all(Array.from({ length: 4 }, () => runAsync(['send', 'C', 'once', '--key', 'k-race', '--as', 'A', '--json'])));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    expect(new Set(runs.map((r) => JSON.parse(r.stdout).message_id)).size).toBe(1);
+    expect((JSON.parse(run(['inbox', '--as', 'C', '--json']).stdout) as Array<Record<string, unknown>>).filter((m) => m.content === 'once')).toHaveLength(1);
+  });
+
+  it('a full inbox (max_inbox_unread) keeps mail pending; inbox --next --wait receives it once the first is claimed', async () => {
+    // Settings live in the folder's config.json; a PostgreSQL hive reads them from the folder named by --dir.
+    const cfgDir = kind === 'file' ? fx.where : tempHive().dir;
+    expect(deia(['init', '--dir', cfgDir]).code).toBe(0);
+    const cfgFile = `${cfgDir}/config.json`;
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    Object.assign(cfg.messaging, { max_inbox_unread: 1, backoff_base_ms: 1000, backoff_cap_ms: 2000 });
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    const withCfg = kind === 'file' ? [] : ['--dir', cfgDir];
+    expect(run([...withCfg, 'register', 'Q']).code).toBe(0);
+    const first = JSON.parse(run([...withCfg, 'send', 'Q', 'first', '--as', 'A', '--json']).stdout).message_id;
+    const r2 = run([...withCfg, 'send', 'Q', 'second', '--as', 'A', '--json']);
+    expect(r2.code).toBe(0);
+    expect(r2.stderr).toMatch(/Q: recipient inbox is full: message kept pending/);
+    const second = JSON.parse(r2.stdout);
+    expect(second).toMatchObject({ status: 'pending', last_error: 'recipient inbox is full' });
+    expect(JSON.parse(run([...withCfg, 'inbox', '--next', '--json', '--as', 'Q']).stdout).message_id).toBe(first);
+    const t = Date.now();
+    const w = await runAsync([...withCfg, 'inbox', '--next', '--wait', '15', '--json', '--as', 'Q']);
+    expect(w.code, w.stderr).toBe(0);
+    expect(JSON.parse(w.stdout).message_id).toBe(second.message_id);
+    expect(Date.now() - t).toBeLessThan(12_000);
   });
 
   it('status and conversation: the same JSON on both backends', () => {

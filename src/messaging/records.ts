@@ -8,9 +8,10 @@
  *   queue pending.<bot>    where earlier versions kept waiting mail: still moved when the bot gets an inbox
  *   document bot.<bot>     the bot has an inbox;  log bots: registrations (bots.jsonl's lines)
  *   log bot-messaging      the audit log, line for line as the file backend writes it
- * Not yet here (the folder's code has them): --key idempotency, @all, the inbox-full limit
- * (max_inbox_unread), compaction.
+ *   document key.<bot>.<hash>  what a `send --key` stored (a repeat returns it, storing nothing)
+ * Not yet here (the folder's code has it): compaction, and forgetting old keys (key_retention_hours).
  */
+import { createHash } from 'node:crypto';
 import { iso } from '../common/clock.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
@@ -104,45 +105,103 @@ async function deliverPendingOn(b: StorageBackend, ctx: HiveContext, bot: string
   }
 }
 
+/** The document of one idempotency key of one sender (a hash: keys are free text, document names are not). */
+const KEY_DOC = (from: string, key: string) => `key.${from}.${createHash('sha256').update(key).digest('hex').slice(0, 48)}`;
+interface KeyDoc {
+  key: string;
+  at: string;
+  messages: Message[];
+}
+
+/**
+ * `deia send` on the interface, the folder's rules (validateSend, newMessage, decideAttempt):
+ * every message of the batch, its key documents and audit lines commit in one transaction, so a
+ * batch is stored whole or not at all. `@all` goes to every registered bot but the sender; a
+ * repeated `--key` of the same sender returns the first send's messages and stores nothing; a
+ * full inbox (`max_inbox_unread`) keeps the mail pending and retried, as in a folder.
+ */
 export async function sendOn(b: StorageBackend, ctx: HiveContext, inputs: readonly SendInput[], label: (i: number) => string = () => ''): Promise<Message[]> {
   const cfg = ctx.config.messaging;
-  const planned = inputs.map((input, i) => {
-    const v = validateSend(input, cfg, ctx.identity, label(i));
-    if (v.to === ALL) throw new UsageError(`${label(i)}@all does not run on a PostgreSQL store yet`, 'send to each bot by name');
-    if (v.key !== null) throw new UsageError(`${label(i)}--key does not run on a PostgreSQL store yet`, 'send without --key');
-    return v;
-  });
-  const now = ctx.clock();
-  const nowIso = iso(now);
-  for (const from of new Set(planned.map((v) => v.from))) await ensureInboxOn(b, ctx, from);
+  const valid = inputs.map((input, i) => validateSend(input, cfg, ctx.identity, label(i)));
+  if (valid.length === 0) return [];
+  for (const from of new Set(valid.map((v) => v.from))) await ensureInboxOn(b, ctx, from);
   await deliverDueOn(b, ctx);
-  const out: Message[] = [];
-  for (const v of planned) {
-    const id = ctx.ids();
-    if (typeof id !== 'string' || !MESSAGE_ID.test(id)) throw new DeiaError(`the id source produced an invalid message id`, 'ids must be 1-128 letters, digits, ".", "_", ":" or "-"');
-    const m = newMessage(v, v.to, id, now, cfg, nowIso);
-    // Inside one transaction holding the recipient's document: a bot registering meanwhile either
-    // sees this message in the outbox (and takes it) or this send sees its inbox.
-    const stored = await b.transaction({ docs: [BOT_DOC(v.to), OUTBOX_DOC], queues: [INBOX(v.to)], logs: [AUDIT_LOG] }, async (tx) => {
-      const hasInbox = (await tx.get(BOT_DOC(v.to))) !== undefined;
-      // The same audit lines as the folder's send: queued, then delivered or (no inbox yet) a retry planned.
-      const attempt = hasInbox ? undefined : decideAttempt(m, now, 'recipient has no inbox', true, cfg, ctx.random);
-      const retry = attempt?.kind === 'retry' ? attempt : undefined;
-      const st: Message = hasInbox
-        ? { ...m, status: 'delivered', delivered_at: nowIso }
-        : { ...m, last_error: 'recipient has no inbox', next_attempt_at: retry?.next_attempt_at ?? null };
-      if (hasInbox) tx.enqueue(INBOX(v.to), [asItem(st, now)]);
-      else tx.put<OutboxDoc>(OUTBOX_DOC, { messages: [...((await tx.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? []), st] });
-      tx.append(AUDIT_LOG, [
-        audit('message_queued', now, st, 'pending', null),
-        ...(hasInbox ? [audit('message_delivered', now, st, 'delivered', null)] : []),
-        ...(retry ? [audit('message_retry', now, st, 'pending', { reason: retry.reason, retry_count: retry.retry_count, next_attempt_at: retry.next_attempt_at })] : []),
-      ]);
-      return st;
-    });
-    out.push(stored);
-  }
-  return out;
+  const known = valid.some((v) => v.to === ALL) ? [...(await registeredBots(b))].sort() : [];
+  const plans = valid.map((v) => ({ v, targets: v.to === ALL ? known.filter((x) => x !== v.from) : [v.to], key: v.key === null ? undefined : KEY_DOC(v.from, v.key) }));
+  const recipients = [...new Set(plans.flatMap((p) => p.targets))];
+  const keys = [...new Set(plans.flatMap((p) => (p.key ? [p.key] : [])))];
+  const scope = { docs: [OUTBOX_DOC, ...recipients.map(BOT_DOC), ...keys], queues: [...recipients.map(INBOX), ...recipients.map(DEAD)], logs: [AUDIT_LOG] };
+  return b.transaction(scope, async (tx) => {
+    const now = ctx.clock();
+    const nowIso = iso(now);
+    const hasInbox = new Map<string, boolean>();
+    for (const r of recipients) hasInbox.set(r, (await tx.get(BOT_DOC(r))) !== undefined);
+    const isFull = inboxFullCheck(b, cfg.max_inbox_unread);
+    const seen = new Map<string, Message[]>();
+    for (const k of keys) {
+      const d = await tx.get<KeyDoc>(k);
+      if (d) seen.set(k, d.value.messages);
+    }
+    const out: Message[] = [];
+    const lines: AuditRecord[] = [];
+    const waiting: Message[] = [];
+    for (const { v, targets, key } of plans) {
+      const before = key ? seen.get(key) : undefined;
+      if (before) {
+        out.push(...before);
+        continue;
+      }
+      const mine: Message[] = [];
+      for (const to of targets) {
+        const m = newMessage(v, to, newMessageId(ctx), now, cfg, nowIso);
+        lines.push(audit('message_queued', now, m, 'pending', null));
+        const blocked = !hasInbox.get(to) ? 'recipient has no inbox' : (await isFull(to)) ? 'recipient inbox is full' : undefined;
+        const a = decideAttempt(m, now, blocked, true, cfg, ctx.random);
+        if (a.kind === 'deliver') {
+          const st: Message = { ...m, status: 'delivered', delivered_at: nowIso };
+          tx.enqueue(INBOX(to), [asItem(st, now)]);
+          isFull.added(to);
+          lines.push(audit('message_delivered', now, st, 'delivered', null));
+          mine.push(st);
+          continue;
+        }
+        const r = applyAttempt(m, a, now);
+        lines.push(r.line);
+        if (r.outcome === 'retried') waiting.push(r.message);
+        else tx.enqueue(DEAD(to), [asItem(r.message, now)]);
+        mine.push(r.message);
+      }
+      if (key) {
+        seen.set(key, mine);
+        tx.put<KeyDoc>(key, { key: v.key!, at: nowIso, messages: mine });
+      }
+      out.push(...mine);
+    }
+    if (waiting.length) tx.put<OutboxDoc>(OUTBOX_DOC, { messages: [...((await tx.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? []), ...waiting] });
+    tx.append(AUDIT_LOG, lines);
+    return out;
+  });
+}
+
+function newMessageId(ctx: HiveContext): string {
+  const id = ctx.ids();
+  if (typeof id !== 'string' || !MESSAGE_ID.test(id)) throw new DeiaError(`the id source produced an invalid message id`, 'ids must be 1-128 letters, digits, ".", "_", ":" or "-"');
+  return id;
+}
+
+/**
+ * Back-pressure: whether a bot's inbox holds `max` unread messages, counting those this
+ * transaction adds. Counted once per bot (the transaction holds the inbox, so no other sender
+ * adds meanwhile; a claim only lowers the count), and never more than `max` rows are read.
+ */
+function inboxFullCheck(b: StorageBackend, max: number) {
+  const unread = new Map<string, number>();
+  const check = async (bot: string): Promise<boolean> => {
+    if (!unread.has(bot)) unread.set(bot, (await b.queues.list(INBOX(bot), { states: ['ready', 'leased'], limit: max })).length);
+    return unread.get(bot)! >= max;
+  };
+  check.added = (bot: string) => void unread.set(bot, (unread.get(bot) ?? 0) + 1);
+  return check;
 }
 
 export async function inboxOn(b: StorageBackend, ctx: HiveContext, bot: string, opts: InboxOptions = {}): Promise<Message[] | Message | null> {
@@ -181,7 +240,11 @@ export async function inboxOn(b: StorageBackend, ctx: HiveContext, bot: string, 
     const deadline = Date.now() + opts.wait * 1000;
     let r = await attempt();
     while (empty(r) && Date.now() < deadline) {
-      await w.changed({ timeoutMs: deadline - Date.now() });
+      // Mail kept pending for this bot (its inbox was full) falls due without any change to
+      // wake on: wake then too, and deliver it.
+      const due = await nextDueFor(b, bot);
+      await w.changed({ timeoutMs: Math.max(1, Math.min(deadline - Date.now(), due - ctx.clock() + 5)) });
+      await deliverDueOn(b, ctx);
       r = await attempt();
     }
     return r;
@@ -287,6 +350,11 @@ async function messagesOf(b: StorageBackend, kind: 'inbox' | 'pending' | 'dead',
   return out;
 }
 
+/** Bots with an inbox, sorted (what `knownBots` answers for a folder). */
+export async function knownBotsOn(b: StorageBackend): Promise<string[]> {
+  return [...(await registeredBots(b))].sort();
+}
+
 /** Bots with an inbox: those registered in the log `bots`. */
 async function registeredBots(b: StorageBackend): Promise<Set<string>> {
   const bots = new Set<string>();
@@ -333,6 +401,7 @@ export async function deliverDueOn(b: StorageBackend, ctx: HiveContext, opts: { 
     const res = { ...ZERO };
     const has = new Map<string, boolean>();
     for (const r of recipients) has.set(r, (await tx.get(BOT_DOC(r))) !== undefined);
+    const isFull = inboxFullCheck(b, ctx.config.messaging.max_inbox_unread);
     const keep: Message[] = [];
     const lines: AuditRecord[] = [];
     const current = (await tx.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? [];
@@ -342,17 +411,30 @@ export async function deliverDueOn(b: StorageBackend, ctx: HiveContext, opts: { 
         keep.push(m);
         continue;
       }
-      const r = applyAttempt(m, decideAttempt(m, now, has.get(m.to_bot) ? undefined : 'recipient has no inbox', false, ctx.config.messaging, ctx.random), now);
+      const blocked = !has.get(m.to_bot) ? 'recipient has no inbox' : (await isFull(m.to_bot)) ? 'recipient inbox is full' : undefined;
+      const r = applyAttempt(m, decideAttempt(m, now, blocked, false, ctx.config.messaging, ctx.random), now);
       res[r.outcome]++;
       lines.push(r.line);
-      if (r.outcome === 'delivered') tx.enqueue(INBOX(m.to_bot), [asItem(r.message, now)]);
-      else if (r.outcome === 'retried') keep.push(r.message);
+      if (r.outcome === 'delivered') {
+        tx.enqueue(INBOX(m.to_bot), [asItem(r.message, now)]);
+        isFull.added(m.to_bot);
+      } else if (r.outcome === 'retried') keep.push(r.message);
       else tx.enqueue(DEAD(m.to_bot), [asItem(r.message, now)]);
     }
     tx.put<OutboxDoc>(OUTBOX_DOC, { messages: keep });
     tx.append(AUDIT_LOG, lines);
     return res;
   });
+}
+
+/** When the next pending message to `bot` falls due (a retry or its expiry), ms since the epoch; Infinity when none waits. */
+async function nextDueFor(b: StorageBackend, bot: string): Promise<number> {
+  let due = Infinity;
+  for (const m of await outboxMessages(b)) {
+    if (m.to_bot !== bot || m.status !== 'pending') continue;
+    due = Math.min(due, Date.parse(m.expires_at), m.next_attempt_at === null ? Infinity : Date.parse(m.next_attempt_at));
+  }
+  return due;
 }
 
 async function outboxMessages(b: StorageBackend): Promise<Message[]> {

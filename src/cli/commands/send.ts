@@ -73,22 +73,25 @@ export default defineCommand({
     }
     const ctx = run.hive(from ? { as: from } : {});
     let sent: Message[];
+    // The bots that have an inbox, for "did you mean" and recipient_known: read from the same store.
+    let knownOnStore: string[] | undefined;
     try {
-      sent =
-        ctx.storeChoice.kind === 'postgres'
-          ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../messaging/records.js')).sendOn(b, ctx, inputs, label))
-          : await sendMessages(ctx, inputs, { label });
+      if (ctx.storeChoice.kind === 'postgres') {
+        const records = await import('../../messaging/records.js');
+        [sent, knownOnStore] = await records.onStore(ctx, async (b) => [await records.sendOn(b, ctx, inputs, label), await records.knownBotsOn(b)] as const);
+      } else sent = await sendMessages(ctx, inputs, { label });
     } catch (e) {
       // A commit that could only partly be undone: --json callers get exactly what stayed.
       if (e instanceof PartialSendError && out.json) out.printJson({ error: { code: e.code, message: e.message }, stored: e.stored, audited: e.audited });
       throw e;
     }
-    warnUndelivered(run.out, ctx, sent);
+    const known = () => knownOnStore ?? knownBots(ctx);
+    warnUndelivered(run.out, known, sent);
     if (!opts.stdinJsonl && to === ALL && sent.length === 0) out.warn('no other bot has an inbox: nothing sent');
     if (out.json) {
       // recipient_known: false = no bot of that id ever registered (a typo, or one not started yet).
-      const known = new Set(knownBots(ctx));
-      const doc = sent.map((m) => ({ ...m, recipient_known: known.has(m.to_bot) }));
+      const registered = new Set(known());
+      const doc = sent.map((m) => ({ ...m, recipient_known: registered.has(m.to_bot) }));
       return out.printJson(opts.stdinJsonl || to === ALL ? doc : (doc[0] ?? null));
     }
     // A repeated --key returns ids read back from keys/<sender>.jsonl: sanitised like any stored text.
@@ -96,10 +99,10 @@ export default defineCommand({
   },
 });
 
-function warnUndelivered(out: { warn(m: string): void }, ctx: Parameters<typeof knownBots>[0], sent: Message[]) {
+function warnUndelivered(out: { warn(m: string): void }, knownList: () => string[], sent: Message[]) {
   const missing = [...new Set(sent.filter((m) => m.status !== 'delivered' && m.status !== 'read').map((m) => m.to_bot))];
   if (missing.length === 0) return;
-  const known = knownBots(ctx);
+  const known = knownList();
   for (const b of missing.slice(0, 10)) {
     const m = sent.find((x) => x.to_bot === b)!;
     if (m.last_error === 'recipient has no inbox') {
