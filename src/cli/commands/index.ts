@@ -26,6 +26,7 @@ export const COMMANDS: Record<string, Loader> = {
   'health reset': () => import('./health-reset.js'),
   'health serve': () => import('./health-serve.js'),
   cleanup: () => import('./cleanup.js'),
+  export: () => import('./export.js'),
   doctor: () => import('./doctor.js'),
   register: () => import('./register.js'),
   record: () => import('./record.js'),
