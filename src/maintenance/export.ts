@@ -149,6 +149,13 @@ async function writeLog(ctx: HiveContext, b: StorageBackend, log: string, file: 
   return { lines, archived_lines: archived };
 }
 
+/** A folder's log as it stands, oldest first: its rotated generations, then the live log. */
+export async function* folderLogRecords(ctx: HiveContext, log: string): AsyncIterable<object> {
+  for (const rel of [...rotatedGenerations(ctx, log), `${log}.jsonl`]) {
+    for await (const { record } of ctx.store.stream<object>(rel)) yield record;
+  }
+}
+
 /** NAME.N.jsonl in the hive folder, oldest (highest N) first: whatever log_generations was when they were made. */
 function rotatedGenerations(ctx: HiveContext, log: string): string[] {
   const re = new RegExp(`^${log.replace(/[.-]/g, '\\$&')}\\.(\\d+)\\.jsonl$`);

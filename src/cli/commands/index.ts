@@ -27,6 +27,7 @@ export const COMMANDS: Record<string, Loader> = {
   'health serve': () => import('./health-serve.js'),
   cleanup: () => import('./cleanup.js'),
   export: () => import('./export.js'),
+  migrate: () => import('./migrate.js'),
   doctor: () => import('./doctor.js'),
   register: () => import('./register.js'),
   record: () => import('./record.js'),
