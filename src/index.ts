@@ -55,6 +55,12 @@ export class Hive {
     return doctor(this.ctx, opts);
   }
 
+  /** `deia export --json`: the three audit logs written as JSONL files into `opts.out`. */
+  async exportLogs(opts: import('./maintenance/export.js').ExportOptions) {
+    const { exportAuditLogs } = await import('./maintenance/export.js');
+    return exportAuditLogs(this.ctx, opts);
+  }
+
   async register(bot: string) {
     const { ensureInbox } = await import('./messaging/registry.js');
     return ensureInbox(this.ctx, bot);

@@ -105,6 +105,10 @@ describe('deia --version --json and completion', () => {
     expect(probe(['deia', 'task', 's']).split(' ')).toEqual(['show', 'start', 'submit']);
     expect(probe(['deia', '--dir', '/tmp', 'task', 'l'])).toBe('list');
     expect(probe(['deia', 'inbox', '--w'])).toBe('--wait');
+    expect(probe(['deia', 'exp'])).toBe('export');
+    expect(probe(['deia', 'export', '--o'])).toBe('--out');
+    const dirs = probe(['deia', 'export', '--out', 'sr']).split(' ');
+    expect(dirs).toEqual(['src']); // a folder, as for --dir
     expect(probe(['deia', 'send', 'B', '--priority', ''])).toBe('P0 P1 P2 P3');
   });
 

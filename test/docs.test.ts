@@ -60,4 +60,16 @@ describe('README and docs/', () => {
     expect(readme).toMatch(/^npm test\b/m);
     expect(readme).toMatch(/npm install -g \.|npm link/);
   });
+
+  it('docs/commands.md documents every command, and storage.md names exactly those that run on PostgreSQL', async () => {
+    const { COMMANDS } = await import('../src/cli/commands/index.js');
+    const specs = await Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default));
+    const commands = fs.readFileSync('docs/commands.md', 'utf8');
+    expect(specs.filter((s) => !commands.includes(`\`deia ${s.name}`)).map((s) => s.name)).toEqual([]);
+    const storage = fs.readFileSync('docs/storage.md', 'utf8');
+    const today = storage.slice(storage.indexOf('### What runs on PostgreSQL today'), storage.indexOf('Any other command, pointed at'));
+    expect(today.length).toBeGreaterThan(100);
+    const named = new Set([...today.matchAll(/`(?:deia )?([a-z][a-z ]*?)`/g)].map((m) => m[1]!).filter((w) => COMMANDS[w]));
+    expect([...named].sort()).toEqual(specs.filter((s) => s.postgres).map((s) => s.name).sort());
+  });
 });

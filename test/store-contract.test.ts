@@ -321,6 +321,24 @@ describe.each(fixtures)('storage contract: $kind backend', ({ kind, make }) => {
     expect((await b.queues.list('mixed')).map((i) => i.id)).toEqual(['hi']);
   });
 
+  it('queues: restore stores items as they stand (done, leased, ready with claims), idempotent by id, and they behave so', async () => {
+    let now = 8_000_000;
+    const b = await open({ clock: () => now });
+    const items = [
+      { id: 'read', priority: 2, createdAt: 10, payload: { n: 1 }, state: 'done' as const, claimCount: 0, claimedAt: 20 },
+      { id: 'held', priority: 1, createdAt: 11, payload: { n: 2 }, state: 'leased' as const, claimCount: 2, claimedBy: 'w1', claimedAt: 30, leaseUntil: now + 1_000 },
+      { id: 'back', priority: 1, createdAt: 12, payload: { n: 3 }, state: 'ready' as const, claimCount: 1, claimedBy: 'w2', claimedAt: 40 },
+    ];
+    expect((await b.queues.restore('copy', items)).added).toEqual(['read', 'held', 'back']);
+    expect((await b.queues.restore('copy', [{ ...items[0]!, state: 'ready' as const }])).added).toEqual([]); // left as it was
+    for (const it of items) expect(await b.queues.get('copy', it.id)).toMatchObject(it);
+    expect((await b.queues.list('copy')).map((i) => i.id)).toEqual(['back']);
+    expect(await b.queues.ack('copy', 'held', { claim: 2, by: 'w1' })).toBe(true); // the holder of the restored claim settles it
+    expect(await b.queues.claimNext('copy', { by: 'w3' })).toMatchObject({ id: 'back', claimCount: 2, claimedBy: 'w3' });
+    expect(await b.queues.claimNext('copy')).toBeNull();
+    await expect(b.queues.restore('a/b', items)).rejects.toThrow(/invalid queue name/);
+  });
+
   it('queues: lease lapse across processes (real time): the item comes back with claim_count 2', async () => {
     const b = await open();
     await b.queues.enqueue('lapse', [{ id: 'only', priority: 1, payload: null }]);

@@ -12,6 +12,7 @@ export type Shell = (typeof SHELLS)[number];
 const GLOBAL: Array<[string, boolean]> = [
   ['--dir', true],
   ['--as', true],
+  ['--store', true],
   ['--json', false],
   ['--help', false],
 ];
@@ -74,7 +75,7 @@ ${opts}
 _deia() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" path="" i w
   case "$prev" in
-    --dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    --dir|--out) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     -p|--priority) COMPREPLY=($(compgen -W "P0 P1 P2 P3" -- "$cur")); return ;;
     ${valued.join('|')}) COMPREPLY=(); return ;;
   esac
@@ -112,6 +113,7 @@ function fish(all: Entry[]): string {
     'complete -c deia -f',
     'complete -c deia -l dir -r -F -d "hive folder"',
     'complete -c deia -l as -r -d "act as this bot"',
+    'complete -c deia -l store -r -d "postgres://… URL or a hive folder"',
     'complete -c deia -l json -d "one JSON document on stdout"',
   ];
   const top = children(all, '');
@@ -123,7 +125,7 @@ function fish(all: Entry[]): string {
     if (kids.length) lines.push(`complete -c deia -n "${seen}; and not __fish_seen_subcommand_from ${kids.join(' ')}" -a "${kids.join(' ')}"`);
     const deeper = kids.length ? `; and not __fish_seen_subcommand_from ${kids.join(' ')}` : '';
     for (const [o, v] of optionsOf(all, p)) {
-      const values = o === '--priority' ? ' -a "P0 P1 P2 P3"' : '';
+      const values = o === '--priority' ? ' -a "P0 P1 P2 P3"' : o === '--out' ? ' -F' : '';
       lines.push(`complete -c deia -n "${seen}${deeper}" -l ${o.slice(2)}${v ? ' -r' : ''}${values}`);
     }
   }

@@ -14,7 +14,7 @@ import { iso } from '../common/clock.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
-import { ensureInbox, hasInbox, knownBots, mailboxFile } from './registry.js';
+import { BOTS_FILE, ensureInbox, hasInbox, knownBots, mailboxFile, type BotRecord } from './registry.js';
 import {
   applyAttempt,
   isDue,
@@ -914,4 +914,44 @@ export async function compactMailboxes(ctx: HiveContext, opts: { dryRun?: boolea
     });
   }
   return res;
+}
+
+// ------------------------------------------------------------------ snapshot (deia migrate)
+
+/** What messaging holds in a hive folder, as `deia migrate` copies it. */
+export interface FolderMessaging {
+  /** One registration per bot with an inbox, in the order they registered (bots.jsonl's lines). */
+  bots: BotRecord[];
+  /** Each inbox's messages, folded (status, read_at, claims, lease), in arrival order. */
+  inboxes: Map<string, Message[]>;
+  /** Mail not delivered: pending (waiting for an inbox or a retry), failed and expired. */
+  undelivered: Message[];
+}
+
+/**
+ * Read messaging at one instant: `read` runs holding the registry's, the outbox's, every
+ * mailbox's and the audit log's locks, so no send, read or delivery lands half in the snapshot.
+ * Only local reads belong in `read` (no network call while the hive is held).
+ */
+export async function withMessagingSnapshot<R>(ctx: HiveContext, read: (s: FolderMessaging) => Promise<R>): Promise<R> {
+  const { store } = ctx;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const bots = knownBots(ctx);
+    const done = await store.withLock([BOTS_FILE, OUTBOX, ...bots.map(mailboxFile), AUDIT], async () => {
+      const have = knownBots(ctx);
+      // A bot registered between the listing and the locks: look again, taking its lock too.
+      if (have.some((b) => !bots.includes(b))) return undefined;
+      const regs = new Map<string, BotRecord>();
+      for (const r of store.read<BotRecord>(BOTS_FILE).records) {
+        if (r?.event === 'registered' && typeof r.bot_id === 'string' && have.includes(r.bot_id) && !regs.has(r.bot_id)) regs.set(r.bot_id, r);
+      }
+      // An inbox without its registration line (a damaged bots.jsonl) is registered now.
+      for (const b of have) if (!regs.has(b)) regs.set(b, { event: 'registered', bot_id: b, timestamp: iso(ctx.clock()) });
+      const inboxes = new Map(have.map((b) => [b, readMailbox(ctx, b).messages] as const));
+      const undelivered = [...readOutbox(ctx).byId.values()].filter((m) => m.status !== 'delivered');
+      return { value: await read({ bots: [...regs.values()], inboxes, undelivered }) };
+    });
+    if (done) return done.value;
+  }
+  throw new DeiaError('bots kept registering while the hive was being read', 'try again when fewer bots are starting');
 }

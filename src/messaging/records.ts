@@ -440,3 +440,68 @@ async function nextDueFor(b: StorageBackend, bot: string): Promise<number> {
 async function outboxMessages(b: StorageBackend): Promise<Message[]> {
   return (await b.docs.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? [];
 }
+
+// ---------------------------------------------------------------- copying a hive in (deia migrate)
+
+/** Messaging as it stands in another hive, to be copied into this store (`deia migrate`). */
+export interface MessagingCopy {
+  /** Registrations (bots.jsonl's lines), one per bot with an inbox. */
+  bots: ReadonlyArray<{ event: 'registered'; bot_id: string; timestamp: string }>;
+  /** Each inbox's messages with their status, read_at, claims and lease. */
+  inboxes: ReadonlyMap<string, readonly Message[]>;
+  /** Mail not delivered: pending, failed, expired. */
+  undelivered: readonly Message[];
+  /** The bot-messaging log, oldest line first. */
+  audit: readonly AuditRecord[];
+}
+
+export interface MessagingCopyResult {
+  bots: number;
+  inbox_messages: number;
+  pending: number;
+  failed_or_expired: number;
+  audit_lines: number;
+}
+
+/** Whether this store holds no messaging at all (no queue, no bot, no waiting mail, no audit line). */
+export async function messagingIsEmptyOn(b: StorageBackend): Promise<boolean> {
+  if ((await b.queues.names()).length > 0 || (await b.docs.get(OUTBOX_DOC)) !== undefined) return false;
+  for (const log of [BOTS_LOG, AUDIT_LOG]) for await (const _ of b.log(log).stream()) return false;
+  return true;
+}
+
+/** An inbox message as a queue item in the state it is in: read = done (at read_at), leased, or ready; claims kept. */
+function inboxItem(m: Message): QueueItem<Message> {
+  const payload: Message = { ...m, status: 'delivered', read_at: null, claim_count: 0, claimed_by: null, lease_expires_at: null };
+  const base = { id: m.message_id, priority: RANK[m.priority], createdAt: Date.parse(m.created_at), payload, claimCount: m.claim_count ?? 0 };
+  const by = m.claimed_by ?? undefined;
+  if (m.status === 'read') return { ...base, state: 'done', claimedAt: Date.parse(m.read_at ?? m.created_at), ...(by ? { claimedBy: by } : {}) };
+  if (m.lease_expires_at) return { ...base, state: 'leased', leaseUntil: Date.parse(m.lease_expires_at), ...(by ? { claimedBy: by } : {}) };
+  return { ...base, state: 'ready', ...(by ? { claimedBy: by } : {}) };
+}
+
+/**
+ * Store another hive's messaging here, laid out as this file's operations keep it: registrations
+ * (log bots, docs bot.<bot>), inboxes (queues inbox.<bot>, restored in their state), pending
+ * mail (document outbox), failed and expired mail (queues dead.<bot>), the audit log. The
+ * caller checked that the store was empty (`messagingIsEmptyOn`).
+ */
+export async function copyMessagingOn(b: StorageBackend, copy: MessagingCopy): Promise<MessagingCopyResult> {
+  const bots = b.log(BOTS_LOG);
+  for (let i = 0; i < copy.bots.length; i += BATCH) await bots.append(copy.bots.slice(i, i + BATCH));
+  for (const r of copy.bots) await b.docs.put(BOT_DOC(r.bot_id), { bot_id: r.bot_id, timestamp: r.timestamp }, { ifVersion: 0 });
+  let inbox = 0;
+  for (const [bot, messages] of copy.inboxes) {
+    const items = messages.map(inboxItem);
+    for (let i = 0; i < items.length; i += BATCH) inbox += (await b.queues.restore(INBOX(bot), items.slice(i, i + BATCH))).added.length;
+  }
+  const pending = copy.undelivered.filter((m) => m.status === 'pending');
+  const dead = copy.undelivered.filter((m) => m.status !== 'pending');
+  for (const m of dead) await b.queues.enqueue(DEAD(m.to_bot), [asItem(m, Date.parse(m.created_at))]);
+  if (pending.length) await b.docs.put<OutboxDoc>(OUTBOX_DOC, { messages: [...pending] }, { ifVersion: 0 });
+  const audit = b.log<AuditRecord>(AUDIT_LOG);
+  for (let i = 0; i < copy.audit.length; i += BATCH) await audit.append(copy.audit.slice(i, i + BATCH));
+  return { bots: copy.bots.length, inbox_messages: inbox, pending: pending.length, failed_or_expired: dead.length, audit_lines: copy.audit.length };
+}
+
+const BATCH = 1000;

@@ -123,6 +123,12 @@ export interface SettleOptions {
 export interface Queues {
   /** Store items (in one atomic step). Returns the ids that were new; ids already there are left as they were. */
   enqueue<T>(queue: string, items: readonly EnqueueInput<T>[]): Promise<{ added: string[] }>;
+  /**
+   * Store items as they stand elsewhere (state, claim count, claimer, lease), in one atomic step:
+   * for copying a hive between backends (`deia migrate`). Returns the ids that were new; ids
+   * already there are left as they were.
+   */
+  restore<T>(queue: string, items: readonly QueueItem<T>[]): Promise<{ added: string[] }>;
   /** Claim the most urgent, oldest claimable item, or `null` when there is none. */
   claimNext<T>(queue: string, opts?: ClaimOptions): Promise<QueueItem<T> | null>;
   /** Claim this item if it is claimable (as `claimNext` would, but by id); `null` when it is not. */

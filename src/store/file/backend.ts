@@ -31,7 +31,7 @@ import {
   type Watcher,
   type WatchTarget,
 } from '../types.js';
-import { applyEvent, foldQueue, isClaimable, pickNext, type QueueEvent } from './queue-fold.js';
+import { applyEvent, foldQueue, isClaimable, pickNext, type QueueEvent, type Restored } from './queue-fold.js';
 
 const logFile = (name: string) => `${name}.jsonl`;
 const archiveFile = (name: string) => `archive/${name}.jsonl`;
@@ -135,6 +135,27 @@ class FileQueues implements Queues {
     }
     if (fresh.length) this.store.appendHeld(queueFile(queue), fresh);
     return { added: fresh.map((e) => e.id) };
+  }
+
+  async restore<T>(queue: string, items: readonly QueueItem<T>[]): Promise<{ added: string[] }> {
+    checkName('queue', queue);
+    if (items.length === 0) return { added: [] };
+    return this.store.withLock(queueFile(queue), () => {
+      const known = this.fold<T>(queue);
+      const fresh: QueueEvent<T>[] = [];
+      for (const it of items) {
+        checkName('item id', it.id);
+        if (known.has(it.id)) continue;
+        known.set(it.id, it);
+        const restored: Restored = { state: it.state, claim_count: it.claimCount };
+        if (it.claimedBy !== undefined) restored.claimed_by = it.claimedBy;
+        if (it.claimedAt !== undefined) restored.claimed_at = it.claimedAt;
+        if (it.leaseUntil !== undefined) restored.lease_until = it.leaseUntil;
+        fresh.push({ t: 'item', id: it.id, priority: it.priority, created_at: it.createdAt, payload: it.payload, restored });
+      }
+      if (fresh.length) this.store.appendHeld(queueFile(queue), fresh);
+      return { added: fresh.map((e) => e.id) };
+    });
   }
 
   claimNext<T>(queue: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {

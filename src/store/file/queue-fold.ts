@@ -5,15 +5,33 @@
 import type { QueueItem } from '../types.js';
 
 export type QueueEvent<T = unknown> =
-  | { t: 'item'; id: string; priority: number; created_at: number; payload: T }
+  | { t: 'item'; id: string; priority: number; created_at: number; payload: T; restored?: Restored }
   | { t: 'claim'; id: string; at: number; lease_until?: number; by?: string }
   | { t: 'ack' | 'nack'; id: string; at: number };
+
+/** The claim state an item was restored with (`Queues.restore`), carried on its item event. */
+export interface Restored {
+  state: QueueItem['state'];
+  claim_count: number;
+  claimed_by?: string;
+  claimed_at?: number;
+  lease_until?: number;
+}
 
 /** Apply one event to the items folded so far (events for unknown ids are ignored). */
 export function applyEvent<T>(items: Map<string, QueueItem<T>>, ev: QueueEvent<T>): void {
   if (ev.t === 'item') {
     if (!items.has(ev.id)) {
-      items.set(ev.id, { id: ev.id, priority: ev.priority, createdAt: ev.created_at, payload: ev.payload, state: 'ready', claimCount: 0 });
+      const it: QueueItem<T> = { id: ev.id, priority: ev.priority, createdAt: ev.created_at, payload: ev.payload, state: 'ready', claimCount: 0 };
+      const r = ev.restored;
+      if (r) {
+        it.state = r.state;
+        it.claimCount = r.claim_count;
+        if (r.claimed_by !== undefined) it.claimedBy = r.claimed_by;
+        if (r.claimed_at !== undefined) it.claimedAt = r.claimed_at;
+        if (r.state === 'leased' && r.lease_until !== undefined) it.leaseUntil = r.lease_until;
+      }
+      items.set(ev.id, it);
     }
     return;
   }

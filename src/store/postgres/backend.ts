@@ -480,6 +480,37 @@ async function enqueueRows<T>(c: Queryable, queue: string, items: readonly Enque
   return rows.map((r) => r.id);
 }
 
+async function restoreRows<T>(c: Queryable, queue: string, items: readonly QueueItem<T>[]): Promise<string[]> {
+  if (items.length === 0) return [];
+  for (const it of items) checkName('item id', it.id);
+  const { rows } = await c.query<{ id: string }>(
+    `WITH ins AS (
+       INSERT INTO deia_queue_items (queue, id, priority, created_at, payload, state, claim_count, lease_until, claimed_by, claimed_at)
+       SELECT $1, t.id, t.priority, t.created_at, t.payload, t.state, t.claim_count, t.lease_until, t.claimed_by, t.claimed_at
+       FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::bigint[])
+         WITH ORDINALITY AS t(id, priority, created_at, payload, state, claim_count, lease_until, claimed_by, claimed_at, ord)
+       ORDER BY t.ord
+       ON CONFLICT (queue, id) DO NOTHING
+       RETURNING id
+     )
+     SELECT id, pg_notify($11, 'q:' || $1) FROM ins`,
+    [
+      queue,
+      items.map((i) => i.id),
+      items.map((i) => i.priority),
+      items.map((i) => Math.trunc(i.createdAt)),
+      items.map((i) => JSON.stringify(i.payload ?? null)),
+      items.map((i) => i.state),
+      items.map((i) => i.claimCount),
+      items.map((i) => (i.state === 'leased' && i.leaseUntil !== undefined ? Math.trunc(i.leaseUntil) : null)),
+      items.map((i) => i.claimedBy ?? null),
+      items.map((i) => (i.claimedAt === undefined ? null : Math.trunc(i.claimedAt))),
+      CHANNEL,
+    ],
+  );
+  return rows.map((r) => r.id);
+}
+
 const CLAIMABLE = `(state = 'ready' OR (state = 'leased' AND lease_until <= $2))`;
 
 class PgQueues implements Queues {
@@ -488,6 +519,11 @@ class PgQueues implements Queues {
   async enqueue<T>(queue: string, items: readonly EnqueueInput<T>[]): Promise<{ added: string[] }> {
     checkName('queue', queue);
     return { added: await this.db.withClient((c) => enqueueRows(c, queue, items, this.db.clock())) };
+  }
+
+  async restore<T>(queue: string, items: readonly QueueItem<T>[]): Promise<{ added: string[] }> {
+    checkName('queue', queue);
+    return { added: await this.db.withClient((c) => restoreRows(c, queue, items)) };
   }
 
   claimNext<T>(queue: string, opts: ClaimOptions = {}): Promise<QueueItem<T> | null> {
