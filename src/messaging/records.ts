@@ -12,6 +12,7 @@
  * (max_inbox_unread), compaction.
  */
 import { iso } from '../common/clock.js';
+import { dict } from '../common/dict.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
@@ -287,8 +288,8 @@ async function messagesOf(b: StorageBackend, kind: 'inbox' | 'pending' | 'dead',
   return out;
 }
 
-/** Bots with an inbox: those registered in the log `bots`. */
-async function registeredBots(b: StorageBackend): Promise<Set<string>> {
+/** Bots with an inbox: those registered in the log `bots` (also routing's candidates on PostgreSQL). */
+export async function registeredBots(b: StorageBackend): Promise<Set<string>> {
   const bots = new Set<string>();
   for await (const r of b.log<{ event?: string; bot_id?: string }>(BOTS_LOG).stream()) if (r.event === 'registered' && typeof r.bot_id === 'string') bots.add(r.bot_id);
   return bots;
@@ -357,4 +358,14 @@ export async function deliverDueOn(b: StorageBackend, ctx: HiveContext, opts: { 
 
 async function outboxMessages(b: StorageBackend): Promise<Message[]> {
   return (await b.docs.get<OutboxDoc>(OUTBOX_DOC))?.value.messages ?? [];
+}
+
+/** Unread P0 + P1 messages per bot (a load signal routing shows), as urgentUnreadCounts counts them in a folder: claimed with a lease but not acked still counts. */
+export async function urgentUnreadOn(b: StorageBackend, bots: readonly string[]): Promise<Record<string, number>> {
+  const out = dict<number>();
+  for (const bot of bots) {
+    const items = await b.queues.list<Message>(INBOX(bot), { states: ['ready', 'leased'] });
+    out[bot] = items.filter((i) => i.priority <= RANK.P1).length;
+  }
+  return out;
 }
