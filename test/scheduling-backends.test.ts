@@ -216,16 +216,22 @@ describe.each(fixtures)('routing on the $kind backend', ({ make }) => {
     run(['record', 'B1', 'analysis', '--success']);
     const b = await (await lib()).openBackend(fx.where);
     try {
-      await b.log('performance').append([{ timestamp: NOW, bot_id: 'B9', task_type: 'analysis', success: false, duration_ms: null, tokens: null, task_id: null }]);
+      // One of the type the next record touches, one of a type it does not (its state is folded too).
+      await b.log('performance').append([
+        { timestamp: NOW, bot_id: 'B9', task_type: 'analysis', success: false, duration_ms: null, tokens: null, task_id: null },
+        { timestamp: NOW, bot_id: 'B8', task_type: 'writing', success: true, duration_ms: 5, tokens: null, task_id: null },
+      ]);
     } finally {
       await b.close();
     }
-    run(['record', 'B1', 'analysis', '--success']);
-    const rows = JSON.parse(run(['stats', '--type', 'analysis', '--json']).stdout);
-    expect(rows.map((r: { bot_id: string; samples: number }) => [r.bot_id, r.samples])).toEqual([
-      ['B1', 2],
-      ['B9', 1],
+    expect(run(['record', 'B1', 'analysis', '--success']).code).toBe(0);
+    const rows = JSON.parse(run(['stats', '--json']).stdout);
+    expect(rows.map((r: { task_type: string; bot_id: string; samples: number }) => [r.task_type, r.bot_id, r.samples])).toEqual([
+      ['analysis', 'B1', 2],
+      ['analysis', 'B9', 1],
+      ['writing', 'B8', 1],
     ]);
+    expect(JSON.parse(run(['stats', '--type', 'writing', '--json']).stdout)).toEqual([rows[2]]);
   });
 });
 
