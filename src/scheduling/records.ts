@@ -15,8 +15,10 @@
  * how many records that pass appended (`pending`): the log is read from there, the first
  * `pending` records are already folded, anything after them (appended by something else) is
  * folded now, and a log shorter than that (rewritten behind us) or a lost index is refolded
- * from its start. Signals on PostgreSQL: unread P0/P1 mail from the inbox queues; health and
- * tasks in progress do not run on PostgreSQL yet, so no bot is excluded or penalised for health.
+ * from its start. The next pass moves the index past those records, so they are read back once
+ * (an import of 100,000 outcomes is not re-read by every later command).
+ * Signals on PostgreSQL: unread P0/P1 mail from the inbox queues; health and tasks in progress
+ * do not run on PostgreSQL yet, so no bot is excluded or penalised for health.
  */
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
@@ -117,7 +119,9 @@ async function openPass(b: StorageBackend, ctx: HiveContext, tx: Transaction, sc
   for (const r of unfolded) for (const t of typesOf(r, known)) need.add(t);
   const missing = [...need].filter((t) => !scope.has(t));
   if (missing.length) throw new Widen(missing);
-  const P: Pass = { state: { version: 2, offset: 0, types: new Map() }, scope, known, dirty: new Set(), events: [], cursor: got.cursor, changed: unfolded.length > 0 || (fresh && known.size > 0), appended: 0 };
+  // Changed: something to fold, documents to empty, or the index to move past the last pass's records.
+  const changed = unfolded.length > 0 || (fresh && known.size > 0) || (idx?.pending ?? 0) > 0;
+  const P: Pass = { state: { version: 2, offset: 0, types: new Map() }, scope, known, dirty: new Set(), events: [], cursor: got.cursor, changed, appended: 0 };
   for (const t of scope) P.state.types.set(t, fresh ? emptyTypeState() : await loadType(tx, ctx, t, known.has(t)));
   // Starting over: every known type's document is rewritten (empty unless the log refills it).
   if (fresh) for (const t of known) P.dirty.add(t);
