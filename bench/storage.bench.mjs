@@ -1,6 +1,7 @@
-// Storage backends side by side: claims per second with 8 claimer processes on one queue, and
-// the change signal's wake-up (enqueue in one process -> claimed by a waiting process), for the
-// file backend and PostgreSQL. Uses the built library (npm run build). PostgreSQL: DEIA_TEST_PG_URL
+// Storage backends side by side: claims per second with 8 claimer processes on one queue, the
+// time of `deia send`, `record` and `recommend` against `node -e 0`, and the change signal's
+// wake-up (enqueue in one process -> claimed by a waiting process), for the file backend and
+// PostgreSQL. Uses the built library (npm run build). PostgreSQL: DEIA_TEST_PG_URL
 // when set, else a throwaway server started (and stopped) with scripts/pg-throwaway.sh.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -103,6 +104,24 @@ async function wakeLatency(openBackend, where, rounds = 40) {
   return { p50: pct(lat, 50), p99: pct(lat, 99) };
 }
 
+/**
+ * `deia record` and `deia recommend` start to exit against `node -e 0`, on a hive that already holds
+ * 200 outcomes of 4 bots: on PostgreSQL each is one connection and one transaction.
+ */
+function routingCommands(stores) {
+  const rows = [];
+  const outcomes = Array.from({ length: 200 }, (_, i) => JSON.stringify({ bot: `BENCH-${i % 4}`, type: 'code', success: i % 3 !== 0, duration_ms: 1000 + i })).join('\n');
+  for (const [name, store, target] of stores) {
+    deia([...store, 'record', '--stdin-jsonl'], {}, { input: outcomes });
+    let n = 0;
+    const rec = abCompare(nodeBaseline, () => deia([...store, 'record', `BENCH-${n++ % 4}`, 'code', '--success', '--duration', '2s']));
+    rows.push({ name: `deia record (one outcome): ${name}`, baseline: 'node -e 0', ...rec, target });
+    const pick = abCompare(nodeBaseline, () => deia([...store, 'recommend', 'code', '--json'], {}, { allowFail: false }));
+    rows.push({ name: `deia recommend (4 bots, 200+ outcomes): ${name}`, baseline: 'node -e 0', ...pick, target });
+  }
+  return rows;
+}
+
 export async function run() {
   const { openBackend } = await import(path.join(root, 'dist/lib/index.mjs'));
   const pg = startPg();
@@ -124,6 +143,7 @@ export async function run() {
         const r = abCompare(nodeBaseline, () => deia([...store, 'send', 'BENCH-B', `hello ${n++}`, '--as', 'BENCH-A']));
         rows.push({ name: `deia send (one message): ${name}`, baseline: 'node -e 0', ...r, target });
       }
+      rows.push(...routingCommands([['file backend', ['--dir', file.hive], 1.3], ['PostgreSQL', ['--store', db.url], 2]]));
       for (const [name, where] of [['file backend', file.hive], ['PostgreSQL', db.url]]) {
         const l = await wakeLatency(openBackend, where);
         rows.push({ name: `wake-up, enqueue in one process -> claimed by a waiting one, p50: ${name}`, value: l.p50, unit: 'ms', target: 20, targetKind: 'max' });

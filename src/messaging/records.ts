@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { iso } from '../common/clock.js';
+import { dict } from '../common/dict.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
@@ -355,8 +356,8 @@ export async function knownBotsOn(b: StorageBackend): Promise<string[]> {
   return [...(await registeredBots(b))].sort();
 }
 
-/** Bots with an inbox: those registered in the log `bots`. */
-async function registeredBots(b: StorageBackend): Promise<Set<string>> {
+/** Bots with an inbox: those registered in the log `bots` (also routing's candidates on PostgreSQL). */
+export async function registeredBots(b: StorageBackend): Promise<Set<string>> {
   const bots = new Set<string>();
   for await (const r of b.log<{ event?: string; bot_id?: string }>(BOTS_LOG).stream()) if (r.event === 'registered' && typeof r.bot_id === 'string') bots.add(r.bot_id);
   return bots;
@@ -505,3 +506,13 @@ export async function copyMessagingOn(b: StorageBackend, copy: MessagingCopy): P
 }
 
 const BATCH = 1000;
+
+/** Unread P0 + P1 messages per bot (a load signal routing shows), as urgentUnreadCounts counts them in a folder: claimed with a lease but not acked still counts. */
+export async function urgentUnreadOn(b: StorageBackend, bots: readonly string[]): Promise<Record<string, number>> {
+  const out = dict<number>();
+  for (const bot of bots) {
+    const items = await b.queues.list<Message>(INBOX(bot), { states: ['ready', 'leased'] });
+    out[bot] = items.filter((i) => i.priority <= RANK.P1).length;
+  }
+  return out;
+}

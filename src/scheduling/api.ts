@@ -156,7 +156,8 @@ function catchUp(ctx: HiveContext, L: Loaded, p: PolicyParams, events: PolicyEve
 }
 
 
-function auditOf(now: number, e: PolicyEvent): AuditEvent {
+/** A policy event as its adaptive-scheduling line (shared with the PostgreSQL path, records.ts). */
+export function auditOf(now: number, e: PolicyEvent): AuditEvent {
   if (e.event === 'trend_detected') {
     const { at, ...rest } = e;
     return { timestamp: iso(at), ...rest };
@@ -214,7 +215,7 @@ export async function recordOutcomes(
       const audit: AuditEvent[] = [];
       const eff = new Map<string, PolicyEvent>();
       for (const r of records) {
-        audit.push({ timestamp: iso(now), event: 'performance_recorded', bot_id: r.bot_id, task_type: r.task_type, success: r.success, duration_ms: r.duration_ms, tokens: r.tokens, task_id: r.task_id });
+        audit.push(recordedLine(now, r));
         mine.length = 0;
         const o = outcomeOf(r)!;
         typeOf(ctx, L, o.type);
@@ -237,6 +238,11 @@ export async function recordOutcomes(
       };
     });
   });
+}
+
+/** The `performance_recorded` line of one stored outcome. */
+export function recordedLine(now: number, r: PerformanceRecord): AuditEvent {
+  return { timestamp: iso(now), event: 'performance_recorded', bot_id: r.bot_id, task_type: r.task_type, success: r.success, duration_ms: r.duration_ms, tokens: r.tokens, task_id: r.task_id };
 }
 
 function outcomeKey(taskId: string, attempt: number): string {
@@ -271,8 +277,15 @@ export function classifyForHive(ctx: HiveContext, text: string): Classification 
   return classifyTask(text, configuredTypes(ctx.config.scheduling.task_types));
 }
 
-/** The best bot for a task type (or a free-text task, classified), with confidence and ranked candidates. */
-export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promise<RecommendResult> {
+/** A recommend question, checked (UsageError: exit 2) before anything is read or stored. */
+export interface RecommendQuestion {
+  type: string;
+  classification?: Classification;
+  exclude: Set<string>;
+  random: () => number;
+}
+
+export function recommendQuestion(ctx: HiveContext, opts: RecommendOptions): RecommendQuestion {
   let type: string;
   let classification: Classification | undefined;
   if (opts.type !== undefined && opts.task !== undefined) throw new UsageError('give a task type or --task, not both');
@@ -285,6 +298,28 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
   const exclude = new Set((opts.exclude ?? []).map((b) => validateBotId(b, 'bot id in --exclude')));
   if (opts.seed !== undefined && (!Number.isInteger(opts.seed) || opts.seed < 0)) throw new UsageError('--seed must be a non-negative integer');
   const random = opts.seed !== undefined ? mulberry32(opts.seed) : ctx.random;
+  return { type, classification, exclude, random };
+}
+
+/** The lines a recommendation logs: `recommendation_generated`, and `bot_selected` when a bot was chosen. */
+export function recommendationLines(now: number, rec: Recommendation, seed: number | undefined): AuditEvent[] {
+  const lines: AuditEvent[] = [
+    {
+      timestamp: iso(now),
+      event: 'recommendation_generated',
+      task_type: rec.task_type,
+      recommended_bot: rec.recommended_bot,
+      confidence: rec.confidence,
+      candidate_bots: rec.candidate_bots.map((c) => ({ bot_id: c.bot_id, score: c.score })),
+    },
+  ];
+  if (rec.recommended_bot) lines.push({ timestamp: iso(now), event: 'bot_selected', task_type: rec.task_type, bot_id: rec.recommended_bot, method: rec.method, seed: seed ?? null });
+  return lines;
+}
+
+/** The best bot for a task type (or a free-text task, classified), with confidence and ranked candidates. */
+export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promise<RecommendResult> {
+  const { type, classification, exclude, random } = recommendQuestion(ctx, opts);
   const p = params(ctx);
   const { store } = ctx;
   const now = ctx.clock();
@@ -321,19 +356,7 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
     if (classification) rec.classification = classification;
     if (write) {
       if (changed) await saveState(ctx, L);
-      const audit = events.map((e) => auditOf(now, e));
-      audit.push({
-        timestamp: iso(now),
-        event: 'recommendation_generated',
-        task_type: rec.task_type,
-        recommended_bot: rec.recommended_bot,
-        confidence: rec.confidence,
-        candidate_bots: rec.candidate_bots.map((c) => ({ bot_id: c.bot_id, score: c.score })),
-      });
-      if (rec.recommended_bot) {
-        audit.push({ timestamp: iso(now), event: 'bot_selected', task_type: rec.task_type, bot_id: rec.recommended_bot, method: rec.method, seed: opts.seed ?? null });
-      }
-      store.appendHeld(AUDIT_FILE, audit);
+      store.appendHeld(AUDIT_FILE, [...events.map((e) => auditOf(now, e)), ...recommendationLines(now, rec, opts.seed)]);
     }
     return rec;
   };
@@ -356,7 +379,8 @@ export interface StatsOptions {
   type?: string;
 }
 
-function statsFilter(opts: StatsOptions): StatsOptions {
+/** The --bot / --type filter, checked (UsageError: exit 2). */
+export function statsFilter(opts: StatsOptions): StatsOptions {
   return {
     bot: opts.bot === undefined ? undefined : validateBotId(opts.bot, 'bot id in --bot'),
     type: opts.type === undefined ? undefined : normalizeTaskType(opts.type),

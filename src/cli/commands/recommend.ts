@@ -1,6 +1,7 @@
 import { defineCommand, type Run } from '../command.js';
 import type { Candidate } from '../../scheduling/policy.js';
-import { recommend } from '../../scheduling/api.js';
+import { recommend, recommendQuestion, type RecommendOptions } from '../../scheduling/api.js';
+import type { HiveContext } from '../../hive.js';
 import { UsageError } from '../../common/errors.js';
 import { durationText, pct, rateCell, trendCell } from './sched-view.js';
 
@@ -15,6 +16,7 @@ export default defineCommand({
     { flags: '--seed <n>', description: 'seed the sampling (exactly reproducible)' },
     { flags: '--explain', description: 'show how the choice was made' },
   ],
+  postgres: true,
   examples: [
     'deia recommend code',
     'deia recommend --task "fix the flaky login test" --json',
@@ -27,13 +29,9 @@ export default defineCommand({
       if (!/^\d+$/.test(String(opts.seed))) throw new UsageError('--seed must be a non-negative integer', 'e.g. --seed 42');
       seed = Number(opts.seed);
     }
-    const rec = await recommend(run.hive(), {
-      type: run.args[0] as string | undefined,
-      task: opts.task,
-      exclude: opts.exclude,
-      greedy: Boolean(opts.greedy),
-      seed,
-    });
+    const ctx = run.hive();
+    const question = { type: run.args[0] as string | undefined, task: opts.task, exclude: opts.exclude, greedy: Boolean(opts.greedy), seed };
+    const rec = ctx.storeChoice.kind === 'postgres' ? await recommendOnStore(ctx, question) : await recommend(ctx, question);
     if (out.json) {
       out.printJson(rec);
       return rec.recommended_bot ? 0 : 1;
@@ -79,4 +77,12 @@ async function table(run: Run, rows: Candidate[]) {
     ]),
     ['left', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
   );
+}
+
+/** On PostgreSQL: the question is checked (exit 2) before the store is opened. */
+async function recommendOnStore(ctx: HiveContext, question: RecommendOptions) {
+  recommendQuestion(ctx, question);
+  const { recommendOn } = await import('../../scheduling/records.js');
+  const { onStore } = await import('../../messaging/records.js');
+  return onStore(ctx, (b) => recommendOn(b, ctx, question));
 }

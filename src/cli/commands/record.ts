@@ -1,5 +1,6 @@
 import { UsageError } from '../../common/errors.js';
 import { defineCommand } from '../command.js';
+import type { HiveContext } from '../../hive.js';
 import { parseTokens } from '../../common/parse.js';
 import { parseOutcomeLines, type OutcomeInput } from '../../scheduling/input.js';
 import { recordOutcomes } from '../../scheduling/api.js';
@@ -16,6 +17,7 @@ export default defineCommand({
     { flags: '--task <id>', description: 'the task id this outcome belongs to' },
     { flags: '--stdin-jsonl', description: 'import many outcomes from stdin, one JSON object a line, in one locked pass' },
   ],
+  postgres: true,
   examples: [
     'deia record BOT-002 code --success --duration 1.5s --tokens 900',
     'deia record BOT-003 testing --failure --task T-42',
@@ -46,7 +48,8 @@ export default defineCommand({
         },
       ];
     }
-    const res = await recordOutcomes(run.hive(), outcomes);
+    const ctx = run.hive();
+    const res = ctx.storeChoice.kind === 'postgres' ? await recordOnStore(ctx, outcomes) : await recordOutcomes(ctx, outcomes);
     if (out.json) return out.printJson(res);
     if (res.recorded === 1) {
       const r = res.records[0]!;
@@ -58,3 +61,11 @@ export default defineCommand({
     }
   },
 });
+
+/** On PostgreSQL: every outcome is checked (exit 2, nothing stored) before the store is opened. */
+async function recordOnStore(ctx: HiveContext, outcomes: OutcomeInput[]) {
+  const { outcomeRecords, recordOn } = await import('../../scheduling/records.js');
+  const { onStore } = await import('../../messaging/records.js');
+  const records = outcomeRecords(ctx, outcomes);
+  return onStore(ctx, (b) => recordOn(b, ctx, records));
+}

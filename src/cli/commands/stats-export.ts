@@ -1,6 +1,6 @@
 import { UsageError } from '../../common/errors.js';
 import { defineCommand } from '../command.js';
-import { stats } from '../../scheduling/api.js';
+import { statsOf } from './stats.js';
 import type { StatsRow } from '../../scheduling/policy.js';
 
 const COLUMNS: Array<keyof StatsRow> = [
@@ -28,12 +28,13 @@ export default defineCommand({
     { flags: '--bot <bot>', description: 'only this bot' },
     { flags: '--type <type>', description: 'only this task type' },
   ],
+  postgres: true,
   examples: ['deia stats export > routing.json', 'deia stats export --format csv --type code > code.csv'],
   async exec(run) {
     const { out, opts } = run;
     const format = String(opts.format).toLowerCase();
     if (format !== 'json' && format !== 'csv') throw new UsageError(`unknown --format ${JSON.stringify(opts.format)}`, 'use json or csv');
-    const rows = await stats(run.hive(), { bot: opts.bot, type: opts.type });
+    const rows = await statsOf(run.hive(), { bot: opts.bot, type: opts.type });
     if (out.json || format === 'json') return out.printJson(rows);
     const lines = [COLUMNS.join(',')];
     for (const r of rows) lines.push(COLUMNS.map((c) => csvCell(r[c])).join(','));

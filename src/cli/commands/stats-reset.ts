@@ -1,5 +1,6 @@
 import { defineCommand } from '../command.js';
-import { resetStats } from '../../scheduling/api.js';
+import { resetStats, statsFilter, type StatsOptions } from '../../scheduling/api.js';
+import type { HiveContext } from '../../hive.js';
 
 export default defineCommand({
   name: 'stats reset',
@@ -8,14 +9,24 @@ export default defineCommand({
     { flags: '--bot <bot>', description: 'only this bot' },
     { flags: '--type <type>', description: 'only this task type' },
   ],
+  postgres: true,
   examples: ['deia stats reset --bot BOT-003', 'deia stats reset --type code --json', 'deia stats reset'],
   async exec(run) {
     const { out, opts } = run;
-    const res = await resetStats(run.hive(), { bot: opts.bot, type: opts.type });
+    const ctx = run.hive();
+    const pg = ctx.storeChoice.kind === 'postgres';
+    const res = pg ? await resetOnStore(ctx, { bot: opts.bot, type: opts.type }) : await resetStats(ctx, { bot: opts.bot, type: opts.type });
     if (out.json) return out.printJson(res);
     const what = [res.bot_id ? `bot ${res.bot_id}` : null, res.task_type ? `type ${res.task_type}` : null].filter(Boolean).join(', ') || 'everything';
-    out.line(
-      `reset ${what}: ${res.pairs_reset} bot × type pair${res.pairs_reset === 1 ? '' : 's'}, ${res.outcomes_removed} outcome${res.outcomes_removed === 1 ? '' : 's'} moved to ${res.archived_to ?? 'the archive'}`,
-    );
+    // On PostgreSQL the outcomes stay in the append-only log, followed by the reset.
+    const where = pg ? 'forgotten (kept in the log performance, before a learning_reset record)' : `moved to ${res.archived_to ?? 'the archive'}`;
+    out.line(`reset ${what}: ${res.pairs_reset} bot × type pair${res.pairs_reset === 1 ? '' : 's'}, ${res.outcomes_removed} outcome${res.outcomes_removed === 1 ? '' : 's'} ${where}`);
   },
 });
+
+async function resetOnStore(ctx: HiveContext, opts: StatsOptions) {
+  const filter = statsFilter(opts);
+  const { resetOn } = await import('../../scheduling/records.js');
+  const { onStore } = await import('../../messaging/records.js');
+  return onStore(ctx, (b) => resetOn(b, ctx, filter));
+}

@@ -1,5 +1,6 @@
 import { defineCommand } from '../command.js';
-import { stats } from '../../scheduling/api.js';
+import { stats, statsFilter, type StatsOptions } from '../../scheduling/api.js';
+import type { HiveContext } from '../../hive.js';
 import { durationText, pct, rateCell, trendCell } from './sched-view.js';
 
 export default defineCommand({
@@ -9,10 +10,11 @@ export default defineCommand({
     { flags: '--bot <bot>', description: 'only this bot' },
     { flags: '--type <type>', description: 'only this task type' },
   ],
+  postgres: true,
   examples: ['deia stats', 'deia stats --type code --json', 'deia stats export --format csv', 'deia stats reset --bot BOT-003'],
   async exec(run) {
     const { out, opts } = run;
-    const rows = await stats(run.hive(), { bot: opts.bot, type: opts.type });
+    const rows = await statsOf(run.hive(), { bot: opts.bot, type: opts.type });
     if (out.json) return out.printJson(rows);
     if (rows.length === 0) {
       out.line('no outcomes recorded yet (deia record BOT type --success)');
@@ -34,3 +36,12 @@ export default defineCommand({
     );
   },
 });
+
+/** The statistics from the chosen store (shared by `stats export`); a bad filter is refused before the store is opened. */
+export async function statsOf(ctx: HiveContext, opts: StatsOptions) {
+  if (ctx.storeChoice.kind !== 'postgres') return stats(ctx, opts);
+  const filter = statsFilter(opts);
+  const { statsOn } = await import('../../scheduling/records.js');
+  const { onStore } = await import('../../messaging/records.js');
+  return onStore(ctx, (b) => statsOn(b, ctx, filter));
+}
