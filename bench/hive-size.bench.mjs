@@ -21,7 +21,8 @@ const SPECS = {
   small: { bots: 10, target: { archived: 0, read: 20, unread: 50 }, others: { archived: 0, read: 93, unread: 10 }, outboxFailed: 3, ...AUDIT },
   big: { bots: BIG ? 1000 : 100, target: { archived: 830, read: 20, unread: 50 }, others: { archived: 970, read: 20, unread: 10 }, outboxFailed: 100, ...AUDIT },
 };
-const RUNS = 21;
+// More than the 21 of the start-up benches: each pair of runs is ~0.4 s, and a shared machine's load moves in seconds.
+const RUNS = 31;
 const TARGET = 1.2;
 
 const say = (s) => process.stderr.write(`  ${s}\n`);
@@ -41,11 +42,11 @@ const COMMANDS = [
 ];
 
 /** Rows comparing the big hive with the small one: wall-time medians, and (folder) instructions. */
-function compare(backend, small, big, count, withInstructions) {
+function compare(backend, small, big, count, withInstructions, cwd = root) {
   const rows = [];
   for (const [name, args] of COMMANDS) {
     let n = 0;
-    const r = abCompare(() => deia(args(small, n++)), () => deia(args(big, n++)), RUNS);
+    const r = abCompare(() => deia(args(small, n++), {}, { cwd }), () => deia(args(big, n++), {}, { cwd }), RUNS);
     rows.push({ name: `${name}: ${backend}, ${label(count)} messages`, baseline: 'same, 1,000 messages', ...r, target: TARGET });
     if (!withInstructions) continue;
     const a = instructions(process.execPath, [deiaBin, ...args(small, 'i')], { env: { ...process.env, NO_COLOR: '1' } });
@@ -96,7 +97,7 @@ async function folderRows() {
  * server: unlike wall time they do not move with the machine's load. A backend's counts reach the
  * statistics when it exits, shortly after the command does: polled until they settle.
  */
-async function bufferAccesses(admin, url, args) {
+async function bufferAccesses(admin, url, args, cwd) {
   const db = new URL(url).pathname.slice(1);
   const count = async () => Number((await admin.query('SELECT blks_hit + blks_read AS n FROM pg_stat_database WHERE datname = $1', [db])).rows[0].n);
   const settle = async (prev) => {
@@ -109,18 +110,18 @@ async function bufferAccesses(admin, url, args) {
     throw new Error(`the buffer statistics of ${db} did not settle`);
   };
   const before = await count();
-  deia(args);
+  deia(args, {}, { cwd });
   return (await settle(before)) - before;
 }
 
-async function bufferRows(admin, small, big, count) {
+async function bufferRows(admin, small, big, count, cwd) {
   const rows = [];
   for (const [name, args] of COMMANDS) {
     const a = [];
     const b = [];
     for (let i = 0; i < 5; i++) {
-      a.push(await bufferAccesses(admin, small[1], args(small, `b${i}`)));
-      b.push(await bufferAccesses(admin, big[1], args(big, `b${i}`)));
+      a.push(await bufferAccesses(admin, small[1], args(small, `b${i}`), cwd));
+      b.push(await bufferAccesses(admin, big[1], args(big, `b${i}`), cwd));
     }
     const [ma, mb] = [median(a), median(b)];
     rows.push({ name: `${name}: PostgreSQL, ${label(count)} messages [buffer accesses]`, baseline: 'same, 1,000 messages', a: ma, b: mb, ratio: mb / ma, runs: 5, target: TARGET });
@@ -133,6 +134,8 @@ async function postgresRows() {
   const { default: pg } = await import('pg');
   const server = startPg();
   const dbs = [];
+  // Run from an empty folder: a command on a PostgreSQL store still records presence in a .deia/ it finds around it.
+  const cwd = tempHive();
   try {
     const counts = {};
     const urls = {};
@@ -150,17 +153,18 @@ async function postgresRows() {
       }
     }
     const store = (k) => ['--store', urls[k]];
-    const rows = compare('PostgreSQL', store('small'), store('big'), counts.big, false);
+    const rows = compare('PostgreSQL', store('small'), store('big'), counts.big, false, cwd.dir);
     const admin = new pg.Client({ connectionString: server.url });
     await admin.connect();
     try {
-      return [...rows, ...(await bufferRows(admin, store('small'), store('big'), counts.big))];
+      return [...rows, ...(await bufferRows(admin, store('small'), store('big'), counts.big, cwd.dir))];
     } finally {
       await admin.end();
     }
   } finally {
     for (const db of dbs) await db.drop();
     server.stop();
+    cwd.cleanup();
   }
 }
 
