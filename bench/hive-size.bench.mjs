@@ -7,7 +7,7 @@
 //          rows in state done), 3 audit lines a message (a folder keeps 5 rotated 10 MB generations
 //          + 5 MB current; PostgreSQL all 3,000,000 rows), 100 failed messages kept.
 //   small: 10 bots, 1,000 messages, all in mailboxes (a young hive: nothing old enough to archive).
-// Generating the big hive takes ~20 s for the folder and ~2 min for PostgreSQL on a 2-core machine,
+// Generating the big hive takes 20–30 s for the folder and 1–2 min for PostgreSQL on a 2-core machine,
 // so by default it has 100 bots and 100,000 messages; DEIA_BENCH_BIG=1 makes it 1,000,000.
 import path from 'node:path';
 import { abCompare, deia, deiaBin, freshDb, instructions, median, root, startPg, tempHive } from './lib.mjs';
@@ -169,6 +169,6 @@ async function postgresRows() {
 }
 
 export async function run() {
-  if (!BIG) say('the big hive holds 100,000 messages; DEIA_BENCH_BIG=1 for 1,000,000 (about 3 minutes more)');
+  if (!BIG) say('the big hive holds 100,000 messages; DEIA_BENCH_BIG=1 for 1,000,000 (2–3 minutes more)');
   return [...(await folderRows()), ...(await postgresRows())];
 }
