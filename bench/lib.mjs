@@ -1,5 +1,6 @@
 // Shared helpers for benchmarks: timing child processes, medians, temp hives.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,4 +82,33 @@ export function instructionRow(name, args, target, env = {}) {
   if (a === null) return { name: `${name} [instructions: valgrind not installed]`, baseline: 'node -e 0' };
   const b = instructions(process.execPath, [deiaBin, ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
   return { name: `${name} [M instructions]`, baseline: 'node -e 0', a, b, ratio: b / a, runs: 1, target };
+}
+
+/** PostgreSQL for a bench: DEIA_TEST_PG_URL when set, else a throwaway server (scripts/pg-throwaway.sh) that stop() removes. */
+export function startPg() {
+  if (process.env.DEIA_TEST_PG_URL) return { url: process.env.DEIA_TEST_PG_URL, stop: () => undefined };
+  const text = execFileSync('bash', [path.join(root, 'scripts/pg-throwaway.sh'), 'start'], { encoding: 'utf8' });
+  const env = Object.fromEntries([...text.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+  return { url: env.DEIA_TEST_PG_URL, stop: () => execFileSync('bash', [path.join(root, 'scripts/pg-throwaway.sh'), 'stop', env.DEIA_TEST_PG_DIR]) };
+}
+
+/** A new database on that server, with its URL and drop(). */
+export async function freshDb(adminUrl) {
+  const { default: pg } = await import('pg');
+  const name = `deia_bench_${randomBytes(5).toString('hex')}`;
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  const u = new URL(adminUrl);
+  u.pathname = '/' + name;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const d = new pg.Client({ connectionString: adminUrl });
+      await d.connect();
+      await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await d.end();
+    },
+  };
 }

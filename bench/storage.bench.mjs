@@ -3,41 +3,13 @@
 // wake-up (enqueue in one process -> claimed by a waiting process), for the file backend and
 // PostgreSQL. Uses the built library (npm run build). PostgreSQL: DEIA_TEST_PG_URL
 // when set, else a throwaway server started (and stopped) with scripts/pg-throwaway.sh.
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { abCompare, deia, nodeBaseline, root, tempHive } from './lib.mjs';
+import { abCompare, deia, freshDb, nodeBaseline, root, startPg, tempHive } from './lib.mjs';
 
 export const title = 'storage';
 const WORKER = path.join(root, 'bench/storage-worker.mjs');
 const CLAIMERS = 8;
-
-function startPg() {
-  if (process.env.DEIA_TEST_PG_URL) return { url: process.env.DEIA_TEST_PG_URL, stop: () => undefined };
-  const text = execFileSync('bash', [path.join(root, 'scripts/pg-throwaway.sh'), 'start'], { encoding: 'utf8' });
-  const env = Object.fromEntries([...text.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
-  return { url: env.DEIA_TEST_PG_URL, stop: () => execFileSync('bash', [path.join(root, 'scripts/pg-throwaway.sh'), 'stop', env.DEIA_TEST_PG_DIR]) };
-}
-
-async function freshDb(adminUrl) {
-  const { default: pg } = await import('pg');
-  const name = `deia_bench_${randomBytes(5).toString('hex')}`;
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(adminUrl);
-  u.pathname = '/' + name;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const d = new pg.Client({ connectionString: adminUrl });
-      await d.connect();
-      await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await d.end();
-    },
-  };
-}
 
 function proc(args) {
   const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
