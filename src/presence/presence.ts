@@ -40,7 +40,9 @@ export function touchPresence(ctx: HiveContext, bot: string | undefined = ctx.id
 
 /** Presence must never fail the command it rides on (a read-only hive, a full disk): errors are swallowed. */
 export function touchPresenceQuietly(ctx: HiveContext | undefined, bot?: string): void {
-  if (!ctx) return;
+  // Presence lives in a hive folder; a command on a PostgreSQL store must not write into
+  // whatever .deia/ happens to be around (presence is not kept on PostgreSQL yet).
+  if (!ctx || ctx.storeChoice.kind === 'postgres') return;
   try {
     touchPresence(ctx, bot ?? ctx.identity);
   } catch {

@@ -1,0 +1,39 @@
+/**
+ * A command on a PostgreSQL store keeps everything there: a hive folder that happens to be
+ * around (the current folder's .deia/, where settings are read from) gets no presence files,
+ * no mailboxes, nothing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deia, snapshotTree, tempHive } from './helpers/cli.js';
+import { freshDatabase } from './helpers/pg.js';
+
+describe('a PostgreSQL store and the folder around it', () => {
+  const done: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const f of done.splice(0)) await f();
+  });
+
+  it('send, inbox, record and recommend on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
+    const db = await freshDatabase();
+    done.push(db.drop);
+    const h = tempHive();
+    done.push(async () => fs.rmSync(h.root, { recursive: true, force: true }));
+    expect(deia(['init', '--dir', h.dir]).code).toBe(0);
+    expect(deia(['init', '--store', db.url]).code).toBe(0);
+    const before = snapshotTree(h.dir);
+    const opts = { cwd: h.root, env: { DEIA_STORE: db.url } };
+    for (const args of [
+      ['send', 'B', 'hello', '--as', 'A'],
+      ['inbox', '--next', '--as', 'B'],
+      ['record', 'B', 'code', '--success', '--as', 'B'],
+      ['recommend', 'code', '--as', 'A'],
+    ]) {
+      const r = deia(args, opts);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    expect(snapshotTree(h.dir)).toEqual(before);
+    expect(fs.existsSync(path.join(h.dir, 'presence'))).toBe(false);
+  });
+});
