@@ -339,6 +339,22 @@ describe.each(fixtures)('storage contract: $kind backend', ({ kind, make }) => {
     await expect(b.queues.restore('a/b', items)).rejects.toThrow(/invalid queue name/);
   });
 
+  it('queues: remove forgets items and their claims, whatever their state; documents: keys by prefix', async () => {
+    const b = await open();
+    await b.queues.enqueue('q', [1, 2, 3].map((n) => ({ id: `m${n}`, priority: 0, payload: { n } })));
+    expect((await b.queues.claimNext('q'))?.id).toBe('m1');
+    expect((await b.queues.remove('q', ['m1', 'm2', 'nope'])).removed.sort()).toEqual(['m1', 'm2']);
+    expect(await b.queues.get('q', 'm1')).toBeUndefined();
+    expect((await b.queues.list('q', { states: ['ready', 'leased', 'done'] })).map((i) => i.id)).toEqual(['m3']);
+    // Another process sees the removal; a removed id can be enqueued anew.
+    const other = await open();
+    expect((await other.queues.remove('q', ['m1'])).removed).toEqual([]);
+    expect((await other.queues.enqueue('q', [{ id: 'm1', priority: 0, payload: { n: 9 } }])).added).toEqual(['m1']);
+    for (const k of ['key.a.1', 'key.b.2', 'keyx', 'bot.a']) await b.docs.put(k, { k });
+    expect(await other.docs.keys('key.')).toEqual(['key.a.1', 'key.b.2']);
+    expect(await other.docs.keys('nothing.')).toEqual([]);
+  });
+
   it('queues: lease lapse across processes (real time): the item comes back with claim_count 2', async () => {
     const b = await open();
     await b.queues.enqueue('lapse', [{ id: 'only', priority: 1, payload: null }]);

@@ -5,6 +5,7 @@ import { pruneMetrics } from '../health/api.js';
 import { ageOf, clearStaleLock, fsNowOf, lockStatus, removeFile, tempInfo, walk } from '../store/inspect.js';
 import { archiveFinishedTasks, dispatchQueued } from '../tasks/api.js';
 import { AUDIT_LOGS, MESSAGING_LOG } from '../common/files.js';
+import { deliverDueOn, onStore, retentionOn } from '../messaging/records.js';
 
 /** The three audit logs of the original design, rotated past `cleanup.log_max_bytes`. */
 export { AUDIT_LOGS, MESSAGING_LOG };
@@ -74,6 +75,7 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
     changed: false,
     duration_ms: 0,
   };
+  if (ctx.storeChoice.kind === 'postgres') return cleanupPostgres(ctx, dryRun, res, started);
   const { store } = ctx;
   if (!store.exists()) {
     res.skipped.push('no hive folder');
@@ -110,21 +112,51 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
   res.duration_ms = Date.now() - started;
 
   if (!dryRun && res.changed) {
-    const { duration_ms: _d, dry_run: _r, changed: _c, skipped: _s, errors: _e, ...stats } = res;
-    await store.append(MESSAGING_LOG, [
-      {
-        timestamp: iso(ctx.clock()),
-        event: 'cleanup_completed',
-        message_id: null,
-        from_bot: null,
-        to_bot: null,
-        priority: null,
-        status: null,
-        details: { ...stats, duration_ms: res.duration_ms },
-      },
-    ]);
+    await store.append(MESSAGING_LOG, [completedLine(ctx, res)]);
   }
   return res;
+}
+
+/**
+ * On PostgreSQL: delivery and expiry, then retention of read mail, dead mail and keys. There are
+ * no locks, temp files or log files to look after, so those counts stay 0; the other areas
+ * (tasks, health samples) do not live there yet.
+ */
+async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupResult, started: number): Promise<CleanupResult> {
+  await onStore(ctx, async (b) => {
+    if (dryRun) res.skipped.push('delivery is not run in a dry run');
+    else {
+      await step(res, 'delivery', async () => {
+        const d = await deliverDueOn(b, ctx);
+        res.delivery = { delivered: d.delivered, retried: d.retried, failed: d.failed, expired: d.expired };
+      });
+    }
+    await step(res, 'retention', async () => {
+      const r = await retentionOn(b, ctx, dryRun);
+      res.compaction = r.compaction;
+      res.key_retention = r.key_retention;
+    });
+    const d = res.delivery;
+    res.changed = (d ? d.delivered + d.retried + d.failed + d.expired : 0) + (res.compaction?.dropped ?? 0) + (res.key_retention?.dropped ?? 0) > 0;
+    res.duration_ms = Date.now() - started;
+    // The same line a folder's cleanup writes to bot-messaging.jsonl, here in the bot-messaging log.
+    if (!dryRun && res.changed) await b.log('bot-messaging').append([completedLine(ctx, res)]);
+  });
+  return res;
+}
+
+function completedLine(ctx: HiveContext, res: CleanupResult): Record<string, unknown> {
+  const { duration_ms: _d, dry_run: _r, changed: _c, skipped: _s, errors: _e, ...stats } = res;
+  return {
+    timestamp: iso(ctx.clock()),
+    event: 'cleanup_completed',
+    message_id: null,
+    from_bot: null,
+    to_bot: null,
+    priority: null,
+    status: null,
+    details: { ...stats, duration_ms: res.duration_ms },
+  };
 }
 
 async function clearLeftovers(ctx: HiveContext, dryRun: boolean, res: CleanupResult): Promise<void> {

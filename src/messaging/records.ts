@@ -9,7 +9,7 @@
  *   document bot.<bot>     the bot has an inbox;  log bots: registrations (bots.jsonl's lines)
  *   log bot-messaging      the audit log, line for line as the file backend writes it
  *   document key.<bot>.<hash>  what a `send --key` stored (a repeat returns it, storing nothing)
- * Not yet here (the folder's code has it): compaction, and forgetting old keys (key_retention_hours).
+ * `deia cleanup` forgets old read mail, old dead mail and old keys (retentionOn).
  */
 import { createHash } from 'node:crypto';
 import { iso } from '../common/clock.js';
@@ -515,4 +515,63 @@ export async function urgentUnreadOn(b: StorageBackend, bots: readonly string[])
     out[bot] = items.filter((i) => i.priority <= RANK.P1).length;
   }
   return out;
+}
+
+// ---------------------------------------------------------------- retention (deia cleanup)
+
+export interface RetentionResult {
+  compaction: { mailboxes: number; dropped: number; kept: number };
+  key_retention: { files: number; dropped: number; kept: number };
+}
+
+/**
+ * What `deia cleanup` forgets on PostgreSQL, by the folder's rules: read mail read before
+ * `read_retention_hours`, failed or expired mail (dead.<bot>) whose expiry is that old, and
+ * `send --key` documents older than `key_retention_hours` (a repeat of such a key sends anew).
+ * One atomic step per queue and per key; a dry run only counts.
+ */
+export async function retentionOn(b: StorageBackend, ctx: HiveContext, dryRun: boolean): Promise<RetentionResult> {
+  const now = ctx.clock();
+  const readCutoff = now - ctx.config.messaging.read_retention_hours * 3_600_000;
+  const compaction = { mailboxes: 0, dropped: 0, kept: 0 };
+  for (const q of await b.queues.names()) {
+    const dead = q.startsWith('dead.');
+    if (!dead && !q.startsWith('inbox.')) continue;
+    // Read mail is done for good, so a read item seen here cannot change under the removal.
+    const items = await b.queues.list<Message>(q, { states: dead ? ['ready', 'leased', 'done'] : ['done'] });
+    const old = items.filter((it) => {
+      const t = dead ? Date.parse(it.payload.expires_at) : (it.claimedAt ?? it.createdAt);
+      return Number.isFinite(t) && t < readCutoff;
+    });
+    compaction.mailboxes++;
+    compaction.kept += items.length - old.length;
+    if (old.length === 0) continue;
+    compaction.dropped += dryRun ? old.length : (await b.queues.remove(q, old.map((it) => it.id))).removed.length;
+  }
+  return { compaction, key_retention: await forgetKeysOn(b, now - ctx.config.messaging.key_retention_hours * 3_600_000, dryRun) };
+}
+
+async function forgetKeysOn(b: StorageBackend, cutoff: number, dryRun: boolean): Promise<RetentionResult['key_retention']> {
+  const res = { files: 0, dropped: 0, kept: 0 };
+  // As in a folder, a key without a readable time ages by its first message, else counts as old.
+  const isOld = (d: KeyDoc | undefined) => {
+    const t = Date.parse(d?.at ?? d?.messages?.[0]?.created_at ?? '');
+    return !Number.isFinite(t) || t < cutoff;
+  };
+  for (const key of await b.docs.keys('key.')) {
+    const old = dryRun
+      ? isOld((await b.docs.get<KeyDoc>(key))?.value)
+      : await b.transaction({ docs: [key] }, async (tx) => {
+          // Looked at again under the lock: a send may just have stored this key anew.
+          const doc = await tx.get<KeyDoc>(key);
+          if (!doc || !isOld(doc.value)) return false;
+          tx.delete(key);
+          return true;
+        });
+    if (old) {
+      res.files++;
+      res.dropped++;
+    } else res.kept++;
+  }
+  return res;
 }

@@ -143,6 +143,8 @@ export interface Queues {
   get<T>(queue: string, id: string): Promise<QueueItem<T> | undefined>;
   /** Names of queues that hold at least one item (in any state). */
   names(): Promise<string[]>;
+  /** Forget these items for good, whatever their state, in one atomic step (retention). Returns the ids that were there. */
+  remove(queue: string, ids: readonly string[]): Promise<{ removed: string[] }>;
 }
 
 export interface Versioned<T> {
@@ -165,6 +167,8 @@ export interface Documents {
    */
   update<T, R>(key: string, fn: (current: T | undefined) => { value?: T; result: R } | Promise<{ value?: T; result: R }>): Promise<R>;
   delete(key: string): Promise<void>;
+  /** Keys of the documents whose key starts with `prefix`, sorted (e.g. every `key.` document, for retention). */
+  keys(prefix: string): Promise<string[]>;
 }
 
 /** What a transaction may touch: named up front, so a backend can lock them in one global order. */

@@ -5,6 +5,7 @@ import { formatAge } from '../../common/parse.js';
 
 export default defineCommand({
   name: 'cleanup',
+  postgres: true,
   summary: 'for cron: deliver due retries, expire, dispatch tasks, compact mailboxes, rotate logs, clear stale locks',
   options: [{ flags: '--dry-run', description: 'show what would be done and change nothing' }],
   examples: ['deia cleanup', 'deia cleanup --dry-run', '*/5 * * * * cd /srv/project && deia cleanup --json >> cleanup.log'],

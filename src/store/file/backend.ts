@@ -235,6 +235,21 @@ class FileQueues implements Queues {
       .map((f) => f.slice(0, -'.jsonl'.length))
       .sort();
   }
+
+  async remove(queue: string, ids: readonly string[]): Promise<{ removed: string[] }> {
+    checkName('queue', queue);
+    if (ids.length === 0 || !this.store.exists(queueFile(queue))) return { removed: [] };
+    return this.store.withLock(queueFile(queue), async () => {
+      const known = this.fold(queue);
+      const gone = new Set(ids.filter((id) => known.has(id)));
+      if (gone.size === 0) return { removed: [] };
+      // The item's line and its claim events go together: the file is rewritten atomically.
+      await this.store.rewriteHeld<QueueEvent>(queueFile(queue), async function* (records) {
+        for await (const ev of records) if (!gone.has(ev.id)) yield ev;
+      });
+      return { removed: [...gone] };
+    });
+  }
 }
 
 interface DocFile<T> {
@@ -274,6 +289,14 @@ class FileDocuments implements Documents {
   async delete(key: string): Promise<void> {
     checkName('document key', key);
     await this.store.withLock(docFile(key), () => this.store.remove(docFile(key)));
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    return this.store
+      .list('docs')
+      .filter((f) => f.endsWith('.json') && f.startsWith(prefix))
+      .map((f) => f.slice(0, -'.json'.length))
+      .sort();
   }
 }
 

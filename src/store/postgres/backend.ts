@@ -614,6 +614,19 @@ class PgQueues implements Queues {
     const { rows } = await this.db.query<{ queue: string }>('SELECT DISTINCT queue FROM deia_queue_items ORDER BY queue');
     return rows.map((r) => r.queue);
   }
+
+  async remove(queue: string, ids: readonly string[]): Promise<{ removed: string[] }> {
+    checkName('queue', queue);
+    if (ids.length === 0) return { removed: [] };
+    // One statement: the items and their claim history go together or not at all.
+    const { rows } = await this.db.query<{ id: string }>(
+      `WITH gone AS (DELETE FROM deia_queue_items WHERE queue = $1 AND id = ANY($2::text[]) RETURNING id),
+            ev AS (DELETE FROM deia_queue_events WHERE queue = $1 AND id IN (SELECT id FROM gone))
+       SELECT id FROM gone ORDER BY id`,
+      [queue, [...ids]],
+    );
+    return { removed: rows.map((r) => r.id) };
+  }
 }
 
 // ---------------------------------------------------------------- documents
@@ -681,6 +694,12 @@ class PgDocuments implements Documents {
   async delete(key: string): Promise<void> {
     checkName('document key', key);
     await this.db.withClient((c) => deleteDoc(c, key));
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    // starts_with, not LIKE: "_" and "." in a prefix are literal.
+    const { rows } = await this.db.query<{ key: string }>('SELECT key FROM deia_docs WHERE starts_with(key, $1) ORDER BY key COLLATE "C"', [prefix]);
+    return rows.map((r) => r.key);
   }
 }
 
