@@ -33,6 +33,8 @@ export default defineCommand({
       exclude: opts.exclude,
       greedy: Boolean(opts.greedy),
       seed,
+      // The table shows no load column: only --json pays for reading the mailboxes.
+      load: out.json,
     });
     if (out.json) {
       out.printJson(rec);
