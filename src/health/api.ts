@@ -29,6 +29,7 @@ import {
   emptyLevelState,
   evaluate,
   isMetric,
+  metricsLevel,
   worst,
   METRIC_DEFS,
   METRICS,
@@ -128,7 +129,14 @@ function loadLevels(ctx: HiveContext): LevelState {
 }
 
 /** The evaluation inputs: one entry per component and per bot, from aggregates and measurements. */
-export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']['health'], now: number): ComponentInput[] {
+export function buildInputs(
+  agg: Agg,
+  inputs: Inputs,
+  cfg: HiveContext['config']['health'],
+  now: number,
+  /** Only these bots' entries (the others still count where bots are judged against each other). */
+  only?: ReadonlySet<string>,
+): ComponentInput[] {
   const staleMs = cfg.staleness_seconds * 1000;
   const fromMinute = Math.floor(now / MINUTE) - cfg.window_minutes + 1;
   const series = (key: string, metric: MetricName) => agg.series[`${key}|${metric}`];
@@ -221,6 +229,7 @@ export function buildInputs(agg: Agg, inputs: Inputs, cfg: HiveContext['config']
   };
   for (const k of Object.keys(agg.series)) if (k.startsWith('bot:')) bots.add(k.slice(4, k.indexOf('|')));
   for (const bot of [...bots].sort()) {
+    if (only && !only.has(bot)) continue;
     const key = `bot:${bot}`;
     const metrics: MetricInput[] = [];
     for (const metric of ['cpu', 'memory'] as const) if (series(key, metric)) metrics.push(fromSample(metric, series(key, metric)));
@@ -351,6 +360,27 @@ export async function botRoutingLevels(ctx: HiveContext): Promise<Record<string,
   const inputs = await gather(ctx, false);
   const { report } = await evaluateHive(ctx, inputs, { alerts: false });
   return routingLevelsOf(report);
+}
+
+/**
+ * The routing levels of these bots (as botRoutingLevels gives them) at a cost that follows
+ * them, not the hive: no report, no presence (routing ignores staleness), and no lock while
+ * the aggregate state already holds every line (otherwise the locked pass folds and stores it).
+ */
+export async function routingLevelsFor(ctx: HiveContext, bots: readonly string[]): Promise<Record<string, Level>> {
+  const agg = loadAgg(ctx);
+  if (foldNew(ctx, agg)) {
+    const all = await botRoutingLevels(ctx);
+    const out = dict<Level>();
+    for (const b of bots) if (all[b] !== undefined) out[b] = all[b];
+    return out;
+  }
+  const cfg = ctx.config.health;
+  const prev = loadLevels(ctx);
+  const inputs = buildInputs(agg, { queue: await queueIfAny(ctx) }, cfg, ctx.clock(), new Set(bots));
+  const out = dict<Level>();
+  for (const input of inputs) if (input.kind === 'bot') out[input.name] = metricsLevel(input, cfg, prev.components[input.key]);
+  return out;
 }
 
 export interface RecordInput {

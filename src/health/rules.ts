@@ -246,6 +246,20 @@ function minutesText(ms: number): string {
  * worst-of per component, staleness for bots, the overall level, and the alert events
  * for every component whose level changed. UNKNOWN components keep their last level.
  */
+/**
+ * The worst level of a component's metrics that have a value, with the hysteresis `evaluate`
+ * applies: staleness and alerts aside. Routing weighs this per bot (routingLevelsFor).
+ */
+export function metricsLevel(input: ComponentInput, cfg: HealthConfig, prev: ComponentState | undefined): Level {
+  let level: Level = 'UNKNOWN';
+  for (const m of input.metrics) {
+    if (m.value === null || !Number.isFinite(m.value)) continue;
+    const l = levelWithHysteresis(m.value, m.thresholds ?? thresholdsOf(cfg, m.metric), prev?.metrics[m.metric], cfg.hysteresis_percent);
+    if (rank(l) > rank(level)) level = l;
+  }
+  return level;
+}
+
 export function evaluate(inputs: readonly ComponentInput[], opts: EvaluateOptions): EvaluateResult {
   const { cfg, now, prev } = opts;
   const iso = new Date(now).toISOString();

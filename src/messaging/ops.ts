@@ -806,9 +806,11 @@ export function messagingStatus(ctx: HiveContext): MessagingStatus {
 /** Unread P0 + P1 messages per bot (a load signal for routing). */
 export function urgentUnreadCounts(ctx: HiveContext, bots?: string[]): Record<string, number> {
   const out = dict<number>();
+  // One listing instead of a lookup per bot: routing asks this for every candidate (500 bots).
+  const files = new Set(ctx.store.list('mailboxes'));
   for (const b of bots ?? knownBots(ctx)) {
     let n = 0;
-    if (hasInbox(ctx, b)) for (const m of readMailbox(ctx, b).messages) if (m.status === 'delivered' && (m.priority === 'P0' || m.priority === 'P1')) n++;
+    if (files.has(`${b}.jsonl`)) for (const m of readMailbox(ctx, b).messages) if (m.status === 'delivered' && (m.priority === 'P0' || m.priority === 'P1')) n++;
     out[b] = n;
   }
   return out;

@@ -268,6 +268,12 @@ export interface RecommendOptions {
   exclude?: string[];
   greedy?: boolean;
   seed?: number;
+  /**
+   * Read each candidate's load (urgent unread messages + tasks in progress; shown, never
+   * weighed). Default true; false leaves every `load` at 0 and spares reading every
+   * candidate's mailbox, for callers that do not show it.
+   */
+  load?: boolean;
 }
 
 export type RecommendResult = Recommendation & { classification?: Classification };
@@ -342,7 +348,7 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
   // Signals first, outside our locks: the other areas take their own (lock order is global).
   const seen = typeOf(ctx, first, type, true);
   const known = candidatesFor(ctx, seen, type).filter((b) => !exclude.has(b));
-  const signals = known.length ? await gatherSignals(ctx, known) : {};
+  const signals = known.length ? await gatherSignals(ctx, known, { load: opts.load }) : {};
 
   const run = async (write: boolean): Promise<RecommendResult> => {
     const events: PolicyEvent[] = [];

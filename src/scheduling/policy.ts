@@ -554,7 +554,7 @@ export function decide(
   }
   let confidence = 0;
   if (chosen && anyData && opts.confidence !== false) {
-    // Many candidates: fewer joint draws (each draws every candidate), at least 50.
+    // Many candidates: fewer joint draws (a round the chosen bot wins draws every candidate), at least 50.
     const n = Math.min(p.confidenceSamples, Math.max(50, Math.ceil(CONFIDENCE_DRAW_BUDGET / prepared.length)));
     confidence = probabilityBest(prepared, chosen, n, random);
   }
@@ -608,21 +608,29 @@ export const CRITICAL_CONFIDENCE_FACTOR = 0.5;
  * not even with one candidate.
  */
 function probabilityBest(all: Prepared[], chosen: Prepared, n: number, random: Random): number {
+  if (all.length === 1) return (n + 0.5) / (n + 1);
+  // A round only has to tell whether the chosen bot's draw is the best, so it stops at the
+  // first rival that beats it. Rivals likeliest to do so go first (upper end of the posterior,
+  // less their penalties): with many similar bots a round then costs a few draws, not one per
+  // candidate. Every rival draw is independent, so the estimate's distribution is unchanged.
+  const reach = (x: Prepared) => x.a / (x.a + x.b) + 2 * Math.sqrt((x.a * x.b) / ((x.a + x.b) ** 2 * (x.a + x.b + 1))) - x.adj;
+  const rivals = all
+    .filter((x) => x !== chosen)
+    .map((x) => ({ x, r: reach(x) }))
+    .sort((u, v) => v.r - u.r)
+    .map((e) => e.x);
   let wins = 0;
-  if (all.length === 1) wins = n;
-  else
-    for (let i = 0; i < n; i++) {
-      let best = -Infinity;
-      let who: Prepared | undefined;
-      for (const x of all) {
-        const u = beta(x.a, x.b, random) - x.adj;
-        if (u > best) {
-          best = u;
-          who = x;
-        }
+  for (let i = 0; i < n; i++) {
+    const mine = beta(chosen.a, chosen.b, random) - chosen.adj;
+    let won = true;
+    for (const x of rivals) {
+      if (beta(x.a, x.b, random) - x.adj > mine) {
+        won = false;
+        break;
       }
-      if (who === chosen) wins++;
     }
+    if (won) wins++;
+  }
   return (wins + 0.5) / (n + 1);
 }
 

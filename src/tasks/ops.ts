@@ -228,7 +228,7 @@ async function submitValid(ctx: HiveContext, v: ValidSubmit): Promise<SubmitResu
   let recommendation: SubmitResult['recommendation'] = null;
   if (!bot) {
     // A task is not routed back to its own submitter (pass --to for that).
-    const rec = await recommend(ctx, { type, exclude: [me] });
+    const rec = await recommend(ctx, { type, exclude: [me], load: false });
     recommendation = { recommended_bot: rec.recommended_bot ?? null, confidence: rec.confidence };
     bot = rec.recommended_bot && rec.recommended_bot !== me ? rec.recommended_bot : null;
   }
@@ -395,7 +395,7 @@ async function chooseBot(ctx: HiveContext, t: Task, levels: Record<string, strin
   const critical = Object.keys(levels).filter((b) => levels[b] === 'CRITICAL');
   const failedOn = t.excluded.filter((b) => !(t.taken_back ?? []).includes(b));
   for (const exclude of [[...t.excluded, ...critical, ...submitter], [...t.excluded, ...submitter], [...failedOn, ...submitter]]) {
-    const rec = await recommend(ctx, { type: t.task_type, exclude });
+    const rec = await recommend(ctx, { type: t.task_type, exclude, load: false });
     const bot = rec.recommended_bot;
     if (bot && !exclude.includes(bot)) return bot;
   }

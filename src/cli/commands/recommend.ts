@@ -30,7 +30,8 @@ export default defineCommand({
       seed = Number(opts.seed);
     }
     const ctx = run.hive();
-    const question = { type: run.args[0] as string | undefined, task: opts.task, exclude: opts.exclude, greedy: Boolean(opts.greedy), seed };
+    // The table shows no load column: only --json pays for reading the mailboxes.
+    const question = { type: run.args[0] as string | undefined, task: opts.task, exclude: opts.exclude, greedy: Boolean(opts.greedy), seed, load: out.json };
     const rec = ctx.storeChoice.kind === 'postgres' ? await recommendOnStore(ctx, question) : await recommend(ctx, question);
     if (out.json) {
       out.printJson(rec);
