@@ -21,9 +21,9 @@ export default defineCommand({
     if (out.json) return out.printJson(res);
     await out.table(
       ['log', 'lines', 'archived', 'bytes', 'file'],
-      res.logs.map((l) => [l.log, l.lines, l.archived_lines, l.bytes, l.file]),
+      res.logs.map((l) => [l.log, l.lines, l.archived_lines, l.bytes, out.safe(l.file)]),
       ['left', 'right', 'right', 'right', 'left'],
     );
-    out.line(`exported ${res.lines} line(s) from ${res.store} to ${res.out}`);
+    out.line(`exported ${res.lines} line(s) from ${out.safe(res.store)} to ${out.safe(res.out)}`);
   },
 });
