@@ -127,7 +127,7 @@ describe('fuzz: every command’s parser', () => {
         ([cmd, argv, as]) => {
           runs++;
           const before = snapshotTree(dir);
-          const r = deia(argv, { dir, env: { DEIA_BOT: as } });
+          const r = deia(argv, { dir, cwd: path.dirname(dir), env: { DEIA_BOT: as } });
           const name = cmd.path.join(' ');
           const max = cmd.path[0] === 'health' ? 3 : 2;
           expect(r.code, `${JSON.stringify(argv)}\n${r.stderr}`).toBeGreaterThanOrEqual(0);
