@@ -9,6 +9,5 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: false,
-    passWithNoTests: true,
   },
 });
