@@ -2,15 +2,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, deiaAsync, readJsonl, tempHive, type CliResult } from '../helpers/cli.js';
-import { hasCommand, listCommands } from '../helpers/surface.js';
+import { freshDatabase } from '../helpers/pg.js';
 
 /**
  * Soak: 8 bot loops (each always has one `deia` process running) for DEIA_SOAK_SECONDS (60),
  * a random mix of send (all priorities, @all, unknown bots, short TTLs), inbox --next, read,
  * record, health record, task submit/start/done, with `deia cleanup` every second alongside.
- * Command kinds that are not in `deia --help` yet are skipped with a note.
  * Afterwards: every message is in exactly one terminal or waiting state, every --next claim
  * is unique, the audit log agrees with the state, doctor is clean. Totals are printed.
+ *
+ * Both backends. What the CLI shows is checked on both (the audit log through `deia export`,
+ * every inbox, `status`, `task list`, `doctor`); in a folder, its files are checked too (each
+ * message in one mailbox, the archive or the outbox). On PostgreSQL the settings come from the
+ * folder's config.json (`--dir` beside `--store`), as they do for any command there.
  */
 const SECONDS = Number(process.env.DEIA_SOAK_SECONDS ?? 60);
 const BOTS = Array.from({ length: 8 }, (_, i) => `BOT-${i}`);
@@ -19,23 +23,26 @@ const STATES = new Set(['pending', 'delivered', 'read', 'failed', 'expired']);
 
 const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
-describe('soak', () => {
-  it(`8 processes × ${SECONDS} s with cleanup every second: nothing lost, nothing doubled`, async () => {
-    const cmds = listCommands();
-    const has = (n: string) => hasCommand(cmds, n);
-    const kinds = ['send', 'inbox', 'read', 'record', 'health record', 'task submit', 'task start', 'task done', 'cleanup'];
-    const missing = kinds.filter((k) => !has(k));
-    if (missing.length) console.log(`soak: not in this build yet, skipped: ${missing.join(', ')}`);
+const backends = [
+  { kind: 'file', url: async () => undefined },
+  { kind: 'postgres', url: async () => freshDatabase() },
+];
 
-    const { dir } = tempHive('deia-soak-');
+describe.each(backends)('soak on the $kind backend', ({ kind, url: openDb }) => {
+  it(`8 processes × ${SECONDS} s with cleanup every second: nothing lost, nothing doubled`, async () => {
+    const db = await openDb();
+    const store = db ? ['--store', db.url] : [];
+    const { root, dir } = tempHive('deia-soak-');
     expect(deia(['init'], { dir }).code).toBe(0);
+    if (db) expect(deia(['init', ...store], { dir }).code).toBe(0);
     const cfgPath = path.join(dir, 'config.json');
     const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
     cfg.messaging.backoff_base_ms = 300;
     cfg.messaging.backoff_cap_ms = 2000;
     cfg.messaging.read_retention_hours = 0; // cleanup compacts read mail while bots work
     fs.writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
-    for (const b of BOTS) expect(deia(['register', b], { dir }).code).toBe(0);
+    const cli = (argv: string[]) => deiaAsync([...store, ...argv], { dir });
+    for (const b of BOTS) expect(deia([...store, 'register', b], { dir }).code).toBe(0);
 
     const sent = new Map<string, string>(); // message id -> recipient
     const claims: string[] = [];
@@ -49,7 +56,7 @@ describe('soak', () => {
     const deadline = Date.now() + SECONDS * 1000;
 
     const run = async (kind: string, argv: string[], ok: number[] = [0], benign?: RegExp): Promise<CliResult> => {
-      const r = await deiaAsync([...argv, '--json'], { dir });
+      const r = await cli([...argv, '--json']);
       ops[kind] = (ops[kind] ?? 0) + 1;
       const raced = benign !== undefined && r.code === 2 && benign.test(r.stderr);
       if (raced) races++;
@@ -61,8 +68,7 @@ describe('soak', () => {
 
     const bot = async (me: string) => {
       const mix: Array<[number, () => Promise<void>]> = [];
-      if (has('send'))
-        mix.push([
+      mix.push([
           5,
           async () => {
             const roll = Math.random();
@@ -75,8 +81,7 @@ describe('soak', () => {
             for (const m of Array.isArray(doc) ? doc : [doc]) sent.set(m.message_id, m.to_bot);
           },
         ]);
-      if (has('inbox'))
-        mix.push([
+      mix.push([
           4,
           async () => {
             const r = await run('inbox --next', ['inbox', me, '--next'], [0, 1]);
@@ -86,8 +91,7 @@ describe('soak', () => {
             }
           },
         ]);
-      if (has('inbox') && has('read'))
-        mix.push([
+      mix.push([
           1,
           async () => {
             const r = await run('inbox', ['inbox', me, '--limit', '3']);
@@ -96,12 +100,9 @@ describe('soak', () => {
             if (list.length) await run('read', ['read', '--as', me, ...list.map((m) => m.message_id)], [0, 1]);
           },
         ]);
-      if (has('record'))
-        mix.push([2, async () => void (await run('record', ['record', me, pick(['code', 'testing', 'docs']), Math.random() < 0.8 ? '--success' : '--failure', '--duration', String(100 + Math.floor(Math.random() * 900))]))]);
-      if (has('health record'))
-        mix.push([2, async () => void (await run('health record', ['health', 'record', pick(['cpu', 'memory', 'error_rate']), String(Math.floor(Math.random() * 100)), '--bot', me]))]);
-      if (has('task submit') && has('task start') && has('task done'))
-        mix.push([
+      mix.push([2, async () => void (await run('record', ['record', me, pick(['code', 'testing', 'docs']), Math.random() < 0.8 ? '--success' : '--failure', '--duration', String(100 + Math.floor(Math.random() * 900))]))]);
+      mix.push([2, async () => void (await run('health record', ['health', 'record', pick(['cpu', 'memory', 'error_rate']), String(Math.floor(Math.random() * 100)), '--bot', me]))]);
+      mix.push([
           2,
           async () => {
             const r = await run('task submit', ['task', 'submit', '--as', me, '--to', me, `write tests for ${me}`]);
@@ -145,7 +146,51 @@ describe('soak', () => {
     // --next claims are unique
     expect(new Set(claims).size).toBe(claims.length);
 
-    // Every message is in exactly one state: in one mailbox (delivered/read) or archived after
+    // What the CLI shows, on both backends: the audit log, every inbox, status.
+    const exported = path.join(root, 'export');
+    expect((await cli(['export', '--out', exported])).code).toBe(0);
+    const audit = readJsonl(path.join(exported, 'bot-messaging.jsonl'));
+    const ev = (e: string) => new Set(audit.filter((a) => a.event === e).map((a) => a.message_id));
+    const [queued, delivered, failed, expired] = ['message_queued', 'message_delivered', 'message_failed', 'message_expired'].map(ev) as Set<string>[];
+    const inInbox = new Map<string, string[]>();
+    for (const b of [...BOTS, ...GHOSTS]) {
+      const r = await cli(['inbox', b, '--all', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      for (const m of JSON.parse(r.stdout) as Array<{ message_id: string }>) inInbox.set(m.message_id, [...(inInbox.get(m.message_id) ?? []), b]);
+    }
+    const fates: Record<string, number> = {};
+    const wrong: string[] = [];
+    for (const [id, to] of sent) {
+      if (!queued.has(id)) wrong.push(`${id}: no message_queued`);
+      const ends = [delivered, failed, expired].filter((s) => s.has(id)).length;
+      if (ends > 1) wrong.push(`${id}: ${ends} of delivered/failed/expired`);
+      const where = inInbox.get(id) ?? [];
+      if (where.length > 1 || (where.length === 1 && where[0] !== to)) wrong.push(`${id} (to ${to}) in inboxes ${where.join(',')}`);
+      if (where.length === 1 && !delivered.has(id)) wrong.push(`${id} in an inbox without message_delivered`);
+      const fate = delivered.has(id) ? 'delivered' : failed.has(id) ? 'failed' : expired.has(id) ? 'expired' : 'pending';
+      fates[fate] = (fates[fate] ?? 0) + 1;
+    }
+    expect(wrong.slice(0, 10)).toEqual([]);
+    const st = JSON.parse((await cli(['status', '--json'])).stdout);
+    expect(st.by_status.pending ?? 0, 'status: pending').toBe(fates.pending ?? 0);
+    const claimedAudit = ev('message_read');
+    expect(claims.filter((id) => !claimedAudit.has(id)), 'every claim is a message_read').toEqual([]);
+
+    if (db) {
+      const list = JSON.parse((await cli(['task', 'list', '--json'])).stdout) as Array<{ status: string }>;
+      expect(list.filter((t) => t.status === 'done').length).toBe(tasks.done);
+      const doc = await cli(['doctor', '--json']);
+      expect(doc.code, doc.stdout).toBe(0);
+      console.log(
+        `soak (PostgreSQL): ${SECONDS} s, 8 bots + cleanup every second: ${Object.values(ops).reduce((a, b) => a + b, 0)} commands ${JSON.stringify(ops)}; ` +
+          `${sent.size} messages ${JSON.stringify(fates)}, ${claims.length} unique --next claims, tasks ${JSON.stringify(tasks)} (${races} taken back before start), ` +
+          `${cleanups} cleanups, 0 failed commands, doctor clean`,
+      );
+      await db.drop();
+      return;
+    }
+
+    // In a folder, its files too. Every message is in exactly one state: in one mailbox (delivered/read) or archived after
     // being read, or else still in the outbox (pending / failed / expired) — never two, never none.
     const place = new Map<string, string[]>();
     const add = (id: string, where: string) => place.set(id, [...(place.get(id) ?? []), where]);
@@ -188,20 +233,13 @@ describe('soak', () => {
     for (const id of claims) expect(place.get(id)?.length ?? 0, `claimed ${id}`).toBe(1);
 
     // The status command and the audit log agree with that state.
-    if (has('status') && sent.size) {
-      const st = JSON.parse((await deiaAsync(['status', '--json'], { dir })).stdout);
+    {
       const live = sent.size - archived;
       expect(Object.values(st.by_status as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(st.total);
       expect(st.total).toBeGreaterThanOrEqual(live);
       for (const s of ['pending', 'failed', 'expired']) expect(st.by_status[s], s).toBe(byState[s] ?? 0);
     }
-    const audit: any[] = [];
-    for (const f of fs.readdirSync(dir)) if (/^bot-messaging(\.\d+)?\.jsonl$/.test(f)) audit.push(...readJsonl(path.join(dir, f)));
-    const ev = (e: string) => new Set(audit.filter((a) => a.event === e).map((a) => a.message_id));
-    if (sent.size) {
-      const queued = ev('message_queued');
-      expect([...sent.keys()].filter((id) => !queued.has(id))).toEqual([]);
-      const delivered = ev('message_delivered');
+    {
       const inMailbox = [...sent.keys()].filter((id) => (place.get(id) ?? []).length > 0);
       expect(inMailbox.filter((id) => !delivered.has(id))).toEqual([]);
       expect(ev('message_failed').size).toBe(byState.failed ?? 0);
@@ -210,7 +248,7 @@ describe('soak', () => {
     const cleanupsLogged = audit.filter((a) => a.event === 'cleanup_completed').length;
 
     // Tasks: every one we finished is done.
-    if (tasks.submitted) {
+    {
       const list = JSON.parse((await deiaAsync(['task', 'list', '--json'], { dir })).stdout) as Array<{ status: string }>;
       expect(list.filter((t) => t.status === 'done').length).toBe(tasks.done);
     }
@@ -220,7 +258,7 @@ describe('soak', () => {
 
     const totalOps = Object.values(ops).reduce((a, b) => a + b, 0);
     console.log(
-      `soak: ${SECONDS} s, 8 bots + cleanup every second: ${totalOps} commands ${JSON.stringify(ops)}; ` +
+      `soak (folder): ${SECONDS} s, 8 bots + cleanup every second: ${totalOps} commands ${JSON.stringify(ops)}; ` +
         `${sent.size} messages ${JSON.stringify(byState)} (${archived} compacted to the archive), ${claims.length} unique --next claims, ` +
         `tasks ${JSON.stringify(tasks)} (${races} taken back before start), ${cleanups} cleanups (${cleanupsLogged} logged work), 0 failed commands, doctor clean`,
     );
