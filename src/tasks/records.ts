@@ -23,7 +23,7 @@ import { DeiaError } from '../common/errors.js';
 import { parseTokens } from '../common/parse.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
-import { markReadOn, sendOn } from '../messaging/records.js';
+import { knownBotsOn, markReadOn, sendOn, urgentUnreadOn } from '../messaging/records.js';
 import { normalizeTaskType } from '../scheduling/api.js';
 import { toRecord } from '../scheduling/input.js';
 import { recommendOn, withOutcomesOn } from '../scheduling/records.js';
@@ -60,6 +60,8 @@ import {
   type ValidSubmit,
 } from './ops.js';
 import { copyTask } from './state.js';
+import { adviceLine, type Level } from './scale.js';
+import { adviser, type ScaleResult } from './scaling.js';
 
 const TASKS_LOG = 'tasks';
 const STATE_DOC = 'tasks';
@@ -386,4 +388,28 @@ export async function inProgressCountsOn(b: StorageBackend): Promise<Record<stri
     if ((t.status === 'assigned' || t.status === 'in_progress') && t.bot_id) out[t.bot_id] = (out[t.bot_id] ?? 0) + 1;
   }
   return out;
+}
+
+// ------------------------------------------------------------------ scale (advice only)
+
+/**
+ * `deia scale` without --exec on the interface: the folder's rules (scaling.ts adviser, scale.ts)
+ * over the fold, the registrations (messaging's log `bots`) and the unread P0/P1 mail. Health is
+ * not on PostgreSQL yet (every bot UNKNOWN); no command is run, so no cooldown state exists there.
+ */
+export async function scaleOn(b: StorageBackend, ctx: HiveContext): Promise<ScaleResult> {
+  const now = ctx.clock();
+  const view = await readView(b);
+  const firstSeen = new Map<string, number>();
+  for await (const r of b.log<{ bot_id?: string; timestamp?: string }>('bots').stream()) {
+    if (typeof r?.bot_id === 'string' && !firstSeen.has(r.bot_id)) firstSeen.set(r.bot_id, Date.parse(String(r.timestamp)));
+  }
+  const { adviseFrom } = await adviser(ctx, now, view.fold, {
+    firstSeen,
+    known: await knownBotsOn(b),
+    urgent: (bots) => urgentUnreadOn(b, bots),
+    levels: async () => dict<Level>(),
+  });
+  const look = adviseFrom(undefined);
+  return { ...look, advice: adviceLine(look), exec: false, executed: [], exec_note: null };
 }
