@@ -230,6 +230,20 @@ describe('task --json is the same on both backends', () => {
     expect(q.queue_depth.assigned_not_started).toBe(2); // b and c, both given out again by the dispatch at 60 min
     expect(file[21]!.doc).toMatchObject({ queue_depth: { assigned_not_started: 4 } });
     expect(file[20]!.doc).toMatchObject([{ description: 'c', bot_id: 'BOT-B' }, { description: 'd', bot_id: 'BOT-B' }]);
+    // The records: tasks.jsonl's lines and the `tasks` log hold the same events (perf_from, a
+    // folder's byte offset into performance.jsonl, is null on PostgreSQL), as do the routing logs.
+    const records = async (fx: Fixture, log: string) => {
+      const ids = new Map<string, string>();
+      const text = JSON.stringify(await logLines(fx.where, log)).replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (id) => {
+        if (!ids.has(id)) ids.set(id, `ID${ids.size}`);
+        return ids.get(id)!;
+      });
+      return (JSON.parse(text) as Array<Record<string, unknown>>).map(({ perf_from: _p, ...r }) => r);
+    };
+    expect(await records(made[1]!, 'tasks')).toEqual(await records(made[0]!, 'tasks'));
+    expect(await records(made[1]!, 'performance')).toEqual(await records(made[0]!, 'performance'));
+    const events = async (fx: Fixture) => (await logLines(fx.where, 'adaptive-scheduling')).map((e) => e.event);
+    expect(await events(made[1]!)).toEqual(await events(made[0]!));
     // Running commands from settings stays with a folder.
     const exec = deia([...made[1]!.args, 'scale', '--exec']);
     expect(exec.code).toBe(2);
