@@ -15,7 +15,7 @@ describe('a PostgreSQL store and the folder around it', () => {
     for (const f of done.splice(0)) await f();
   });
 
-  it('send, inbox, record and recommend on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
+  it('send, inbox, record, recommend and the task commands on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
     const db = await freshDatabase();
     done.push(db.drop);
     const h = tempHive();
@@ -29,7 +29,17 @@ describe('a PostgreSQL store and the folder around it', () => {
       ['inbox', '--next', '--as', 'B'],
       ['record', 'B', 'code', '--success', '--as', 'B'],
       ['recommend', 'code', '--as', 'A'],
+      ['task', 'submit', 'fix it', '--type', 'code', '--to', 'B', '--as', 'A'],
+      ['task', 'list'],
+      ['task', 'dispatch'],
+      ['cleanup'],
     ]) {
+      const r = deia(args, opts);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    // The task's own steps, by the id submit printed.
+    const id = JSON.parse(deia(['task', 'list', '--json'], opts).stdout)[0].task_id;
+    for (const args of [['task', 'start', id, '--as', 'B'], ['task', 'done', id, '--as', 'B'], ['task', 'show', id]]) {
       const r = deia(args, opts);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
     }

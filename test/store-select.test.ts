@@ -36,17 +36,17 @@ describe('choosing the store', () => {
     expect(again.stdout).not.toContain(pw);
   });
 
-  it('a command not yet ported (task list) refuses a PostgreSQL store, naming how it was chosen (DEIA_STORE, store.url), without the password', () => {
+  it('a command not yet ported (health serve) refuses a PostgreSQL store, naming how it was chosen (DEIA_STORE, store.url), without the password', () => {
     const pw = decodeURIComponent(new URL(db.url).password);
     deia(['init', '--store', db.url]);
-    const viaEnv = deia(['task', 'list', '--dir', hive.dir], { env: { DEIA_STORE: db.url } });
+    const viaEnv = deia(['health', 'serve', '--dir', hive.dir], { env: { DEIA_STORE: db.url } });
     expect(viaEnv.code).toBe(1);
-    expect(viaEnv.stderr).toMatch(/^deia: deia task list does not run on a PostgreSQL store yet \(chosen by DEIA_STORE: postgres:\/\/deia:\*\*\*@.*\n$/);
+    expect(viaEnv.stderr).toMatch(/^deia: deia health serve does not run on a PostgreSQL store yet \(chosen by DEIA_STORE: postgres:\/\/deia:\*\*\*@.*\n$/);
     expect(viaEnv.stderr).not.toContain(pw);
     expect(fs.existsSync(hive.dir)).toBe(false); // nothing was written to the folder either
     fs.mkdirSync(hive.dir, { recursive: true });
     fs.writeFileSync(path.join(hive.dir, 'config.json'), JSON.stringify({ store: { url: db.url } }));
-    const viaConfig = deia(['task', 'list', '--dir', hive.dir]);
+    const viaConfig = deia(['health', 'serve', '--dir', hive.dir]);
     expect(viaConfig.code).toBe(1);
     expect(viaConfig.stderr).toMatch(/chosen by store\.url/);
     expect(viaConfig.stderr).not.toContain(pw);

@@ -47,3 +47,16 @@ export function taskLine(out: Output, t: Task): string {
 export function parseTokens(v: unknown): number | undefined {
   return v === undefined ? undefined : parseTokenCount(v);
 }
+
+/**
+ * A task command on a PostgreSQL store: the store opened for the command (closed after), and
+ * tasks/records.ts loaded only then, so the folder's commands do not pay for it.
+ */
+export async function onTasksStore<R>(
+  ctx: import('../hive.js').HiveContext,
+  fn: (records: typeof import('../tasks/records.js'), b: import('../store/types.js').StorageBackend) => Promise<R>,
+): Promise<R> {
+  const { onStore } = await import('../messaging/records.js');
+  const records = await import('../tasks/records.js');
+  return onStore(ctx, (b) => fn(records, b));
+}

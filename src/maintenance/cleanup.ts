@@ -118,17 +118,24 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
 }
 
 /**
- * On PostgreSQL: delivery and expiry, then retention of read mail, dead mail and keys. There are
- * no locks, temp files or log files to look after, so those counts stay 0; the other areas
- * (tasks, health samples) do not live there yet.
+ * On PostgreSQL: delivery and expiry, task dispatch (taking back tasks of stale bots), then
+ * retention of read mail, dead mail and keys. There are no locks, temp files or log files to
+ * look after, so those counts stay 0; task retention (archiving finished tasks) and health
+ * samples are not done there yet (task_retention and metrics_retention stay null).
  */
 async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupResult, started: number): Promise<CleanupResult> {
   await onStore(ctx, async (b) => {
-    if (dryRun) res.skipped.push('delivery is not run in a dry run');
+    if (dryRun) res.skipped.push('delivery and task dispatch are not run in a dry run');
     else {
       await step(res, 'delivery', async () => {
         const d = await deliverDueOn(b, ctx);
         res.delivery = { delivered: d.delivered, retried: d.retried, failed: d.failed, expired: d.expired };
+      });
+      // As in a folder: queued tasks assigned, tasks of stale bots taken back (tasks/records.ts).
+      await step(res, 'tasks', async () => {
+        const { dispatchOn } = await import('../tasks/records.js');
+        const t = await dispatchOn(b, ctx);
+        res.tasks = { dispatched: t.dispatched, redispatched: t.redispatched };
       });
     }
     await step(res, 'retention', async () => {
@@ -137,7 +144,8 @@ async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupRe
       res.key_retention = r.key_retention;
     });
     const d = res.delivery;
-    res.changed = (d ? d.delivered + d.retried + d.failed + d.expired : 0) + (res.compaction?.dropped ?? 0) + (res.key_retention?.dropped ?? 0) > 0;
+    const t = res.tasks;
+    res.changed = (d ? d.delivered + d.retried + d.failed + d.expired : 0) + (t ? t.dispatched + t.redispatched : 0) + (res.compaction?.dropped ?? 0) + (res.key_retention?.dropped ?? 0) > 0;
     res.duration_ms = Date.now() - started;
     // The same line a folder's cleanup writes to bot-messaging.jsonl, here in the bot-messaging log.
     if (!dryRun && res.changed) await b.log('bot-messaging').append([completedLine(ctx, res)]);

@@ -22,7 +22,7 @@
  */
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
-import { StoreError, type Cursor, type StorageBackend, type Transaction } from '../store/types.js';
+import { StoreError, type Cursor, type StorageBackend, type Transaction, type TransactionScope } from '../store/types.js';
 import { auditOf, recommendQuestion, recommendationLines, recordedLine, type AuditEvent, type RecommendOptions, type RecommendResult, type RecordResult, type ResetResult, type StatsOptions } from './api.js';
 import { outcomeOf, toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
 import { decide, emptyTypeState, foldOutcome, paramsFromConfig, resetAggs, statsRows, typeStateFromJson, typeStateToJson, type PolicyEvent, type SchedState, type StatsRow, type TypeState } from './policy.js';
@@ -88,12 +88,14 @@ function typesOf(r: PerfLine, all: Iterable<string>): string[] {
  * Run `body` in one transaction holding the index, the documents of `types` (all known types
  * with `all`) and both logs, after folding what the log holds beyond the documents.
  */
-async function pass<R>(b: StorageBackend, ctx: HiveContext, want: { types: string[]; all?: boolean }, body: (P: Pass, tx: Transaction) => Promise<R> | R): Promise<R> {
+async function pass<R>(b: StorageBackend, ctx: HiveContext, want: { types: string[]; all?: boolean }, body: (P: Pass, tx: Transaction) => Promise<R> | R, extra: TransactionScope = {}): Promise<R> {
   const scope = new Set(want.types);
   if (want.all) for (const t of asIndex((await b.docs.get(INDEX_DOC))?.value)?.types ?? []) scope.add(t);
   for (let i = 0; i < MAX_PASSES; i++) {
     try {
-      return await b.transaction({ docs: [INDEX_DOC, ...[...scope].map(TYPE_DOC)], logs: [PERF_LOG, AUDIT_LOG] }, async (tx) => {
+      const routing = { docs: [INDEX_DOC, ...[...scope].map(TYPE_DOC)], logs: [PERF_LOG, AUDIT_LOG] };
+      const all = { docs: [...routing.docs, ...(extra.docs ?? [])], logs: [...routing.logs, ...(extra.logs ?? [])], queues: [...(extra.queues ?? [])] };
+      return await b.transaction(all, async (tx) => {
         const P = await openPass(b, ctx, tx, scope, Boolean(want.all));
         const r = await body(P, tx);
         commitPass(P, tx);
@@ -177,33 +179,57 @@ function appendPerf(P: Pass, tx: Transaction, lines: readonly PerfLine[]): void 
 /** `deia record` on the interface: outcomes, their aggregates and audit lines in one transaction. */
 export async function recordOn(b: StorageBackend, ctx: HiveContext, records: readonly PerformanceRecord[]): Promise<RecordResult> {
   if (records.length === 0) return { recorded: 0, records: [], trends: [] };
+  return pass(b, ctx, { types: [...new Set(records.map((r) => r.task_type))] }, (P, tx) => foldRecords(P, tx, ctx, records));
+}
+
+/**
+ * Outcomes recorded together with a caller's own records (`task done` / `task fail` on
+ * PostgreSQL): ONE transaction holding routing's index, the documents of `types`, both routing
+ * logs and the caller's `extra` scope. `body` gets that transaction and `record`, which appends
+ * and folds outcomes (of `types` only) as `deia record` does, inside it. `body` may run more
+ * than once (the scope widens when the log holds unfolded outcomes of other types), so it must
+ * do its work through `tx` only.
+ */
+export async function withOutcomesOn<R>(
+  b: StorageBackend,
+  ctx: HiveContext,
+  types: readonly string[],
+  extra: TransactionScope,
+  body: (tx: Transaction, record: (records: readonly PerformanceRecord[]) => RecordResult) => Promise<R> | R,
+): Promise<R> {
+  return pass(b, ctx, { types: [...types] }, (P, tx) => body(tx, (records) => foldRecords(P, tx, ctx, records)), extra);
+}
+
+function foldRecords(P: Pass, tx: Transaction, ctx: HiveContext, records: readonly PerformanceRecord[]): RecordResult {
+  if (records.length === 0) return { recorded: 0, records: [], trends: [] };
+  const missing = records.map((r) => r.task_type).filter((t) => !P.scope.has(t));
+  if (missing.length) throw new Widen([...new Set(missing)]);
   const now = ctx.clock();
   const p = paramsFromConfig(ctx.config.scheduling);
-  return pass(b, ctx, { types: [...new Set(records.map((r) => r.task_type))] }, (P, tx) => {
-    appendPerf(P, tx, records);
-    const audit: AuditEvent[] = [];
-    const mine: PolicyEvent[] = [];
-    const trends: PolicyEvent[] = [];
-    // Only the last efficiency line per bot × type, as in a folder.
-    const eff = new Map<string, PolicyEvent>();
-    for (const r of records) {
-      audit.push(recordedLine(now, r));
-      mine.length = 0;
-      foldOutcome(P.state, outcomeOf(r)!, p, mine);
-      P.dirty.add(r.task_type);
-      for (const e of mine) {
-        if (e.event === 'efficiency_updated') eff.set(`${e.task_type}\0${e.bot_id}`, e);
-        else trends.push(e);
-      }
+  appendPerf(P, tx, records);
+  const audit: AuditEvent[] = [];
+  const mine: PolicyEvent[] = [];
+  const trends: PolicyEvent[] = [];
+  // Only the last efficiency line per bot × type, as in a folder.
+  const eff = new Map<string, PolicyEvent>();
+  for (const r of records) {
+    audit.push(recordedLine(now, r));
+    mine.length = 0;
+    foldOutcome(P.state, outcomeOf(r)!, p, mine);
+    P.dirty.add(r.task_type);
+    for (const e of mine) {
+      if (e.event === 'efficiency_updated') eff.set(`${e.task_type}\0${e.bot_id}`, e);
+      else trends.push(e);
     }
-    for (const e of [...P.events, ...trends, ...eff.values()]) audit.push(auditOf(now, e));
-    tx.append(AUDIT_LOG, audit);
-    return {
-      recorded: records.length,
-      records: [...records],
-      trends: trends.flatMap((e) => (e.event === 'trend_detected' ? [{ bot_id: e.bot_id, task_type: e.task_type, trend: e.trend }] : [])),
-    };
-  });
+  }
+  // The catch-up events are logged once, by the first call of the pass.
+  for (const e of [...P.events.splice(0), ...trends, ...eff.values()]) audit.push(auditOf(now, e));
+  tx.append(AUDIT_LOG, audit);
+  return {
+    recorded: records.length,
+    records: [...records],
+    trends: trends.flatMap((e) => (e.event === 'trend_detected' ? [{ bot_id: e.bot_id, task_type: e.task_type, trend: e.trend }] : [])),
+  };
 }
 
 /** Validate outcomes as a folder does (UsageError, exit 2), before the store is opened. */

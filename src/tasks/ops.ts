@@ -15,6 +15,7 @@ import { parsePriority, parseTokens } from '../common/parse.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
 import { markRead, sendMessages } from '../messaging/api.js';
+import type { SendInput } from '../messaging/types.js';
 import { PERFORMANCE_FILE, classifyForHive, normalizeTaskType, recommend, recordOutcomes } from '../scheduling/api.js';
 import { botHealthLevels } from '../health/api.js';
 import {
@@ -139,6 +140,11 @@ function getTask(ctx: HiveContext, id: string): Task {
  * task is finished ("already done"), ambiguous or unknown (an error path: its cost is fine).
  */
 function resolveOpen(ctx: HiveContext, open: Map<string, Task>, id: string): Task {
+  return resolveOpenIn(open, id, () => loadTasks(ctx));
+}
+
+/** resolveOpen with the full fold from any backend (`all`, read only on a miss). */
+export function resolveOpenIn(open: Map<string, Task>, id: string, all: () => Map<string, Task>): Task {
   const t = open.get(id);
   if (t) return t;
   if (id.length >= 4) {
@@ -146,7 +152,7 @@ function resolveOpen(ctx: HiveContext, open: Map<string, Task>, id: string): Tas
     if (hits.length === 1) return hits[0]!;
     if (hits.length > 1) return requireTask(open, id); // throws: ambiguous
   }
-  return requireTask(loadTasks(ctx), id);
+  return requireTask(all(), id);
 }
 
 /** Unfinished tasks (assigned or in progress) per bot: the load signal routing uses. */
@@ -170,7 +176,7 @@ export interface SubmitResult extends Task {
   recommendation: { recommended_bot: string | null; confidence: number } | null;
 }
 
-interface ValidSubmit {
+export interface ValidSubmit {
   me: string;
   description: string;
   type: string;
@@ -179,7 +185,7 @@ interface ValidSubmit {
   priority: Priority;
 }
 
-function validateSubmit(ctx: HiveContext, input: SubmitInput, label = ''): ValidSubmit {
+export function validateSubmit(ctx: HiveContext, input: SubmitInput, label = ''): ValidSubmit {
   const me = requireIdentity(ctx, 'task submit');
   const description = String(input.description ?? '').trim();
   if (!description) throw new UsageError(`${label}a task needs a description`, 'deia task submit "fix the login test"');
@@ -207,7 +213,14 @@ export async function submitTask(ctx: HiveContext, input: SubmitInput): Promise<
 
 /** Submit a batch (`task submit --stdin-jsonl`): every input is validated before the first is stored. */
 export async function submitTasks(ctx: HiveContext, inputs: readonly SubmitInput[]): Promise<SubmitResult[]> {
-  const valid = inputs.map((inp, i) => {
+  const out: SubmitResult[] = [];
+  for (const v of validateAll(ctx, inputs)) out.push(await submitValid(ctx, v));
+  return out;
+}
+
+/** Every input of a batch checked (labelled `task N:` in a batch) before any is stored. */
+export function validateAll(ctx: HiveContext, inputs: readonly SubmitInput[]): ValidSubmit[] {
+  return inputs.map((inp, i) => {
     try {
       return validateSubmit(ctx, inp, inputs.length > 1 ? `task ${i + 1}: ` : '');
     } catch (e) {
@@ -217,9 +230,6 @@ export async function submitTasks(ctx: HiveContext, inputs: readonly SubmitInput
       throw e;
     }
   });
-  const out: SubmitResult[] = [];
-  for (const v of valid) out.push(await submitValid(ctx, v));
-  return out;
 }
 
 async function submitValid(ctx: HiveContext, v: ValidSubmit): Promise<SubmitResult> {
@@ -247,6 +257,34 @@ async function submitValid(ctx: HiveContext, v: ValidSubmit): Promise<SubmitResu
   return { ...task, classified, recommendation };
 }
 
+/** The assignment message of a task's current attempt (its key makes a resend idempotent). */
+export function assignmentMessage(ctx: HiveContext, t: Task): SendInput & { to: string } {
+  return {
+    to: t.bot_id!,
+    from: t.submitted_by ?? ctx.identity ?? t.bot_id!,
+    body: assignmentBody(t),
+    priority: t.priority,
+    subject: `task ${t.task_id}`,
+    key: `task:${t.task_id}:${t.attempts}`,
+    metadata: { kind: 'task_assignment', task_id: t.task_id, task_type: t.task_type, attempt: t.attempts },
+  };
+}
+
+/** What the submitter is told when a task is done or failed. */
+export function resultMessage(me: string, before: Task, r: { success: boolean; retry: boolean; reason: string | null; reassigned: string | null }): SendInput {
+  const what = r.success ? 'done' : r.retry ? `failed, retrying${r.reassigned ? ` with ${r.reassigned}` : ''}` : 'failed';
+  return {
+    to: before.submitted_by!,
+    from: me,
+    body: `task ${before.task_id} ${what} by ${me}${r.reason ? `: ${r.reason}` : ''}`,
+    priority: before.priority,
+    subject: `task ${before.task_id}`,
+    reply_to: before.message_id ?? undefined,
+    key: `task:${before.task_id}:${before.attempts}:result`,
+    metadata: { kind: 'task_result', task_id: before.task_id, status: r.success ? 'done' : 'failed', retry: r.retry },
+  };
+}
+
 /**
  * Send the assignment message of a task's current attempt and record its id.
  * Idempotent: the message key is the task id and attempt, so a retry after a crash
@@ -256,17 +294,7 @@ async function sendAssignment(ctx: HiveContext, taskId: string): Promise<string 
   const t = openTasks(ctx).get(taskId);
   if (!t || t.status !== 'assigned' || !t.bot_id) return null;
   if (t.message_id) return t.message_id;
-  const [m] = await sendMessages(ctx, [
-    {
-      to: t.bot_id,
-      from: t.submitted_by ?? ctx.identity ?? t.bot_id,
-      body: assignmentBody(t),
-      priority: t.priority,
-      subject: `task ${t.task_id}`,
-      key: `task:${t.task_id}:${t.attempts}`,
-      metadata: { kind: 'task_assignment', task_id: t.task_id, task_type: t.task_type, attempt: t.attempts },
-    },
-  ]);
+  const [m] = await sendMessages(ctx, [assignmentMessage(ctx, t)]);
   if (!m) return null;
   await locked(ctx, (view) => {
     const cur = view.fold.open.get(taskId);
@@ -339,19 +367,7 @@ export async function finishTask(ctx: HiveContext, idOrPrefix: string, input: Fi
   let notified = false;
   if (before.submitted_by) {
     try {
-      const what = input.success ? 'done' : retry ? `failed, retrying${reassigned ? ` with ${reassigned}` : ''}` : 'failed';
-      await sendMessages(ctx, [
-        {
-          to: before.submitted_by,
-          from: me,
-          body: `task ${taskId} ${what} by ${me}${reason ? `: ${reason}` : ''}`,
-          priority: before.priority,
-          subject: `task ${taskId}`,
-          reply_to: before.message_id ?? undefined,
-          key: `task:${taskId}:${before.attempts}:result`,
-          metadata: { kind: 'task_result', task_id: taskId, status: input.success ? 'done' : 'failed', retry },
-        },
-      ]);
+      await sendMessages(ctx, [resultMessage(me, before, { success: input.success, retry, reason, reassigned })]);
       notified = true;
     } catch (e) {
       ctx.store.warn(`task ${taskId}: could not notify ${before.submitted_by}: ${(e as Error).message}`);
@@ -390,13 +406,21 @@ async function assignQueued(ctx: HiveContext, taskId: string, levels: Record<str
  * that failed it (`task fail --retry`) is never given it again. Taking a task back is a
  * preference, not a verdict: work must not stay unassignable while a bot can take it.
  */
-async function chooseBot(ctx: HiveContext, t: Task, levels: Record<string, string>): Promise<string | null> {
+function chooseBot(ctx: HiveContext, t: Task, levels: Record<string, string>): Promise<string | null> {
+  return chooseBotWith(t, levels, async (type, exclude) => (await recommend(ctx, { type, exclude, load: false })).recommended_bot ?? null);
+}
+
+/** chooseBot with routing's answer from any backend. */
+export async function chooseBotWith(
+  t: Task,
+  levels: Record<string, string>,
+  recommendFor: (type: string, exclude: string[]) => Promise<string | null>,
+): Promise<string | null> {
   const submitter = t.submitted_by ? [t.submitted_by] : [];
   const critical = Object.keys(levels).filter((b) => levels[b] === 'CRITICAL');
   const failedOn = t.excluded.filter((b) => !(t.taken_back ?? []).includes(b));
   for (const exclude of [[...t.excluded, ...critical, ...submitter], [...t.excluded, ...submitter], [...failedOn, ...submitter]]) {
-    const rec = await recommend(ctx, { type: t.task_type, exclude, load: false });
-    const bot = rec.recommended_bot;
+    const bot = await recommendFor(t.task_type, exclude);
     if (bot && !exclude.includes(bot)) return bot;
   }
   return null;
@@ -469,14 +493,7 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
     const bot = await assignQueued(ctx, t.task_id, levels);
     if (!bot) {
       res.still_queued++;
-      const cur = openTasks(ctx).get(t.task_id);
-      const failed = cur ? cur.excluded.filter((b) => !(cur.taken_back ?? []).includes(b)) : [];
-      const why = !cur || cur.status !== 'queued'
-        ? 'changed meanwhile'
-        : failed.length
-          ? `every other bot that could take it failed it (${failed.join(', ')}); register another bot`
-          : 'no bot besides its submitter can take it (register one, or pass --to on submit)';
-      res.waiting.push({ task_id: t.task_id, reason: why });
+      res.waiting.push({ task_id: t.task_id, reason: whyStillQueued(openTasks(ctx).get(t.task_id)) });
       continue;
     }
     const re = requeued.has(t.task_id);
@@ -485,6 +502,16 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
     res.assignments.push({ task_id: t.task_id, bot_id: bot, redispatched: re });
   }
   return res;
+}
+
+/** Why dispatch left a task queued (`cur`: the task as it is now). */
+export function whyStillQueued(cur: Task | undefined): string {
+  const failed = cur ? cur.excluded.filter((b) => !(cur.taken_back ?? []).includes(b)) : [];
+  return !cur || cur.status !== 'queued'
+    ? 'changed meanwhile'
+    : failed.length
+      ? `every other bot that could take it failed it (${failed.join(', ')}); register another bot`
+      : 'no bot besides its submitter can take it (register one, or pass --to on submit)';
 }
 
 /**
@@ -542,12 +569,12 @@ export function showTask(ctx: HiveContext, taskId: string): ListedTask {
 /** A copy with `waiting_reason`: why a queued task waits (null for any other status). */
 export type ListedTask = Task & { waiting_reason: string | null };
 
-function withWaiting(t: Task): ListedTask {
+export function withWaiting(t: Task): ListedTask {
   return { ...copyTask(t), taken_back_from: t.taken_back_from ?? null, waiting_reason: waitingReason(t) };
 }
 
 /** A task with one record applied: what a transition just made of it (for the caller's result). */
-function applied(t: Task, rec: TaskRecord): Task {
+export function applied(t: Task, rec: TaskRecord): Task {
   const m = new Map([[t.task_id, copyTask(t)]]);
   applyRecord(m, rec);
   return m.get(t.task_id)!;

@@ -6,7 +6,7 @@ import { assertOwnedForCommands } from '../store/locate.js';
 import { botHealthLevels } from '../health/api.js';
 import { urgentUnreadCounts } from '../messaging/api.js';
 import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
-import { countType, TASKS_FILE } from './model.js';
+import { countType, TASKS_FILE, type OpenFold } from './model.js';
 import { loadView } from './state.js';
 import { runDetached, type RunResult } from './runner.js';
 import { adviceLine, fillTemplate, newBotIds, scaleAdvice, type Level, type ScaleAdvice, type ScaleState } from './scale.js';
@@ -27,54 +27,17 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
   const now = ctx.clock();
   // The incremental fold: open tasks, activity, and finished tasks only as per-bot type counts.
   const view = loadView(ctx);
-  const tasks = [...view.fold.open.values()];
-  const activity = view.fold.activity;
-  const load = new Map<string, number>();
-  const typeCount = new Map([...view.fold.types].map(([bot, m]) => [bot, new Map(m)]));
-  let queued = 0;
-  let notStarted = 0;
-  const waitingTypes: string[] = [];
-  for (const t of tasks) {
-    if (t.status === 'queued') queued++;
-    if (t.status === 'assigned') notStarted++;
-    if (t.status === 'queued' || t.status === 'assigned') waitingTypes.push(t.task_type);
-    if (t.bot_id && (t.status === 'assigned' || t.status === 'in_progress')) load.set(t.bot_id, (load.get(t.bot_id) ?? 0) + 1);
-    if (t.bot_id) countType(typeCount, t.bot_id, t.task_type);
-  }
   const firstSeen = new Map<string, number>();
   for (const r of ctx.store.read<BotRecord>(BOTS_FILE).records) {
     if (r?.bot_id && !firstSeen.has(r.bot_id)) firstSeen.set(r.bot_id, Date.parse(r.timestamp));
   }
-  const botIds = [...new Set([...knownBots(ctx), ...activity.keys()])].sort();
-  const urgent = botIds.length ? urgentUnreadCounts(ctx, botIds) : dict<number>();
-  let levels = dict<Level>();
-  try {
-    levels = (await botHealthLevels(ctx)) as Record<string, Level>;
-  } catch (e) {
-    ctx.store.warn(`scale: health levels unavailable (${(e as Error).message})`);
-  }
-  const bots = botIds.map((b) => ({
-    bot_id: b,
-    load: load.get(b) ?? 0,
-    health: levels[b] ?? 'UNKNOWN',
-    last_activity_ms: activity.get(b),
-    first_seen_ms: firstSeen.get(b),
-    main_type: mainType(typeCount.get(b)),
-  }));
+  const { botIds, adviseFrom } = await adviser(ctx, now, view.fold, {
+    firstSeen,
+    known: knownBots(ctx),
+    urgent: (bots) => urgentUnreadCounts(ctx, bots),
+    levels: async () => (await botHealthLevels(ctx)) as Record<string, Level>,
+  });
   const cfg = ctx.config.scaling;
-  const adviseFrom = (state: ScaleState | undefined) =>
-    scaleAdvice(
-      {
-        now,
-        queued,
-        assigned_not_started: notStarted,
-        urgent_unread: Object.values(urgent).reduce((s, n) => s + n, 0),
-        waiting_types: waitingTypes,
-        bots,
-        state,
-      },
-      cfg,
-    );
   const templateFor = (a: ScaleAdvice) => (a.action === 'up' ? cfg.spawn_command : a.action === 'down' ? cfg.retire_command : null);
 
   // The cooldown exists so that bots started (or retired) by one `--exec` get time to show up in
@@ -127,6 +90,64 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     );
   }
   return result;
+}
+
+/** Where the signals come from: the folder, or a store (tasks/records.ts scaleOn). */
+export interface ScaleSources {
+  /** First registration time per bot. */
+  firstSeen: Map<string, number>;
+  /** Bots with an inbox. */
+  known: readonly string[];
+  urgent: (bots: string[]) => Record<string, number> | Promise<Record<string, number>>;
+  levels: () => Promise<Record<string, Level>>;
+}
+
+/** The signals gathered from the fold and the sources, and the advice from them for a cooldown state. */
+export async function adviser(ctx: HiveContext, now: number, fold: OpenFold, src: ScaleSources) {
+  const tasks = [...fold.open.values()];
+  const activity = fold.activity;
+  const load = new Map<string, number>();
+  const typeCount = new Map([...fold.types].map(([bot, m]) => [bot, new Map(m)]));
+  let queued = 0;
+  let notStarted = 0;
+  const waitingTypes: string[] = [];
+  for (const t of tasks) {
+    if (t.status === 'queued') queued++;
+    if (t.status === 'assigned') notStarted++;
+    if (t.status === 'queued' || t.status === 'assigned') waitingTypes.push(t.task_type);
+    if (t.bot_id && (t.status === 'assigned' || t.status === 'in_progress')) load.set(t.bot_id, (load.get(t.bot_id) ?? 0) + 1);
+    if (t.bot_id) countType(typeCount, t.bot_id, t.task_type);
+  }
+  const botIds = [...new Set([...src.known, ...activity.keys()])].sort();
+  const urgent = botIds.length ? await src.urgent(botIds) : dict<number>();
+  let levels = dict<Level>();
+  try {
+    levels = await src.levels();
+  } catch (e) {
+    ctx.store.warn(`scale: health levels unavailable (${(e as Error).message})`);
+  }
+  const bots = botIds.map((b) => ({
+    bot_id: b,
+    load: load.get(b) ?? 0,
+    health: levels[b] ?? 'UNKNOWN',
+    last_activity_ms: activity.get(b),
+    first_seen_ms: src.firstSeen.get(b),
+    main_type: mainType(typeCount.get(b)),
+  }));
+  const adviseFrom = (state: ScaleState | undefined) =>
+    scaleAdvice(
+      {
+        now,
+        queued,
+        assigned_not_started: notStarted,
+        urgent_unread: Object.values(urgent).reduce((s, n) => s + n, 0),
+        waiting_types: waitingTypes,
+        bots,
+        state,
+      },
+      ctx.config.scaling,
+    );
+  return { botIds, adviseFrom };
 }
 
 function mainType(m: Map<string, number> | undefined): string | null {

@@ -1,13 +1,22 @@
 import { defineCommand } from '../command.js';
 import { scale } from '../../tasks/scaling.js';
+import { UsageError } from '../../common/errors.js';
+import { onTasksStore } from '../tasks-render.js';
 
 export default defineCommand({
   name: 'scale',
   summary: 'scale-up / scale-down advice from queue depth, load, health and idle time; --exec acts on it',
   options: [{ flags: '--exec', description: 'run scaling.spawn_command / retire_command from config for the advice' }],
   examples: ['deia scale', 'deia scale --json', 'deia scale --exec'],
+  postgres: true,
   async exec(run) {
-    const r = await scale(run.hive(), { exec: Boolean(run.opts.exec) });
+    const ctx = run.hive();
+    let r;
+    if (ctx.storeChoice.kind === 'postgres') {
+      // Advice only: running commands from settings stays with a hive folder its user owns.
+      if (run.opts.exec) throw new UsageError('scale --exec does not run on a PostgreSQL store yet', 'run `deia scale` there for the advice, or --exec against a hive folder (--dir)');
+      r = await onTasksStore(ctx, (t, b) => t.scaleOn(b, ctx));
+    } else r = await scale(ctx, { exec: Boolean(run.opts.exec) });
     if (run.out.json) return run.out.printJson(r);
     const { out } = run;
     const head = r.action === 'up' ? out.c.yellow : r.action === 'down' ? out.c.cyan : out.c.green;

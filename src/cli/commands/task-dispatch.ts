@@ -1,13 +1,15 @@
 import { defineCommand } from '../command.js';
 import { dispatchQueued } from '../../tasks/api.js';
-import { shortId } from '../tasks-render.js';
+import { onTasksStore, shortId } from '../tasks-render.js';
 
 export default defineCommand({
   name: 'task dispatch',
   summary: "assign queued tasks, and re-dispatch those whose bot went stale (cleanup runs this too)",
+  postgres: true,
   examples: ['deia task dispatch', 'deia task dispatch --json'],
   async exec(run) {
-    const r = await dispatchQueued(run.hive());
+    const ctx = run.hive();
+    const r = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (t, b) => t.dispatchOn(b, ctx)) : await dispatchQueued(ctx);
     if (run.out.json) return run.out.printJson(r);
     const { out } = run;
     for (const s of r.stale) out.line(out.c.yellow(`took ${shortId(s.task_id)} back: ${out.safe(s.reason)}`));

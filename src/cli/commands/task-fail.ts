@@ -1,6 +1,6 @@
 import { defineCommand } from '../command.js';
 import { finishTask } from '../../tasks/api.js';
-import { parseTokens, taskLine } from '../tasks-render.js';
+import { onTasksStore, parseTokens, taskLine } from '../tasks-render.js';
 
 export default defineCommand({
   name: 'task fail',
@@ -11,15 +11,14 @@ export default defineCommand({
     { flags: '--tokens <n>', description: 'tokens the task used' },
     { flags: '--retry', description: 'put it back in the queue for another bot (this one is excluded for it)' },
   ],
+  postgres: true,
   examples: ['deia task fail 3f2a9c1e --reason "no GPU" --retry --as BOT-002', 'deia task fail 3f2a9c1e --as BOT-002 --json'],
   async exec(run) {
     const tokens = parseTokens(run.opts.tokens);
-    const t = await finishTask(run.hive(), run.args[0] as string, {
-      success: false,
-      tokens,
-      reason: run.opts.reason,
-      retry: Boolean(run.opts.retry),
-    });
+    const ctx = run.hive();
+    const id = run.args[0] as string;
+    const input = { success: false, tokens, reason: run.opts.reason, retry: Boolean(run.opts.retry) };
+    const t = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.finishOn(b, ctx, id, input)) : await finishTask(ctx, id, input);
     if (run.out.json) return run.out.printJson(t);
     const { out } = run;
     out.line(taskLine(out, t));

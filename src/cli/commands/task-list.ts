@@ -1,6 +1,6 @@
 import { defineCommand } from '../command.js';
 import { listTasks } from '../../tasks/api.js';
-import { taskTable } from '../tasks-render.js';
+import { onTasksStore, taskTable } from '../tasks-render.js';
 
 export default defineCommand({
   name: 'task list',
@@ -11,11 +11,13 @@ export default defineCommand({
     { flags: '--type <type>', description: 'only this task type' },
     { flags: '--limit <n>', description: 'only the last N', type: 'int' },
   ],
+  postgres: true,
   examples: ['deia task list', 'deia task list --status queued --json', 'deia task list --bot BOT-002 --limit 20'],
   async exec(run) {
     const limit: number | undefined = run.opts.limit;
     const ctx = run.hive();
-    const tasks = listTasks(ctx, { status: run.opts.status, bot: run.opts.bot, type: run.opts.type, limit });
+    const filter = { status: run.opts.status, bot: run.opts.bot, type: run.opts.type, limit };
+    const tasks = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.listOn(b, filter)) : listTasks(ctx, filter);
     if (run.out.json) return run.out.printJson(tasks);
     if (tasks.length === 0) return run.out.line('no tasks');
     await taskTable(run.out, tasks, ctx.clock());

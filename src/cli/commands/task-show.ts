@@ -1,15 +1,17 @@
 import { defineCommand } from '../command.js';
 import { showTask } from '../../tasks/api.js';
-import { age, statusCell } from '../tasks-render.js';
+import { age, onTasksStore, statusCell } from '../tasks-render.js';
 
 export default defineCommand({
   name: 'task show',
   summary: 'one task: status, bot, type, timestamps, attempts, excluded bots',
   args: '<id>',
+  postgres: true,
   examples: ['deia task show 3f2a9c1e', 'deia task show 3f2a9c1e --json'],
   async exec(run) {
     const ctx = run.hive();
-    const t = showTask(ctx, run.args[0] as string);
+    const id = run.args[0] as string;
+    const t = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.showOn(b, id)) : showTask(ctx, id);
     if (run.out.json) return run.out.printJson(t);
     const now = ctx.clock();
     const { out } = run;

@@ -1,14 +1,17 @@
 import { defineCommand } from '../command.js';
 import { startTask } from '../../tasks/api.js';
-import { taskLine } from '../tasks-render.js';
+import { onTasksStore, taskLine } from '../tasks-render.js';
 
 export default defineCommand({
   name: 'task start',
   summary: 'mark your assigned task as in progress (only its bot may)',
   args: '<id>',
+  postgres: true,
   examples: ['deia task start 3f2a9c1e --as BOT-002', 'DEIA_BOT=BOT-002 deia task start 3f2a9c1e --json'],
   async exec(run) {
-    const t = await startTask(run.hive(), run.args[0] as string);
+    const ctx = run.hive();
+    const id = run.args[0] as string;
+    const t = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.startOn(b, ctx, id)) : await startTask(ctx, id);
     if (run.out.json) return run.out.printJson(t);
     run.out.line(taskLine(run.out, t));
   },

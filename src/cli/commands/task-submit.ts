@@ -1,6 +1,7 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../../common/errors.js';
 import { submitTasks, type SubmitInput } from '../../tasks/api.js';
+import { onTasksStore } from '../tasks-render.js';
 
 export default defineCommand({
   name: 'task submit',
@@ -12,6 +13,7 @@ export default defineCommand({
     { flags: '--priority <level>', description: 'priority of the assignment message, P0..P3 (default: tasks.default_priority)' },
     { flags: '--stdin-jsonl', description: 'submit a batch: one {description, type?, to?, priority?} a line on stdin' },
   ],
+  postgres: true,
   examples: [
     'deia task submit "fix the flaky login test" --as LEAD',
     'deia task submit "write the release notes" --type documentation --to BOT-003 --as LEAD --json',
@@ -42,7 +44,7 @@ export default defineCommand({
       inputs = [{ description: words.join(' '), type: opts.type, to: opts.to, priority: opts.priority }];
     }
     const ctx = run.hive();
-    const tasks = await submitTasks(ctx, inputs);
+    const tasks = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.submitOn(b, ctx, inputs)) : await submitTasks(ctx, inputs);
     if (out.json) return out.printJson(opts.stdinJsonl ? tasks : tasks[0]);
     if (opts.stdinJsonl) return out.raw(tasks.map((t) => `${t.task_id}\n`).join(''));
     const t = tasks[0]!;
