@@ -5,6 +5,7 @@
  * holds a hive is refused and left as it was; the folder is not changed.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deia, snapshotTree, tempHive, type CliResult } from './helpers/cli.js';
@@ -259,6 +260,54 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     ok(deia(['--dir', back, 'ack', leased, '--inbox', 'B', '--as', 'W1']), 'ack in the copy');
     expect(JSON.parse(ok(deia(['--dir', back, 'inbox', 'B', '--all', '--json', '--as', 'B']), 'copy inbox').stdout).find((m: { message_id: string }) => m.message_id === leased).status).toBe('read');
     expect(fs.existsSync(path.join(back, 'config.json'))).toBe(true);
+  }, 240_000);
+
+  it('a hive made on PostgreSQL copies into a folder that answers as the store does (claims, resets)', async () => {
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-pgfirst-'));
+    cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+    const run = (args: string[]) => ok(deia(['--store', db.url, ...args], { cwd: root }), args.join(' '));
+    const id = (r: CliResult) => JSON.parse(r.stdout).message_id as string;
+    run(['init']);
+    for (const b of ['B', 'R1', 'R2']) run(['register', b]);
+    for (const [p, body] of [['P1', 'one'], ['P2', 'two'], ['P0', 'three'], ['P3', 'four'], ['P2', 'five']]) run(['send', 'B', body!, '--as', 'A', '-p', p!]);
+    run(['inbox', '--as', 'B', '--next']); // a final claim: read
+    const released = id(run(['inbox', 'B', '--next', '--lease', '5m', '--as', 'W1', '--json']));
+    run(['nack', released, '--as', 'W1']);
+    const again = id(run(['inbox', 'B', '--next', '--lease', '5m', '--as', 'W2', '--json'])); // the same one, claimed twice
+    expect(again).toBe(released);
+    const acked = id(run(['inbox', 'B', '--next', '--lease', '5m', '--as', 'W1', '--json']));
+    run(['ack', acked, '--as', 'W1']);
+    for (const [bot, type, res] of [['R1', 'code', '--success'], ['R2', 'code', '--failure'], ['R1', 'review', '--success'], ['R2', 'review', '--success']]) {
+      run(['record', bot!, type!, res!, '--duration', '2s']);
+    }
+    run(['stats', 'reset', '--bot', 'R2', '--type', 'code']);
+    run(['record', 'R2', 'code', '--success', '--duration', '1s']);
+    run(['recommend', 'code', '--seed', '3']);
+
+    const back = path.join(root, 'hive');
+    const res = JSON.parse(ok(deia(['--store', db.url, 'migrate', '--to', back, '--json'], { cwd: root }), 'migrate --store … --to FOLDER').stdout);
+    expect(res).toMatchObject({ direction: 'postgres-to-folder', to: back, messaging: { bots: 4, inbox_messages: 5 }, routing: { outcomes: 4, task_types: 2 } }); // the one the reset forgot is archived
+    expect(fs.readFileSync(path.join(back, 'archive', 'performance-reset.jsonl'), 'utf8')).toContain('"R2"'); // what the reset forgot
+    const env = { DEIA_NOW: new Date().toISOString() };
+    const both = (args: string[]) => {
+      const p = JSON.parse(ok(deia(['--store', db.url, ...args], { env, cwd: root }), `postgres ${args.join(' ')}`).stdout);
+      const f = JSON.parse(ok(deia(['--dir', back, ...args], { env, cwd: root }), `folder ${args.join(' ')}`).stdout);
+      expect(f, args.join(' ')).toEqual(p);
+      return f;
+    };
+    both(['status', '--json']);
+    const inbox = both(['inbox', 'B', '--all', '--json', '--as', 'B']);
+    expect(inbox.find((m: { message_id: string }) => m.message_id === released)).toMatchObject({ claim_count: 2, claimed_by: 'W2', status: 'delivered' });
+    both(['stats', '--json']);
+    const pe = path.join(root, 'pe');
+    const fe = path.join(root, 'fe');
+    ok(deia(['--store', db.url, 'export', '--out', pe], { cwd: root }), 'export postgres');
+    ok(deia(['--dir', back, 'export', '--out', fe], { cwd: root }), 'export folder');
+    for (const f of ['bot-messaging.jsonl', 'adaptive-scheduling.jsonl']) expect(fs.readFileSync(path.join(fe, f), 'utf8'), f).toBe(fs.readFileSync(path.join(pe, f), 'utf8'));
+    // The second claimer still holds its lease in the folder: it acks there.
+    ok(deia(['--dir', back, 'ack', released, '--inbox', 'B', '--as', 'W2']), 'ack in the folder');
   }, 240_000);
 
   it('refuses a target that is not empty, a folder holding a hive, a store holding one, and a bad URL: one line, nothing written', async () => {
