@@ -26,7 +26,7 @@ export default defineCommand({
     const m = res.messaging;
     const r = res.routing;
     out.line(`copied ${res.from} to ${res.to}:`);
-    out.line(`  messaging: ${m.bots} bot(s), ${m.inbox_messages} inbox message(s), ${m.pending} pending, ${m.failed_or_expired} failed or expired, ${m.keys} --key(s), ${m.audit_lines} audit line(s)`);
+    out.line(`  messaging: ${m.bots} bot(s), ${m.inbox_messages} inbox message(s), ${m.pending} pending, ${m.failed_or_expired} failed or expired, ${m.keys} send --key key(s), ${m.audit_lines} audit line(s)`);
     out.line(`  routing: ${r.outcomes} outcome(s), ${r.task_types} task type(s), ${r.audit_lines} audit line(s)`);
     out.line(`not copied yet: ${res.not_copied.join(', ')}; the source is unchanged`);
     out.line(
