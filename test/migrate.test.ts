@@ -189,7 +189,11 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     ok(home, 'migrate back to a folder');
     expect(home.stdout + home.stderr).not.toContain(secret);
     expect(home.stdout).toContain(`to ${back}:`);
-    const again = JSON.parse(ok(deia(['--dir', back, 'migrate', '--to', (await freshDatabase().then((d) => (cleanups.push(d.drop), d))).url, '--json']), 'the copy migrates on').stdout);
+    // The copy migrates on; with DEIA_STORE naming a store, --from names the folder to copy.
+    const third = await freshDatabase();
+    cleanups.push(third.drop);
+    const again = JSON.parse(ok(deia(['migrate', '--from', back, '--to', third.url, '--json'], { env: { DEIA_STORE: db.url } }), 'the copy migrates on').stdout);
+    expect(again).toMatchObject({ from: back, direction: 'folder-to-postgres' });
     expect(again.messaging).toEqual(there.messaging);
     expect(again.routing).toEqual(there.routing);
     expect(snapshotTree(dir)).toEqual(before); // the original is left as it was

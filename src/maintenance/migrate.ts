@@ -103,7 +103,13 @@ export async function migrateHive(ctx: HiveContext, to: string): Promise<Migrate
   if (!to) throw new UsageError('migrate needs --to', EXAMPLE);
   const fromStore = ctx.storeChoice.kind === 'postgres';
   const toStore = isPostgresUrl(to);
-  if (fromStore && toStore) throw new UsageError('migrate copies between a folder and a PostgreSQL store, and both ends are stores', 'copy through a folder: --from the one store --to a new folder, then from that folder --to the other store');
+  if (fromStore && toStore) {
+    const chosen = ctx.storeChoice.kind === 'postgres' ? ctx.storeChoice.from : '--store';
+    throw new UsageError(
+      `migrate copies between a folder and a PostgreSQL store, and both ends are stores (the source chosen by ${chosen === '--store' ? '--from / --store' : chosen})`,
+      'to copy a folder, name it: --from ./path/.deia; between two stores, copy through a new folder',
+    );
+  }
   if (!fromStore && !toStore) throw new UsageError('--to must be a postgres:// or postgresql:// URL when copying from a folder', 'to copy a store into a folder, name the store: deia migrate --from postgres://… --to ./path/.deia');
   return ctx.storeChoice.kind === 'postgres' ? storeToFolder(ctx, ctx.storeChoice.url, to) : folderToStore(ctx, to);
 }

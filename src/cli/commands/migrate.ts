@@ -6,7 +6,7 @@ export default defineCommand({
   summary: 'copy a whole hive (messaging and routing) from a folder into an empty PostgreSQL store, or from a store into a new folder',
   options: [
     { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), or a folder that does not exist yet or is empty' },
-    { flags: '--from <url>', description: 'the PostgreSQL store to copy from (default: the hive this command would use: --store, DEIA_STORE, store.url, else the folder)' },
+    { flags: '--from <where>', description: 'the hive to copy from, a postgres:// URL or a folder (default: the one this command would use: --store, DEIA_STORE, store.url, else the folder)' },
   ],
   examples: [
     'deia migrate --to postgres://deia@db.internal/hive',
