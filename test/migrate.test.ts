@@ -5,6 +5,7 @@
  * holds a hive is refused and left as it was; the folder is not changed.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deia, snapshotTree, tempHive, type CliResult } from './helpers/cli.js';
@@ -59,7 +60,7 @@ describe('deia migrate --to postgres://…', () => {
     const m = ok(deia(['--dir', dir, 'migrate', '--to', db.url, '--json']), 'migrate');
     expect(m.stdout + m.stderr).not.toContain(secret);
     const res = JSON.parse(m.stdout);
-    expect(res).toMatchObject({ from: dir, to: expect.stringMatching(/:\*\*\*@/), bots: 3, inbox_messages: 7, pending: 1, failed_or_expired: 1 });
+    expect(res).toMatchObject({ from: dir, to: expect.stringMatching(/:\*\*\*@/), direction: 'folder-to-postgres', messaging: { bots: 3, inbox_messages: 7, pending: 1, failed_or_expired: 1 }, not_copied: ['tasks', 'health'] });
     expect(snapshotTree(dir)).toEqual(before); // the folder is left as it was
 
     // Pinned to one instant, so ages and lease states are computed alike on both.
@@ -114,4 +115,260 @@ describe('deia migrate --to postgres://…', () => {
     }
     expect(fs.existsSync(path.join(root, 'elsewhere'))).toBe(false);
   }, 120_000);
+});
+
+/**
+ * A folder hive with messaging and routing, built by the commands bots run: registrations,
+ * sends with priorities and TTLs, mail pending for a bot without an inbox, reads, a leased
+ * claim, `send --key` sends, outcomes of two task types (one pair reset), recommendations.
+ */
+function hiveWithRouting(): { root: string; dir: string; keyed: string[]; leased: string } {
+  const { root, dir } = tempHive('deia-roundtrip-');
+  cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+  const run = (args: string[]) => ok(deia(['--dir', dir, ...args]), args.join(' '));
+  const ids = (r: CliResult) => {
+    const v = JSON.parse(r.stdout);
+    return (Array.isArray(v) ? v : [v]).map((m: { message_id: string }) => m.message_id);
+  };
+  run(['init']);
+  // Mail waiting for an inbox is retried an hour after it was sent: not while the three hives are
+  // compared (a retry's time is jittered at random, differently in each).
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  cfg.messaging.backoff_base_ms = cfg.messaging.backoff_cap_ms = 3_600_000;
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+  for (const b of ['R1', 'R2', 'B']) run(['register', b]);
+  run(['send', 'B', 'urgent', '--as', 'A', '-p', 'P0', '--ttl', '2h']);
+  run(['send', 'B', 'soon', '--as', 'A', '-p', 'P1', '--subject', 'about the build']);
+  run(['send', 'B', 'whenever', '--as', 'R1', '-p', 'P3', '--ttl', '10m']);
+  const toRead = ids(run(['send', 'B', 'read me by id', '--as', 'R2', '--json']))[0]!;
+  run(['send', 'R1', 'for you', '--as', 'B', '-p', 'P1']);
+  run(['send', 'LATER', 'waits for an inbox', '--as', 'A', '--ttl', '1d']);
+  const keyed = [...ids(run(['send', 'R2', 'once only', '--as', 'A', '--key', 'deploy-42', '--json'])), ...ids(run(['send', 'NOBODY', 'keyed and pending', '--as', 'B', '--key', 'k/2 with spaces', '--json']))];
+  run(['inbox', '--as', 'B', '--next']); // the P0 one, read by a final claim
+  run(['read', toRead, '--as', 'B']);
+  const leased = ids(run(['inbox', 'B', '--next', '--lease', '30m', '--as', 'W1', '--json']))[0]!;
+  const outcomes: Array<[string, string, boolean, string]> = [
+    ['R1', 'code', true, '1.2s'],
+    ['R1', 'code', true, '900ms'],
+    ['R2', 'code', false, '4s'],
+    ['R2', 'code', true, '2s'],
+    ['R1', 'review', false, '3s'],
+    ['R2', 'review', true, '1s'],
+    ['R1', 'code', true, '1s'],
+    ['R2', 'review', true, '1.5s'],
+  ];
+  for (const [bot, type, success, d] of outcomes) run(['record', bot, type, success ? '--success' : '--failure', '--duration', d, '--tokens', '700']);
+  run(['recommend', 'code', '--seed', '7']);
+  run(['stats', 'reset', '--bot', 'R1', '--type', 'review']);
+  run(['record', 'R1', 'review', '--success', '--duration', '2s']);
+  run(['recommend', 'review', '--greedy']);
+  // An outcome appended by hand (an import): not folded yet, routing's next command folds it.
+  const perf = path.join(dir, 'performance.jsonl');
+  const last = JSON.parse(fs.readFileSync(perf, 'utf8').trimEnd().split('\n').pop()!);
+  fs.appendFileSync(perf, JSON.stringify({ ...last, bot_id: 'R2', task_type: 'code', success: false, duration_ms: 6000 }) + '\n');
+  return { root, dir, keyed, leased };
+}
+
+describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
+  it('a round trip answers export, status, inbox --all, stats and recommend as the original, and a repeated --key stores nothing', async () => {
+    const { root, dir, keyed, leased } = hiveWithRouting();
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    const secret = decodeURIComponent(new URL(db.url).password);
+    const back = path.join(root, 'restored', '.deia');
+    const before = snapshotTree(dir);
+
+    const there = JSON.parse(ok(deia(['--dir', dir, 'migrate', '--to', db.url, '--json']), 'migrate to postgres').stdout);
+    expect(there).toMatchObject({
+      direction: 'folder-to-postgres',
+      messaging: { bots: 4, inbox_messages: 6, pending: 2, failed_or_expired: 0, keys: 2 },
+      routing: { outcomes: 9, task_types: 2 },
+      not_copied: ['tasks', 'health'],
+    });
+    const home = deia(['migrate', '--from', db.url, '--to', back]);
+    ok(home, 'migrate back to a folder');
+    expect(home.stdout + home.stderr).not.toContain(secret);
+    expect(home.stdout).toContain(`to ${back}:`);
+    // The copy migrates on; with DEIA_STORE naming a store, --from names the folder to copy.
+    const third = await freshDatabase();
+    cleanups.push(third.drop);
+    const again = JSON.parse(ok(deia(['migrate', '--from', back, '--to', third.url, '--json'], { env: { DEIA_STORE: db.url } }), 'the copy migrates on').stdout);
+    expect(again).toMatchObject({ from: back, direction: 'folder-to-postgres' });
+    expect(again.messaging).toEqual(there.messaging);
+    expect(again.routing).toEqual(there.routing);
+    expect(snapshotTree(dir)).toEqual(before); // the original is left as it was
+    expect(fs.readdirSync(path.dirname(back))).toEqual(['.deia']); // no temporary folder left beside it
+
+    const hives: Array<[string, string[]]> = [
+      ['folder', ['--dir', dir]],
+      ['postgres', ['--store', db.url]],
+      ['copy', ['--dir', back]],
+    ];
+    const env = { DEIA_NOW: new Date().toISOString() };
+    const all = (args: string[]) => hives.map(([name, where]) => ok(deia([...where, ...args], { env }), `${name}: ${args.join(' ')}`).stdout);
+    const same = (args: string[]) => {
+      const [f, p, c] = all(args).map((o) => JSON.parse(o));
+      expect(p, `postgres: ${args.join(' ')}`).toEqual(f);
+      expect(c, `copy: ${args.join(' ')}`).toEqual(f);
+      return f;
+    };
+    const exports = (tag: string) =>
+      hives.map(([name, where]) => {
+        const out = path.join(root, `export-${tag}-${name}`);
+        ok(deia([...where, 'export', '--out', out]), `export ${name}`);
+        return Object.fromEntries(['bot-messaging.jsonl', 'adaptive-scheduling.jsonl', 'health-alerts.jsonl'].map((f) => [f, fs.readFileSync(path.join(out, f), 'utf8')]));
+      });
+    const sameExports = (tag: string) => {
+      const [f, p, c] = exports(tag);
+      expect(p, 'postgres export').toEqual(f);
+      expect(c, 'copy export').toEqual(f);
+      return f!;
+    };
+    const first = sameExports('first');
+    expect(first['adaptive-scheduling.jsonl']).toContain('"learning_reset"');
+    expect(first['bot-messaging.jsonl']).toContain('"message_claimed"');
+
+    const status = same(['status', '--json']);
+    expect(status.by_status).toMatchObject({ pending: 2, read: 2 });
+    for (const bot of ['A', 'B', 'R1', 'R2']) {
+      const inbox = same(['inbox', bot, '--all', '--json', '--as', bot]);
+      if (bot === 'B') expect(inbox.find((m: { message_id: string }) => m.message_id === leased)).toMatchObject({ claimed_by: 'W1', claim_count: 1, lease_expires_at: expect.any(String) });
+    }
+    const stats = same(['stats', '--json']);
+    expect(stats.length).toBeGreaterThanOrEqual(4);
+    // Health does not run on PostgreSQL yet (every bot is UNKNOWN there): all else is the same.
+    const noHealth = (r: { candidate_bots: Array<Record<string, unknown>> }) => ({ ...r, candidate_bots: r.candidate_bots.map(({ health: _, ...c }) => c) });
+    for (const type of ['code', 'review']) {
+      const [f, p, c] = all(['recommend', type, '--json', '--seed', '11']).map((o) => JSON.parse(o));
+      expect(c, `copy: recommend ${type}`).toEqual(f);
+      expect(noHealth(p), `postgres: recommend ${type}`).toEqual(noHealth(f));
+      expect(f.recommended_bot).toMatch(/^R[12]$/);
+    }
+
+    // A repeated --key returns the first send's messages and stores nothing, on all three.
+    for (const [to, body, from, key] of [
+      ['R2', 'once only', 'A', 'deploy-42'],
+      ['NOBODY', 'keyed and pending', 'B', 'k/2 with spaces'],
+    ] as const) {
+      for (const out of all(['send', to, body, '--as', from, '--key', key, '--json'])) {
+        const v = JSON.parse(out);
+        expect((Array.isArray(v) ? v : [v]).map((m: { message_id: string }) => m.message_id)).toEqual([keyed[to === 'R2' ? 0 : 1]]);
+      }
+    }
+    same(['status', '--json']);
+    const last = sameExports('last');
+    expect(last['adaptive-scheduling.jsonl'].length).toBeGreaterThan(first['adaptive-scheduling.jsonl'].length); // the recommendations above
+    expect(last['bot-messaging.jsonl']).toBe(first['bot-messaging.jsonl']); // nothing stored by the repeats
+
+    // The copy is a working folder hive: the lease's holder acks, the claim is recorded there.
+    ok(deia(['--dir', back, 'ack', leased, '--inbox', 'B', '--as', 'W1']), 'ack in the copy');
+    expect(JSON.parse(ok(deia(['--dir', back, 'inbox', 'B', '--all', '--json', '--as', 'B']), 'copy inbox').stdout).find((m: { message_id: string }) => m.message_id === leased).status).toBe('read');
+    expect(fs.existsSync(path.join(back, 'config.json'))).toBe(true);
+  }, 240_000);
+
+  it('a hive made on PostgreSQL copies into a folder that answers as the store does (claims, resets)', async () => {
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-pgfirst-'));
+    cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+    const run = (args: string[]) => ok(deia(['--store', db.url, ...args], { cwd: root }), args.join(' '));
+    const id = (r: CliResult) => JSON.parse(r.stdout).message_id as string;
+    run(['init']);
+    for (const b of ['B', 'R1', 'R2']) run(['register', b]);
+    for (const [p, body] of [['P1', 'one'], ['P2', 'two'], ['P0', 'three'], ['P3', 'four'], ['P2', 'five']]) run(['send', 'B', body!, '--as', 'A', '-p', p!]);
+    run(['inbox', '--as', 'B', '--next']); // a final claim: read
+    const released = id(run(['inbox', 'B', '--next', '--lease', '5m', '--as', 'W1', '--json']));
+    run(['nack', released, '--as', 'W1']);
+    const again = id(run(['inbox', 'B', '--next', '--lease', '5m', '--as', 'W2', '--json'])); // the same one, claimed twice
+    expect(again).toBe(released);
+    const acked = id(run(['inbox', 'B', '--next', '--lease', '5m', '--as', 'W1', '--json']));
+    run(['ack', acked, '--as', 'W1']);
+    for (const [bot, type, res] of [['R1', 'code', '--success'], ['R2', 'code', '--failure'], ['R1', 'review', '--success'], ['R2', 'review', '--success']]) {
+      run(['record', bot!, type!, res!, '--duration', '2s']);
+    }
+    run(['stats', 'reset', '--bot', 'R2', '--type', 'code']);
+    run(['record', 'R2', 'code', '--success', '--duration', '1s']);
+    run(['recommend', 'code', '--seed', '3']);
+
+    const back = path.join(root, 'hive');
+    const res = JSON.parse(ok(deia(['--store', db.url, 'migrate', '--to', back, '--json'], { cwd: root }), 'migrate --store … --to FOLDER').stdout);
+    expect(res).toMatchObject({ direction: 'postgres-to-folder', to: back, messaging: { bots: 4, inbox_messages: 5 }, routing: { outcomes: 4, task_types: 2 } }); // the one the reset forgot is archived
+    expect(fs.readFileSync(path.join(back, 'archive', 'performance-reset.jsonl'), 'utf8')).toContain('"R2"'); // what the reset forgot
+    const env = { DEIA_NOW: new Date().toISOString() };
+    const both = (args: string[]) => {
+      const p = JSON.parse(ok(deia(['--store', db.url, ...args], { env, cwd: root }), `postgres ${args.join(' ')}`).stdout);
+      const f = JSON.parse(ok(deia(['--dir', back, ...args], { env, cwd: root }), `folder ${args.join(' ')}`).stdout);
+      expect(f, args.join(' ')).toEqual(p);
+      return f;
+    };
+    both(['status', '--json']);
+    const inbox = both(['inbox', 'B', '--all', '--json', '--as', 'B']);
+    expect(inbox.find((m: { message_id: string }) => m.message_id === released)).toMatchObject({ claim_count: 2, claimed_by: 'W2', status: 'delivered' });
+    both(['stats', '--json']);
+    const pe = path.join(root, 'pe');
+    const fe = path.join(root, 'fe');
+    ok(deia(['--store', db.url, 'export', '--out', pe], { cwd: root }), 'export postgres');
+    ok(deia(['--dir', back, 'export', '--out', fe], { cwd: root }), 'export folder');
+    for (const f of ['bot-messaging.jsonl', 'adaptive-scheduling.jsonl']) expect(fs.readFileSync(path.join(fe, f), 'utf8'), f).toBe(fs.readFileSync(path.join(pe, f), 'utf8'));
+    // The second claimer still holds its lease in the folder: it acks there.
+    ok(deia(['--dir', back, 'ack', released, '--inbox', 'B', '--as', 'W2']), 'ack in the folder');
+  }, 240_000);
+
+  it('refuses a target that is not empty, a folder holding a hive, a store holding one, and a bad URL: one line, nothing written', async () => {
+    const { root, dir } = hiveWithRouting();
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    ok(deia(['--dir', dir, 'migrate', '--to', db.url]), 'migrate');
+    const refused = (r: CliResult, code: number, re: RegExp) => {
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    };
+
+    // Into a folder that holds a hive, or anything else.
+    const busy = path.join(root, 'busy');
+    fs.mkdirSync(busy);
+    fs.writeFileSync(path.join(busy, 'notes.txt'), 'mine\n');
+    const hiveBefore = snapshotTree(dir);
+    refused(deia(['migrate', '--from', db.url, '--to', dir]), 1, /^deia: \S+ already holds a hive \(/);
+    refused(deia(['--store', db.url, 'migrate', '--to', busy]), 1, /^deia: \S+busy is not empty \(/);
+    expect(snapshotTree(dir)).toEqual(hiveBefore);
+    expect(fs.readdirSync(busy)).toEqual(['notes.txt']);
+    expect(fs.readdirSync(root).filter((f) => f.includes('migrating'))).toEqual([]);
+
+    // Into a store that holds one (the one just written): refused, and it answers as before.
+    const pinned = { DEIA_NOW: new Date().toISOString() };
+    const statusBefore = ok(deia(['--store', db.url, 'status', '--json'], { env: pinned }), 'status').stdout;
+    const statsBefore = ok(deia(['--store', db.url, 'stats', '--json'], { env: pinned }), 'stats').stdout;
+    const other = hiveWithRouting();
+    refused(deia(['--dir', other.dir, 'migrate', '--to', db.url]), 1, /^deia: postgres:\/\/\S+ already holds a hive \(/);
+    expect(JSON.parse(ok(deia(['--store', db.url, 'status', '--json'], { env: pinned }), 'status').stdout)).toEqual(JSON.parse(statusBefore));
+    expect(JSON.parse(ok(deia(['--store', db.url, 'stats', '--json'], { env: pinned }), 'stats').stdout)).toEqual(JSON.parse(statsBefore));
+
+    // A bad URL, either way: a database that is not there, a URL that does not parse.
+    const missing = new URL(db.url);
+    missing.pathname = '/deia_no_such_database';
+    const fresh = path.join(root, 'never');
+    const env = { DEIA_PG_RECONNECT_MS: '0' };
+    for (const bad of [missing.toString(), 'postgres://[broken']) {
+      const from = deia(['migrate', '--from', bad, '--to', fresh], { env });
+      expect(from.code, from.stderr).not.toBe(0);
+      expect(from.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(from.stderr).toMatch(/^deia: /);
+      expect(fs.existsSync(fresh)).toBe(false);
+      const to = deia(['--dir', dir, 'migrate', '--to', bad], { env });
+      expect(to.code, to.stderr).not.toBe(0);
+      expect(to.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(to.stderr).not.toContain(decodeURIComponent(new URL(db.url).password));
+    }
+    expect(fs.readdirSync(root).filter((f) => f.includes('migrating') || f === 'never')).toEqual([]);
+    expect(snapshotTree(dir)).toEqual(hiveBefore);
+
+    // Both ends folders, both ends stores, --from with --store: usage errors (exit 2).
+    refused(deia(['--dir', dir, 'migrate', '--to', fresh]), 2, /^deia: --to must be a postgres/);
+    refused(deia(['migrate', '--from', db.url, '--to', db.url]), 2, /^deia: migrate copies between a folder and a PostgreSQL store/);
+    refused(deia(['--store', db.url, 'migrate', '--from', db.url, '--to', fresh]), 2, /^deia: give --from or --store, not both/);
+    expect(fs.existsSync(fresh)).toBe(false);
+  }, 240_000);
 });

@@ -57,6 +57,7 @@ import type {
   QueueDepth,
   SendInput,
 } from './types.js';
+import type { MessagingCopy, SentKey } from './records.js';
 import { appendAllHeld, PartialCommitError, unwritable, writeError, type Batch } from '../store/commit.js';
 import { MESSAGING_LOG, OUTBOX_FILE } from '../common/files.js';
 
@@ -928,6 +929,32 @@ export interface FolderMessaging {
   inboxes: Map<string, Message[]>;
   /** Mail not delivered: pending (waiting for an inbox or a retry), failed and expired. */
   undelivered: Message[];
+  /** The `send --key` records (keys/<sender>.jsonl), the first of each key of each sender. */
+  keys: SentKey[];
+}
+
+/** Sender files of `send --key` (keys/<sender>.jsonl). */
+function keyFiles(ctx: HiveContext): string[] {
+  return ctx.store
+    .list('keys')
+    .filter((f) => f.endsWith('.jsonl') && !f.endsWith('.corrupt.jsonl'))
+    .sort()
+    .map((f) => `keys/${f}`);
+}
+
+async function readAllKeys(ctx: HiveContext, files: readonly string[]): Promise<SentKey[]> {
+  const out: SentKey[] = [];
+  for (const rel of files) {
+    const from = rel.slice('keys/'.length, -'.jsonl'.length);
+    const seen = new Set<string>();
+    for await (const { record: r } of ctx.store.stream<KeyRecord>(rel)) {
+      if (!r || typeof r.key !== 'string' || !Array.isArray(r.messages) || seen.has(r.key)) continue;
+      seen.add(r.key);
+      const at = typeof r.at === 'string' ? r.at : (r.messages[0]?.created_at ?? iso(ctx.clock()));
+      out.push({ from, key: r.key, at, messages: r.messages });
+    }
+  }
+  return out;
 }
 
 /**
@@ -939,10 +966,11 @@ export async function withMessagingSnapshot<R>(ctx: HiveContext, read: (s: Folde
   const { store } = ctx;
   for (let attempt = 0; attempt < 20; attempt++) {
     const bots = knownBots(ctx);
-    const done = await store.withLock([BOTS_FILE, OUTBOX, ...bots.map(mailboxFile), AUDIT], async () => {
+    const keys = keyFiles(ctx);
+    const done = await store.withLock([BOTS_FILE, OUTBOX, ...keys, ...bots.map(mailboxFile), AUDIT], async () => {
       const have = knownBots(ctx);
-      // A bot registered between the listing and the locks: look again, taking its lock too.
-      if (have.some((b) => !bots.includes(b))) return undefined;
+      // A bot registered (or a sender's first key) between the listing and the locks: look again, taking its lock too.
+      if (have.some((b) => !bots.includes(b)) || keyFiles(ctx).some((f) => !keys.includes(f))) return undefined;
       const regs = new Map<string, BotRecord>();
       for (const r of store.read<BotRecord>(BOTS_FILE).records) {
         if (r?.event === 'registered' && typeof r.bot_id === 'string' && have.includes(r.bot_id) && !regs.has(r.bot_id)) regs.set(r.bot_id, r);
@@ -951,9 +979,61 @@ export async function withMessagingSnapshot<R>(ctx: HiveContext, read: (s: Folde
       for (const b of have) if (!regs.has(b)) regs.set(b, { event: 'registered', bot_id: b, timestamp: iso(ctx.clock()) });
       const inboxes = new Map(have.map((b) => [b, readMailbox(ctx, b).messages] as const));
       const undelivered = [...readOutbox(ctx).byId.values()].filter((m) => m.status !== 'delivered');
-      return { value: await read({ bots: [...regs.values()], inboxes, undelivered }) };
+      return { value: await read({ bots: [...regs.values()], inboxes, undelivered, keys: await readAllKeys(ctx, keys) }) };
     });
     if (done) return done.value;
   }
   throw new DeiaError('bots kept registering while the hive was being read', 'try again when fewer bots are starting');
+}
+
+/**
+ * The mailbox records that fold (foldMailbox) into `m` as it stands: the message, one claim
+ * per claim it had (each given back at once but the last, which keeps its lease if it still
+ * holds one), and the read. The earlier claims' times are not known: they carry the delivery time.
+ */
+function mailboxRecordsOf(m: Message): MailboxRecord[] {
+  const id = m.message_id;
+  const out: MailboxRecord[] = [{ t: 'msg', m: { ...m, status: 'delivered', read_at: null, claim_count: 0, claimed_by: null, lease_expires_at: null } }];
+  const at = m.delivered_at ?? m.created_at;
+  const n = m.claimed_by === null ? 0 : (m.claim_count ?? 0);
+  const leased = m.status === 'delivered' && m.lease_expires_at !== null;
+  for (let i = 1; i <= n; i++) {
+    const last = i === n && leased;
+    out.push({ t: 'claim', id, at, by: m.claimed_by!, until: last ? m.lease_expires_at! : at, n: i });
+    if (!last) out.push({ t: 'nack', id, at, by: m.claimed_by!, n: i });
+  }
+  if (m.status === 'read') out.push({ t: 'read', id, at: m.read_at ?? at });
+  return out;
+}
+
+/**
+ * Write another store's messaging into this folder, in the folder's own files (`deia migrate
+ * --from postgres://… --to FOLDER`): bots.jsonl and one mailbox per registered bot (each message
+ * with the records that fold into its state: read, claims, lease), outbox.jsonl and its state
+ * (pending, failed and expired mail), keys/<sender>.jsonl, bot-messaging.jsonl. The caller made
+ * the folder and checked it held no hive.
+ */
+export async function restoreMessaging(ctx: HiveContext, copy: MessagingCopy): Promise<void> {
+  const { store } = ctx;
+  const bots = copy.bots.map((r) => validateBotId(r.bot_id));
+  const keysBy = new Map<string, KeyRecord[]>();
+  for (const k of copy.keys) {
+    const f = keysFile(k.from);
+    keysBy.set(f, [...(keysBy.get(f) ?? []), { key: k.key, at: k.at, ids: k.messages.map((m) => m.message_id), messages: k.messages }]);
+  }
+  store.ensureDir('mailboxes');
+  await store.withLock([BOTS_FILE, OUTBOX, ...keysBy.keys(), ...bots.map(mailboxFile), AUDIT], async () => {
+    const inBatches = (rel: string, records: readonly unknown[]) => {
+      for (let i = 0; i < records.length; i += 1000) store.appendHeld(rel, records.slice(i, i + 1000));
+    };
+    inBatches(BOTS_FILE, copy.bots);
+    for (const bot of bots) store.appendHeld(mailboxFile(bot), (copy.inboxes.get(bot) ?? []).flatMap(mailboxRecordsOf));
+    const undelivered = [...copy.undelivered].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
+    if (undelivered.length) {
+      inBatches(OUTBOX, undelivered.map((m): OutboxRecord => ({ t: 'msg', m })));
+      await writeMeta(ctx, undelivered);
+    }
+    for (const [f, recs] of keysBy) inBatches(f, recs);
+    inBatches(AUDIT, copy.audit);
+  });
 }

@@ -454,6 +454,17 @@ export interface MessagingCopy {
   undelivered: readonly Message[];
   /** The bot-messaging log, oldest line first. */
   audit: readonly AuditRecord[];
+  /** What each `send --key` stored, by sender: a repeat of the key after the copy stores nothing. */
+  keys: readonly SentKey[];
+}
+
+/** One idempotency key of one sender and the messages its first send stored. */
+export interface SentKey {
+  from: string;
+  key: string;
+  /** When the key was first used (ISO): what retention ages it by. */
+  at: string;
+  messages: Message[];
 }
 
 export interface MessagingCopyResult {
@@ -467,6 +478,7 @@ export interface MessagingCopyResult {
 /** Whether this store holds no messaging at all (no queue, no bot, no waiting mail, no audit line). */
 export async function messagingIsEmptyOn(b: StorageBackend): Promise<boolean> {
   if ((await b.queues.names()).length > 0 || (await b.docs.get(OUTBOX_DOC)) !== undefined) return false;
+  if ((await b.docs.keys('key.')).length > 0 || (await b.docs.keys('bot.')).length > 0) return false;
   for (const log of [BOTS_LOG, AUDIT_LOG]) for await (const _ of b.log(log).stream()) return false;
   return true;
 }
@@ -502,10 +514,49 @@ export async function copyMessagingOn(b: StorageBackend, copy: MessagingCopy): P
   if (pending.length) await b.docs.put<OutboxDoc>(OUTBOX_DOC, { messages: [...pending] }, { ifVersion: 0 });
   const audit = b.log<AuditRecord>(AUDIT_LOG);
   for (let i = 0; i < copy.audit.length; i += BATCH) await audit.append(copy.audit.slice(i, i + BATCH));
+  for (const k of copy.keys) {
+    validateBotId(k.from, 'sender of a --key');
+    // The first record of a key wins, as a folder's send reads it.
+    const name = KEY_DOC(k.from, k.key);
+    if (!(await b.docs.get(name))) await b.docs.put<KeyDoc>(name, { key: k.key, at: k.at, messages: k.messages }, { ifVersion: 0 });
+  }
   return { bots: copy.bots.length, inbox_messages: inbox, pending: pending.length, failed_or_expired: dead.length, audit_lines: copy.audit.length };
 }
 
 const BATCH = 1000;
+
+/** The sender in a key document's name (`key.<from>.<hash>`; a bot id may hold dots, the hash does not). */
+const KEY_NAME = /^key\.(.+)\.[0-9a-f]{48}$/;
+
+/**
+ * This store's messaging, as `copyMessagingOn` takes it (`deia migrate --from postgres://…`):
+ * registrations, every inbox in its state (as `inbox --all` shows it), mail not delivered
+ * (waiting, failed, expired), the bot-messaging log (what retention archived first) and the
+ * `send --key` documents. Read record by record, not at one instant: migrate from a store no
+ * bot is using.
+ */
+export async function messagingFromStore(b: StorageBackend): Promise<MessagingCopy> {
+  const bots: Array<{ event: 'registered'; bot_id: string; timestamp: string }> = [];
+  const seen = new Set<string>();
+  for await (const r of b.log<{ event?: string; bot_id?: string; timestamp?: string }>(BOTS_LOG).stream()) {
+    if (r.event !== 'registered' || typeof r.bot_id !== 'string' || seen.has(r.bot_id)) continue;
+    seen.add(r.bot_id);
+    bots.push({ event: 'registered', bot_id: r.bot_id, timestamp: typeof r.timestamp === 'string' ? r.timestamp : new Date(0).toISOString() });
+  }
+  const inboxes = await messagesOf(b, 'inbox', [...seen]);
+  const undelivered = [...(await outboxMessages(b)), ...[...(await messagesOf(b, 'pending')).values()].flat(), ...[...(await messagesOf(b, 'dead')).values()].flat()];
+  const audit: AuditRecord[] = [];
+  for await (const r of b.log<AuditRecord>(AUDIT_LOG).streamArchive()) audit.push(r);
+  for await (const r of b.log<AuditRecord>(AUDIT_LOG).stream()) audit.push(r);
+  const keys: SentKey[] = [];
+  for (const name of (await b.docs.keys('key.')).sort()) {
+    const from = KEY_NAME.exec(name)?.[1];
+    const d = (await b.docs.get<KeyDoc>(name))?.value;
+    if (!from || !d || typeof d.key !== 'string' || !Array.isArray(d.messages)) continue;
+    keys.push({ from, key: d.key, at: typeof d.at === 'string' ? d.at : (d.messages[0]?.created_at ?? new Date(0).toISOString()), messages: d.messages });
+  }
+  return { bots, inboxes, undelivered, audit, keys };
+}
 
 /** Unread P0 + P1 messages per bot (a load signal routing shows), as urgentUnreadCounts counts them in a folder: claimed with a lease but not acked still counts. */
 export async function urgentUnreadOn(b: StorageBackend, bots: readonly string[]): Promise<Record<string, number>> {

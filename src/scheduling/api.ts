@@ -460,3 +460,91 @@ export async function resetStats(ctx: HiveContext, opts: StatsOptions = {}): Pro
     return res;
   });
 }
+
+// ------------------------------------------------------------------ copying (deia migrate)
+
+/**
+ * Routing as it stands in a hive, as `deia migrate` copies it between a folder and a store.
+ * `types` are the folded documents verbatim (typeStateToJson) when the state was readable and
+ * current: the copy then answers `stats` and `recommend` exactly as the original did (resets
+ * included), and only `unfolded` outcomes are left for its next command to fold, as they were
+ * in the original. Without them (null) the copy folds every outcome afresh.
+ */
+export interface RoutingCopy {
+  /** Outcomes the documents hold, oldest first. */
+  outcomes: PerformanceRecord[];
+  /** Outcomes appended after them, not folded yet. */
+  unfolded: PerformanceRecord[];
+  /** Outcomes `stats reset` forgot (a folder keeps them in archive/performance-reset.jsonl). */
+  forgotten: PerformanceRecord[];
+  /** Each task type's document, by type; null: no usable state. */
+  types: Record<string, unknown> | null;
+  /** The adaptive-scheduling log, oldest first. */
+  audit: AuditEvent[];
+}
+
+/** A task type as stored elsewhere, checked before it names a file. */
+function storedType(t: string): string {
+  let ok = false;
+  try {
+    ok = normalizeTaskType(t) === t;
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new UsageError(`the routing state names an invalid task type ${JSON.stringify(t).slice(0, 60)}`, 'nothing was written');
+  return t;
+}
+
+/**
+ * Read this folder's routing at one instant (performance.jsonl, the state and the audit log
+ * locked; `readAudit` reads the log under them) and leave it unchanged.
+ */
+export async function withRoutingSnapshot<R>(ctx: HiveContext, readAudit: () => Promise<AuditEvent[]>, use: (c: RoutingCopy) => Promise<R>): Promise<R> {
+  const { store } = ctx;
+  const copy = await store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE, RESET_ARCHIVE], async (): Promise<RoutingCopy> => {
+    const all = store.read<PerformanceRecord>(PERFORMANCE_FILE).records;
+    const forgotten = store.read<PerformanceRecord>(RESET_ARCHIVE).records;
+    const audit = await readAudit();
+    const s = store.readJson<StateIndex>(STATE_FILE);
+    if (!s || s.version !== 2 || typeof s.offset !== 'number' || !s.types || typeof s.types !== 'object') return { outcomes: all, unfolded: [], forgotten, types: null, audit };
+    const got = store.readSince<PerformanceRecord>(PERFORMANCE_FILE, { offset: s.offset, ino: s.ino });
+    if (got.reset || got.records.length > all.length) return { outcomes: all, unfolded: [], forgotten, types: null, audit };
+    const types: Record<string, unknown> = {};
+    for (const [t, g] of Object.entries(s.types)) {
+      const v = typeof g === 'number' ? store.readJson<unknown>(typeFile(t, g)) : undefined;
+      if (!typeStateFromJson(v)) return { outcomes: all, unfolded: [], forgotten, types: null, audit };
+      types[t] = v;
+    }
+    const folded = all.length - got.records.length;
+    return { outcomes: all.slice(0, folded), unfolded: all.slice(folded), forgotten, types, audit };
+  });
+  return use(copy);
+}
+
+/**
+ * Write another store's routing into this folder in its own files: performance.jsonl, the
+ * state (index and one document per type, as a pass writes them) naming the end of the folded
+ * outcomes, then the unfolded ones, archive/performance-reset.jsonl and adaptive-scheduling.jsonl.
+ * The caller made the folder and checked it held no hive.
+ */
+export async function restoreRouting(ctx: HiveContext, copy: RoutingCopy): Promise<void> {
+  const { store } = ctx;
+  const types = copy.types ? Object.entries(copy.types).map(([t, v]) => [storedType(t), v] as const) : null;
+  await store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE, RESET_ARCHIVE], async () => {
+    const inBatches = (rel: string, records: readonly unknown[]) => {
+      for (let i = 0; i < records.length; i += 1000) store.appendHeld(rel, records.slice(i, i + 1000));
+    };
+    inBatches(PERFORMANCE_FILE, copy.outcomes);
+    if (types) {
+      // The file exists before its position is taken, so the state names its inode.
+      store.appendHeld(PERFORMANCE_FILE, []);
+      const end = store.cursorAtEnd(PERFORMANCE_FILE);
+      for (const [t, v] of types) await store.writeFileAtomic(typeFile(t, 1), JSON.stringify(v) + '\n');
+      const index: StateIndex = { version: 2, offset: end.offset, ino: end.ino, types: Object.fromEntries(types.map(([t]) => [t, 1])) };
+      await store.writeJsonHeld(STATE_FILE, index);
+    }
+    inBatches(PERFORMANCE_FILE, copy.unfolded);
+    inBatches(RESET_ARCHIVE, copy.forgotten);
+    inBatches(AUDIT_FILE, copy.audit);
+  });
+}

@@ -23,7 +23,7 @@
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
 import { StoreError, type Cursor, type StorageBackend, type Transaction, type TransactionScope } from '../store/types.js';
-import { auditOf, recommendQuestion, recommendationLines, recordedLine, type AuditEvent, type RecommendOptions, type RecommendResult, type RecordResult, type ResetResult, type StatsOptions } from './api.js';
+import { auditOf, recommendQuestion, type RoutingCopy, recommendationLines, recordedLine, type AuditEvent, type RecommendOptions, type RecommendResult, type RecordResult, type ResetResult, type StatsOptions } from './api.js';
 import { outcomeOf, toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
 import { decide, emptyTypeState, foldOutcome, paramsFromConfig, resetAggs, statsRows, typeStateFromJson, typeStateToJson, type PolicyEvent, type SchedState, type StatsRow, type TypeState } from './policy.js';
 
@@ -291,4 +291,85 @@ export async function recommendOn(b: StorageBackend, ctx: HiveContext, opts: Rec
     tx.append(AUDIT_LOG, [...P.events.map((e) => auditOf(now, e)), ...recommendationLines(now, rec, opts.seed)]);
     return rec;
   });
+}
+
+// ------------------------------------------------------------------ copying (deia migrate)
+
+/** Whether this store holds no routing (no outcome, no audit line, no state). */
+export async function routingIsEmptyOn(b: StorageBackend): Promise<boolean> {
+  if ((await b.docs.get(INDEX_DOC)) !== undefined || (await b.docs.keys(`${INDEX_DOC}.`)).length > 0) return false;
+  for (const log of [PERF_LOG, AUDIT_LOG]) for await (const _ of b.log(log).stream()) return false;
+  return true;
+}
+
+/**
+ * Store another hive's routing here (`deia migrate --to postgres://…`): the folded outcomes,
+ * then the type documents verbatim and an index naming the end of those outcomes, then the
+ * outcomes not folded yet (the next command folds them, as it would have in the original),
+ * then the audit log. Outcomes a folder's `stats reset` archived are not copied: the copied
+ * documents have already forgotten them. The caller checked the store was empty.
+ */
+export async function copyRoutingOn(b: StorageBackend, copy: RoutingCopy): Promise<{ outcomes: number; task_types: number; audit_lines: number }> {
+  const perf = b.log<PerfLine>(PERF_LOG);
+  for (let i = 0; i < copy.outcomes.length; i += BATCH) await perf.append(copy.outcomes.slice(i, i + BATCH));
+  if (copy.types) {
+    const cursor = await perf.end();
+    const types = Object.keys(copy.types).sort();
+    for (const t of types) await b.docs.put(TYPE_DOC(t), copy.types[t], { ifVersion: 0 });
+    await b.docs.put<Index>(INDEX_DOC, { version: 1, cursor, pending: 0, types }, { ifVersion: 0 });
+  }
+  for (let i = 0; i < copy.unfolded.length; i += BATCH) await perf.append(copy.unfolded.slice(i, i + BATCH));
+  const audit = b.log<AuditEvent>(AUDIT_LOG);
+  for (let i = 0; i < copy.audit.length; i += BATCH) await audit.append(copy.audit.slice(i, i + BATCH));
+  return { outcomes: copy.outcomes.length + copy.unfolded.length, task_types: copy.types ? Object.keys(copy.types).length : 0, audit_lines: copy.audit.length };
+}
+
+const BATCH = 1000;
+
+/**
+ * This store's routing, as `restoreRouting` writes it into a folder (`deia migrate --from
+ * postgres://…`). The `learning_reset` records of `performance` are the folder's archive: the
+ * outcomes each one forgot move to `forgotten`, as `stats reset` moves them in a folder. The
+ * type documents are taken verbatim when the index is current; otherwise the folder refolds.
+ */
+export async function routingFromStore(b: StorageBackend): Promise<RoutingCopy> {
+  const all: PerfLine[] = [];
+  for await (const r of b.log<PerfLine>(PERF_LOG).stream()) all.push(r);
+  const audit: AuditEvent[] = [];
+  for await (const r of b.log<AuditEvent>(AUDIT_LOG).streamArchive()) audit.push(r);
+  for await (const r of b.log<AuditEvent>(AUDIT_LOG).stream()) audit.push(r);
+  const idx = asIndex((await b.docs.get(INDEX_DOC))?.value);
+  let types: Record<string, unknown> | null = null;
+  let unfolded = 0;
+  if (idx) {
+    const got = await b.log<PerfLine>(PERF_LOG).readSince(idx.cursor ?? undefined);
+    if (!got.reset && got.records.length >= idx.pending && got.records.length <= all.length) {
+      types = {};
+      for (const t of idx.types) {
+        const v = (await b.docs.get(TYPE_DOC(t)))?.value;
+        if (!typeStateFromJson(v)) {
+          types = null;
+          break;
+        }
+        types[t] = v;
+      }
+      if (types) unfolded = got.records.length - idx.pending;
+    }
+  }
+  const split = (lines: readonly PerfLine[], forgotten: PerformanceRecord[]): PerformanceRecord[] => {
+    let kept: PerformanceRecord[] = [];
+    for (const r of lines) {
+      if (!isMarker(r)) {
+        kept.push(r);
+        continue;
+      }
+      const gone = (o: PerformanceRecord) => (!r.bot_id || o.bot_id === r.bot_id) && (!r.task_type || o.task_type === r.task_type);
+      forgotten.push(...kept.filter(gone));
+      kept = kept.filter((o) => !gone(o));
+    }
+    return kept;
+  };
+  const forgotten: PerformanceRecord[] = [];
+  const outcomes = split(all.slice(0, all.length - unfolded), forgotten);
+  return { outcomes, unfolded: split(all.slice(all.length - unfolded), forgotten), forgotten, types, audit };
 }

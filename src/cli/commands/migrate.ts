@@ -1,18 +1,38 @@
+import { UsageError } from '../../common/errors.js';
 import { defineCommand } from '../command.js';
 
 export default defineCommand({
   name: 'migrate',
-  summary: "copy a hive folder's messaging (bots, inboxes, waiting mail, the bot-messaging log) into an empty PostgreSQL store",
-  options: [{ flags: '--to <url>', description: 'the PostgreSQL store to copy into: postgres://user@host/db (it must hold no hive yet)' }],
-  examples: ['deia migrate --to postgres://deia@db.internal/hive', 'deia migrate --dir /srv/project/.deia --to postgres://deia@db.internal/hive --json'],
+  summary: 'copy a whole hive (messaging and routing) from a folder into an empty PostgreSQL store, or from a store into a new folder',
+  options: [
+    { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), or a folder that does not exist yet or is empty' },
+    { flags: '--from <where>', description: 'the hive to copy from, a postgres:// URL or a folder (default: the one this command would use: --store, DEIA_STORE, store.url, else the folder)' },
+  ],
+  examples: [
+    'deia migrate --to postgres://deia@db.internal/hive',
+    'deia migrate --dir /srv/project/.deia --to postgres://deia@db.internal/hive --json',
+    'deia migrate --from postgres://deia@db.internal/hive --to ./restored/.deia',
+  ],
+  postgres: true,
   async exec(run) {
-    const ctx = run.hive();
-    const { migrateMessaging } = await import('../../maintenance/migrate.js');
-    const res = await migrateMessaging(ctx, run.opts.to === undefined ? '' : String(run.opts.to));
+    const from = run.opts.from === undefined ? undefined : String(run.opts.from);
+    if (from !== undefined && run.opts.store !== undefined) throw new UsageError('give --from or --store, not both', 'they name the same thing for migrate: the hive to copy from');
+    if (from !== undefined && !from.trim()) throw new UsageError('--from needs a postgres:// URL or a hive folder');
+    const ctx = run.hive(from === undefined ? {} : { store: from });
+    const { migrateHive } = await import('../../maintenance/migrate.js');
+    const res = await migrateHive(ctx, run.opts.to === undefined ? '' : String(run.opts.to));
     const { out } = run;
     if (out.json) return out.printJson(res);
+    const m = res.messaging;
+    const r = res.routing;
     out.line(`copied ${res.from} to ${res.to}:`);
-    out.line(`  ${res.bots} bot(s), ${res.inbox_messages} inbox message(s), ${res.pending} pending, ${res.failed_or_expired} failed or expired, ${res.audit_lines} audit line(s)`);
-    out.line(`the folder is unchanged; point bots at the store with DEIA_STORE or --store (routing, health and tasks stay in the folder)`);
+    out.line(`  messaging: ${m.bots} bot(s), ${m.inbox_messages} inbox message(s), ${m.pending} pending, ${m.failed_or_expired} failed or expired, ${m.keys} send --key key(s), ${m.audit_lines} audit line(s)`);
+    out.line(`  routing: ${r.outcomes} outcome(s), ${r.task_types} task type(s), ${r.audit_lines} audit line(s)`);
+    out.line(`not copied yet: ${res.not_copied.join(', ')}; the source is unchanged`);
+    out.line(
+      res.direction === 'folder-to-postgres'
+        ? 'point bots at the store with DEIA_STORE or --store'
+        : `point bots at the folder with --dir ${res.to} (and without DEIA_STORE or --store)`,
+    );
   },
 });
