@@ -15,7 +15,7 @@ describe('a PostgreSQL store and the folder around it', () => {
     for (const f of done.splice(0)) await f();
   });
 
-  it('send, inbox, record and recommend on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
+  it('send, inbox, record, recommend and health on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
     const db = await freshDatabase();
     done.push(db.drop);
     const h = tempHive();
@@ -29,10 +29,17 @@ describe('a PostgreSQL store and the folder around it', () => {
       ['inbox', '--next', '--as', 'B'],
       ['record', 'B', 'code', '--success', '--as', 'B'],
       ['recommend', 'code', '--as', 'A'],
+      ['health', 'record', 'cpu', '50', '--as', 'B'],
+      ['health', 'history', 'cpu', '--bot', 'B', '--as', 'A'],
+      ['health', 'export', '--as', 'A'],
+      ['health', 'reset', '--bot', 'B', '--as', 'A'],
     ]) {
       const r = deia(args, opts);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
     }
+    // Whatever level this machine is at (it is measured): a level, not an error.
+    const health = deia(['health', '--as', 'A'], opts);
+    expect([0, 1, 2], health.stderr).toContain(health.code);
     expect(snapshotTree(h.dir)).toEqual(before);
     expect(fs.existsSync(path.join(h.dir, 'presence'))).toBe(false);
   });
