@@ -168,6 +168,21 @@ describe.each(fixtures)('health on the $kind backend', ({ make }) => {
       expect(rec.candidate_bots.find((c: { bot_id: string }) => c.bot_id === 'B1')).toMatchObject({ health: 'CRITICAL', excluded: true });
       expect(rec.candidate_bots.find((c: { bot_id: string }) => c.bot_id === 'B2')).toMatchObject({ health: 'DEGRADED', excluded: false });
     }
+    // Outcomes routing folded are stored with the aggregates once: a later recommend writes nothing more.
+    if (fx.kind === 'postgres') {
+      const version = async () => {
+        const b = await (await lib()).openBackend(fx.where);
+        try {
+          return (await b.docs.get('health-agg'))?.version;
+        } finally {
+          await b.close();
+        }
+      };
+      const v = await version();
+      expect(v).toBeGreaterThan(0);
+      expect(run(['recommend', 'code', '--json']).code).toBe(0);
+      expect(await version()).toBe(v);
+    }
     // Routing writes no alerts: only the two samples' changes are in the log.
     expect(await alertsIn(fx.where)).toEqual(['critical_alert bot:B1 memory HEALTHY->CRITICAL', 'alert_triggered bot:B2 cpu HEALTHY->DEGRADED']);
   });

@@ -38,6 +38,7 @@ import {
   historyQuestion,
   historyResult,
   parseSample,
+  routingLevelsOf,
   type DashboardData,
   type HealthOptions,
   type HistoryOptions,
@@ -258,14 +259,22 @@ export function checkSample(ctx: HiveContext, input: RecordInput): void {
 
 /**
  * The routing levels of these bots (routingLevelsFor in a folder): each bot's metrics alone, with
- * the hysteresis of its last recorded levels, staleness left out. Read only: folded in memory.
+ * the hysteresis of its last recorded levels, staleness left out. No alert and no level is
+ * written; lines not folded yet are folded and the aggregates stored (as in a folder), so the
+ * next command does not read them again.
  */
 export async function routingLevelsOn(b: StorageBackend, ctx: HiveContext, bots: readonly string[]): Promise<Record<string, Level>> {
   const cfg = ctx.config.health;
+  const queue = await queueDepthOn(b, ctx);
   const f = await fold(b, ctx, asAggDoc((await b.docs.get(AGG_DOC))?.value));
-  const prev = asLevels((await b.docs.get(LEVELS_DOC))?.value);
-  const inputs = buildInputs(f.agg, { queue: await queueDepthOn(b, ctx) }, cfg, ctx.clock(), new Set(bots));
   const out = dict<Level>();
+  if (f.changed) {
+    const all = routingLevelsOf((await evaluateOn(b, ctx, { queue }, { alerts: false })).report);
+    for (const bot of bots) if (all[bot] !== undefined) out[bot] = all[bot];
+    return out;
+  }
+  const prev = asLevels((await b.docs.get(LEVELS_DOC))?.value);
+  const inputs = buildInputs(f.agg, { queue }, cfg, ctx.clock(), new Set(bots));
   for (const input of inputs) if (input.kind === 'bot') out[input.name] = metricsLevel(input, cfg, prev.components[input.key]);
   return out;
 }
