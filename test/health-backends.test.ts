@@ -21,6 +21,8 @@ interface Fixture {
   args: string[];
   /** The folder holding config.json (the hive itself for the folder fixture). */
   dir: string;
+  /** Lose the stored aggregates (they are rebuilt from the logs). */
+  loseAgg: () => Promise<void>;
   cleanup: () => Promise<void>;
 }
 
@@ -41,7 +43,7 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
     kind: 'file',
     make: async () => {
       const h = configuredHive();
-      return { kind: 'file', where: h.dir, dir: h.dir, args: ['--dir', h.dir], cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
+      return { kind: 'file', where: h.dir, dir: h.dir, args: ['--dir', h.dir], loseAgg: async () => fs.rmSync(path.join(h.dir, 'state', 'health-agg.json')), cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
     },
   },
   {
@@ -57,6 +59,14 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
         dir: h.dir,
         // Settings from the folder's config.json; everything stored in PostgreSQL.
         args: ['--dir', h.dir, '--store', db.url],
+        loseAgg: async () => {
+          const b = await (await lib()).openBackend(db.url);
+          try {
+            await b.docs.delete('health-agg');
+          } finally {
+            await b.close();
+          }
+        },
         cleanup: async () => {
           fs.rmSync(h.root, { recursive: true, force: true });
           await db.drop();
@@ -123,7 +133,7 @@ describe.each(fixtures)('health on the $kind backend', ({ make }) => {
     if (before) expect(snapshotTree(fx.dir)).toEqual(before);
   });
 
-  it('concurrent evaluations write a change once', async () => {
+  it('concurrent evaluations and samples: none lost, a change written once', async () => {
     // A sample stored without evaluating (an agent appending to the log): the next evaluations see the change.
     const b = await (await lib()).openBackend(fx.where);
     try {
@@ -135,6 +145,14 @@ describe.each(fixtures)('health on the $kind backend', ({ make }) => {
     for (const r of runs) expect(r.code, r.stderr).toBe(2);
     expect(runs.map((r) => JSON.parse(r.stdout).alerts.length).reduce((a, n) => a + n, 0)).toBe(1);
     expect(await alertsIn(fx.where)).toEqual(['critical_alert bot:B2 memory HEALTHY->CRITICAL']);
+
+    // Concurrent samples: none lost, each bot's crossing alerted once.
+    const recs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => deiaAsync([...fx.args, 'health', 'record', 'cpu', String(91 + (i % 4)), '--bot', `C${i % 2}`], { env })),
+    );
+    for (const r of recs) expect(r.code, r.stderr).toBe(0);
+    for (const bot of ['C0', 'C1']) expect(JSON.parse(run(['health', 'history', 'cpu', '--bot', bot, '--json']).stdout).samples).toHaveLength(4);
+    expect((await alertsIn(fx.where)).sort()).toEqual(['critical_alert bot:B2 memory HEALTHY->CRITICAL', 'critical_alert bot:C0 cpu HEALTHY->CRITICAL', 'critical_alert bot:C1 cpu HEALTHY->CRITICAL']);
   }, 120_000);
 
   it('--nagios: one line and the exit code of the level', () => {
@@ -205,11 +223,19 @@ describe.each(fixtures)('health on the $kind backend', ({ make }) => {
     expect(Object.keys(data).sort()).toEqual(['generated_at', 'history', 'history_minutes', 'recent_alerts', 'refresh_seconds', 'report']);
     expect(data.history['bot:B1'].cpu).toEqual([[Date.parse('2026-01-01T12:00:00.000Z'), 40]]);
 
+    // Aggregates lost: rebuilt from the samples and outcomes, the same report.
+    const report = JSON.parse(run(['health', '--json']).stdout);
+    await fx.loseAgg();
+    expect(JSON.parse(run(['health', '--json']).stdout)).toEqual(report);
+
     const reset = run(['health', 'reset', '--bot', 'B1', '--json']);
     expect(reset.code, reset.stderr).toBe(0);
     expect(JSON.parse(reset.stdout)).toEqual({ bot: 'B1', samples_removed: 3, components_reset: 1 });
     expect(JSON.parse(run(['health', 'history', 'cpu', '--bot', 'B1', '--json']).stdout).samples).toEqual([]);
     expect(JSON.parse(run(['health', 'history', 'cpu', '--json']).stdout).samples).toHaveLength(1);
+    expect(JSON.parse(run(['health', '--json']).stdout).bots.map((x: { bot_id: string }) => x.bot_id)).toEqual(['B3']);
+    // A rebuild of the aggregates forgets the same samples.
+    await fx.loseAgg();
     expect(JSON.parse(run(['health', '--json']).stdout).bots.map((x: { bot_id: string }) => x.bot_id)).toEqual(['B3']);
     const all = JSON.parse(run(['health', 'reset', '--json']).stdout);
     expect(all).toMatchObject({ bot: null, samples_removed: 1 });
