@@ -57,12 +57,16 @@ const ALERTS_LOG = 'health-alerts';
 const AGG_DOC = 'health-agg';
 const LEVELS_DOC = 'health';
 
-/** The aggregates and where they stand: `metrics` is the end of the log before the last pass's own appends, `pending` how many it appended (already folded). */
+/**
+ * The aggregates and where they stand: `metrics` is the end of the log before the last pass's own
+ * appends, `pending` those records (already folded, as appended): the next pass skips them by
+ * content, so a record another program appended meanwhile (before them) is still folded once.
+ */
 interface AggDoc {
   v: 1;
   agg: Agg;
   metrics: Cursor | null;
-  pending: number;
+  pending: string[];
   perf: Cursor | null;
 }
 
@@ -94,7 +98,7 @@ function remembered(records: readonly PerfLine[]): PerfRecord[] {
 
 function asAggDoc(v: unknown): AggDoc | undefined {
   const d = v as AggDoc | null;
-  if (!d || d.v !== 1 || !d.agg || d.agg.v !== 1 || typeof d.pending !== 'number') return undefined;
+  if (!d || d.v !== 1 || !d.agg || d.agg.v !== 1 || !Array.isArray(d.pending)) return undefined;
   // Keyed by bot id: no lookup may reach Object.prototype (issue 12.3), as in a folder.
   return { ...d, agg: { ...d.agg, series: toDict(d.agg.series), perf: toDict(d.agg.perf), seen: toDict(d.agg.seen) } };
 }
@@ -132,11 +136,22 @@ async function fold(b: StorageBackend, ctx: HiveContext, doc: AggDoc | undefined
   const pLog = b.log<PerfLine>(PERF_LOG);
   let m = await mLog.readSince(doc?.metrics ?? undefined);
   let p = await pLog.readSince(doc?.perf ?? undefined);
+  // The last pass's own records are skipped (each once); one missing means the log was rewritten.
+  let mRecords = m.records;
+  let missing = false;
+  if (doc && doc.pending.length) {
+    const left = [...doc.pending];
+    mRecords = m.records.filter((r) => {
+      const i = left.indexOf(JSON.stringify(r));
+      if (i >= 0) left.splice(i, 1);
+      return i < 0;
+    });
+    missing = left.length > 0;
+  }
   // A `stats reset` forgets outcomes that were folded already: start over without them, as a folder
   // does when the reset moves them out of performance.jsonl.
-  const fresh = !doc || m.reset || p.reset || m.records.length < doc.pending || p.records.some(isLearningReset);
+  const fresh = !doc || m.reset || p.reset || missing || p.records.some(isLearningReset);
   let agg: Agg;
-  let mRecords = m.records;
   if (fresh) {
     agg = emptyAgg();
     if (doc) {
@@ -144,16 +159,13 @@ async function fold(b: StorageBackend, ctx: HiveContext, doc: AggDoc | undefined
       if (!p.reset) p = await pLog.readSince(undefined);
     }
     mRecords = m.records;
-  } else {
-    agg = doc.agg;
-    mRecords = m.records.slice(doc.pending);
-  }
+  } else agg = doc.agg;
   for (const r of mRecords) {
     if (isReset(r)) applyReset(agg, r);
     else foldMetric(agg, r);
   }
   for (const r of fresh ? remembered(p.records) : p.records) if (isOutcome(r)) foldPerf(agg, r);
-  const changed = fresh || mRecords.length > 0 || p.records.length > 0 || (doc?.pending ?? 0) > 0;
+  const changed = fresh || mRecords.length > 0 || p.records.length > 0 || (doc?.pending.length ?? 0) > 0;
   if (changed) prune(agg, ctx.clock(), keepMinutes(ctx));
   return { agg, metrics: m.cursor, perf: p.cursor, changed };
 }
@@ -215,7 +227,7 @@ async function evaluateOn(
     }
     const prev = asLevels((await tx.get(LEVELS_DOC))?.value);
     const res = evaluate(buildInputs(f.agg, inputs, cfg, now), { cfg, now, prev, alertKeys: opts.alerts ? opts.alertKeys : () => false });
-    if (f.changed || appended.length) putAgg(tx, f, appended.length);
+    if (f.changed || appended.length) putAgg(tx, f, appended);
     if (opts.alerts && res.changed) {
       if (res.events.length) tx.append(ALERTS_LOG, res.events);
       tx.put(LEVELS_DOC, res.state);
@@ -224,8 +236,8 @@ async function evaluateOn(
   });
 }
 
-function putAgg(tx: Transaction, f: Folded, pending: number): void {
-  tx.put<AggDoc>(AGG_DOC, { v: 1, agg: f.agg, metrics: f.metrics, pending, perf: f.perf });
+function putAgg(tx: Transaction, f: Folded, pending: readonly object[]): void {
+  tx.put<AggDoc>(AGG_DOC, { v: 1, agg: f.agg, metrics: f.metrics, pending: pending.map((r) => JSON.stringify(r)), perf: f.perf });
 }
 
 // ---------------------------------------------------------------- the commands
@@ -327,11 +339,11 @@ export async function resetHealthOn(b: StorageBackend, ctx: HiveContext, opts: {
     let n = 0;
     if (bot === null) {
       n = Object.keys(levels.components).length;
-      putAgg(tx, { ...f, agg: emptyAgg() }, 1);
+      putAgg(tx, { ...f, agg: emptyAgg() }, [marker]);
       tx.put(LEVELS_DOC, emptyLevelState());
     } else {
       forgetBot(f.agg, bot);
-      putAgg(tx, f, 1);
+      putAgg(tx, f, [marker]);
       const key = `bot:${bot}`;
       if (levels.components[key]) {
         n = 1;
