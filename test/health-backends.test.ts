@@ -9,9 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, snapshotTree, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
-
-type Lib = typeof import('../src/index.js');
-const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
+import { logLines, withBackend } from './helpers/logs.js';
 const NOW = '2026-01-01T12:00:00.000Z';
 const env = { DEIA_NOW: NOW };
 
@@ -59,14 +57,7 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
         dir: h.dir,
         // Settings from the folder's config.json; everything stored in PostgreSQL.
         args: ['--dir', h.dir, '--store', db.url],
-        loseAgg: async () => {
-          const b = await (await lib()).openBackend(db.url);
-          try {
-            await b.docs.delete('health-agg');
-          } finally {
-            await b.close();
-          }
-        },
+        loseAgg: () => withBackend(db.url, (b) => b.docs.delete('health-agg')),
         cleanup: async () => {
           fs.rmSync(h.root, { recursive: true, force: true });
           await db.drop();
@@ -75,17 +66,6 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
     },
   },
 ];
-
-async function logLines(where: string, log: string): Promise<Array<Record<string, unknown>>> {
-  const b = await (await lib()).openBackend(where);
-  try {
-    const out: Array<Record<string, unknown>> = [];
-    for await (const line of b.log(log).exportLines()) out.push(JSON.parse(line));
-    return out;
-  } finally {
-    await b.close();
-  }
-}
 
 const alertsIn = async (where: string) => (await logLines(where, 'health-alerts')).map((e) => `${e.event} ${e.component} ${e.metric} ${e.previous_level}->${e.alert_level}`);
 
@@ -135,12 +115,7 @@ describe.each(fixtures)('health on the $kind backend', ({ make }) => {
 
   it('concurrent evaluations and samples: none lost, a change written once', async () => {
     // A sample stored without evaluating (an agent appending to the log): the next evaluations see the change.
-    const b = await (await lib()).openBackend(fx.where);
-    try {
-      await b.log('metrics').append([{ timestamp: NOW, metric: 'memory', value: 97, bot: 'B2' }]);
-    } finally {
-      await b.close();
-    }
+    await withBackend(fx.where, (b) => b.log('metrics').append([{ timestamp: NOW, metric: 'memory', value: 97, bot: 'B2' }]));
     const runs = await Promise.all(Array.from({ length: 6 }, () => deiaAsync([...fx.args, 'health', '--json'], { env })));
     for (const r of runs) expect(r.code, r.stderr).toBe(2);
     expect(runs.map((r) => JSON.parse(r.stdout).alerts.length).reduce((a, n) => a + n, 0)).toBe(1);
@@ -188,14 +163,7 @@ describe.each(fixtures)('health on the $kind backend', ({ make }) => {
     }
     // Outcomes routing folded are stored with the aggregates once: a later recommend writes nothing more.
     if (fx.kind === 'postgres') {
-      const version = async () => {
-        const b = await (await lib()).openBackend(fx.where);
-        try {
-          return (await b.docs.get('health-agg'))?.version;
-        } finally {
-          await b.close();
-        }
-      };
+      const version = () => withBackend(fx.where, async (b) => (await b.docs.get('health-agg'))?.version);
       const v = await version();
       expect(v).toBeGreaterThan(0);
       expect(run(['recommend', 'code', '--json']).code).toBe(0);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, snapshotTree, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { logLines } from './helpers/logs.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -73,17 +74,6 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
     },
   },
 ];
-
-async function logLines(where: string, log: string): Promise<Array<Record<string, unknown>>> {
-  const b = await (await lib()).openBackend(where);
-  try {
-    const out: Array<Record<string, unknown>> = [];
-    for await (const line of b.log(log).exportLines()) out.push(JSON.parse(line));
-    return out;
-  } finally {
-    await b.close();
-  }
-}
 
 const outcomesIn = async (where: string) => (await logLines(where, 'performance')).filter((r) => typeof r.success === 'boolean');
 const sum = (rows: Array<{ samples: number }>) => rows.reduce((a, r) => a + r.samples, 0);

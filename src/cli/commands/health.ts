@@ -92,7 +92,7 @@ export default defineCommand({
         // A store that cannot be reached (or refuses) is UNKNOWN to a monitoring system: one line, exit 3.
         const { StoreError } = await import('../../store/types.js');
         if (!(e instanceof StoreError) || !run.opts.nagios || run.out.json) throw e;
-        run.out.line(`DEIA HEALTH UNKNOWN - ${oneLine(e.message)}`);
+        run.out.line(`DEIA HEALTH UNKNOWN - ${run.out.safe(oneLine(e.message))}`);
         return 3;
       }
     }
