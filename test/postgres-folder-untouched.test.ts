@@ -15,7 +15,7 @@ describe('a PostgreSQL store and the folder around it', () => {
     for (const f of done.splice(0)) await f();
   });
 
-  it('send, inbox, record, recommend and the task commands on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
+  it('send, inbox, record, recommend, the task commands and health on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
     const db = await freshDatabase();
     done.push(db.drop);
     const h = tempHive();
@@ -33,6 +33,10 @@ describe('a PostgreSQL store and the folder around it', () => {
       ['task', 'list'],
       ['task', 'dispatch'],
       ['cleanup'],
+      ['health', 'record', 'cpu', '50', '--as', 'B'],
+      ['health', 'history', 'cpu', '--bot', 'B', '--as', 'A'],
+      ['health', 'export', '--as', 'A'],
+      ['health', 'reset', '--bot', 'B', '--as', 'A'],
     ]) {
       const r = deia(args, opts);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
@@ -43,6 +47,9 @@ describe('a PostgreSQL store and the folder around it', () => {
       const r = deia(args, opts);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
     }
+    // Whatever level this machine is at (it is measured): a level, not an error.
+    const health = deia(['health', '--as', 'A'], opts);
+    expect([0, 1, 2], health.stderr).toContain(health.code);
     expect(snapshotTree(h.dir)).toEqual(before);
     expect(fs.existsSync(path.join(h.dir, 'presence'))).toBe(false);
   });

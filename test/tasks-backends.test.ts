@@ -221,8 +221,6 @@ describe('task --json is the same on both backends', () => {
     for (const f of fixtures) made.push(await f.make());
     const [file, pg] = [session(made[0]!), session(made[1]!)];
     expect(file.map((s) => s.code)).toEqual([0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 2, 0, 0, 0]);
-    // Health is not on PostgreSQL yet: scale sees every bot UNKNOWN there (neither weighs here).
-    for (const s of [...file, ...pg]) for (const bot of (s.doc as { bots?: Array<{ health?: string }> })?.bots ?? []) delete bot.health;
     expect(pg).toEqual(file);
     const q = (file[17]!.doc as { action: string; queue_depth: Record<string, number> });
     expect(q.action).toBe('steady');

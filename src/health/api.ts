@@ -66,7 +66,7 @@ export interface HealthOptions {
   alerts?: boolean;
 }
 
-interface Inputs {
+export interface Inputs {
   system?: SystemSample;
   queue?: QueueDepth | null;
   /** Presence: when each bot last ran any command (src/presence). */
@@ -304,7 +304,7 @@ async function evaluateHive(
   return readOnly ? run() : store.withLock(locks, run);
 }
 
-function filterBot(report: HealthReport, bot: string | undefined): HealthReport {
+export function filterBot(report: HealthReport, bot: string | undefined): HealthReport {
   if (!bot) return report;
   const b = report.bots.find((x) => x.bot_id === bot);
   const bots = b
@@ -463,26 +463,37 @@ export interface HistoryResult {
  * error_rate and response_time_p95 without samples, the per-minute derived values are given.
  */
 export async function metricHistory(ctx: HiveContext, opts: HistoryOptions): Promise<HistoryResult> {
-  if (!isMetric(opts.metric)) throw new UsageError(`unknown metric "${opts.metric}"`, `use one of ${METRICS.join(', ')}`);
-  const metric = opts.metric;
-  const bot = opts.bot ? validateBotId(opts.bot, 'bot id (--bot)') : null;
-  const component = componentKeyOf({ metric, bot });
-  const since = opts.since ?? -Infinity;
+  const { metric, bot, since } = historyQuestion(opts);
   const samples: HistoryResult['samples'] = [];
   for await (const { record } of ctx.store.stream<MetricRecord>(METRICS_FILE)) {
     if (record.metric !== metric || (record.bot ?? null) !== bot) continue;
     const t = Date.parse(record.timestamp);
     if (t >= since) samples.push({ timestamp: record.timestamp, value: record.value });
   }
+  const derived = samples.length === 0 && hasDerived(metric) && ctx.store.exists() ? (await evaluateHive(ctx, {}, { alerts: false })).agg : undefined;
+  return historyResult({ metric, bot, since }, samples, derived);
+}
+
+/** Only these two have per-minute values derived from task outcomes when no samples were recorded. */
+export const hasDerived = (metric: MetricName) => metric === 'error_rate' || metric === 'response_time_p95';
+
+/** The history's question, checked (UsageError): the metric, the bot (null: the component's) and since (ms, -Infinity: all). */
+export function historyQuestion(opts: HistoryOptions): { metric: MetricName; bot: string | null; since: number } {
+  if (!isMetric(opts.metric)) throw new UsageError(`unknown metric "${opts.metric}"`, `use one of ${METRICS.join(', ')}`);
+  return { metric: opts.metric, bot: opts.bot ? validateBotId(opts.bot, 'bot id (--bot)') : null, since: opts.since ?? -Infinity };
+}
+
+/** The history document from the samples found, or (given the folded aggregates) the per-minute derived values. */
+export function historyResult(q: { metric: MetricName; bot: string | null; since: number }, samples: HistoryResult['samples'], derived: Agg | undefined): HistoryResult {
+  const { metric, bot, since } = q;
   let source: HistoryResult['source'] = 'samples';
-  if (samples.length === 0 && (metric === 'error_rate' || metric === 'response_time_p95') && ctx.store.exists()) {
-    const { agg } = await evaluateHive(ctx, {}, { alerts: false });
-    const w = perfWindow(agg.perf[bot ?? '*'], Number.isFinite(since) ? Math.floor(since / MINUTE) : -Infinity);
+  if (derived) {
+    const w = perfWindow(derived.perf[bot ?? '*'], Number.isFinite(since) ? Math.floor(since / MINUTE) : -Infinity);
     for (const [t, v] of metric === 'error_rate' ? w.error_series : w.p95_series) samples.push({ timestamp: iso(t), value: Math.round(v * 1000) / 1000 });
     source = 'derived';
   }
   samples.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
-  return { metric, component, unit: METRIC_DEFS[metric].unit, since: Number.isFinite(since) ? iso(since) : null, source, samples };
+  return { metric, component: componentKeyOf({ metric, bot }), unit: METRIC_DEFS[metric].unit, since: Number.isFinite(since) ? iso(since) : null, source, samples };
 }
 
 /**
@@ -518,7 +529,11 @@ export async function dashboardData(ctx: HiveContext, opts: HealthOptions = {}):
   const cfg = ctx.config.health;
   const inputs = await gather(ctx, opts.measure ?? cfg.measure_system, opts.sampler);
   const { report, agg, levels } = await evaluateHive(ctx, inputs, { alerts: opts.alerts ?? true });
-  const now = ctx.clock();
+  return dashboardOf(cfg, ctx.clock(), report, agg, levels, opts.bot);
+}
+
+/** The dashboard's data from an evaluation (its report, the aggregates it folded, the levels after it). */
+export function dashboardOf(cfg: HiveContext['config']['health'], now: number, report: HealthReport, agg: Agg, levels: LevelState, bot: string | undefined): DashboardData {
   const from = Math.floor(now / MINUTE) - cfg.history_minutes + 1;
   const history: DashboardData['history'] = dict();
   for (const [k, s] of Object.entries(agg.series)) {
@@ -543,7 +558,7 @@ export async function dashboardData(ctx: HiveContext, opts: HealthOptions = {}):
     generated_at: iso(now),
     refresh_seconds: cfg.dashboard_refresh_seconds,
     history_minutes: cfg.history_minutes,
-    report: filterBot(report, opts.bot),
+    report: filterBot(report, bot),
     history,
     recent_alerts: [...levels.recent_alerts].reverse(),
   };
@@ -588,9 +603,7 @@ export async function resetHealth(ctx: HiveContext, opts: { bot?: string } = {})
       await store.writeJsonHeld(LEVELS_FILE, emptyLevelState());
     } else {
       const key = `bot:${bot}`;
-      for (const k of Object.keys(agg.series)) if (k.startsWith(key + '|')) delete agg.series[k];
-      delete agg.perf[bot];
-      delete agg.seen[bot];
+      forgetBot(agg, bot);
       await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + "\n");
       if (levels.components[key]) {
         n = 1;
@@ -600,6 +613,14 @@ export async function resetHealth(ctx: HiveContext, opts: { bot?: string } = {})
     }
     return { bot, samples_removed: removed, components_reset: n };
   });
+}
+
+/** A bot's samples, task outcomes and last report, out of the aggregates (`health reset --bot`). */
+export function forgetBot(agg: Agg, bot: string): void {
+  const key = `bot:${bot}`;
+  for (const k of Object.keys(agg.series)) if (k.startsWith(key + '|')) delete agg.series[k];
+  delete agg.perf[bot];
+  delete agg.seen[bot];
 }
 
 export { COMPONENTS, METRICS, METRIC_DEFS };

@@ -3,7 +3,8 @@
  * can archive them or diff two hives. Each file holds, oldest first, what retention archived,
  * then (in a folder) the generations `deia cleanup` rotated away (NAME.N.jsonl, highest N
  * first), then the live log: the lines exactly as the folder writes them. A log a backend has
- * not written (PostgreSQL keeps no health-alerts yet) is an empty file.
+ * not written yet is an empty file (on PostgreSQL the logs of the same names: bot-messaging,
+ * adaptive-scheduling and health-alerts, src/health/records.ts).
  */
 import path from 'node:path';
 import { DeiaError, UsageError } from '../common/errors.js';

@@ -17,8 +17,9 @@
  * folded now, and a log shorter than that (rewritten behind us) or a lost index is refolded
  * from its start. The next pass moves the index past those records, so they are read back once
  * (an import of 100,000 outcomes is not re-read by every later command).
- * Signals on PostgreSQL: unread P0/P1 mail from the inbox queues; health and tasks in progress
- * do not run on PostgreSQL yet, so no bot is excluded or penalised for health.
+ * Signals on PostgreSQL: unread P0/P1 mail from the inbox queues, and each bot's health level
+ * (src/health/records.ts, as routingLevelsFor in a folder: CRITICAL excluded, DEGRADED
+ * penalised); tasks in progress do not run on PostgreSQL yet.
  */
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
@@ -271,8 +272,8 @@ export async function resetOn(b: StorageBackend, ctx: HiveContext, filter: Stats
 
 /**
  * `deia recommend` on the interface. Candidates: bots registered on the store (log `bots`) and
- * bots with outcomes for the type. Load shown: unread P0/P1 mail. Health is not on PostgreSQL
- * yet: every bot is UNKNOWN (neither excluded nor penalised).
+ * bots with outcomes for the type. Load shown: unread P0/P1 mail and tasks in progress. Health as in a folder: a
+ * CRITICAL bot is excluded, a DEGRADED one penalised (health levels that cannot be read: none, with a warning).
  */
 export async function recommendOn(b: StorageBackend, ctx: HiveContext, opts: RecommendOptions): Promise<RecommendResult> {
   const q = recommendQuestion(ctx, opts);
@@ -282,11 +283,13 @@ export async function recommendOn(b: StorageBackend, ctx: HiveContext, opts: Rec
   const registered = await registeredBots(b);
   const early = [...new Set([...registered, ...seen.aggs.keys()])].filter((x) => !q.exclude.has(x));
   const urgentUnread = early.length ? await urgentUnreadOn(b, early) : {};
+  const health = early.length ? await healthLevelsOn(b, ctx, early) : {};
+  const inProgress = early.length ? await inProgressOn(b, ctx) : {};
   const now = ctx.clock();
   return pass(b, ctx, { types: [q.type] }, (P, tx) => {
     const ts = P.state.types.get(q.type)!;
     const bots = [...new Set([...registered, ...ts.aggs.keys()])].filter((x) => !q.exclude.has(x)).sort();
-    const rec: RecommendResult = decide(P.state, q.type, bots, { urgentUnread }, paramsFromConfig(ctx.config.scheduling), q.random, now, { greedy: opts.greedy });
+    const rec: RecommendResult = decide(P.state, q.type, bots, { urgentUnread, health, inProgress }, paramsFromConfig(ctx.config.scheduling), q.random, now, { greedy: opts.greedy });
     if (q.classification) rec.classification = q.classification;
     tx.append(AUDIT_LOG, [...P.events.map((e) => auditOf(now, e)), ...recommendationLines(now, rec, opts.seed)]);
     return rec;
@@ -372,4 +375,26 @@ export async function routingFromStore(b: StorageBackend): Promise<RoutingCopy> 
   const forgotten: PerformanceRecord[] = [];
   const outcomes = split(all.slice(0, all.length - unfolded), forgotten);
   return { outcomes, unfolded: split(all.slice(all.length - unfolded), forgotten), forgotten, types, audit };
+}
+
+/** The candidates' health levels for routing; routing goes on without them (as in a folder) when they cannot be read. */
+async function healthLevelsOn(b: StorageBackend, ctx: HiveContext, bots: readonly string[]) {
+  try {
+    const { routingLevelsOn } = await import('../health/records.js');
+    return await routingLevelsOn(b, ctx, bots);
+  } catch (e) {
+    ctx.store.warn(`routing without health levels: ${(e as Error)?.message ?? String(e)}`);
+    return undefined;
+  }
+}
+
+/** Tasks assigned or in progress per bot (the load shown, as in a folder); none, with a warning, when they cannot be read. */
+async function inProgressOn(b: StorageBackend, ctx: HiveContext): Promise<Record<string, number>> {
+  try {
+    const { inProgressCountsOn } = await import('../tasks/records.js');
+    return await inProgressCountsOn(b);
+  } catch (e) {
+    ctx.store.warn(`routing without tasks in progress: ${(e as Error)?.message ?? String(e)}`);
+    return {};
+  }
 }

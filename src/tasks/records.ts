@@ -26,6 +26,7 @@ import { requireIdentity, type HiveContext } from '../hive.js';
 import { knownBotsOn, markReadOn, sendOn, urgentUnreadOn } from '../messaging/records.js';
 import { normalizeTaskType } from '../scheduling/api.js';
 import { toRecord } from '../scheduling/input.js';
+import { botHealthLevelsOn } from '../health/records.js';
 import { recommendOn, withOutcomesOn } from '../scheduling/records.js';
 import { StoreError, type Cursor, type StorageBackend, type Transaction } from '../store/types.js';
 import {
@@ -60,7 +61,7 @@ import {
   type ValidSubmit,
 } from './ops.js';
 import { copyTask } from './state.js';
-import { adviceLine, type Level } from './scale.js';
+import { adviceLine } from './scale.js';
 import { adviser, type ScaleResult } from './scaling.js';
 
 const TASKS_LOG = 'tasks';
@@ -309,14 +310,22 @@ async function assignQueuedOn(b: StorageBackend, ctx: HiveContext, taskId: strin
 
 /**
  * `task dispatch` (and cleanup): take back unfinished tasks whose bot showed no task activity for
- * tasks.stale_minutes (health is not on PostgreSQL yet, so never for CRITICAL health), withdraw
+ * tasks.stale_minutes or whose bot is CRITICAL before starting (model.staleTasks, as in a folder), withdraw
  * their assignment messages, resend assignments never sent, and assign queued tasks.
  */
 export async function dispatchOn(b: StorageBackend, ctx: HiveContext): Promise<DispatchResult> {
   const res: DispatchResult = { dispatched: 0, redispatched: 0, resent: 0, still_queued: 0, waiting: [], withdrawn: [], assignments: [], stale: [] };
   const now = ctx.clock();
   const view = await readView(b);
-  const levels = dict<string>();
+  // Levels serve both rules, as in a folder: take back from CRITICAL bots, and prefer others when assigning.
+  let levels = dict<string>();
+  if (view.fold.open.size > 0) {
+    try {
+      levels = await botHealthLevelsOn(b, ctx);
+    } catch (e) {
+      ctx.store.warn(`task dispatch: health levels unavailable (${(e as Error).message}); using task activity only`);
+    }
+  }
   const staleMs = ctx.config.tasks.stale_minutes * 60_000;
   const requeued = new Set<string>();
   if (staleTasks(view.fold.open.values(), view.fold.activity, levels, now, staleMs).length > 0) {
@@ -394,8 +403,8 @@ export async function inProgressCountsOn(b: StorageBackend): Promise<Record<stri
 
 /**
  * `deia scale` without --exec on the interface: the folder's rules (scaling.ts adviser, scale.ts)
- * over the fold, the registrations (messaging's log `bots`) and the unread P0/P1 mail. Health is
- * not on PostgreSQL yet (every bot UNKNOWN); no command is run, so no cooldown state exists there.
+ * over the fold, the registrations (messaging's log `bots`), the unread P0/P1 mail and health's
+ * levels; no command is run, so no cooldown state exists there.
  */
 export async function scaleOn(b: StorageBackend, ctx: HiveContext): Promise<ScaleResult> {
   const now = ctx.clock();
@@ -408,7 +417,7 @@ export async function scaleOn(b: StorageBackend, ctx: HiveContext): Promise<Scal
     firstSeen,
     known: await knownBotsOn(b),
     urgent: (bots) => urgentUnreadOn(b, bots),
-    levels: async () => dict<Level>(),
+    levels: () => botHealthLevelsOn(b, ctx),
   });
   const look = adviseFrom(undefined);
   return { ...look, advice: adviceLine(look), exec: false, executed: [], exec_note: null };

@@ -2,6 +2,8 @@ import { defineCommand } from '../command.js';
 import type { Output } from '../output.js';
 import type { HealthReport, Level } from '../../health/rules.js';
 
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
 export function levelPaint(out: Output, level: Level) {
   const c = out.c;
   const style = level === 'HEALTHY' ? c.green : level === 'DEGRADED' ? c.yellow : level === 'CRITICAL' ? c.red : c.gray;
@@ -58,6 +60,7 @@ export default defineCommand({
   ],
   examples: ['deia health', 'deia health --bot BOT-002 --json', 'deia health --nagios   # exit 0 ok, 1 warning, 2 critical, 3 unknown'],
   errorExitCode: 3,
+  postgres: true,
   async exec(run) {
     const { healthReport } = await import('../../health/api.js');
     const { exitCodeOf } = await import('../../health/rules.js');
@@ -77,7 +80,22 @@ export default defineCommand({
       run.out.errorLine(message, hint);
       return 3;
     }
-    const report = await healthReport(ctx, { bot: run.opts.bot });
+    let report: HealthReport;
+    if (ctx.storeChoice.kind !== 'postgres') report = await healthReport(ctx, { bot: run.opts.bot });
+    else {
+      const { checkBot, healthReportOn } = await import('../../health/records.js');
+      const { onStore } = await import('../../messaging/records.js');
+      checkBot(run.opts.bot);
+      try {
+        report = await onStore(ctx, (b) => healthReportOn(b, ctx, { bot: run.opts.bot }));
+      } catch (e) {
+        // A store that cannot be reached (or refuses) is UNKNOWN to a monitoring system: one line, exit 3.
+        const { StoreError } = await import('../../store/types.js');
+        if (!(e instanceof StoreError) || !run.opts.nagios || run.out.json) throw e;
+        run.out.line(`DEIA HEALTH UNKNOWN - ${run.out.safe(oneLine(e.message))}`);
+        return 3;
+      }
+    }
     if (run.opts.nagios && !run.out.json) {
       const { nagiosLine } = await import('../../health/format.js');
       run.out.line(nagiosLine(report));
