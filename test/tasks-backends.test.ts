@@ -153,6 +153,21 @@ describe.each(fixtures)('tasks on the $kind backend', ({ make }) => {
     expect(json(['inbox', 'BOT-B'])).toEqual([]);
   });
 
+  it('a CRITICAL bot\'s unstarted task is taken back and given to another; recommend shows tasks given out as load', () => {
+    for (const b of ['LEAD', 'BOT-A', 'BOT-B']) expect(run(['register', b]).code).toBe(0);
+    const t = json(['task', 'submit', 'ship it', '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD'], at(0));
+    expect(t.bot_id).toBe('BOT-A');
+    const load = (rec: { candidate_bots: Array<{ bot_id: string; load: number }> }, bot: string) => rec.candidate_bots.find((c) => c.bot_id === bot)?.load;
+    expect(load(json(['recommend', 'code'], at(0)), 'BOT-A')).toBe(1);
+    expect(json(['health', 'record', 'cpu', '99', '--bot', 'BOT-A'], at(1)).level).toBe('CRITICAL');
+    const d = json(['task', 'dispatch'], at(2));
+    expect(d.stale).toEqual([expect.objectContaining({ task_id: t.task_id, bot_id: 'BOT-A' })]);
+    expect(d.withdrawn).toEqual([expect.objectContaining({ task_id: t.task_id, bot_id: 'BOT-A', message_id: t.message_id })]);
+    expect(json(['task', 'show', t.task_id], at(2))).toMatchObject({ status: 'assigned', bot_id: 'BOT-B' });
+    expect(json(['inbox', 'BOT-A'], at(2))).toEqual([]);
+    expect(load(json(['recommend', 'code'], at(2)), 'BOT-B')).toBe(1);
+  });
+
   it('8 processes start the same task at once: exactly one succeeds', async () => {
     for (const b of ['LEAD', 'BOT-A']) expect(run(['register', b]).code).toBe(0);
     const t = json(['task', 'submit', 'x', '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD']);
