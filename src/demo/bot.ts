@@ -5,9 +5,33 @@
  */
 import type { HiveContext } from '../hive.js';
 import { inboxMessages } from '../messaging/api.js';
-import { finishTask, startTask } from '../tasks/api.js';
-import { taskIdFromMessage } from '../tasks/model.js';
+import type { Message } from '../messaging/types.js';
+import type { StorageBackend } from '../store/types.js';
+import { finishTask, startTask, type FinishInput } from '../tasks/api.js';
+import { taskIdFromMessage, type Task } from '../tasks/model.js';
 import type { BotProfile } from './profiles.js';
+
+/** What a bot does to the hive: the folder's operations, or the same on a PostgreSQL store. */
+interface BotOps {
+  next(bot: string): Promise<Message | null>;
+  start(taskId: string): Promise<Task>;
+  finish(taskId: string, input: FinishInput): Promise<unknown>;
+}
+
+const folderOps = (ctx: HiveContext): BotOps => ({
+  next: async (bot) => (await inboxMessages(ctx, bot, { next: true })) as Message | null,
+  start: (id) => startTask(ctx, id),
+  finish: (id, input) => finishTask(ctx, id, input),
+});
+
+async function storeOps(ctx: HiveContext, b: StorageBackend): Promise<BotOps> {
+  const [{ inboxOn }, { startOn, finishOn }] = await Promise.all([import('../messaging/records.js'), import('../tasks/records.js')]);
+  return {
+    next: async (bot) => (await inboxOn(b, ctx, bot, { next: true })) as Message | null,
+    start: (id) => startOn(b, ctx, id),
+    finish: (id, input) => finishOn(b, ctx, id, input),
+  };
+}
 
 export const STOP_FILE = 'state/demo-stop';
 
@@ -20,11 +44,16 @@ export interface BotRunStats {
   errors: number;
 }
 
-export async function runDemoBot(
-  ctx: HiveContext,
-  profile: BotProfile,
-  opts: { maxMs: number; stopped: () => boolean; fixedOutcome?: boolean },
-): Promise<BotRunStats> {
+type RunOptions = { maxMs: number; stopped: () => boolean; fixedOutcome?: boolean };
+
+/** Run on the hive's store: a folder, or PostgreSQL (one connection for the bot's whole run; the stop file is still looked for in the folder). */
+export async function runDemoBot(ctx: HiveContext, profile: BotProfile, opts: RunOptions): Promise<BotRunStats> {
+  if (ctx.storeChoice.kind !== 'postgres') return runWith(ctx, folderOps(ctx), profile, opts);
+  const { onStore } = await import('../messaging/records.js');
+  return onStore(ctx, async (b) => runWith(ctx, await storeOps(ctx, b), profile, opts));
+}
+
+async function runWith(ctx: HiveContext, ops: BotOps, profile: BotProfile, opts: RunOptions): Promise<BotRunStats> {
   const stats: BotRunStats = { claimed: 0, done: 0, failed: 0, errors: 0 };
   const bot = profile.bot_id;
   const deadline = Date.now() + opts.maxMs;
@@ -32,7 +61,7 @@ export async function runDemoBot(
   while (Date.now() < deadline && !opts.stopped() && !ctx.store.exists(STOP_FILE)) {
     let msg;
     try {
-      msg = await inboxMessages(ctx, bot, { next: true });
+      msg = await ops.next(bot);
     } catch {
       stats.errors++;
       await sleep(100);
@@ -47,11 +76,11 @@ export async function runDemoBot(
     idle = 0;
     stats.claimed++;
     try {
-      const t = await startTask(ctx, taskId);
+      const t = await ops.start(taskId);
       const mean = profile.speed[t.task_type] ?? 300;
       if (mean > 0) await sleep(mean * (0.6 + 0.8 * ctx.random()));
       const success = ctx.random() < (profile.skill[t.task_type] ?? 0.5);
-      await finishTask(ctx, taskId, {
+      await ops.finish(taskId, {
         success,
         tokens: Math.round(200 + 800 * ctx.random()),
         reason: success ? undefined : 'demo: not good at this',

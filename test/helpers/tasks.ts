@@ -22,8 +22,8 @@ export function json(args: string[], dir: string, env: Record<string, string> = 
 }
 
 /** A long-running demo bot process (`deia demo bot`), stopped by `stopBots`. */
-export function startBot(dir: string, bot: string, profile: { skill: Record<string, number>; speed: Record<string, number> }): ChildProcess {
-  return spawn(process.execPath, [mainPath(), '--dir', dir, 'demo', 'bot', bot, '--profile', JSON.stringify(profile), '--max-seconds', '55'], {
+export function startBot(dir: string, bot: string, profile: { skill: Record<string, number>; speed: Record<string, number> }, extra: string[] = []): ChildProcess {
+  return spawn(process.execPath, [mainPath(), '--dir', dir, ...extra, 'demo', 'bot', bot, '--profile', JSON.stringify(profile), '--max-seconds', '55'], {
     env: { ...process.env, NO_COLOR: '1', DEIA_BOT: '', DEIA_DIR: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -12,6 +12,7 @@ export default defineCommand({
     { flags: '--max-seconds <time>', description: 'stop after this long: 90s, 2m (bare number = seconds)', default: '120', type: 'duration', unit: 's', min: 1 },
     { flags: '--watch-stdin', description: 'stop when standard input closes (the demo holds it open)' },
   ],
+  postgres: true,
   examples: ['deia demo bot BOT-ADA --profile \'{"skill":{"code":0.95},"speed":{"code":100}}\' --dir /tmp/hive/.deia'],
   async exec(run) {
     const bot = run.args[0] as string;
