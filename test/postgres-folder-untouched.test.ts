@@ -15,7 +15,7 @@ describe('a PostgreSQL store and the folder around it', () => {
     for (const f of done.splice(0)) await f();
   });
 
-  it('send, inbox, record and recommend on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
+  it('send, inbox, record, recommend, bots and doctor on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
     const db = await freshDatabase();
     done.push(db.drop);
     const h = tempHive();
@@ -29,6 +29,8 @@ describe('a PostgreSQL store and the folder around it', () => {
       ['inbox', '--next', '--as', 'B'],
       ['record', 'B', 'code', '--success', '--as', 'B'],
       ['recommend', 'code', '--as', 'A'],
+      ['bots', '--as', 'A'],
+      ['doctor', '--repair'],
     ]) {
       const r = deia(args, opts);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
