@@ -114,7 +114,7 @@ describe('deia doctor on PostgreSQL', () => {
   it('reports planted problems with the same keys: bad payloads, lapsed leases, overdue mail, bad documents, corrupt log lines, a lost delivery', async () => {
     expect(run(['init']).code).toBe(0);
     ok(['inbox', '--as', 'B'], 0);
-    const kept = ok(['send', 'B', 'claimed and forgotten', '--as', 'A'], 0).message_id as string;
+    const kept = ok(['send', 'B', 'claimed and forgotten', '--as', 'A', '-p', 'P1'], 0).message_id as string;
     const lost = ok(['send', 'B', 'will vanish', '--as', 'A'], 0).message_id as string;
     const overdue = ok(['send', 'C', 'nobody home', '--as', 'A', '--ttl', '60'], 0).message_id as string; // C never looks
     expect(ok(['inbox', '--next', '--as', 'B', '--lease', '1m'], 1000).message_id).toBe(kept);
@@ -180,6 +180,27 @@ describe('deia doctor on PostgreSQL', () => {
     const lines = (await sql("SELECT line FROM deia_logs WHERE log = 'bot-messaging' AND seq < 99999 ORDER BY seq")).map((r) => JSON.parse(r.line));
     expect(lines.filter((l) => l.event === 'message_expired').map((l) => l.message_id)).toEqual([overdue]);
     expect(fs.readdirSync(cwd)).toEqual([]);
+  });
+
+  it('store.url in config.json chooses PostgreSQL for doctor too; a config.json that does not parse is reported from the folder', () => {
+    expect(run(['init']).code).toBe(0);
+    const h = tempHive();
+    try {
+      expect(deia(['init'], { dir: h.dir }).code).toBe(0);
+      const file = path.join(h.dir, 'config.json');
+      const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+      cfg.store = { ...cfg.store, url: db.url };
+      fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+      const r = deia(['doctor', '--json'], { dir: h.dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, exists: true, store: { kind: 'postgres', schema_version: 1 }, dir: expect.stringMatching(/^postgres:\/\//) });
+      fs.writeFileSync(file, '{"store": ');
+      const broken = deia(['doctor', '--json'], { dir: h.dir });
+      expect(broken.code).toBe(1);
+      expect(JSON.parse(broken.stdout)).toMatchObject({ store: { kind: 'file' }, problems: [expect.objectContaining({ kind: 'config', path: 'config.json' })] });
+    } finally {
+      fs.rmSync(h.root, { recursive: true, force: true });
+    }
   });
 
   it('an unreachable server is one line naming it without the password (exit 1)', () => {
