@@ -15,7 +15,7 @@ describe('a PostgreSQL store and the folder around it', () => {
     for (const f of done.splice(0)) await f();
   });
 
-  it('send, inbox, record, recommend, the task commands and health on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
+  it('send, inbox, record, recommend, the task commands, health, bots and doctor on PostgreSQL write nothing into the .deia/ of the current folder', async () => {
     const db = await freshDatabase();
     done.push(db.drop);
     const h = tempHive();
@@ -37,6 +37,8 @@ describe('a PostgreSQL store and the folder around it', () => {
       ['health', 'history', 'cpu', '--bot', 'B', '--as', 'A'],
       ['health', 'export', '--as', 'A'],
       ['health', 'reset', '--bot', 'B', '--as', 'A'],
+      ['bots', '--as', 'A'],
+      ['doctor', '--repair'],
     ]) {
       const r = deia(args, opts);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);

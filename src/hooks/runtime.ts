@@ -10,10 +10,13 @@ import { isBotId } from '../common/ids.js';
 import { formatAge } from '../common/parse.js';
 import type { HiveContext } from '../hive.js';
 import type { Message } from '../messaging/types.js';
+import type { StorageBackend } from '../store/types.js';
 import type { Task } from '../tasks/model.js';
 import type { Harness, HookEvent } from './harness.js';
 
 export const DIGEST_MAX_BYTES = 2048;
+/** How long a hook keeps trying while PostgreSQL refuses connections (it fails open after). */
+export const HOOK_RECONNECT_MS = 1000;
 /** Prompt-submit injects a changed digest at most this often. */
 export const PROMPT_THROTTLE_MS = 10_000;
 
@@ -127,7 +130,7 @@ export function formatAnswer(harness: Harness, event: HookEvent, a: HookAnswer):
   return a.context ? JSON.stringify({ hookSpecificOutput: { hookEventName, additionalContext: a.context } }) : '';
 }
 
-interface PromptState {
+export interface PromptState {
   /** Ids (messages, and tasks with their status) the agent was last told about. */
   keys: string[];
   at: string;
@@ -154,34 +157,100 @@ export function promptDecision(keys: readonly string[], prev: PromptState | unde
   return { inject: true, remember: true };
 }
 
-async function gather(ctx: HiveContext, me: string): Promise<{ unread: Message[]; tasks: Task[] }> {
-  const { inboxMessages } = await import('../messaging/ops.js');
-  const unread = await inboxMessages(ctx, me, {});
-  const { openTasks } = await import('../tasks/ops.js');
-  const tasks = ctx.store.exists('tasks.jsonl') ? [...openTasks(ctx).values()].filter((t) => t.bot_id === me) : [];
-  return { unread, tasks };
+/** Where the hook reads and writes: the folder, or a store (PostgreSQL). */
+interface HookSide {
+  /** Register the bot (session start). */
+  register(): Promise<void>;
+  touch(): Promise<void>;
+  gather(): Promise<{ unread: Message[]; tasks: Task[] }>;
+  readState(): Promise<PromptState | undefined>;
+  writeState(state: PromptState): Promise<void>;
+  /** Where the hive is, to tell the agent (a connection string without its password). */
+  where: string;
+}
+
+function folderSide(ctx: HiveContext, me: string): HookSide {
+  return {
+    where: ctx.dir,
+    async register() {
+      const { ensureInbox } = await import('../messaging/registry.js');
+      await ensureInbox(ctx, me);
+    },
+    async touch() {
+      const { touchPresence } = await import('../presence/presence.js');
+      touchPresence(ctx, me);
+    },
+    async gather() {
+      const { inboxMessages } = await import('../messaging/ops.js');
+      const unread = await inboxMessages(ctx, me, {});
+      const { openTasks } = await import('../tasks/ops.js');
+      const tasks = ctx.store.exists('tasks.jsonl') ? [...openTasks(ctx).values()].filter((t) => t.bot_id === me) : [];
+      return { unread, tasks };
+    },
+    readState: async () => ctx.store.readJson<PromptState>(stateFile(me)),
+    writeState: (state) => ctx.store.writeFileAtomic(stateFile(me), JSON.stringify(state) + '\n'),
+  };
+}
+
+/** The document of the prompt state on a store: `hook.<bot>` (the folder's hooks/<bot>.json). */
+export const hookStateDoc = (bot: string) => `hook.${bot}`;
+
+/**
+ * On PostgreSQL: the same mail, registration and presence through the storage interface; the
+ * prompt state in a document. Tasks are not on PostgreSQL yet: the digest lists mail only
+ * (when tasks are ported, list the bot's open tasks here).
+ */
+function storeSide(b: StorageBackend, ctx: HiveContext, me: string): HookSide {
+  return {
+    where: b.location,
+    async register() {
+      const { ensureInboxOn } = await import('../messaging/records.js');
+      await ensureInboxOn(b, ctx, me);
+    },
+    async touch() {
+      const { touchPresenceOn } = await import('../presence/presence.js');
+      await touchPresenceOn(b, ctx, me);
+    },
+    async gather() {
+      const { inboxOn } = await import('../messaging/records.js');
+      const unread = (await inboxOn(b, ctx, me, {})) as Message[];
+      return { unread, tasks: [] };
+    },
+    readState: async () => (await b.docs.get<PromptState>(hookStateDoc(me)))?.value,
+    writeState: async (state) => void (await b.docs.put<PromptState>(hookStateDoc(me), state)),
+  };
 }
 
 export async function runHook(ctx: HiveContext, event: HookEvent, p: HookPayload, me: string, deia = 'deia'): Promise<HookAnswer> {
-  const { touchPresence } = await import('../presence/presence.js');
-  if (event === 'session-start') {
-    const { ensureInbox } = await import('../messaging/registry.js');
-    await ensureInbox(ctx, me);
+  if (ctx.storeChoice.kind === 'postgres') {
+    const { openBackend } = await import('../store/open.js');
+    // A hook runs at every prompt: an unreachable server is given one short retry, not the usual 10 s.
+    const b = await openBackend(ctx.storeChoice.url, { clock: ctx.clock, reconnectMs: HOOK_RECONNECT_MS });
+    try {
+      return await answer(storeSide(b, ctx, me), ctx, event, p, me, deia);
+    } finally {
+      await b.close();
+    }
   }
-  touchPresence(ctx, me);
+  return answer(folderSide(ctx, me), ctx, event, p, me, deia);
+}
+
+async function answer(side: HookSide, ctx: HiveContext, event: HookEvent, p: HookPayload, me: string, deia: string): Promise<HookAnswer> {
+  if (event === 'session-start') await side.register();
+  await side.touch();
   const now = ctx.clock();
-  const { unread, tasks } = await gather(ctx, me);
+  const { unread, tasks } = await side.gather();
   if (event === 'stop') return { block: stopReason(me, unread, p, deia) };
   const digest = renderDigest(me, unread, tasks, now, deia);
   const keys = digestKeys(unread, tasks);
-  const prev = event === 'session-start' ? undefined : ctx.store.readJson<PromptState>(stateFile(me));
+  const prev = event === 'session-start' ? undefined : await side.readState();
   const d = event === 'session-start' ? { inject: true, remember: true } : promptDecision(keys, prev, now);
   if (d.remember) {
     const state: PromptState = { keys, at: d.inject ? iso(now) : (prev?.at ?? iso(now)) };
-    await ctx.store.writeFileAtomic(stateFile(me), JSON.stringify(state) + '\n');
+    await side.writeState(state);
   }
   if (event === 'session-start') {
-    const hello = `deia: you are bot ${me} in the hive at ${ctx.dir}; other bots can message you. Commands take \`--as ${me}\` (or DEIA_BOT=${me}); \`${deia} prime\` shows how to use deia.\n`;
+    const hello = `deia: you are bot ${me} in the hive at ${side.where}; other bots can message you. Commands take \`--as ${me}\` (or DEIA_BOT=${me}); \`${deia} prime\` shows how to use deia.\n`;
     return { context: fitBytes((hello + digest).trimEnd().split('\n'), DIGEST_MAX_BYTES) };
   }
   return d.inject && digest ? { context: digest } : {};

@@ -18,6 +18,7 @@ import {
   type EntryInfo,
 } from '../store/inspect.js';
 import type { LockVerdict } from '../store/lock.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 import { corruptNameOf } from '../store/store.js';
 
 export type ProblemKind =
@@ -29,13 +30,19 @@ export type ProblemKind =
   | 'world_writable'
   | 'symlink'
   | 'unreadable'
-  | 'audit_mismatch';
+  | 'audit_mismatch'
+  // PostgreSQL (doctor-postgres.ts):
+  | 'schema'
+  | 'bad_payload'
+  | 'lapsed_lease'
+  | 'overdue_mail'
+  | 'bad_document';
 
 export interface Problem {
   kind: ProblemKind;
-  /** Path relative to the hive folder. */
+  /** Path relative to the hive folder; on PostgreSQL `queue NAME`, `document KEY`, `log NAME` or `schema`. */
   path: string;
-  /** 1-based line, for corrupt and torn lines. */
+  /** 1-based line, for corrupt and torn lines (on PostgreSQL: the log line's sequence number). */
   line?: number;
   /** Age in ms, for locks and temp files. */
   age_ms?: number;
@@ -47,8 +54,16 @@ export interface Problem {
 }
 
 export interface DoctorResult {
+  /** The hive folder; on PostgreSQL the store's connection string without its password. */
   dir: string;
+  /** On PostgreSQL: whether deia's schema is in the database. */
   exists: boolean;
+  /**
+   * Which backend was checked. `schema_version` / `schema_expected`: PostgreSQL's migrations
+   * (null for a folder). `not_applicable`: checks of the other backend that did not run here
+   * (on PostgreSQL the folder's files, locks, temp files, permissions and links).
+   */
+  store: { kind: 'file' | 'postgres'; schema_version: number | null; schema_expected: number | null; not_applicable: string[] };
   repair: boolean;
   /** No problem left (after repairs, with --repair). */
   ok: boolean;
@@ -68,7 +83,7 @@ export interface DoctorResult {
 }
 
 /** Corrupt lines listed per file; the rest are counted. */
-const MAX_LISTED_PER_FILE = 20;
+export const MAX_LISTED_PER_FILE = 20;
 
 const isJsonl = (rel: string) => rel.endsWith('.jsonl') && !rel.endsWith('.corrupt.jsonl');
 
@@ -80,11 +95,14 @@ const isJsonl = (rel: string) => rel.endsWith('.jsonl') && !rel.endsWith('.corru
  * away. Takes one file's lock at a time.
  */
 export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}): Promise<DoctorResult> {
-  const { store } = ctx;
   const repair = Boolean(opts.repair);
+  const pg = postgresChoice(ctx);
+  if (pg) return (await import('./doctor-postgres.js')).doctorPostgres(ctx, pg, repair);
+  const { store } = ctx;
   const result: DoctorResult = {
     dir: ctx.dir,
     exists: store.exists(),
+    store: { kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] },
     repair,
     ok: true,
     files_checked: 0,
@@ -199,6 +217,24 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
   return result;
 }
 
+/**
+ * The PostgreSQL store to check, if one is chosen: by --store / DEIA_STORE, or by `store.url` in
+ * config.json (doctor opens the hive ignoring config.json, so that a broken one is reported: the
+ * URL is read here, and a config that does not parse leaves the folder to be checked).
+ */
+function postgresChoice(ctx: HiveContext): string | undefined {
+  if (ctx.storeChoice.kind === 'postgres') return ctx.storeChoice.url;
+  if (ctx.storeChoice.dir !== undefined) return undefined; // --store / DEIA_STORE named a folder
+  const text = readText(ctx.store, CONFIG_FILE);
+  if (text === undefined) return undefined;
+  try {
+    const url = parseConfigText(text, CONFIG_FILE).store.url?.trim();
+    return url && isPostgresUrl(url) ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function checkJsonl(
   ctx: HiveContext,
   e: EntryInfo,
@@ -293,7 +329,7 @@ function moveLinkAside(store: HiveContext['store'], p: Problem): void {
   }
 }
 
-function preview(text: string): string {
+export function preview(text: string): string {
   const s = JSON.stringify(text);
   return s.length > 60 ? s.slice(0, 57) + '…"' : s;
 }

@@ -44,7 +44,11 @@ export async function onStore<R>(ctx: HiveContext, fn: (b: StorageBackend) => Pr
   const where = ctx.storeChoice.kind === 'postgres' ? ctx.storeChoice.url : ctx.dir;
   const b = await openBackend(where, { clock: ctx.clock });
   try {
-    return await fn(b);
+    const r = await fn(b);
+    // Every command a bot runs says it is alive, as in a folder (program.ts), here on the
+    // connection already open: one read, a write at most every PRESENCE_THROTTLE_MS.
+    if (ctx.identity) await (await import('../presence/presence.js')).touchPresenceOnQuietly(b, ctx);
+    return r;
   } finally {
     await b.close();
   }
@@ -361,6 +365,15 @@ export async function registeredBots(b: StorageBackend): Promise<Set<string>> {
   const bots = new Set<string>();
   for await (const r of b.log<{ event?: string; bot_id?: string }>(BOTS_LOG).stream()) if (r.event === 'registered' && typeof r.bot_id === 'string') bots.add(r.bot_id);
   return bots;
+}
+
+/** Each registered bot's first registration time (what `deia bots` shows as registered_at). */
+export async function registrationsOn(b: StorageBackend): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const r of b.log<{ event?: string; bot_id?: string; timestamp?: string }>(BOTS_LOG).stream()) {
+    if (r.event === 'registered' && typeof r.bot_id === 'string' && !out.has(r.bot_id)) out.set(r.bot_id, String(r.timestamp ?? ''));
+  }
+  return out;
 }
 
 /** `deia status` on the interface: the folder's summary (summarizeMessaging) over queues instead of files. */

@@ -3,7 +3,8 @@ import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
 import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
 import { messagingStatus } from '../messaging/ops.js';
-import { isStale, lastSeenAll, staleWindowMs } from './presence.js';
+import type { StorageBackend } from '../store/types.js';
+import { isStale, lastSeenAll, lastSeenAllOn, staleWindowMs } from './presence.js';
 
 export interface BotRow {
   bot_id: string;
@@ -13,7 +14,8 @@ export interface BotRow {
   stale: boolean;
   unread: number;
   unread_urgent: number;
-  open_tasks: number;
+  /** `null` where tasks are not kept in the store in use (PostgreSQL, for now). */
+  open_tasks: number | null;
   health: string;
 }
 
@@ -43,6 +45,22 @@ export async function listBots(ctx: HiveContext): Promise<BotsReport> {
     ctx.store.warn(`bots: health levels unavailable (${(e as Error).message})`);
   }
   const names = new Set([...registered.keys(), ...knownBots(ctx), ...seen.keys()]);
+  return report(now, windowMs, names, registered, seen, mail, tasks, levels);
+}
+
+type MailRow = { unread: number; unread_by_priority: Record<string, number> };
+
+/** Pure: the rows, sorted by bot id, from what each area knows. */
+function report(
+  now: number,
+  windowMs: number,
+  names: Set<string>,
+  registered: Map<string, string>,
+  seen: Map<string, number>,
+  mail: Map<string, MailRow>,
+  tasks: Map<string, number> | null,
+  levels: Record<string, string>,
+): BotsReport {
   const bots = [...names].sort().map((bot): BotRow => {
     const ms = seen.get(bot);
     const m = mail.get(bot);
@@ -54,9 +72,34 @@ export async function listBots(ctx: HiveContext): Promise<BotsReport> {
       stale: isStale(ms, now, windowMs),
       unread: m?.unread ?? 0,
       unread_urgent: (m?.unread_by_priority.P0 ?? 0) + (m?.unread_by_priority.P1 ?? 0),
-      open_tasks: tasks.get(bot) ?? 0,
+      open_tasks: tasks === null ? null : (tasks.get(bot) ?? 0),
       health: levels[bot] ?? 'UNKNOWN',
     };
   });
   return { generated_at: iso(now), stale_after_ms: windowMs, bots };
+}
+
+/**
+ * `deia bots` on a PostgreSQL store: registrations (log `bots`), presence documents and mail
+ * (statusOn, the folder's summary) read there. Tasks and health are not kept on PostgreSQL yet:
+ * `botSignalsOn` is the seam where they come in (open_tasks is null, health UNKNOWN, until then).
+ */
+export async function listBotsOn(b: StorageBackend, ctx: HiveContext): Promise<BotsReport> {
+  const { registrationsOn, statusOn } = await import('../messaging/records.js');
+  const now = ctx.clock();
+  const registered = await registrationsOn(b);
+  const seen = await lastSeenAllOn(b);
+  const status = await statusOn(b, ctx);
+  const mail = new Map(status.bots.map((x) => [x.bot_id, x] as const));
+  const names = new Set([...registered.keys(), ...status.bots.filter((x) => x.has_inbox).map((x) => x.bot_id), ...seen.keys()]);
+  const { openTasks, levels } = await botSignalsOn(b, ctx, [...names]);
+  return report(now, staleWindowMs(ctx), names, registered, seen, mail, openTasks, levels);
+}
+
+/**
+ * Open tasks per bot and health levels on a store. Neither tasks nor health run on PostgreSQL
+ * yet: when they do, count open tasks and read the levels here (null / {} mean "not known").
+ */
+async function botSignalsOn(_b: StorageBackend, _ctx: HiveContext, _bots: readonly string[]): Promise<{ openTasks: Map<string, number> | null; levels: Record<string, string> }> {
+  return { openTasks: null, levels: {} };
 }

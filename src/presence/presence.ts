@@ -4,8 +4,10 @@
  * per PRESENCE_THROTTLE_MS. A bot not seen for `health.staleness_seconds` is stale: the same
  * window health uses for bots, so `deia bots`, `deia health` and routing agree.
  */
+import { iso } from '../common/clock.js';
 import { isBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
+import type { StorageBackend } from '../store/types.js';
 import { PRESENCE_DIR, allSeen, markSeen, seenAt } from '../store/presence.js';
 
 /** At most one presence write per bot per this many ms (a stat is all the other calls cost). */
@@ -40,8 +42,8 @@ export function touchPresence(ctx: HiveContext, bot: string | undefined = ctx.id
 
 /** Presence must never fail the command it rides on (a read-only hive, a full disk): errors are swallowed. */
 export function touchPresenceQuietly(ctx: HiveContext | undefined, bot?: string): void {
-  // Presence lives in a hive folder; a command on a PostgreSQL store must not write into
-  // whatever .deia/ happens to be around (presence is not kept on PostgreSQL yet).
+  // On a PostgreSQL store presence is kept there, by `touchPresenceOn` while the command's
+  // connection is open (messaging/records.ts onStore); never in whatever .deia/ is around.
   if (!ctx || ctx.storeChoice.kind === 'postgres') return;
   try {
     touchPresence(ctx, bot ?? ctx.identity);
@@ -54,5 +56,66 @@ export function touchPresenceQuietly(ctx: HiveContext | undefined, bot?: string)
 export function lastSeenAll(ctx: HiveContext): Map<string, number> {
   const out = new Map<string, number>();
   for (const [bot, ms] of allSeen(ctx.store)) if (isBotId(bot)) out.set(bot, ms);
+  return out;
+}
+
+// ---------------------------------------------------------------- on the storage interface (PostgreSQL)
+
+/** The document of one bot's last sighting on a store: `presence.<bot>`. */
+export const PRESENCE_DOC_PREFIX = 'presence.';
+export const presenceDoc = (bot: string) => `${PRESENCE_DOC_PREFIX}${bot}`;
+export interface PresenceDoc {
+  bot_id: string;
+  /** ISO time of the last sighting. */
+  last_seen: string;
+}
+
+/** Pure: why a stored presence document is not one (undefined when it is). */
+export function presenceDocProblem(key: string, v: unknown): string | undefined {
+  const d = v as Partial<PresenceDoc> | null;
+  if (!d || typeof d !== 'object' || Array.isArray(d)) return 'not an object';
+  if (d.bot_id !== key.slice(PRESENCE_DOC_PREFIX.length)) return `bot_id ${JSON.stringify(d.bot_id)} does not match the key`;
+  if (typeof d.last_seen !== 'string' || !Number.isFinite(Date.parse(d.last_seen))) return 'last_seen is not a time';
+  return undefined;
+}
+
+/**
+ * Record on the store that `bot` is alive, by the folder's rule (needsRefresh): one read, and a
+ * write at most once per PRESENCE_THROTTLE_MS per bot. Last writer wins, as with the folder's
+ * file times (two sightings at once are both "now"). Returns whether a write happened.
+ */
+export async function touchPresenceOn(b: StorageBackend, ctx: HiveContext, bot: string | undefined = ctx.identity): Promise<boolean> {
+  if (!bot || !isBotId(bot)) return false;
+  const now = ctx.clock();
+  const cur = await b.docs.get<PresenceDoc>(presenceDoc(bot));
+  const last = cur ? Date.parse(cur.value?.last_seen ?? '') : NaN;
+  if (!needsRefresh(Number.isFinite(last) ? last : undefined, now)) return false;
+  await b.docs.put<PresenceDoc>(presenceDoc(bot), { bot_id: bot, last_seen: iso(now) });
+  return true;
+}
+
+/** `touchPresenceOn` that never fails the command it rides on. */
+export async function touchPresenceOnQuietly(b: StorageBackend, ctx: HiveContext, bot?: string): Promise<void> {
+  try {
+    await touchPresenceOn(b, ctx, bot ?? ctx.identity);
+  } catch {
+    // best effort by design
+  }
+}
+
+/** Last sighting of every bot that has one on the store (ms since epoch); unreadable documents are left out (doctor reports them). */
+export async function lastSeenAllOn(b: StorageBackend): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const key of await b.docs.keys(PRESENCE_DOC_PREFIX)) {
+    const bot = key.slice(PRESENCE_DOC_PREFIX.length);
+    if (!isBotId(bot)) continue;
+    try {
+      const d = await b.docs.get<PresenceDoc>(key);
+      const ms = Date.parse(d?.value?.last_seen ?? '');
+      if (Number.isFinite(ms)) out.set(bot, ms);
+    } catch {
+      // a document that does not parse: not a sighting
+    }
+  }
   return out;
 }

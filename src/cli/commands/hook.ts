@@ -3,6 +3,7 @@ import { HOOK_EVENTS, parseHarness, type HookEvent } from '../../hooks/harness.j
 
 export default defineCommand({
   name: 'hook',
+  postgres: true,
   summary: 'run by harness hooks (`deia hooks install`): reads the JSON payload on stdin; always exits 0',
   args: '<event>',
   options: [{ flags: '--harness <name>', description: 'claude, codex, cursor or opencode' }],
@@ -18,7 +19,8 @@ export default defineCommand({
       const payload = parsePayload(process.stdin.isTTY ? '{}' : await run.stdin());
       const cwd = payloadCwd(payload) ?? process.cwd();
       const ctx = run.hive({ cwd, warn: () => undefined });
-      if (!ctx.store.exists('config.json') && !ctx.store.exists('mailboxes')) return 0; // no hive here: nothing to do
+      // No hive here: nothing to do. A PostgreSQL store (DEIA_STORE, --store, store.url) is the hive itself.
+      if (ctx.storeChoice.kind !== 'postgres' && !ctx.store.exists('config.json') && !ctx.store.exists('mailboxes')) return 0;
       const id = run.opts.as ? { bot: String(run.opts.as), from: 'env' as const } : identityFor(harness, payload, run.env, cwd);
       // The exact command the agent should type: `deia` when it is on PATH, else this deia's path.
       const { findOnPath } = await import('../../store/outside.js');
