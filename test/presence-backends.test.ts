@@ -69,8 +69,7 @@ describe('presence and deia bots on both backends', () => {
       expect(Object.keys(w).sort()).toEqual(['bot_id', 'health', 'last_seen', 'last_seen_age_ms', 'open_tasks', 'registered_at', 'stale', 'unread', 'unread_urgent']);
       expect(w).toMatchObject({ last_seen: seenIso(10), last_seen_age_ms: 20_000, stale: false, unread: 2, unread_urgent: 1, registered_at: seenIso(0) });
       expect(typeof w.health).toBe('string');
-      // Tasks are not on PostgreSQL yet: not known there (null), counted in a folder.
-      expect(w.open_tasks).toBe(make === postgres ? null : 0);
+      expect(w.open_tasks).toBe(0);
       expect(r.bots.find((x) => x.bot_id === 'BOSS')).toMatchObject({ last_seen: seenIso(0), unread: 0 });
 
       // Throttled: a command 5 s later writes nothing; one 21 s later does.
@@ -84,6 +83,12 @@ describe('presence and deia bots on both backends', () => {
       const stale = JSON.parse(run(b, ['bots', '--stale', '--json'], 325).stdout);
       expect(stale.bots.map((x: { bot_id: string }) => x.bot_id)).toEqual(['BOSS']);
       expect(run(b, ['bots'], 400).stdout).toMatch(/^W\s+6m ago\s+2\s+1\s+\S+\s+\S+\s+stale$/m);
+
+      // A task given to W counts as open until it is finished.
+      const t = JSON.parse(run(b, ['task', 'submit', 'write it', '--type', 'code', '--to', 'W', '--as', 'BOSS', '--json'], 401).stdout);
+      expect(botOf(b, 402, 'W')!.open_tasks).toBe(1);
+      expect(run(b, ['task', 'done', t.task_id, '--as', 'W'], 403).code).toBe(0);
+      expect(botOf(b, 404, 'W')!.open_tasks).toBe(0);
     });
   }
 
@@ -136,11 +141,14 @@ describe('harness hooks on PostgreSQL', () => {
     const p = JSON.parse(prompt(15).stdout);
     expect(p.hookSpecificOutput.additionalContext).toMatch(/1 unread for claude-9f3c2b1a \(P0 1\)[\s\S]*- \[P0\] \w{8} from OPS, 12s ago: deploy is broken/);
     expect(prompt(40).stdout).toBe(''); // told already
+    // A task given to the agent is news too, and listed.
+    expect(run(b, ['task', 'submit', 'fix the deploy', '--type', 'code', '--to', 'claude-9f3c2b1a', '--as', 'OPS'], 41).code).toBe(0);
+    expect(JSON.parse(prompt(45).stdout).hookSpecificOutput.additionalContext).toMatch(/Open tasks of claude-9f3c2b1a: 1[\s\S]*\[code\] assigned: fix the deploy/);
 
     const stop = (active: boolean) => hook(b, 'stop', { ...base, hook_event_name: 'Stop', stop_hook_active: active }, 50);
     expect(JSON.parse(stop(false).stdout)).toMatchObject({ decision: 'block', reason: expect.stringMatching(/^1 unread P0\/P1 message for claude-9f3c2b1a \(first from OPS\)/) });
     expect(stop(true).stdout).toBe('');
-    expect(run(b, ['inbox', '--next', '--as', 'claude-9f3c2b1a'], 51).code).toBe(0);
+    expect(run(b, ['inbox', '--next', '--priority', 'P0', '--as', 'claude-9f3c2b1a'], 51).code).toBe(0);
     expect(stop(false).stdout).toBe('');
     expect(fs.readdirSync(b.opts.cwd!)).toEqual([]);
   });

@@ -196,9 +196,8 @@ function folderSide(ctx: HiveContext, me: string): HookSide {
 export const hookStateDoc = (bot: string) => `hook.${bot}`;
 
 /**
- * On PostgreSQL: the same mail, registration and presence through the storage interface; the
- * prompt state in a document. Tasks are not on PostgreSQL yet: the digest lists mail only
- * (when tasks are ported, list the bot's open tasks here).
+ * On PostgreSQL: the same mail, open tasks, registration and presence through the storage
+ * interface; the prompt state in a document.
  */
 function storeSide(b: StorageBackend, ctx: HiveContext, me: string): HookSide {
   return {
@@ -212,9 +211,10 @@ function storeSide(b: StorageBackend, ctx: HiveContext, me: string): HookSide {
       await touchPresenceOn(b, ctx, me);
     },
     async gather() {
-      const { inboxOn } = await import('../messaging/records.js');
+      const [{ inboxOn }, { openTasksOn }] = await Promise.all([import('../messaging/records.js'), import('../tasks/records.js')]);
       const unread = (await inboxOn(b, ctx, me, {})) as Message[];
-      return { unread, tasks: [] };
+      const tasks = [...(await openTasksOn(b)).values()].filter((t) => t.bot_id === me);
+      return { unread, tasks };
     },
     readState: async () => (await b.docs.get<PromptState>(hookStateDoc(me)))?.value,
     writeState: async (state) => void (await b.docs.put<PromptState>(hookStateDoc(me), state)),

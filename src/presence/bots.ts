@@ -14,7 +14,7 @@ export interface BotRow {
   stale: boolean;
   unread: number;
   unread_urgent: number;
-  /** `null` where tasks are not kept in the store in use (PostgreSQL, for now). */
+  /** Tasks given to the bot and not finished (`null` only where they could not be read). */
   open_tasks: number | null;
   health: string;
 }
@@ -80,9 +80,8 @@ function report(
 }
 
 /**
- * `deia bots` on a PostgreSQL store: registrations (log `bots`), presence documents and mail
- * (statusOn, the folder's summary) read there. Tasks and health are not kept on PostgreSQL yet:
- * `botSignalsOn` is the seam where they come in (open_tasks is null, health UNKNOWN, until then).
+ * `deia bots` on a PostgreSQL store: registrations (log `bots`), presence documents, mail
+ * (statusOn, the folder's summary), open tasks and health levels read there.
  */
 export async function listBotsOn(b: StorageBackend, ctx: HiveContext): Promise<BotsReport> {
   const { registrationsOn, statusOn } = await import('../messaging/records.js');
@@ -92,14 +91,21 @@ export async function listBotsOn(b: StorageBackend, ctx: HiveContext): Promise<B
   const status = await statusOn(b, ctx);
   const mail = new Map(status.bots.map((x) => [x.bot_id, x] as const));
   const names = new Set([...registered.keys(), ...status.bots.filter((x) => x.has_inbox).map((x) => x.bot_id), ...seen.keys()]);
-  const { openTasks, levels } = await botSignalsOn(b, ctx, [...names]);
+  const { openTasks, levels } = await botSignalsOn(b, ctx);
   return report(now, staleWindowMs(ctx), names, registered, seen, mail, openTasks, levels);
 }
 
-/**
- * Open tasks per bot and health levels on a store. Neither tasks nor health run on PostgreSQL
- * yet: when they do, count open tasks and read the levels here (null / {} mean "not known").
- */
-async function botSignalsOn(_b: StorageBackend, _ctx: HiveContext, _bots: readonly string[]): Promise<{ openTasks: Map<string, number> | null; levels: Record<string, string> }> {
-  return { openTasks: null, levels: {} };
+/** Open tasks per bot and health levels on a store, as the folder's listBots reads them (levels unavailable: a warning, none). */
+async function botSignalsOn(b: StorageBackend, ctx: HiveContext): Promise<{ openTasks: Map<string, number>; levels: Record<string, string> }> {
+  const { openTasksOn } = await import('../tasks/records.js');
+  const openTasks = new Map<string, number>();
+  for (const t of (await openTasksOn(b)).values()) if (t.bot_id) openTasks.set(t.bot_id, (openTasks.get(t.bot_id) ?? 0) + 1);
+  let levels: Record<string, string> = {};
+  try {
+    const { botHealthLevelsOn } = await import('../health/records.js');
+    levels = await botHealthLevelsOn(b, ctx);
+  } catch (e) {
+    ctx.store.warn(`bots: health levels unavailable (${(e as Error).message})`);
+  }
+  return { openTasks, levels };
 }

@@ -391,6 +391,11 @@ export async function showOn(b: StorageBackend, taskId: string): Promise<ListedT
 }
 
 /** Unfinished tasks (assigned or in progress) per bot, from the fold. */
+/** The open tasks (queued, assigned, in progress), as `openTasks` gives them in a folder. */
+export async function openTasksOn(b: StorageBackend): Promise<Map<string, Task>> {
+  return (await readView(b)).fold.open;
+}
+
 export async function inProgressCountsOn(b: StorageBackend): Promise<Record<string, number>> {
   const out = dict<number>();
   for (const t of (await readView(b)).fold.open.values()) {
