@@ -1,21 +1,42 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { deia, tempHive } from './helpers/cli.js';
+import { freshDatabase } from './helpers/pg.js';
+
+const drops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const d of drops.splice(0)) await d();
+});
+
+/** Where the hive is: a folder (`dir`), or a fresh PostgreSQL database (`store`, from an empty folder). */
+const places = {
+  file: async () => {
+    const { dir } = tempHive();
+    return { where: { dir }, cli: ['--dir', dir] };
+  },
+  postgres: async () => {
+    const db = await freshDatabase();
+    drops.push(db.drop);
+    const { root } = tempHive();
+    expect(deia(['init', '--store', db.url]).code).toBe(0);
+    return { where: { store: db.url, cwd: root }, cli: ['--store', db.url] };
+  },
+};
 
 // The front door of DESIGN.md, through the built library (dist/lib/index.mjs), as a Node program uses it.
-describe('library API (openHive)', () => {
+describe.each(['file', 'postgres'] as const)('library API (openHive) on the %s backend', (kind) => {
   it('does what the commands do and returns their --json shapes', async () => {
     const { openHive } = await import(process.env.DEIA_TEST_LIB!);
-    const { dir } = tempHive();
+    const { where, cli } = await places[kind]();
     let now = Date.parse('2026-11-25T12:00:00Z');
     const clock = () => now;
-    const b2 = await openHive({ dir, as: 'BOT-002', clock, env: {} });
+    const b2 = await openHive({ ...where, as: 'BOT-002', clock, env: {} });
     await b2.register('BOT-002');
-    const b1 = await openHive({ dir, as: 'BOT-001', clock, env: {} });
+    const b1 = await openHive({ ...where, as: 'BOT-001', clock, env: {} });
     const m = await b1.send({ to: 'BOT-002', body: 'hi', priority: 'P1' });
     expect(m).toMatchObject({ from_bot: 'BOT-001', to_bot: 'BOT-002', content: 'hi', priority: 'P1', status: 'delivered' });
 
     // The CLI in another process sees the same message.
-    const listed = JSON.parse(deia(['inbox', 'BOT-002', '--json'], { dir }).stdout);
+    const listed = JSON.parse(deia([...cli, 'inbox', 'BOT-002', '--json']).stdout);
     expect(listed.map((x: { message_id: string }) => x.message_id)).toEqual([m.message_id]);
 
     const claimed = await b2.inbox({ next: true });
@@ -36,5 +57,13 @@ describe('library API (openHive)', () => {
     const h = await b1.health({ measure: false });
     expect(['HEALTHY', 'DEGRADED', 'CRITICAL', 'UNKNOWN']).toContain(h.level);
     expect(Array.isArray(h.bots)).toBe(true);
+
+    // Tasks: submitted by one, worked by the other, seen by the CLI.
+    const t = await b1.submitTask({ description: 'review the parser', type: 'code', to: 'BOT-002' });
+    expect(t).toMatchObject({ status: 'assigned', bot_id: 'BOT-002' });
+    expect(await b2.startTask(t.task_id)).toMatchObject({ status: 'in_progress' });
+    expect(await b2.finishTask(t.task_id)).toMatchObject({ status: 'done' });
+    expect(JSON.parse(deia([...cli, 'task', 'show', t.task_id, '--json']).stdout)).toMatchObject({ status: 'done', bot_id: 'BOT-002' });
+    if (kind === 'postgres') await expect(b1.healthServe()).rejects.toMatchObject({ code: 'ESTOREUNSUPPORTED' });
   });
 });

@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 export default defineCommand({
   name: 'mcp',
   summary: 'serve the hive to an AI agent over MCP (stdio), acting as one bot (--as or DEIA_BOT)',
+  postgres: true,
   examples: ['deia mcp --as BOT-001', 'claude mcp add deia -- deia mcp --as BOT-001'],
   async exec(run) {
     const ctx = run.hive();
