@@ -124,9 +124,11 @@ function sendLoop(hive, from, n, tag) {
     let i = 0;
     const next = () => {
       if (i === n) return resolve();
-      const child = spawn(process.execPath, [deiaBin, 'send', '--dir', hive, '--as', from, 'BOT-0', `${tag} ${i++}`], { env, stdio: 'ignore' });
+      const child = spawn(process.execPath, [deiaBin, 'send', '--dir', hive, '--as', from, 'BOT-0', `${tag} ${i++}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
       child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? next() : reject(new Error(`send exited ${code}`))));
+      child.on('close', (code) => (code === 0 ? next() : reject(new Error(`send exited ${code}: ${err.trim()}`))));
     };
     next();
   });
