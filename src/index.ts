@@ -282,6 +282,12 @@ export class Hive {
     return this.on(async (b) => (await import('./tasks/records.js')).scaleOn(b, this.ctx), () => scale(this.ctx, opts));
   }
 
+  /** Whether this bot has an inbox (was ever registered). */
+  async hasInbox(bot: string): Promise<boolean> {
+    const { hasInbox } = await import('./messaging/registry.js');
+    return this.on(async (b) => (await (await import('./messaging/records.js')).withInboxOn(b, [bot])).has(bot), () => hasInbox(this.ctx, bot));
+  }
+
   /** Bots that have an inbox, sorted. */
   async knownBots(): Promise<string[]> {
     const { knownBots } = await import('./messaging/registry.js');

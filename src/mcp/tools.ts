@@ -56,9 +56,10 @@ export const TOOLS: ToolDef[] = [
     required: ['to', 'body'],
     async run(hive, _me, a) {
       const to = need(str(a, 'to'), 'to');
-      const known = to === '@all' || (await hive.knownBots()).includes(to);
       const input = { to, body: need(str(a, 'body'), 'body'), priority: str(a, 'priority') as Priority | undefined, subject: str(a, 'subject'), reply_to: str(a, 'reply_to'), ttl: num(a, 'ttl') };
       const sent = await hive.sendMany([input]);
+      // After the send, which validated the recipient.
+      const known = to === '@all' || (await hive.hasInbox(to));
       return to === '@all' ? sent : { ...sent[0], recipient_known: known };
     },
   },

@@ -355,6 +355,13 @@ async function messagesOf(b: StorageBackend, kind: 'inbox' | 'pending' | 'dead',
   return out;
 }
 
+/** Which of these bots have an inbox: one document read each, whatever the number of bots in the hive. */
+export async function withInboxOn(b: StorageBackend, bots: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const bot of bots) if ((await b.docs.get(BOT_DOC(bot))) !== undefined) out.add(bot);
+  return out;
+}
+
 /** Bots with an inbox, sorted (what `knownBots` answers for a folder). */
 export async function knownBotsOn(b: StorageBackend): Promise<string[]> {
   return [...(await registeredBots(b))].sort();

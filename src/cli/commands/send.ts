@@ -78,7 +78,13 @@ export default defineCommand({
     try {
       if (ctx.storeChoice.kind === 'postgres') {
         const records = await import('../../messaging/records.js');
-        [sent, knownOnStore] = await records.onStore(ctx, async (b) => [await records.sendOn(b, ctx, inputs, label), await records.knownBotsOn(b)] as const);
+        [sent, knownOnStore] = await records.onStore(ctx, async (b) => {
+          const done = await records.sendOn(b, ctx, inputs, label);
+          // The recipients' own registrations; the whole list (for "did you mean") only when one is unknown.
+          const targets = [...new Set(done.map((m) => m.to_bot))];
+          const registered = await records.withInboxOn(b, targets);
+          return [done, registered.size === targets.length ? [...registered] : await records.knownBotsOn(b)] as const;
+        });
       } else sent = await sendMessages(ctx, inputs, { label });
     } catch (e) {
       // A commit that could only partly be undone: --json callers get exactly what stayed.
