@@ -26,7 +26,7 @@ import { readText } from '../store/inspect.js';
 import { inspectPostgres, LATEST_VERSION, rawDocuments, rawLogLines, rawQueueItems } from '../store/postgres/inspect.js';
 import type { PostgresBackend } from '../store/postgres/backend.js';
 import { redactUrl } from '../store/postgres/url.js';
-import { MAX_LISTED_PER_FILE, preview, type DoctorResult, type Problem } from './doctor.js';
+import { emptyDoctorResult, MAX_LISTED_PER_FILE, preview, type DoctorResult, type Problem } from './doctor.js';
 
 /** A lease that lapsed longer ago than this, and nobody claimed the item since: its holder is gone and nobody looks. */
 export const LAPSED_LEASE_MS = 3_600_000;
@@ -41,19 +41,7 @@ const FOLDER_ONLY = ['torn lines', 'stale locks', 'orphan temp files', 'world-wr
 const MAIL_QUEUE = /^(inbox|pending|dead)\.(.+)$/;
 
 export async function doctorPostgres(ctx: HiveContext, url: string, repair: boolean): Promise<DoctorResult> {
-  const result: DoctorResult = {
-    dir: redactUrl(url),
-    exists: false,
-    store: { kind: 'postgres', schema_version: null, schema_expected: LATEST_VERSION, not_applicable: FOLDER_ONLY },
-    repair,
-    ok: true,
-    files_checked: 0,
-    records_checked: 0,
-    problems: [],
-    audit: { mailboxes: 0, in_mailboxes: 0, archived: 0, delivered_events: 0, missing: 0, unlogged: 0 },
-    held_locks: [],
-    repaired: 0,
-  };
+  const result = emptyDoctorResult(redactUrl(url), false, { kind: 'postgres', schema_version: null, schema_expected: LATEST_VERSION, not_applicable: FOLDER_ONLY }, repair);
   // Settings (retention, retries) come from the folder's config.json, as for every command on PostgreSQL.
   const config = checkConfig(ctx, result);
   const c: HiveContext = { ...ctx, config };

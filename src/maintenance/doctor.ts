@@ -94,15 +94,12 @@ const isJsonl = (rel: string) => rel.endsWith('.jsonl') && !rel.endsWith('.corru
  * deleted), stale locks and dead writers' temp files are removed, world-write is taken
  * away. Takes one file's lock at a time.
  */
-export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}): Promise<DoctorResult> {
-  const repair = Boolean(opts.repair);
-  const pg = postgresChoice(ctx);
-  if (pg) return (await import('./doctor-postgres.js')).doctorPostgres(ctx, pg, repair);
-  const { store } = ctx;
-  const result: DoctorResult = {
-    dir: ctx.dir,
-    exists: store.exists(),
-    store: { kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] },
+/** A report with nothing found yet, for either backend. */
+export function emptyDoctorResult(dir: string, exists: boolean, store: DoctorResult['store'], repair: boolean): DoctorResult {
+  return {
+    dir,
+    exists,
+    store,
     repair,
     ok: true,
     files_checked: 0,
@@ -112,6 +109,14 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
     held_locks: [],
     repaired: 0,
   };
+}
+
+export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}): Promise<DoctorResult> {
+  const repair = Boolean(opts.repair);
+  const pg = postgresChoice(ctx);
+  if (pg) return (await import('./doctor-postgres.js')).doctorPostgres(ctx, pg, repair);
+  const { store } = ctx;
+  const result = emptyDoctorResult(ctx.dir, store.exists(), { kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] }, repair);
   if (!result.exists) return result;
 
   // 1. config.json (read here, not through the context, so a broken one is reported, not thrown).

@@ -486,14 +486,28 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
       if (await sendAssignment(ctx, t.task_id)) res.resent++;
     }
   }
-  const queued = [...openTasks(ctx).values()]
-    .filter((t) => t.status === 'queued')
-    .sort((a, b) => a.priority.localeCompare(b.priority)); // stable: P0 first, then submission order
+  await assignEachQueued(openTasks(ctx).values(), requeued, res, (id) => assignQueued(ctx, id, levels), (id) => openTasks(ctx).get(id));
+  return res;
+}
+
+/**
+ * Dispatch's last step on either backend: try to assign each queued task (P0 first, then
+ * submission order) and count the result into `res`; `current` reads a task again to say why it
+ * stayed queued.
+ */
+export async function assignEachQueued(
+  open: Iterable<Task>,
+  requeued: ReadonlySet<string>,
+  res: DispatchResult,
+  assign: (taskId: string) => Promise<string | null>,
+  current: (taskId: string) => Promise<Task | undefined> | Task | undefined,
+): Promise<void> {
+  const queued = [...open].filter((t) => t.status === 'queued').sort((a, b) => a.priority.localeCompare(b.priority)); // stable
   for (const t of queued) {
-    const bot = await assignQueued(ctx, t.task_id, levels);
+    const bot = await assign(t.task_id);
     if (!bot) {
       res.still_queued++;
-      res.waiting.push({ task_id: t.task_id, reason: whyStillQueued(openTasks(ctx).get(t.task_id)) });
+      res.waiting.push({ task_id: t.task_id, reason: whyStillQueued(await current(t.task_id)) });
       continue;
     }
     const re = requeued.has(t.task_id);
@@ -501,7 +515,6 @@ export async function dispatchQueued(ctx: HiveContext): Promise<DispatchResult> 
     else res.dispatched++;
     res.assignments.push({ task_id: t.task_id, bot_id: bot, redispatched: re });
   }
-  return res;
 }
 
 /** Why dispatch left a task queued (`cur`: the task as it is now). */

@@ -49,7 +49,7 @@ import {
   resolveOpenIn,
   resultMessage,
   validateAll,
-  whyStillQueued,
+  assignEachQueued,
   withWaiting,
   type DispatchResult,
   type FinishInput,
@@ -354,21 +354,7 @@ export async function dispatchOn(b: StorageBackend, ctx: HiveContext): Promise<D
       if (await sendAssignmentOn(b, ctx, t.task_id)) res.resent++;
     }
   }
-  const queued = [...(await readView(b)).fold.open.values()]
-    .filter((t) => t.status === 'queued')
-    .sort((x, y) => x.priority.localeCompare(y.priority)); // stable: P0 first, then submission order
-  for (const t of queued) {
-    const bot = await assignQueuedOn(b, ctx, t.task_id, levels);
-    if (!bot) {
-      res.still_queued++;
-      res.waiting.push({ task_id: t.task_id, reason: whyStillQueued((await readView(b)).fold.open.get(t.task_id)) });
-      continue;
-    }
-    const re = requeued.has(t.task_id);
-    if (re) res.redispatched++;
-    else res.dispatched++;
-    res.assignments.push({ task_id: t.task_id, bot_id: bot, redispatched: re });
-  }
+  await assignEachQueued((await readView(b)).fold.open.values(), requeued, res, (id) => assignQueuedOn(b, ctx, id, levels), async (id) => (await readView(b)).fold.open.get(id));
   return res;
 }
 
