@@ -4,6 +4,7 @@
  * (--store), through real processes. The postgres fixture fails (never skips) without a server.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
@@ -257,9 +258,52 @@ describe('task --json is the same on both backends', () => {
     expect(await records(made[1]!, 'performance')).toEqual(await records(made[0]!, 'performance'));
     const events = async (fx: Fixture) => (await logLines(fx.where, 'adaptive-scheduling')).map((e) => e.event);
     expect(await events(made[1]!)).toEqual(await events(made[0]!));
-    // Running commands from settings stays with a folder.
-    const exec = deia([...made[1]!.args, 'scale', '--exec']);
-    expect(exec.code).toBe(2);
-    expect(exec.stderr).toMatch(/^deia: scale --exec does not run on a PostgreSQL store yet/);
   }, 120_000);
+});
+
+describe.each(fixtures)('scale --exec on the $kind backend', ({ kind, make }) => {
+  it('runs the configured command for the advice, tells it where the hive is, and one cooldown holds back every scaler', async () => {
+    const fx = await make();
+    const dirs: string[] = [];
+    try {
+      // The settings come from a folder's config.json. On a store, two folders stand for two
+      // machines running `scale --exec` against the same hive; on a folder both are the hive.
+      const settings = () => {
+        if (kind === 'file') return { args: fx.args, dir: fx.where };
+        const h = tempHive();
+        dirs.push(h.root);
+        return { args: [...fx.args, '--dir', h.dir], dir: h.dir };
+      };
+      const [one, two] = [settings(), settings()];
+      const marker = path.join(fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), 'deia-scale-')), 'spawned.txt');
+      dirs.push(path.dirname(marker));
+      for (const s of [one, two]) {
+        configure(s.dir, {
+          health: { measure_system: false },
+          scaling: { scale_up_queue_depth: 4, max_step: 1, spawn_command: `echo {bot} {type} "$DEIA_STORE" >> ${marker}` },
+        });
+      }
+      const json = (args: string[], s: typeof one, min: number) => {
+        const r = deia([...s.args, ...args, '--json'], { env: at(min) });
+        if (r.code !== 0) throw new Error(`deia ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+        return JSON.parse(r.stdout);
+      };
+      for (let i = 0; i < 4; i++) json(['task', 'submit', `t${i}`, '--type', 'testing', '--as', 'LEAD'], one, 0);
+      expect(json(['scale'], one, 1)).toMatchObject({ action: 'up', exec: false, executed: [] });
+      const ran = json(['scale', '--exec'], one, 2);
+      expect(ran).toMatchObject({ action: 'up', exec: true, executed: [{ action: 'spawn', bot_id: 'BOT-001', task_type: 'testing' }] });
+      const deadline = Date.now() + 5000;
+      while (!fs.existsSync(marker) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      // The bot started is pointed at the same hive: DEIA_STORE names the store (empty in a folder, where DEIA_DIR does).
+      expect(fs.readFileSync(marker, 'utf8').trim()).toBe(kind === 'file' ? 'BOT-001 testing' : `BOT-001 testing ${fx.where}`);
+      // The other scaler sees the cooldown that run started, and runs nothing.
+      expect(json(['scale', '--exec'], two, 3)).toMatchObject({ action: 'steady', held_back: 'up', executed: [] });
+      expect(await logLines(fx.where, 'scaling')).toMatchObject([{ event: 'scale_spawn', bot_id: 'BOT-001', task_type: 'testing' }]);
+      // After the cooldown (5 min) the advice is given again.
+      expect(json(['scale'], two, 8)).toMatchObject({ action: 'up', held_back: null });
+    } finally {
+      await fx.cleanup();
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

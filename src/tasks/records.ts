@@ -61,8 +61,8 @@ import {
   type ValidSubmit,
 } from './ops.js';
 import { copyTask } from './state.js';
-import { adviceLine } from './scale.js';
-import { adviser, type ScaleResult } from './scaling.js';
+import type { ScaleState } from './scale.js';
+import { act, adviser, type Cooldown, type ScaleResult } from './scaling.js';
 
 const TASKS_LOG = 'tasks';
 const STATE_DOC = 'tasks';
@@ -393,23 +393,40 @@ export async function inProgressCountsOn(b: StorageBackend): Promise<Record<stri
 // ------------------------------------------------------------------ scale (advice only)
 
 /**
- * `deia scale` without --exec on the interface: the folder's rules (scaling.ts adviser, scale.ts)
- * over the fold, the registrations (messaging's log `bots`), the unread P0/P1 mail and health's
- * levels; no command is run, so no cooldown state exists there.
+ * `deia scale` on the interface: the folder's rules (scaling.ts adviser, scale.ts) over the fold,
+ * the registrations (messaging's log `bots`), the unread P0/P1 mail and health's levels. With
+ * --exec the configured command runs as in a folder; the cooldown is the store's `scaling`
+ * document and what ran goes to its `scaling` log, so scalers on several machines share one
+ * cooldown. The commands started get DEIA_STORE (and DEIA_DIR, for the settings).
  */
-export async function scaleOn(b: StorageBackend, ctx: HiveContext): Promise<ScaleResult> {
+export async function scaleOn(b: StorageBackend, ctx: HiveContext, opts: { exec?: boolean; storeUrl?: string } = {}): Promise<ScaleResult> {
   const now = ctx.clock();
   const view = await readView(b);
   const firstSeen = new Map<string, number>();
   for await (const r of b.log<{ bot_id?: string; timestamp?: string }>('bots').stream()) {
     if (typeof r?.bot_id === 'string' && !firstSeen.has(r.bot_id)) firstSeen.set(r.bot_id, Date.parse(String(r.timestamp)));
   }
-  const { adviseFrom } = await adviser(ctx, now, view.fold, {
+  const { botIds, adviseFrom } = await adviser(ctx, now, view.fold, {
     firstSeen,
     known: await knownBotsOn(b),
     urgent: (bots) => urgentUnreadOn(b, bots),
     levels: () => botHealthLevelsOn(b, ctx),
   });
-  const look = adviseFrom(undefined);
-  return { ...look, advice: adviceLine(look), exec: false, executed: [], exec_note: null };
+  const env: Record<string, string> = { DEIA_DIR: ctx.dir };
+  if (opts.storeUrl) env.DEIA_STORE = opts.storeUrl;
+  return act(ctx, { now, botIds, adviseFrom, exec: Boolean(opts.exec) }, storeCooldown(b), env);
+}
+
+const SCALING = 'scaling';
+
+function storeCooldown(b: StorageBackend): Cooldown {
+  return {
+    read: async () => (await b.docs.get<ScaleState>(SCALING))?.value,
+    update: (fn) =>
+      b.docs.update<ScaleState, ReturnType<typeof fn>['result']>(SCALING, (cur) => {
+        const r = fn(cur);
+        return { value: r.state, result: r.result };
+      }),
+    log: (entry) => b.log(SCALING).append([entry]),
+  };
 }

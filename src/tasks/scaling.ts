@@ -37,59 +37,98 @@ export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Pr
     urgent: (bots) => urgentUnreadCounts(ctx, bots),
     levels: async () => (await botHealthLevels(ctx)) as Record<string, Level>,
   });
+  return act(ctx, { now, botIds, adviseFrom, exec: Boolean(opts.exec) }, folderCooldown(ctx), { DEIA_DIR: ctx.dir });
+}
+
+/**
+ * Where `--exec` keeps its cooldown (the last action and when it ran) and logs what it ran: the
+ * folder's state/scaling.json and scaling.jsonl, or a store's `scaling` document and log.
+ */
+export interface Cooldown {
+  read(): Promise<ScaleState | undefined>;
+  /** Read-modify-write under the state's lock (a document transaction on a store). */
+  update<R>(fn: (state: ScaleState | undefined) => { state?: ScaleState; result: R }): Promise<R>;
+  log(entry: Record<string, unknown>): Promise<void>;
+}
+
+function folderCooldown(ctx: HiveContext): Cooldown {
+  return {
+    read: async () => ctx.store.readJson<ScaleState>(SCALING_STATE),
+    update: (fn) => ctx.store.update<ScaleState, ReturnType<typeof fn>['result']>(SCALING_STATE, fn),
+    log: async (entry) => {
+      await ctx.store.append(SCALING_LOG, [entry]);
+    },
+  };
+}
+
+interface Advising {
+  now: number;
+  botIds: readonly string[];
+  adviseFrom: (state: ScaleState | undefined) => ScaleAdvice;
+  exec: boolean;
+}
+
+/**
+ * The advice, and with --exec the configured command for it, on either backend. `env` tells the
+ * commands started where the hive is (DEIA_DIR, and DEIA_STORE on a store).
+ */
+export async function act(ctx: HiveContext, a: Advising, cooldown: Cooldown, env: Record<string, string>): Promise<ScaleResult> {
+  const { now, botIds, adviseFrom } = a;
   const cfg = ctx.config.scaling;
-  const templateFor = (a: ScaleAdvice) => (a.action === 'up' ? cfg.spawn_command : a.action === 'down' ? cfg.retire_command : null);
+  const templateFor = (x: ScaleAdvice) => (x.action === 'up' ? cfg.spawn_command : x.action === 'down' ? cfg.retire_command : null);
 
   // The cooldown exists so that bots started (or retired) by one `--exec` get time to show up in
   // the signals before the next acts. Advice alone changes nothing, so it neither starts a
   // cooldown nor writes anything: it is a reading command, and leaves a missing folder missing.
-  const look = adviseFrom(ctx.store.readJson<ScaleState>(SCALING_STATE));
-  const result: ScaleResult = { ...look, advice: adviceLine(look), exec: Boolean(opts.exec), executed: [], exec_note: null };
-  if (!opts.exec || look.action === 'steady') return result;
+  const look = adviseFrom(await cooldown.read());
+  const result: ScaleResult = { ...look, advice: adviceLine(look), exec: a.exec, executed: [], exec_note: null };
+  if (!a.exec || look.action === 'steady') return result;
   if (!templateFor(look)) {
     result.exec_note = `scaling.${look.action === 'up' ? 'spawn' : 'retire'}_command is not set in config.json: advice only`;
     return result;
   }
-  // The command runs as the current user: only a hive of theirs may say what it is.
+  // The command runs as the current user: only a hive of theirs may say what it is (on a store
+  // too: the settings come from the folder's config.json).
   assertOwnedForCommands(ctx.dir, `scaling.${look.action === 'up' ? 'spawn' : 'retire'}_command`);
   // Claim the cooldown under the state's lock before running anything (decided again from the
   // state as it is now): of two concurrent `--exec` runs, only one acts on the same advice.
   let previous: ScaleState | undefined;
   let claim: ScaleState | undefined;
-  const advice = await ctx.store.update<ScaleState, ScaleAdvice>(SCALING_STATE, (state) => {
-    const a = adviseFrom(state);
-    if (a.action === 'steady' || !templateFor(a)) return { result: a };
+  const advice = await cooldown.update<ScaleAdvice>((state) => {
+    const x = adviseFrom(state);
+    if (x.action === 'steady' || !templateFor(x)) return { result: x };
     previous = state;
-    claim = { last_action: a.action, last_action_at: iso(now), last_count: a.count };
-    return { state: claim, result: a };
+    claim = { last_action: x.action, last_action_at: iso(now), last_count: x.count };
+    return { state: claim, result: x };
   });
   Object.assign(result, advice, { advice: adviceLine(advice) });
   const template = templateFor(advice);
   if (advice.action === 'steady' || !template) return result;
-  const jobs =
-    advice.action === 'up'
-      ? newBotIds(cfg.bot_prefix, botIds, advice.count).map((bot, i) => ({
-          bot,
-          type: advice.types.length ? advice.types[i % advice.types.length]! : 'other',
-        }))
-      : advice.retire.map((r) => ({ bot: r.bot_id, type: r.main_type ?? 'other' }));
-  for (const j of jobs) {
+  for (const j of jobsFor(advice, botIds, cfg.bot_prefix)) {
     const command = fillTemplate(template, j);
-    const r = await runDetached(command, { env: { ...process.env, DEIA_DIR: ctx.dir, DEIA_BOT: j.bot } });
+    const r = await runDetached(command, { env: { ...process.env, ...env, DEIA_BOT: j.bot } });
     const entry = { ...r, action: advice.action === 'up' ? ('spawn' as const) : ('retire' as const), bot_id: j.bot, task_type: j.type };
     result.executed.push(entry);
-    await ctx.store.append(SCALING_LOG, [{ timestamp: iso(ctx.clock()), event: `scale_${entry.action}`, ...entry }]);
+    await cooldown.log({ timestamp: iso(ctx.clock()), event: `scale_${entry.action}`, ...entry });
   }
   // Nothing could even be started (spawn failed every time): no command ran, so no cooldown.
   // Put back the state we replaced, unless another run has claimed it since.
   if (result.executed.every((e) => e.pid === null)) {
-    await ctx.store.update<ScaleState, void>(SCALING_STATE, (state) =>
+    await cooldown.update<void>((state) =>
       state && claim && state.last_action_at === claim.last_action_at && state.last_action === claim.last_action
         ? { state: previous ?? { last_action: null, last_action_at: null, last_count: 0 }, result: undefined }
         : { result: undefined },
     );
   }
   return result;
+}
+
+/** One job per bot to start (new ids, spread over the waiting types) or to retire. */
+function jobsFor(advice: ScaleAdvice, botIds: readonly string[], prefix: string): Array<{ bot: string; type: string }> {
+  if (advice.action === 'up') {
+    return newBotIds(prefix, botIds, advice.count).map((bot, i) => ({ bot, type: advice.types.length ? advice.types[i % advice.types.length]! : 'other' }));
+  }
+  return advice.retire.map((r) => ({ bot: r.bot_id, type: r.main_type ?? 'other' }));
 }
 
 /** Where the signals come from: the folder, or a store (tasks/records.ts scaleOn). */

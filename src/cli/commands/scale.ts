@@ -1,6 +1,5 @@
 import { defineCommand } from '../command.js';
 import { scale } from '../../tasks/scaling.js';
-import { UsageError } from '../../common/errors.js';
 import { onTasksStore } from '../tasks-render.js';
 
 export default defineCommand({
@@ -12,11 +11,10 @@ export default defineCommand({
   async exec(run) {
     const ctx = run.hive();
     let r;
-    if (ctx.storeChoice.kind === 'postgres') {
-      // Advice only: running commands from settings stays with a hive folder its user owns.
-      if (run.opts.exec) throw new UsageError('scale --exec does not run on a PostgreSQL store yet', 'run `deia scale` there for the advice, or --exec against a hive folder (--dir)');
-      r = await onTasksStore(ctx, (t, b) => t.scaleOn(b, ctx));
-    } else r = await scale(ctx, { exec: Boolean(run.opts.exec) });
+    const exec = Boolean(run.opts.exec);
+    const choice = ctx.storeChoice;
+    if (choice.kind === 'postgres') r = await onTasksStore(ctx, (t, b) => t.scaleOn(b, ctx, { exec, storeUrl: choice.url }));
+    else r = await scale(ctx, { exec });
     if (run.out.json) return run.out.printJson(r);
     const { out } = run;
     const head = r.action === 'up' ? out.c.yellow : r.action === 'down' ? out.c.cyan : out.c.green;
