@@ -49,14 +49,6 @@ export class Hive {
     return onStore(this.ctx, pg);
   }
 
-  /** What only a folder does (the dashboard, commands run from the settings). */
-  private async folderOnly(what: string): Promise<void> {
-    if (this.ctx.storeChoice.kind !== 'postgres') return;
-    const { StoreError } = await import('./store/types.js');
-    const { redactUrl } = await import('./store/postgres/url.js');
-    throw new StoreError(`${what} does not run on a PostgreSQL store (chosen by ${this.ctx.storeChoice.from}: ${redactUrl(this.ctx.storeChoice.url)})`, 'use a hive folder for it', 'ESTOREUNSUPPORTED');
-  }
-
   get dir(): string {
     return this.ctx.dir;
   }
@@ -218,7 +210,6 @@ export class Hive {
 
   /** `deia health serve`: start the dashboard server; close() stops it. */
   async healthServe(opts: { port?: number; host?: string } = {}) {
-    await this.folderOnly('health serve');
     const { startHealthServer } = await import('./health/server.js');
     const cfg = this.ctx.config.health;
     return startHealthServer(this.ctx, { port: opts.port ?? cfg.serve_port, host: opts.host ?? cfg.serve_host });
@@ -277,9 +268,10 @@ export class Hive {
 
   /** `deia scale --json`: advice; with `exec`, runs the configured spawn/retire command. */
   async scale(opts: { exec?: boolean } = {}) {
-    if (opts.exec) await this.folderOnly('scale --exec');
     const { scale } = await import('./tasks/scaling.js');
-    return this.on(async (b) => (await import('./tasks/records.js')).scaleOn(b, this.ctx), () => scale(this.ctx, opts));
+    const choice = this.ctx.storeChoice;
+    const storeUrl = choice.kind === 'postgres' ? choice.url : undefined;
+    return this.on(async (b) => (await import('./tasks/records.js')).scaleOn(b, this.ctx, { ...opts, storeUrl }), () => scale(this.ctx, opts));
   }
 
   /** Whether this bot has an inbox (was ever registered). */

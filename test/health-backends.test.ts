@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, snapshotTree, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { logLines, withBackend } from './helpers/logs.js';
+import { serve } from './helpers/serve.js';
 const NOW = '2026-01-01T12:00:00.000Z';
 const env = { DEIA_NOW: NOW };
 
@@ -292,4 +293,67 @@ describe('deia health --nagios on a PostgreSQL store that cannot be reached', ()
       fs.rmSync(h.root, { recursive: true, force: true });
     }
   });
+});
+
+describe('deia health serve on both backends', () => {
+  /** A few minutes of samples, outcomes and mail, then the dashboard's answers, read through a running server. */
+  async function dashboardOf(fx: Fixture) {
+    const at = (min: number) => ({ DEIA_NOW: new Date(Date.parse(NOW) + min * 60_000).toISOString() });
+    const ok = (args: string[], e = env) => {
+      const r = deia([...fx.args, ...args], { env: e });
+      if (r.code !== 0) throw new Error(`deia ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    };
+    for (let i = 5; i >= 0; i--) {
+      ok(['health', 'record', 'cpu', String(20 + i * 5), '--bot', 'B1'], at(-i));
+      ok(['health', 'record', 'memory', String(85 - i), '--bot', 'B2'], at(-i));
+    }
+    ok(['send', 'B2', 'hello', '--as', 'B1'], at(-3));
+    ok(['inbox', 'B2', '--next', '--json'], at(-2));
+    ok(['record', 'B1', 'code', '--success', '--duration', '2s'], at(-2));
+    ok(['record', 'B2', 'code', '--failure', '--duration', '5s'], at(-1));
+    // The level (DEGRADED: B2's memory) is its exit code; this check stores the alerts so far.
+    expect(deia([...fx.args, 'health', '--json'], { env }).code).toBe(1);
+    const alertsBefore = await alertsIn(fx.where);
+    const s = await serve(fx.args, env);
+    try {
+      const dash = await (await fetch(s.url + 'api/dashboard?window=1h')).json();
+      const health = await fetch(s.url + 'health');
+      const page = await (await fetch(s.url)).text();
+      // A sample recorded while it runs shows on the next request.
+      ok(['health', 'record', 'memory', '99', '--bot', 'B2'], env);
+      const critical = await fetch(s.url + 'health');
+      const metrics = await (await fetch(s.url + 'metrics')).text();
+      return { dash, status: health.status, page, critical: critical.status, metrics, alertsBefore, alertsAfter: await alertsIn(fx.where) };
+    } finally {
+      const exited = new Promise((r) => s.child.once('exit', r));
+      s.child.kill('SIGTERM');
+      await exited;
+    }
+  }
+
+  it('serves the same dashboard, /health and /metrics from a folder and from PostgreSQL, and writes nothing', async () => {
+    const made: Fixture[] = [];
+    try {
+      for (const f of fixtures) made.push(await f.make());
+      const [file, pg] = [await dashboardOf(made[0]!), await dashboardOf(made[1]!)];
+      for (const r of [file, pg]) {
+        expect(r.status).toBe(200);
+        expect(r.critical).toBe(503);
+        expect(r.dash.report.bots.map((b: { bot_id: string }) => b.bot_id)).toEqual(['B1', 'B2']);
+        expect(r.dash.history['bot:B1'].cpu.length).toBeGreaterThan(0);
+        expect(r.dash.routing).not.toEqual({});
+        expect(r.page).toContain('<html');
+        expect(r.metrics).toMatch(/^deia_metric_status\{component="bot",bot="B2",metric="memory"\} 2$/m);
+        // Looking stores nothing: the record of 99 wrote its own alert, the server none.
+        expect(r.alertsAfter.slice(0, r.alertsBefore.length)).toEqual(r.alertsBefore);
+        expect(r.alertsAfter.length - r.alertsBefore.length).toBe(1);
+      }
+      expect(pg.dash).toEqual(file.dash);
+      expect(pg.metrics).toEqual(file.metrics);
+      const password = decodeURIComponent(new URL(made[1]!.where).password);
+      if (password) expect(pg.page + JSON.stringify(pg.dash) + pg.metrics).not.toContain(password);
+    } finally {
+      for (const fx of made) await fx.cleanup();
+    }
+  }, 120_000);
 });

@@ -64,6 +64,13 @@ describe.each(['file', 'postgres'] as const)('library API (openHive) on the %s b
     expect(await b2.startTask(t.task_id)).toMatchObject({ status: 'in_progress' });
     expect(await b2.finishTask(t.task_id)).toMatchObject({ status: 'done' });
     expect(JSON.parse(deia([...cli, 'task', 'show', t.task_id, '--json']).stdout)).toMatchObject({ status: 'done', bot_id: 'BOT-002' });
-    if (kind === 'postgres') await expect(b1.healthServe()).rejects.toMatchObject({ code: 'ESTOREUNSUPPORTED' });
+    // The dashboard, started from the library, answers from the same hive (a folder or the store).
+    const server = await b1.healthServe({ port: 0, host: '127.0.0.1' });
+    try {
+      const report = await (await fetch(server.url + 'health')).json();
+      expect(report.bots.map((x: { bot_id: string }) => x.bot_id)).toContain('BOT-002');
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -235,6 +235,19 @@ describe('deia demo', () => {
     expect(fs.existsSync(path.join(dir, 'state', 'demo-stop'))).toBe(false);
   });
 
+  it('runs in a folder of its own even when DEIA_STORE names a store elsewhere (its bots too)', () => {
+    const { root } = tempHive();
+    const r = deia(['demo', '--tasks', '8', '--interval', '10', '--fast', '--json'], { cwd: root, env: { DEIA_STORE: 'postgres://nobody@127.0.0.1:1/none' } });
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    try {
+      expect(s).toMatchObject({ tasks: 8, unfinished: 0 });
+      expect(s.done + s.failed).toBe(8);
+    } finally {
+      fs.rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+
   it('submits a batch from stdin, validating every line first', () => {
     const dir = hiveWithBots(['BOT-A']);
     const bad = deia(['task', 'submit', '--stdin-jsonl', '--as', 'L'], { dir, input: '{"description":"a"}\n{"description":"b","type":"z z"}\n' });

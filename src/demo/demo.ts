@@ -109,7 +109,8 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
   const children: ChildProcess[] = profiles.map((p) =>
     childProcess.spawn(opts.cli.node, [opts.cli.main, 'demo', 'bot', p.bot_id, '--dir', dir, '--profile', JSON.stringify(p), '--max-seconds', String(Math.ceil(opts.maxMs / 1000) + 5), '--watch-stdin'], {
       stdio: ['pipe', 'ignore', 'ignore'],
-      env: { ...(opts.env ?? process.env), DEIA_DIR: '', DEIA_BOT: '', DEIA_NOW: '' },
+      // The demo is a folder of its own: a store chosen in the environment is not its hive.
+      env: { ...(opts.env ?? process.env), DEIA_DIR: '', DEIA_STORE: '', DEIA_BOT: '', DEIA_NOW: '' },
     }),
   );
   let submitted = 0;

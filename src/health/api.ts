@@ -501,14 +501,20 @@ export function historyResult(q: { metric: MetricName; bot: string | null; since
  * reads the last recorded levels for hysteresis and writes nothing, so looking at the
  * dashboard never stores an alert or a level.
  */
-export async function reportReadOnly(
-  ctx: HiveContext,
-  agg: Agg,
-  opts: Pick<HealthOptions, 'measure' | 'sampler'> = {},
-): Promise<{ report: HealthReport; levels: LevelState; queue: QueueDepth | null }> {
+export async function reportReadOnly(ctx: HiveContext, agg: Agg, opts: Pick<HealthOptions, 'measure' | 'sampler'> = {}): Promise<ReadOnlyReport> {
+  const inputs = await gather(ctx, opts.measure ?? ctx.config.health.measure_system, opts.sampler);
+  return readOnlyReport(ctx, agg, inputs, loadLevels(ctx));
+}
+
+export interface ReadOnlyReport {
+  report: HealthReport;
+  levels: LevelState;
+  queue: QueueDepth | null;
+}
+
+/** Evaluate without storing: the levels given are only the hysteresis's memory, no alert is kept. */
+export function readOnlyReport(ctx: HiveContext, agg: Agg, inputs: Inputs, levels: LevelState): ReadOnlyReport {
   const cfg = ctx.config.health;
-  const inputs = await gather(ctx, opts.measure ?? cfg.measure_system, opts.sampler);
-  const levels = loadLevels(ctx);
   const now = ctx.clock();
   const res = evaluate(buildInputs(agg, inputs, cfg, now), { cfg, now, prev: levels, alertKeys: () => false });
   return { report: res.report, levels, queue: inputs.queue ?? null };

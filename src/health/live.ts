@@ -1,15 +1,15 @@
 /**
  * The dashboard's data source for a long-running `deia health serve`: it reads the hive's
- * logs once, then only the lines appended since, and keeps the last 24 hours folded in
- * memory (per-minute buckets). It only reads: no lock, no state file, no alert is written
- * because someone looked at the page.
+ * logs once, then only the records appended since, and keeps the last 24 hours folded in
+ * memory (per-minute buckets). It only reads: no lock, no state, no alert is written because
+ * someone looked at the page. The logs are read through the storage interface, so the same
+ * code serves a folder and a PostgreSQL store (a `LiveSource` says which).
  */
 import { iso } from '../common/clock.js';
-import { MESSAGING_LOG, METRICS_FILE, PERFORMANCE_FILE } from '../common/files.js';
 import type { HiveContext } from '../hive.js';
-import type { FileCursor } from '../store/store.js';
+import type { Cursor, LogReadResult, StorageBackend } from '../store/types.js';
 import { emptyAgg, foldMetric, foldPerf, MINUTE, prune, type Agg, type MetricRecord, type PerfRecord } from './agg.js';
-import { reportReadOnly, type HealthOptions } from './api.js';
+import type { HealthOptions, ReadOnlyReport } from './api.js';
 import type { AlertEvent, HealthReport, MetricName } from './rules.js';
 import {
   foldRouting,
@@ -32,6 +32,10 @@ import {
   type TrafficView,
   type WindowName,
 } from './views.js';
+
+const METRICS_LOG = 'metrics';
+const PERFORMANCE_LOG = 'performance';
+const MESSAGING_LOG = 'bot-messaging';
 
 /** What the page shows, and what /api/dashboard answers. */
 export interface LiveData {
@@ -59,32 +63,40 @@ export interface Snapshot {
   queue: QueueNow | null;
 }
 
+/** Where the dashboard reads: the hive's backend for one pass, and the report over its aggregates. */
+export interface LiveSource {
+  /** Run `fn` with the backend open (a store's connection is opened for the pass and closed after). */
+  use<R>(fn: (b: StorageBackend) => Promise<R>): Promise<R>;
+  report(b: StorageBackend, agg: Agg, opts: Pick<HealthOptions, 'measure' | 'sampler'>): Promise<ReadOnlyReport>;
+}
+
 export class LiveDashboard {
   private agg: Agg = emptyAgg();
   /** This machine as the server measured it: kept in memory only, so its chart has a history too. */
   private measured: Agg = emptyAgg();
   private traffic: TrafficCounts = emptyTraffic();
   private routing: RoutingCounts = new Map();
-  private metricsAt: FileCursor | undefined;
-  private perfAt: FileCursor | undefined;
-  private messagingAt: FileCursor | undefined;
+  private metricsAt: Cursor | undefined;
+  private perfAt: Cursor | undefined;
+  private messagingAt: Cursor | undefined;
 
   constructor(
     private readonly ctx: HiveContext,
+    private readonly source: LiveSource,
     private readonly opts: Pick<HealthOptions, 'measure' | 'sampler'> = {},
   ) {}
 
   /** Fold what was appended since the last call. */
-  catchUp(): void {
-    const { store } = this.ctx;
-    let m = store.readSince<MetricRecord>(METRICS_FILE, this.metricsAt);
-    let p = store.readSince<PerfRecord>(PERFORMANCE_FILE, this.perfAt);
+  async catchUp(b: StorageBackend): Promise<void> {
+    const read = <T extends object>(log: string, at: Cursor | undefined): Promise<LogReadResult<T>> => b.log<T>(log).readSince(at);
+    let m = await read<MetricRecord>(METRICS_LOG, this.metricsAt);
+    let p = await read<PerfRecord>(PERFORMANCE_LOG, this.perfAt);
     if (m.reset || p.reset) {
-      // A rewrite (retention, reset) keeps records already folded: start again from both files.
+      // A rewrite (retention, reset) keeps records already folded: start again from both logs.
       this.agg = emptyAgg();
       this.routing = new Map();
-      if (!m.reset) m = store.readSince<MetricRecord>(METRICS_FILE, undefined);
-      if (!p.reset) p = store.readSince<PerfRecord>(PERFORMANCE_FILE, undefined);
+      if (!m.reset) m = await read<MetricRecord>(METRICS_LOG, undefined);
+      if (!p.reset) p = await read<PerfRecord>(PERFORMANCE_LOG, undefined);
     }
     for (const r of m.records) foldMetric(this.agg, r);
     for (const r of p.records) {
@@ -95,7 +107,7 @@ export class LiveDashboard {
     this.perfAt = p.cursor;
     // The audit log is only ever appended to or rotated away whole: after a rotation the
     // new file holds only new events, so what was counted stays counted.
-    const a = store.readSince<MessagingEvent>(MESSAGING_LOG, this.messagingAt);
+    const a = await read<MessagingEvent>(MESSAGING_LOG, this.messagingAt);
     for (const e of a.records) foldTraffic(this.traffic, e);
     this.messagingAt = a.cursor;
     const now = this.ctx.clock();
@@ -107,8 +119,10 @@ export class LiveDashboard {
 
   /** Catch up and evaluate the hive's health now (read-only). */
   async snapshot(): Promise<Snapshot> {
-    this.catchUp();
-    const { report, levels, queue } = await reportReadOnly(this.ctx, this.agg, this.opts);
+    const { report, levels, queue } = await this.source.use(async (b) => {
+      await this.catchUp(b);
+      return this.source.report(b, this.agg, this.opts);
+    });
     const now = this.ctx.clock();
     for (const m of report.components.find((c) => c.component === 'system')?.metrics ?? []) {
       if (m.source === 'measured' && m.value !== null) foldMetric(this.measured, { timestamp: iso(now), metric: m.metric, value: m.value, bot: null });

@@ -19,8 +19,8 @@
  *
  * The `system` component is the machine running the command, measured as in a folder when
  * `health.measure_system` is on (nothing of it is stored: each machine measures itself), or the
- * samples recorded with `deia health record cpu|memory` (those are stored and shared). There is no
- * presence on PostgreSQL: a bot's staleness counts from its last sample or task outcome.
+ * samples recorded with `deia health record cpu|memory` (those are stored and shared). A bot's
+ * staleness counts from its presence (presence.<bot>), its last sample or task outcome.
  */
 import { dict, toDict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
@@ -40,6 +40,8 @@ import {
   parseSample,
   routingLevelsOf,
   type DashboardData,
+  type ReadOnlyReport,
+  readOnlyReport,
   type HealthOptions,
   type HistoryOptions,
   type HistoryResult,
@@ -50,6 +52,7 @@ import {
 } from './api.js';
 import { emptyLevelState, evaluate, metricsLevel, type HealthReport, type Level, type LevelState } from './rules.js';
 import { sampleSystem } from './system.js';
+import { lastSeenAllOn } from '../presence/presence.js';
 
 const METRICS_LOG = 'metrics';
 const PERF_LOG = 'performance';
@@ -193,8 +196,8 @@ async function gatherOn(b: StorageBackend, ctx: HiveContext, measure: boolean, s
   const out: Inputs = {};
   if (measure) out.system = sampler ? await sampler(cfg.cpu_sample_ms) : await sampleSystem(cfg.cpu_sample_ms);
   out.queue = await queueDepthOn(b, ctx);
-  // No presence on PostgreSQL: staleness counts from samples and outcomes only.
-  out.present = new Map();
+  // Staleness counts from presence (every command a bot runs), samples and outcomes, as in a folder.
+  out.present = await lastSeenAllOn(b);
   return out;
 }
 
@@ -247,6 +250,15 @@ export async function healthReportOn(b: StorageBackend, ctx: HiveContext, opts: 
   const inputs = await gatherOn(b, ctx, opts.measure ?? ctx.config.health.measure_system, opts.sampler);
   const { report } = await evaluateOn(b, ctx, inputs, { alerts: opts.alerts ?? true });
   return filterBot(report, opts.bot);
+}
+
+/**
+ * The report as `health serve` shows it: over aggregates the server folds itself, the last
+ * stored levels for hysteresis, writing nothing (looking at the dashboard stores no alert).
+ */
+export async function reportReadOnlyOn(b: StorageBackend, ctx: HiveContext, agg: Agg, opts: Pick<HealthOptions, 'measure' | 'sampler'> = {}): Promise<ReadOnlyReport> {
+  const inputs = await gatherOn(b, ctx, opts.measure ?? ctx.config.health.measure_system, opts.sampler);
+  return readOnlyReport(ctx, agg, inputs, asLevels((await b.docs.get(LEVELS_DOC))?.value));
 }
 
 /** Each bot's level, as task dispatch and scale advice weigh it (botHealthLevels in a folder): no machine sample, no alert written. */

@@ -11,10 +11,10 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import type { HiveContext } from '../hive.js';
 import { isDeiaError } from '../common/errors.js';
-import type { HealthOptions } from './api.js';
+import { reportReadOnly, type HealthOptions } from './api.js';
 import { dashboardPage } from './dashboard.js';
 import { prometheusText } from './format.js';
-import { LiveDashboard, type Snapshot } from './live.js';
+import { LiveDashboard, type LiveSource, type Snapshot } from './live.js';
 import { parseWindow } from './views.js';
 
 export interface ServeOptions extends Pick<HealthOptions, 'measure' | 'sampler'> {
@@ -68,7 +68,7 @@ const SECURITY_HEADERS = {
 
 export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): Promise<HealthServer> {
   // Read-only: the page, /health and /metrics evaluate without writing alerts or state.
-  const live = new LiveDashboard(ctx, { measure: opts.measure, sampler: opts.sampler });
+  const live = new LiveDashboard(ctx, await sourceFor(ctx), { measure: opts.measure, sampler: opts.sampler });
   let inflight: Promise<Snapshot> | null = null;
   const current = () => {
     if (!inflight) {
@@ -165,4 +165,29 @@ export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): P
         server.closeAllConnections?.();
       }),
   };
+}
+
+/**
+ * A folder is read through its file backend, held open for the server's life; a PostgreSQL
+ * store through one connection per refresh (so a restarted server is simply reached again).
+ */
+async function sourceFor(ctx: HiveContext): Promise<LiveSource> {
+  const choice = ctx.storeChoice;
+  if (choice.kind === 'postgres') {
+    const [{ openBackend }, { reportReadOnlyOn }] = await Promise.all([import('../store/open.js'), import('./records.js')]);
+    return {
+      use: async (fn) => {
+        const b = await openBackend(choice.url, { clock: ctx.clock });
+        try {
+          return await fn(b);
+        } finally {
+          await b.close();
+        }
+      },
+      report: (b, agg, o) => reportReadOnlyOn(b, ctx, agg, o),
+    };
+  }
+  const { openFileBackend } = await import('../store/file/backend.js');
+  const b = openFileBackend(ctx.dir, { clock: ctx.clock, warn: (m) => ctx.store.warn(m) });
+  return { use: (fn) => fn(b), report: (_b, agg, o) => reportReadOnly(ctx, agg, o) };
 }

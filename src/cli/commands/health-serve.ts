@@ -8,6 +8,7 @@ export default defineCommand({
     { flags: '--port <port>', description: 'port to listen on, 0 for any free one (default: health.serve_port, 8000)' },
     { flags: '--host <host>', description: 'address to bind (default: health.serve_host, 127.0.0.1)' },
   ],
+  postgres: true,
   examples: ['deia health serve', 'deia health serve --port 9100 --host 0.0.0.0', 'deia health serve --port 0 --json   # any free port; prints the URL'],
   async exec(run) {
     const ctx = run.hive();
