@@ -222,6 +222,29 @@ describe.each(fixtures)('storage contract: $kind backend', ({ kind, make }) => {
     expect(recs.map((r) => r.saw).sort((x, y) => x - y)).toEqual(Array.from({ length: 80 }, (_, i) => i));
   });
 
+  it('a transaction killed halfway is all or nothing: the next operation finds all of it or none', async () => {
+    await (await open()).close();
+    // On a folder the worker kills itself (SIGKILL) right after the first file of its 5th
+    // transaction is written (the counter document, not yet its log line): DEIA_FAULT. On
+    // PostgreSQL, which has no such point, it is killed from outside while it runs.
+    const w = worker(['txn', place.where, 'ctr', 'ops', '400'], { DEIA_FAULT: 'file-txn-kill:5' });
+    if (kind === 'postgres') setTimeout(() => w.child.kill('SIGKILL'), 400);
+    const killed = await w.done;
+    expect(killed.code).toBe(-1);
+    expect(killed.stderr).toBe('');
+    // Another process carries on; each of its transactions sees one whole state.
+    const next = await worker(['txn', place.where, 'ctr', 'ops', '3']).done;
+    expect(next.stderr).toBe('');
+    const b = await open();
+    const n = (await b.docs.get<number>('ctr'))!.value;
+    const recs = (await b.log<{ saw: number }>('ops').readSince()).records;
+    expect(recs.map((r) => r.saw)).toEqual(Array.from({ length: n }, (_, i) => i));
+    if (kind === 'file') {
+      expect(n).toBe(5 + 3); // the torn 5th was completed from its journal, then 3 more
+      expect(fs.readdirSync(path.join(place.where, 'txn'))).toEqual([]);
+    }
+  });
+
   it('queues: claims by priority, then age, then id; enqueue is idempotent by id', async () => {
     let now = 1_000_000;
     const b = await open({ clock: () => now });

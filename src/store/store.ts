@@ -303,6 +303,31 @@ export class Store {
     }
   }
 
+  /**
+   * Cut a file back to `size` while holding its lock (a journal replay undoing an append that
+   * a killed writer may have begun). A missing file, or one not longer than that, is left alone.
+   */
+  truncateHeld(rel: string, size: number): void {
+    if (!this.isHeld(rel)) throw new Error(`truncateHeld(${rel}) without holding its lock`);
+    let fd: number;
+    try {
+      fd = openNoFollow(this.writePath(rel), O_WRONLY | (O_NOFOLLOW ?? 0));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    try {
+      if (fs.fstatSync(fd).size > size) fs.ftruncateSync(fd, size);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Whether this call chain holds any lock (a nested operation inside a transaction). */
+  holdsLocks(): boolean {
+    return (this.chain.getStore()?.size ?? 0) > 0;
+  }
+
   // ---------------------------------------------------------------- read
 
   /**
@@ -678,6 +703,7 @@ guardMethods(Store.prototype, {
   writeFileAtomic: ['writing'],
   renameHeld: ['renaming'],
   remove: ['removing'],
+  truncateHeld: ['cutting back'],
 });
 
 /** Where an incremental reader stopped in a file: byte offset and the file's inode. */

@@ -32,11 +32,51 @@ import {
   type WatchTarget,
 } from '../types.js';
 import { applyEvent, foldQueue, isClaimable, pickNext, type QueueEvent, type Restored } from './queue-fold.js';
+import { apply, Journal, type JournalEntry } from './journal.js';
 
 const logFile = (name: string) => `${name}.jsonl`;
 const archiveFile = (name: string) => `archive/${name}.jsonl`;
 const queueFile = (name: string) => `queues/${name}.jsonl`;
 const docFile = (key: string) => `docs/${key}.json`;
+
+/**
+ * Every write of this backend goes through here: the files' locks, taken after any journal a
+ * killed transaction left on them is replayed (journal.ts), so nothing is written over a torn
+ * transaction.
+ */
+class Locks {
+  readonly journal: Journal;
+
+  constructor(private readonly store: Store) {
+    this.journal = new Journal(store);
+  }
+
+  async run<R>(rels: string | readonly string[], fn: () => Promise<R> | R): Promise<R> {
+    const list = typeof rels === 'string' ? [rels] : rels;
+    // Nested inside another write of this process: that one checked already.
+    if (this.store.holdsLocks()) return this.store.withLock(list, fn);
+    for (;;) {
+      await this.journal.recover();
+      // A journal created since, naming one of these files, belongs to a writer now dead (it
+      // would still hold this lock otherwise): let go, replay it, and start again.
+      const r = await this.store.withLock(list, async () => (this.journal.touches(list) ? undefined : { value: await fn() }));
+      if (r) return r.value;
+    }
+  }
+}
+
+/** What a transaction will write, gathered while `fn` runs. */
+interface Writes {
+  docs: Map<string, { value: unknown } | null>;
+  appends: Map<string, object[]>;
+  enqueues: Map<string, EnqueueInput<unknown>[]>;
+}
+
+function pushAll<T>(m: Map<string, T[]>, key: string, items: readonly T[]): void {
+  const list = m.get(key);
+  if (list) list.push(...items);
+  else m.set(key, [...items]);
+}
 
 export function openFileBackend(dir: string, opts: OpenOptions = {}): StorageBackend {
   return new FileBackend(new Store(dir, { warn: opts.warn }), opts.clock ?? systemClock);
@@ -57,6 +97,7 @@ function decodeCursor(c: Cursor | undefined): { offset: number; ino: number } | 
 class FileLog<T extends object> implements Log<T> {
   constructor(
     private readonly store: Store,
+    private readonly locks: Locks,
     readonly name: string,
     private readonly opts: LogOptions<T>,
   ) {
@@ -64,7 +105,8 @@ class FileLog<T extends object> implements Log<T> {
   }
 
   async append(records: readonly T[]): Promise<void> {
-    await this.store.append(logFile(this.name), records);
+    if (records.length === 0) return;
+    await this.locks.run(logFile(this.name), () => this.store.appendHeld(logFile(this.name), records));
   }
 
   async readSince(cursor?: Cursor): Promise<LogReadResult<T>> {
@@ -85,7 +127,7 @@ class FileLog<T extends object> implements Log<T> {
     if (!timeOf || !this.store.exists(logFile(this.name))) return { archived: 0 };
     const rel = logFile(this.name);
     const arch = archiveFile(this.name);
-    return this.store.withLock([rel, arch], async () => {
+    return this.locks.run([rel, arch], async () => {
       const r = await this.store.rewriteMovingHeld<T>(rel, arch, (rec) => {
         const t = timeOf(rec);
         return t !== undefined && t < before ? { archive: rec } : 'keep';
@@ -108,6 +150,7 @@ class FileLog<T extends object> implements Log<T> {
 class FileQueues implements Queues {
   constructor(
     private readonly store: Store,
+    private readonly locks: Locks,
     private readonly clock: Clock,
   ) {}
 
@@ -118,11 +161,18 @@ class FileQueues implements Queues {
   async enqueue<T>(queue: string, items: readonly EnqueueInput<T>[]): Promise<{ added: string[] }> {
     checkName('queue', queue);
     if (items.length === 0) return { added: [] };
-    return this.store.withLock(queueFile(queue), () => this.enqueueHeld(queue, items));
+    return this.locks.run(queueFile(queue), () => this.enqueueHeld(queue, items));
   }
 
   /** The caller holds the queue's lock. */
   enqueueHeld<T>(queue: string, items: readonly EnqueueInput<T>[]): { added: string[] } {
+    const fresh = this.newItems(queue, items);
+    if (fresh.length) this.store.appendHeld(queueFile(queue), fresh);
+    return { added: fresh.map((e) => e.id) };
+  }
+
+  /** The lines that enqueueing `items` appends: those whose id the queue does not hold yet. The caller holds the lock. */
+  newItems<T>(queue: string, items: readonly EnqueueInput<T>[]): QueueEvent<T>[] {
     const known = this.fold<T>(queue);
     const now = this.clock();
     const fresh: QueueEvent<T>[] = [];
@@ -133,14 +183,13 @@ class FileQueues implements Queues {
       seen.add(it.id);
       fresh.push({ t: 'item', id: it.id, priority: it.priority, created_at: it.createdAt ?? now, payload: it.payload });
     }
-    if (fresh.length) this.store.appendHeld(queueFile(queue), fresh);
-    return { added: fresh.map((e) => e.id) };
+    return fresh;
   }
 
   async restore<T>(queue: string, items: readonly QueueItem<T>[]): Promise<{ added: string[] }> {
     checkName('queue', queue);
     if (items.length === 0) return { added: [] };
-    return this.store.withLock(queueFile(queue), () => {
+    return this.locks.run(queueFile(queue), () => {
       const known = this.fold<T>(queue);
       const fresh: QueueEvent<T>[] = [];
       for (const it of items) {
@@ -176,7 +225,7 @@ class FileQueues implements Queues {
   ): Promise<QueueItem<T> | null> {
     checkName('queue', queue);
     if (!this.store.exists(queueFile(queue))) return null;
-    return this.store.withLock(queueFile(queue), () => {
+    return this.locks.run(queueFile(queue), () => {
       const now = this.clock();
       const items = this.fold<T>(queue);
       const next = pick(items, now);
@@ -193,7 +242,7 @@ class FileQueues implements Queues {
   private async settle(queue: string, id: string, t: 'ack' | 'nack', only?: SettleOptions): Promise<boolean> {
     checkName('queue', queue);
     if (!this.store.exists(queueFile(queue))) return false;
-    return this.store.withLock(queueFile(queue), () => {
+    return this.locks.run(queueFile(queue), () => {
       const now = this.clock();
       const item = this.fold(queue).get(id);
       if (!item || item.state !== 'leased') return false;
@@ -239,7 +288,7 @@ class FileQueues implements Queues {
   async remove(queue: string, ids: readonly string[]): Promise<{ removed: string[] }> {
     checkName('queue', queue);
     if (ids.length === 0 || !this.store.exists(queueFile(queue))) return { removed: [] };
-    return this.store.withLock(queueFile(queue), async () => {
+    return this.locks.run(queueFile(queue), async () => {
       const known = this.fold(queue);
       const gone = new Set(ids.filter((id) => known.has(id)));
       if (gone.size === 0) return { removed: [] };
@@ -258,7 +307,10 @@ interface DocFile<T> {
 }
 
 class FileDocuments implements Documents {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly locks: Locks,
+  ) {}
 
   async get<T>(key: string): Promise<Versioned<T> | undefined> {
     checkName('document key', key);
@@ -268,7 +320,7 @@ class FileDocuments implements Documents {
 
   async put<T>(key: string, value: T, opts: { ifVersion?: number } = {}): Promise<{ version: number }> {
     checkName('document key', key);
-    return this.store.withLock(docFile(key), async () => {
+    return this.locks.run(docFile(key), async () => {
       const cur = this.store.readJson<DocFile<T>>(docFile(key))?.version ?? 0;
       if (opts.ifVersion !== undefined && opts.ifVersion !== cur) throw new StoreConflict(key, opts.ifVersion, cur);
       await this.store.writeJsonHeld(docFile(key), { version: cur + 1, value });
@@ -278,7 +330,7 @@ class FileDocuments implements Documents {
 
   async update<T, R>(key: string, fn: (current: T | undefined) => { value?: T; result: R } | Promise<{ value?: T; result: R }>): Promise<R> {
     checkName('document key', key);
-    return this.store.withLock(docFile(key), async () => {
+    return this.locks.run(docFile(key), async () => {
       const cur = this.store.readJson<DocFile<T>>(docFile(key));
       const { value, result } = await fn(cur?.value);
       if (value !== undefined) await this.store.writeJsonHeld(docFile(key), { version: (cur?.version ?? 0) + 1, value });
@@ -288,7 +340,7 @@ class FileDocuments implements Documents {
 
   async delete(key: string): Promise<void> {
     checkName('document key', key);
-    await this.store.withLock(docFile(key), () => this.store.remove(docFile(key)));
+    await this.locks.run(docFile(key), () => this.store.remove(docFile(key)));
   }
 
   async keys(prefix: string): Promise<string[]> {
@@ -333,13 +385,15 @@ export class FileBackend implements StorageBackend {
   readonly kind = 'file' as const;
   readonly queues: FileQueues;
   readonly docs: FileDocuments;
+  private readonly locks: Locks;
 
   constructor(
     readonly store: Store,
     private readonly clock: Clock,
   ) {
-    this.queues = new FileQueues(store, clock);
-    this.docs = new FileDocuments(store);
+    this.locks = new Locks(store);
+    this.queues = new FileQueues(store, this.locks, clock);
+    this.docs = new FileDocuments(store, this.locks);
   }
 
   get location(): string {
@@ -347,13 +401,13 @@ export class FileBackend implements StorageBackend {
   }
 
   log<T extends object = Record<string, unknown>>(name: string, opts: LogOptions<T> = {}): Log<T> {
-    return new FileLog<T>(this.store, name, opts);
+    return new FileLog<T>(this.store, this.locks, name, opts);
   }
 
   /**
-   * Takes every named file's lock in the global order, runs `fn`, then writes: documents
-   * (each atomically), log appends, queue items. A crash between two of those files leaves
-   * the earlier ones written: callers keep their writes idempotent by id (DESIGN rule 6).
+   * Takes every named file's lock in the global order, runs `fn`, then makes its writes: one
+   * file's write is atomic by itself; writes to several files go through the journal
+   * (journal.ts), so a process killed halfway leaves them to be completed, never torn.
    */
   async transaction<R>(scope: TransactionScope, fn: (tx: Transaction) => Promise<R> | R): Promise<R> {
     const docs = new Set(scope.docs ?? []);
@@ -363,38 +417,46 @@ export class FileBackend implements StorageBackend {
     for (const l of logs) checkName('log', l);
     for (const q of queues) checkName('queue', q);
     const rels = [...[...docs].map(docFile), ...[...logs].map(logFile), ...[...queues].map(queueFile)];
-    return this.store.withLock(rels, async () => {
-      const docWrites = new Map<string, { value: unknown } | null>();
-      const appends: Array<[string, readonly object[]]> = [];
-      const enqueues: Array<[string, readonly EnqueueInput<unknown>[]]> = [];
+    return this.locks.run(rels, async () => {
+      const w: Writes = { docs: new Map(), appends: new Map(), enqueues: new Map() };
       const need = (set: Set<string>, kind: string, name: string) => {
         if (!set.has(name)) throw new Error(`transaction touches ${kind} ${name} outside its scope`);
       };
       const tx: Transaction = {
         get: async <T>(key: string) => {
           need(docs, 'document', key);
-          const w = docWrites.get(key);
-          if (w === null) return undefined;
+          const pending = w.docs.get(key);
+          if (pending === null) return undefined;
           const cur = await this.docs.get<T>(key);
-          return w ? { value: w.value as T, version: (cur?.version ?? 0) + 1 } : cur;
+          return pending ? { value: pending.value as T, version: (cur?.version ?? 0) + 1 } : cur;
         },
-        put: (key, value) => (need(docs, 'document', key), void docWrites.set(key, { value })),
-        delete: (key) => (need(docs, 'document', key), void docWrites.set(key, null)),
-        append: (log, records) => (need(logs, 'log', log), void appends.push([log, records])),
-        enqueue: (queue, items) => (need(queues, 'queue', queue), void enqueues.push([queue, items])),
+        put: (key, value) => (need(docs, 'document', key), void w.docs.set(key, { value })),
+        delete: (key) => (need(docs, 'document', key), void w.docs.set(key, null)),
+        append: (log, records) => (need(logs, 'log', log), void pushAll(w.appends, log, records)),
+        enqueue: (queue, items) => (need(queues, 'queue', queue), void pushAll(w.enqueues, queue, items)),
       };
       const result = await fn(tx);
-      for (const [key, w] of docWrites) {
-        if (w === null) this.store.remove(docFile(key));
-        else {
-          const version = ((await this.docs.get(key))?.version ?? 0) + 1;
-          await this.store.writeJsonHeld(docFile(key), { version, value: w.value });
-        }
-      }
-      for (const [log, records] of appends) if (records.length) this.store.appendHeld(logFile(log), records);
-      for (const [queue, items] of enqueues) this.queues.enqueueHeld(queue, items);
+      const entry = await this.entryOf(w);
+      if (entry.docs.length + entry.appends.length > 1) await this.locks.journal.commit(entry);
+      else await apply(this.store, entry, false);
       return result;
     });
+  }
+
+  /** The writes as the journal states them: documents with their next version, lines with where their file ends now. */
+  private async entryOf(w: Writes): Promise<JournalEntry> {
+    const entry: JournalEntry = { v: 1, files: [], docs: [], appends: [] };
+    for (const [key, d] of w.docs) {
+      const rel = docFile(key);
+      entry.docs.push(d === null ? { rel, remove: true } : { rel, version: ((await this.docs.get(key))?.version ?? 0) + 1, value: d.value });
+    }
+    const lines = (rel: string, records: readonly unknown[]) => {
+      if (records.length) entry.appends.push({ rel, at: this.store.size(rel), records: [...records] });
+    };
+    for (const [log, records] of w.appends) lines(logFile(log), records);
+    for (const [queue, items] of w.enqueues) lines(queueFile(queue), this.queues.newItems(queue, items));
+    entry.files = [...entry.docs, ...entry.appends].map((x) => x.rel);
+    return entry;
   }
 
   async watch(targets: readonly WatchTarget[]): Promise<Watcher> {

@@ -1,0 +1,101 @@
+/**
+ * The file backend's redo journal: what makes a transaction over several files all or nothing
+ * on a folder, as it is on PostgreSQL.
+ *
+ * A transaction that writes more than one file first writes every change it will make (the
+ * documents with their new versions, the lines to append and where each file ended before) into
+ * one file, `txn/<id>.json` (temp, fsync, rename), then makes them, then removes it. A process
+ * killed in between leaves the journal behind; the next operation on any of its files finds it,
+ * takes its locks and makes the changes again from the start: appends are cut back to where they
+ * began and written again, documents are written with the same version, so replaying twice is
+ * replaying once. While a journal is pending nothing else writes its files: every write of the
+ * backend checks, under its locks, that no journal names them (its writer is then dead, since it
+ * held those locks until the journal was gone), and replays first.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../store.js';
+
+export interface JournalEntry {
+  v: 1;
+  /** Every file written (their locks are taken before replaying). */
+  files: string[];
+  docs: Array<{ rel: string; version: number; value: unknown } | { rel: string; remove: true }>;
+  /** Lines for the end of `rel`, which was `at` bytes long before them. */
+  appends: Array<{ rel: string; at: number; records: unknown[] }>;
+}
+
+const DIR = 'txn';
+
+export class Journal {
+  constructor(private readonly store: Store) {}
+
+  /** Journals left in place (normally none: one readdir of a missing folder). */
+  private pending(): string[] {
+    return this.store
+      .list(DIR)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => `${DIR}/${f}`);
+  }
+
+  private read(rel: string): JournalEntry | undefined {
+    const e = this.store.readJson<JournalEntry>(rel);
+    return e && e.v === 1 && Array.isArray(e.files) ? e : undefined;
+  }
+
+  /** Whether a pending journal names any of `rels`. */
+  touches(rels: readonly string[]): boolean {
+    const want = new Set(rels);
+    return this.pending().some((j) => this.read(j)?.files.some((f) => want.has(f)));
+  }
+
+  /** Replay every journal its writer left (call holding no lock). */
+  async recover(): Promise<void> {
+    for (const j of this.pending()) {
+      const e = this.read(j);
+      if (!e) continue;
+      await this.store.withLock(e.files, async () => {
+        if (!this.store.exists(j)) return; // another process replayed it meanwhile
+        await apply(this.store, e, true);
+        this.store.remove(j);
+      });
+    }
+  }
+
+  /** Write the journal, make the changes, remove it. The caller holds the lock of every file in `e.files`. */
+  async commit(e: JournalEntry): Promise<void> {
+    const rel = `${DIR}/${process.pid}-${randomUUID()}.json`;
+    await this.store.writeFileAtomic(rel, JSON.stringify(e));
+    await apply(this.store, e, false);
+    this.store.remove(rel);
+  }
+}
+
+/** Make the changes of `e`; `replay`: some may be made already (cut appends back first). */
+export async function apply(store: Store, e: JournalEntry, replay: boolean): Promise<void> {
+  let written = 0;
+  const several = e.docs.length + e.appends.length > 1;
+  const wrote = () => {
+    if (++written === 1 && several && !replay) faultPoint();
+  };
+  for (const d of e.docs) {
+    if ('remove' in d) store.remove(d.rel);
+    else await store.writeJsonHeld(d.rel, { version: d.version, value: d.value });
+    wrote();
+  }
+  for (const a of e.appends) {
+    if (replay) store.truncateHeld(a.rel, a.at);
+    store.appendHeld(a.rel, a.records);
+    wrote();
+  }
+}
+
+/**
+ * Fault injection for the crash tests (test/store-contract.test.ts): with
+ * DEIA_FAULT=file-txn-kill:<n>, the process kills itself with SIGKILL right after the first
+ * file of its n-th multi-file transaction is written, the moment a crash tears a transaction.
+ */
+let txns = 0;
+function faultPoint(): void {
+  const m = /^file-txn-kill:(\d+)$/.exec(process.env.DEIA_FAULT ?? '');
+  if (m && ++txns === Number(m[1])) process.kill(process.pid, 'SIGKILL');
+}
