@@ -362,7 +362,7 @@ describe.each(fixtures)('storage contract: $kind backend', ({ kind, make }) => {
     await expect(b.queues.restore('a/b', items)).rejects.toThrow(/invalid queue name/);
   });
 
-  it('queues: remove forgets items and their claims, whatever their state; documents: keys by prefix', async () => {
+  it('queues: remove forgets items and their claims, whatever their state; documents: keys and documents by prefix', async () => {
     const b = await open();
     await b.queues.enqueue('q', [1, 2, 3].map((n) => ({ id: `m${n}`, priority: 0, payload: { n } })));
     expect((await b.queues.claimNext('q'))?.id).toBe('m1');
@@ -376,6 +376,12 @@ describe.each(fixtures)('storage contract: $kind backend', ({ kind, make }) => {
     for (const k of ['key.a.1', 'key.b.2', 'keyx', 'bot.a']) await b.docs.put(k, { k });
     expect(await other.docs.keys('key.')).toEqual(['key.a.1', 'key.b.2']);
     expect(await other.docs.keys('nothing.')).toEqual([]);
+    await b.docs.put('key.a.1', { k: 'again' });
+    expect([...(await other.docs.getAll('key.'))]).toEqual([
+      ['key.a.1', { value: { k: 'again' }, version: 2 }],
+      ['key.b.2', { value: { k: 'key.b.2' }, version: 1 }],
+    ]);
+    expect((await other.docs.getAll('nothing.')).size).toBe(0);
   });
 
   it('queues: lease lapse across processes (real time): the item comes back with claim_count 2', async () => {

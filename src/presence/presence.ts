@@ -106,16 +106,10 @@ export async function touchPresenceOnQuietly(b: StorageBackend, ctx: HiveContext
 /** Last sighting of every bot that has one on the store (ms since epoch); unreadable documents are left out (doctor reports them). */
 export async function lastSeenAllOn(b: StorageBackend): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const key of await b.docs.keys(PRESENCE_DOC_PREFIX)) {
+  for (const [key, d] of await b.docs.getAll<PresenceDoc>(PRESENCE_DOC_PREFIX)) {
     const bot = key.slice(PRESENCE_DOC_PREFIX.length);
-    if (!isBotId(bot)) continue;
-    try {
-      const d = await b.docs.get<PresenceDoc>(key);
-      const ms = Date.parse(d?.value?.last_seen ?? '');
-      if (Number.isFinite(ms)) out.set(bot, ms);
-    } catch {
-      // a document that does not parse: not a sighting
-    }
+    const ms = Date.parse(String(d.value?.last_seen ?? ''));
+    if (isBotId(bot) && Number.isFinite(ms)) out.set(bot, ms);
   }
   return out;
 }

@@ -169,6 +169,11 @@ export interface Documents {
   delete(key: string): Promise<void>;
   /** Keys of the documents whose key starts with `prefix`, sorted (e.g. every `key.` document, for retention). */
   keys(prefix: string): Promise<string[]>;
+  /**
+   * Every document whose key starts with `prefix`, in one read (one query on PostgreSQL, not one
+   * per document), by key; documents that do not parse are left out (`deia doctor` reports them).
+   */
+  getAll<T>(prefix: string): Promise<Map<string, Versioned<T>>>;
 }
 
 /** What a transaction may touch: named up front, so a backend can lock them in one global order. */

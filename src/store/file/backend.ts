@@ -350,6 +350,15 @@ class FileDocuments implements Documents {
       .map((f) => f.slice(0, -'.json'.length))
       .sort();
   }
+
+  async getAll<T>(prefix: string): Promise<Map<string, Versioned<T>>> {
+    const out = new Map<string, Versioned<T>>();
+    for (const key of await this.keys(prefix)) {
+      const d = this.store.readJson<DocFile<T>>(docFile(key));
+      if (d && typeof d.version === 'number') out.set(key, { value: d.value, version: d.version });
+    }
+    return out;
+  }
 }
 
 class FileWatcher implements Watcher {

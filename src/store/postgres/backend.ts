@@ -701,6 +701,22 @@ class PgDocuments implements Documents {
     const { rows } = await this.db.query<{ key: string }>('SELECT key FROM deia_docs WHERE starts_with(key, $1) ORDER BY key COLLATE "C"', [prefix]);
     return rows.map((r) => r.key);
   }
+
+  async getAll<T>(prefix: string): Promise<Map<string, Versioned<T>>> {
+    const { rows } = await this.db.query<{ key: string; value: string; version: string }>(
+      'SELECT key, value, version FROM deia_docs WHERE starts_with(key, $1) ORDER BY key COLLATE "C"',
+      [prefix],
+    );
+    const out = new Map<string, Versioned<T>>();
+    for (const r of rows) {
+      try {
+        out.set(r.key, { value: JSON.parse(r.value) as T, version: Number(r.version) });
+      } catch {
+        // not JSON: left out, as the interface says (doctor names it)
+      }
+    }
+    return out;
+  }
 }
 
 // ---------------------------------------------------------------- change signal
