@@ -83,7 +83,7 @@ export class Hive {
   }
 
   async register(bot: string) {
-    const { ensureInbox } = await import('./messaging/registry.js');
+    const { ensureInbox } = await import('./messaging/ops.js');
     return this.on(async (b) => (await import('./messaging/records.js')).ensureInboxOn(b, this.ctx, bot), () => ensureInbox(this.ctx, bot));
   }
 

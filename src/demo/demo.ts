@@ -8,7 +8,7 @@ import childProcess, { type ChildProcess } from 'node:child_process';
 import { createContext, type HiveContext } from '../hive.js';
 import { initHive } from '../maintenance/init.js';
 import { CONFIG_FILE, defaultConfig } from '../config/index.js';
-import { ensureInbox } from '../messaging/registry.js';
+import { ensureInbox } from '../messaging/ops.js';
 import { messagingStatus } from '../messaging/api.js';
 import { recommend } from '../scheduling/api.js';
 import { botHealthLevels } from '../health/api.js';
