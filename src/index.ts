@@ -75,7 +75,7 @@ export class Hive {
   }
 
   async register(bot: string) {
-    const { ensureInbox } = await import('./messaging/registry.js');
+    const { ensureInbox } = await import('./messaging/ops.js');
     return this.on(async (b) => (await import('./messaging/records.js')).ensureInboxOn(b, this.ctx, bot), () => ensureInbox(this.ctx, bot));
   }
 
@@ -95,7 +95,11 @@ export class Hive {
   /** The best bot for a task type or free-text task; what `deia recommend --json` prints. */
   async recommend(opts: import('./scheduling/api.js').RecommendOptions) {
     const { recommend } = await import('./scheduling/api.js');
-    return this.on(async (b) => (await import('./scheduling/records.js')).recommendOn(b, this.ctx, opts), () => recommend(this.ctx, opts));
+    const { folderRoutingSources, storeRoutingSources } = await import('./routing-signals.js');
+    return this.on(
+      async (b) => (await import('./scheduling/records.js')).recommendOn(b, this.ctx, opts, storeRoutingSources(b, this.ctx)),
+      () => recommend(this.ctx, opts, folderRoutingSources(this.ctx)),
+    );
   }
 
   /** Per bot × task type statistics; what `deia stats --json` prints. */

@@ -13,8 +13,8 @@ import {
   messagingStatus,
   sendMessages,
 } from '../src/messaging/api.js';
-import { archiveFile, archiveMarkerFile, keysFile } from '../src/messaging/ops.js';
-import { ensureInbox, mailboxFile } from '../src/messaging/registry.js';
+import { archiveFile, archiveMarkerFile, ensureInbox, keysFile } from '../src/messaging/ops.js';
+import { mailboxFile } from '../src/messaging/registry.js';
 import type { KeyRecord, MailboxRecord } from '../src/messaging/types.js';
 import { deia, deiaAsync, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
 

@@ -4,8 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createContext } from '../src/hive.js';
 import { sequentialIds } from '../src/common/ids.js';
 import { inboxMessages, sendMessages } from '../src/messaging/api.js';
-import { PartialSendError } from '../src/messaging/ops.js';
-import { ensureInbox } from '../src/messaging/registry.js';
+import { ensureInbox, PartialSendError } from '../src/messaging/ops.js';
 import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
 
 /** Issue 12.6: a failure exit must not hide a partial write (messaging operations). */

@@ -14,7 +14,7 @@ import {
   sendMessages,
   urgentUnreadCounts,
 } from '../src/messaging/api.js';
-import { ensureInbox } from '../src/messaging/registry.js';
+import { ensureInbox } from '../src/messaging/ops.js';
 import { backoffMs, decideAttempt, suggestBot } from '../src/messaging/rules.js';
 import { readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
 

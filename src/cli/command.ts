@@ -58,6 +58,8 @@ export interface Run {
   hive(overrides?: Partial<HiveOptions>): HiveContext;
   /** Read all of standard input as text. */
   stdin(): Promise<string>;
+  /** Every command's spec, each file loaded now (`deia completion`; the program holds the list, a command does not import it). */
+  commands(): Promise<CommandSpec[]>;
 }
 
 export function defineCommand(spec: CommandSpec): CommandSpec {

@@ -215,6 +215,7 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
         return ctx;
       },
       stdin: readStdin,
+      commands: () => Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default)),
     };
     const code = await spec.exec(runCtx);
     setExit(typeof code === 'number' ? code : 0);

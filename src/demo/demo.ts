@@ -8,9 +8,10 @@ import childProcess, { type ChildProcess } from 'node:child_process';
 import { createContext, type HiveContext } from '../hive.js';
 import { initHive } from '../maintenance/init.js';
 import { CONFIG_FILE, defaultConfig } from '../config/index.js';
-import { ensureInbox } from '../messaging/registry.js';
+import { ensureInbox } from '../messaging/ops.js';
 import { messagingStatus } from '../messaging/api.js';
 import { recommend } from '../scheduling/api.js';
+import { folderRoutingSources } from '../routing-signals.js';
 import { botHealthLevels } from '../health/api.js';
 import { makeTempDir } from '../store/tempdir.js';
 import { dispatchQueued, loadTasks, submitTask } from '../tasks/api.js';
@@ -123,7 +124,7 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
     for (const t of DEMO_TYPES) {
       let rec: string | null = null;
       try {
-        rec = (await recommend(ctx, { type: t, greedy: true, exclude: [DEMO_LEAD] })).recommended_bot ?? null;
+        rec = (await recommend(ctx, { type: t, greedy: true, exclude: [DEMO_LEAD] }, folderRoutingSources(ctx))).recommended_bot ?? null;
       } catch {
         rec = null;
       }

@@ -173,7 +173,7 @@ function folderSide(ctx: HiveContext, me: string): HookSide {
   return {
     where: ctx.dir,
     async register() {
-      const { ensureInbox } = await import('../messaging/registry.js');
+      const { ensureInbox } = await import('../messaging/ops.js');
       await ensureInbox(ctx, me);
     },
     async touch() {

@@ -26,7 +26,7 @@ import { readText } from '../store/inspect.js';
 import { inspectPostgres, LATEST_VERSION, rawDocuments, rawLogLines, rawQueueItems } from '../store/postgres/inspect.js';
 import type { PostgresBackend } from '../store/postgres/backend.js';
 import { redactUrl } from '../store/postgres/url.js';
-import { emptyDoctorResult, MAX_LISTED_PER_FILE, preview, type DoctorResult, type Problem } from './doctor.js';
+import { emptyDoctorResult, MAX_LISTED_PER_FILE, preview, type DoctorResult, type Problem } from './doctor-report.js';
 
 /** A lease that lapsed longer ago than this, and nobody claimed the item since: its holder is gone and nobody looks. */
 export const LAPSED_LEASE_MS = 3_600_000;

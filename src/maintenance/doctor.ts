@@ -20,70 +20,9 @@ import {
 import type { LockVerdict } from '../store/lock.js';
 import { isPostgresUrl } from '../store/postgres/url.js';
 import { corruptNameOf } from '../store/store.js';
+import { emptyDoctorResult, MAX_LISTED_PER_FILE, preview, type DoctorResult, type Problem } from './doctor-report.js';
 
-export type ProblemKind =
-  | 'config'
-  | 'corrupt_line'
-  | 'torn_tail'
-  | 'stale_lock'
-  | 'orphan_temp'
-  | 'world_writable'
-  | 'symlink'
-  | 'unreadable'
-  | 'audit_mismatch'
-  // PostgreSQL (doctor-postgres.ts):
-  | 'schema'
-  | 'bad_payload'
-  | 'lapsed_lease'
-  | 'overdue_mail'
-  | 'bad_document';
-
-export interface Problem {
-  kind: ProblemKind;
-  /** Path relative to the hive folder; on PostgreSQL `queue NAME`, `document KEY`, `log NAME` or `schema`. */
-  path: string;
-  /** 1-based line, for corrupt and torn lines (on PostgreSQL: the log line's sequence number). */
-  line?: number;
-  /** Age in ms, for locks and temp files. */
-  age_ms?: number;
-  detail: string;
-  /** Fixed by --repair in this run. */
-  repaired: boolean;
-  /** What --repair did, or why it cannot fix this. */
-  action?: string;
-}
-
-export interface DoctorResult {
-  /** The hive folder; on PostgreSQL the store's connection string without its password. */
-  dir: string;
-  /** On PostgreSQL: whether deia's schema is in the database. */
-  exists: boolean;
-  /**
-   * Which backend was checked. `schema_version` / `schema_expected`: PostgreSQL's migrations
-   * (null for a folder). `not_applicable`: checks of the other backend that did not run here
-   * (on PostgreSQL the folder's files, locks, temp files, permissions and links).
-   */
-  store: { kind: 'file' | 'postgres'; schema_version: number | null; schema_expected: number | null; not_applicable: string[] };
-  repair: boolean;
-  /** No problem left (after repairs, with --repair). */
-  ok: boolean;
-  files_checked: number;
-  records_checked: number;
-  problems: Problem[];
-  /**
-   * Mailboxes against the audit log: messages the log says were delivered (`message_delivered`,
-   * every kept generation) must be in the recipient's mailbox or archive; a missing one is an
-   * `audit_mismatch` problem. Mailbox messages without a delivered event are only counted
-   * (`unlogged`): a crash between the two writes leaves that, and the next delivery logs it.
-   */
-  audit: { mailboxes: number; in_mailboxes: number; archived: number; delivered_events: number; missing: number; unlogged: number };
-  /** Locks held right now by live processes (not problems). */
-  held_locks: Array<{ path: string; age_ms: number; pid: number | null }>;
-  repaired: number;
-}
-
-/** Corrupt lines listed per file; the rest are counted. */
-export const MAX_LISTED_PER_FILE = 20;
+export type { DoctorResult, Problem, ProblemKind } from './doctor-report.js';
 
 const isJsonl = (rel: string) => rel.endsWith('.jsonl') && !rel.endsWith('.corrupt.jsonl');
 
@@ -94,22 +33,6 @@ const isJsonl = (rel: string) => rel.endsWith('.jsonl') && !rel.endsWith('.corru
  * deleted), stale locks and dead writers' temp files are removed, world-write is taken
  * away. Takes one file's lock at a time.
  */
-/** A report with nothing found yet, for either backend. */
-export function emptyDoctorResult(dir: string, exists: boolean, store: DoctorResult['store'], repair: boolean): DoctorResult {
-  return {
-    dir,
-    exists,
-    store,
-    repair,
-    ok: true,
-    files_checked: 0,
-    records_checked: 0,
-    problems: [],
-    audit: { mailboxes: 0, in_mailboxes: 0, archived: 0, delivered_events: 0, missing: 0, unlogged: 0 },
-    held_locks: [],
-    repaired: 0,
-  };
-}
 
 export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}): Promise<DoctorResult> {
   const repair = Boolean(opts.repair);
@@ -332,11 +255,6 @@ function moveLinkAside(store: HiveContext['store'], p: Problem): void {
     }
     return;
   }
-}
-
-export function preview(text: string): string {
-  const s = JSON.stringify(text);
-  return s.length > 60 ? s.slice(0, 57) + '…"' : s;
 }
 
 const MAILBOX = /^mailboxes\/([^/]+)\.jsonl$/;

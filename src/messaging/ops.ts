@@ -14,7 +14,7 @@ import { iso } from '../common/clock.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
-import { BOTS_FILE, ensureInbox, hasInbox, knownBots, mailboxFile, type BotRecord } from './registry.js';
+import { BOTS_FILE, hasInbox, knownBots, mailboxFile, type BotRecord } from './registry.js';
 import {
   applyAttempt,
   isDue,
@@ -214,6 +214,33 @@ async function maybeCompactOutbox(ctx: HiveContext, byId: Map<string, Message>, 
     }
     for (const m of keep) yield { t: 'msg', m } as OutboxRecord;
   });
+}
+
+// ------------------------------------------------------------------ registration
+
+/**
+ * Get or create a bot's inbox. The first time, the bot is written to bots.jsonl and its
+ * empty mailbox created, both under the registry lock, so concurrent first looks register once.
+ */
+export async function ensureInbox(ctx: HiveContext, bot: string): Promise<{ bot_id: string; created: boolean }> {
+  validateBotId(bot);
+  if (hasInbox(ctx, bot)) return { bot_id: bot, created: false };
+  const { store } = ctx;
+  store.ensureDir('mailboxes');
+  const res = await store.withLock([BOTS_FILE, mailboxFile(bot)], () => {
+    if (hasInbox(ctx, bot)) return { bot_id: bot, created: false };
+    const rec: BotRecord = { event: 'registered', bot_id: bot, timestamp: iso(ctx.clock()) };
+    store.appendHeld(BOTS_FILE, [rec]);
+    store.appendHeld(mailboxFile(bot), []);
+    return { bot_id: bot, created: true };
+  });
+  // A new inbox receives the mail already waiting for it at once. A sender that looked for
+  // this inbox before it existed holds (or held) the outbox lock, so the outbox file or its
+  // lock is there whenever such mail can exist.
+  if (res.created && (store.exists(OUTBOX) || store.exists(`${OUTBOX}.lock`))) {
+    await deliverDue(ctx, { bots: [bot] });
+  }
+  return res;
 }
 
 // ------------------------------------------------------------------ send

@@ -1,7 +1,10 @@
-import { iso } from '../common/clock.js';
+/**
+ * Who has an inbox: lookups only, read by the areas that list bots. Creating an inbox (`ensureInbox`)
+ * is an operation (ops.ts): a new inbox receives the mail already waiting for it.
+ */
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
-import { BOTS_FILE, OUTBOX_FILE } from '../common/files.js';
+import { BOTS_FILE } from '../common/files.js';
 
 export { BOTS_FILE };
 export const mailboxFile = (bot: string) => `mailboxes/${validateBotId(bot)}.jsonl`;
@@ -25,30 +28,3 @@ export function knownBots(ctx: HiveContext): string[] {
     .map((f) => f.slice(0, -'.jsonl'.length))
     .sort();
 }
-
-/**
- * Get or create a bot's inbox. The first time, the bot is written to bots.jsonl and its
- * empty mailbox created, both under the registry lock, so concurrent first looks register once.
- */
-export async function ensureInbox(ctx: HiveContext, bot: string): Promise<{ bot_id: string; created: boolean }> {
-  validateBotId(bot);
-  if (hasInbox(ctx, bot)) return { bot_id: bot, created: false };
-  const { store } = ctx;
-  store.ensureDir('mailboxes');
-  const res = await store.withLock([BOTS_FILE, mailboxFile(bot)], () => {
-    if (hasInbox(ctx, bot)) return { bot_id: bot, created: false };
-    const rec: BotRecord = { event: 'registered', bot_id: bot, timestamp: iso(ctx.clock()) };
-    store.appendHeld(BOTS_FILE, [rec]);
-    store.appendHeld(mailboxFile(bot), []);
-    return { bot_id: bot, created: true };
-  });
-  // A new inbox receives the mail already waiting for it at once. A sender that looked for
-  // this inbox before it existed holds (or held) the outbox lock, so the outbox file or its
-  // lock is there whenever such mail can exist.
-  if (res.created && (store.exists(OUTBOX_FILE) || store.exists(`${OUTBOX_FILE}.lock`))) {
-    const { deliverDue } = await import('./ops.js');
-    await deliverDue(ctx, { bots: [bot] });
-  }
-  return res;
-}
-

@@ -15,7 +15,6 @@ import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { FileCursor } from '../store/store.js';
-import { knownBots } from '../messaging/registry.js';
 import { classifyTask, type Classification } from './classify.js';
 import { outcomeOf, toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
 import {
@@ -35,7 +34,7 @@ import {
   type StatsRow,
 } from './policy.js';
 import { mulberry32 } from './random.js';
-import { gatherSignals } from './signals.js';
+import { gatherSignals, type RoutingSources } from './signals.js';
 import { configuredTypes, normalizeTaskType, TASK_TYPES } from './types.js';
 import { PERFORMANCE_FILE as FILES_PERFORMANCE, SCHEDULING_LOG } from '../common/files.js';
 
@@ -43,6 +42,7 @@ export { TASK_TYPES, normalizeTaskType, type TaskType } from './types.js';
 export { classifyTask, type Classification } from './classify.js';
 export type { OutcomeInput, PerformanceRecord } from './input.js';
 export type { Recommendation, Candidate, StatsRow } from './policy.js';
+export type { RoutingSources } from './signals.js';
 
 export const PERFORMANCE_FILE = FILES_PERFORMANCE;
 export const STATE_FILE = 'state/scheduling.json';
@@ -323,8 +323,11 @@ export function recommendationLines(now: number, rec: Recommendation, seed: numb
   return lines;
 }
 
-/** The best bot for a task type (or a free-text task, classified), with confidence and ranked candidates. */
-export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promise<RecommendResult> {
+/**
+ * The best bot for a task type (or a free-text task, classified), with confidence and ranked
+ * candidates. `sources`: the registered bots and their health and load, from the caller.
+ */
+export async function recommend(ctx: HiveContext, opts: RecommendOptions, sources: RoutingSources): Promise<RecommendResult> {
   const { type, classification, exclude, random } = recommendQuestion(ctx, opts);
   const p = params(ctx);
   const { store } = ctx;
@@ -347,8 +350,8 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
   }
   // Signals first, outside our locks: the other areas take their own (lock order is global).
   const seen = typeOf(ctx, first, type, true);
-  const known = candidatesFor(ctx, seen, type).filter((b) => !exclude.has(b));
-  const signals = known.length ? await gatherSignals(ctx, known, { load: opts.load }) : {};
+  const known = (await candidatesFor(sources, seen)).filter((b) => !exclude.has(b));
+  const signals = known.length ? await gatherSignals(ctx, known, sources, { load: opts.load }) : {};
 
   const run = async (write: boolean): Promise<RecommendResult> => {
     const events: PolicyEvent[] = [];
@@ -357,7 +360,7 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
     if (L.state.offset === first.state.offset && L.state.ino === first.state.ino && L.gens.get(type) === first.gens.get(type)) L.state.types.set(type, seen);
     // Folded in memory even when nothing may be written: a read-only hive still answers.
     const changed = catchUp(ctx, L, p, events);
-    const bots = candidatesFor(ctx, typeOf(ctx, L, type), type).filter((b) => !exclude.has(b));
+    const bots = (await candidatesFor(sources, typeOf(ctx, L, type))).filter((b) => !exclude.has(b));
     const rec: RecommendResult = decide(L.state, type, bots, signals, p, random, now, { greedy: opts.greedy });
     if (classification) rec.classification = classification;
     if (write) {
@@ -372,8 +375,8 @@ export async function recommend(ctx: HiveContext, opts: RecommendOptions): Promi
 }
 
 /** Registered bots plus every bot with outcomes for the type. */
-function candidatesFor(ctx: HiveContext, ts: { aggs: Map<string, unknown> }, _type: string): string[] {
-  const set = new Set<string>(knownBots(ctx));
+async function candidatesFor(sources: RoutingSources, ts: { aggs: Map<string, unknown> }): Promise<string[]> {
+  const set = new Set<string>(await sources.registered());
   for (const bot of ts.aggs.keys()) set.add(bot);
   return [...set].sort();
 }

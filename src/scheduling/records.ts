@@ -26,6 +26,7 @@ import type { HiveContext } from '../hive.js';
 import { StoreError, type Cursor, type StorageBackend, type Transaction, type TransactionScope } from '../store/types.js';
 import { auditOf, recommendQuestion, type RoutingCopy, recommendationLines, recordedLine, type AuditEvent, type RecommendOptions, type RecommendResult, type RecordResult, type ResetResult, type StatsOptions } from './api.js';
 import { outcomeOf, toRecord, type OutcomeInput, type PerformanceRecord } from './input.js';
+import { attemptSignal, type RoutingSources } from './signals.js';
 import { decide, emptyTypeState, foldOutcome, paramsFromConfig, resetAggs, statsRows, typeStateFromJson, typeStateToJson, type PolicyEvent, type SchedState, type StatsRow, type TypeState } from './policy.js';
 
 const PERF_LOG = 'performance';
@@ -274,17 +275,18 @@ export async function resetOn(b: StorageBackend, ctx: HiveContext, filter: Stats
  * `deia recommend` on the interface. Candidates: bots registered on the store (log `bots`) and
  * bots with outcomes for the type. Load shown: unread P0/P1 mail and tasks in progress. Health as in a folder: a
  * CRITICAL bot is excluded, a DEGRADED one penalised (health levels that cannot be read: none, with a warning).
+ * `sources` reads them from this store's records (src/routing-signals.ts, or the tasks area's own).
  */
-export async function recommendOn(b: StorageBackend, ctx: HiveContext, opts: RecommendOptions): Promise<RecommendResult> {
+export async function recommendOn(b: StorageBackend, ctx: HiveContext, opts: RecommendOptions, sources: RoutingSources): Promise<RecommendResult> {
   const q = recommendQuestion(ctx, opts);
-  const { registeredBots, urgentUnreadOn } = await import('../messaging/records.js');
   // Signals first, outside the transaction (they read other records); bots only seen inside are shown with no load.
   const seen = typeStateFromJson((await b.docs.get(TYPE_DOC(q.type)))?.value) ?? emptyTypeState();
-  const registered = await registeredBots(b);
+  const registered = [...(await sources.registered())];
   const early = [...new Set([...registered, ...seen.aggs.keys()])].filter((x) => !q.exclude.has(x));
-  const urgentUnread = early.length ? await urgentUnreadOn(b, early) : {};
-  const health = early.length ? await healthLevelsOn(b, ctx, early) : {};
-  const inProgress = early.length ? await inProgressOn(b, ctx) : {};
+  const urgentUnread = early.length ? await sources.urgentUnread(early) : {};
+  // Health levels that cannot be read: none; tasks in progress: none shown (each with a warning, as in a folder).
+  const health = early.length ? await attemptSignal(ctx, 'health levels', () => sources.health(early)) : {};
+  const inProgress = early.length ? ((await attemptSignal(ctx, 'tasks in progress', () => sources.inProgress())) ?? {}) : {};
   const now = ctx.clock();
   return pass(b, ctx, { types: [q.type] }, (P, tx) => {
     const ts = P.state.types.get(q.type)!;
@@ -375,26 +377,4 @@ export async function routingFromStore(b: StorageBackend): Promise<RoutingCopy> 
   const forgotten: PerformanceRecord[] = [];
   const outcomes = split(all.slice(0, all.length - unfolded), forgotten);
   return { outcomes, unfolded: split(all.slice(all.length - unfolded), forgotten), forgotten, types, audit };
-}
-
-/** The candidates' health levels for routing; routing goes on without them (as in a folder) when they cannot be read. */
-async function healthLevelsOn(b: StorageBackend, ctx: HiveContext, bots: readonly string[]) {
-  try {
-    const { routingLevelsOn } = await import('../health/records.js');
-    return await routingLevelsOn(b, ctx, bots);
-  } catch (e) {
-    ctx.store.warn(`routing without health levels: ${(e as Error)?.message ?? String(e)}`);
-    return undefined;
-  }
-}
-
-/** Tasks assigned or in progress per bot (the load shown, as in a folder); none, with a warning, when they cannot be read. */
-async function inProgressOn(b: StorageBackend, ctx: HiveContext): Promise<Record<string, number>> {
-  try {
-    const { inProgressCountsOn } = await import('../tasks/records.js');
-    return await inProgressCountsOn(b);
-  } catch (e) {
-    ctx.store.warn(`routing without tasks in progress: ${(e as Error)?.message ?? String(e)}`);
-    return {};
-  }
 }

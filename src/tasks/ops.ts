@@ -14,10 +14,11 @@ import { UsageError } from '../common/errors.js';
 import { parsePriority, parseTokens } from '../common/parse.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
-import { markRead, sendMessages } from '../messaging/api.js';
+import { markRead, sendMessages, urgentUnreadCounts } from '../messaging/api.js';
 import type { SendInput } from '../messaging/types.js';
-import { PERFORMANCE_FILE, classifyForHive, normalizeTaskType, recommend, recordOutcomes } from '../scheduling/api.js';
-import { botHealthLevels } from '../health/api.js';
+import { PERFORMANCE_FILE, classifyForHive, normalizeTaskType, recommend, recordOutcomes, type RoutingSources } from '../scheduling/api.js';
+import { botHealthLevels, routingLevelsFor } from '../health/api.js';
+import { knownBots } from '../messaging/registry.js';
 import {
   TASKS_FILE,
   TASK_STATUSES,
@@ -155,6 +156,19 @@ export function resolveOpenIn(open: Map<string, Task>, id: string, all: () => Ma
   return requireTask(all(), id);
 }
 
+/**
+ * What routing reads when the tasks area routes a task (scheduling reads no other area itself):
+ * registered bots, their health levels and their load, from this hive folder.
+ */
+function routingSources(ctx: HiveContext): RoutingSources {
+  return {
+    registered: () => knownBots(ctx),
+    health: (bots) => routingLevelsFor(ctx, bots),
+    urgentUnread: (bots) => urgentUnreadCounts(ctx, [...bots]),
+    inProgress: () => inProgressCounts(ctx),
+  };
+}
+
 /** Unfinished tasks (assigned or in progress) per bot: the load signal routing uses. */
 export function inProgressCounts(ctx: HiveContext): Record<string, number> {
   const out = dict<number>();
@@ -238,7 +252,7 @@ async function submitValid(ctx: HiveContext, v: ValidSubmit): Promise<SubmitResu
   let recommendation: SubmitResult['recommendation'] = null;
   if (!bot) {
     // A task is not routed back to its own submitter (pass --to for that).
-    const rec = await recommend(ctx, { type, exclude: [me], load: false });
+    const rec = await recommend(ctx, { type, exclude: [me], load: false }, routingSources(ctx));
     recommendation = { recommended_bot: rec.recommended_bot ?? null, confidence: rec.confidence };
     bot = rec.recommended_bot && rec.recommended_bot !== me ? rec.recommended_bot : null;
   }
@@ -407,7 +421,7 @@ async function assignQueued(ctx: HiveContext, taskId: string, levels: Record<str
  * preference, not a verdict: work must not stay unassignable while a bot can take it.
  */
 function chooseBot(ctx: HiveContext, t: Task, levels: Record<string, string>): Promise<string | null> {
-  return chooseBotWith(t, levels, async (type, exclude) => (await recommend(ctx, { type, exclude, load: false })).recommended_bot ?? null);
+  return chooseBotWith(t, levels, async (type, exclude) => (await recommend(ctx, { type, exclude, load: false }, routingSources(ctx))).recommended_bot ?? null);
 }
 
 /** chooseBot with routing's answer from any backend. */

@@ -23,10 +23,10 @@ import { DeiaError } from '../common/errors.js';
 import { parseTokens } from '../common/parse.js';
 import { validateBotId } from '../common/ids.js';
 import { requireIdentity, type HiveContext } from '../hive.js';
-import { knownBotsOn, markReadOn, sendOn, urgentUnreadOn } from '../messaging/records.js';
-import { normalizeTaskType } from '../scheduling/api.js';
+import { knownBotsOn, markReadOn, registeredBots, sendOn, urgentUnreadOn } from '../messaging/records.js';
+import { normalizeTaskType, type RoutingSources } from '../scheduling/api.js';
 import { toRecord } from '../scheduling/input.js';
-import { botHealthLevelsOn } from '../health/records.js';
+import { botHealthLevelsOn, routingLevelsOn } from '../health/records.js';
 import { recommendOn, withOutcomesOn } from '../scheduling/records.js';
 import { StoreError, type Cursor, type StorageBackend, type Transaction } from '../store/types.js';
 import {
@@ -182,8 +182,18 @@ async function getTaskOn(b: StorageBackend, id: string): Promise<Task> {
   return t ? copyTask(t) : requireTask(await allTasks(b), id);
 }
 
+/** What routing reads when the tasks area routes a task on a store (scheduling reads no other area itself). */
+function routingSourcesOn(b: StorageBackend, ctx: HiveContext): RoutingSources {
+  return {
+    registered: () => registeredBots(b),
+    health: (bots) => routingLevelsOn(b, ctx, bots),
+    urgentUnread: (bots) => urgentUnreadOn(b, bots),
+    inProgress: () => inProgressCountsOn(b),
+  };
+}
+
 async function recommendFor(b: StorageBackend, ctx: HiveContext, type: string, exclude: string[]): Promise<string | null> {
-  return (await recommendOn(b, ctx, { type, exclude, load: false })).recommended_bot ?? null;
+  return (await recommendOn(b, ctx, { type, exclude, load: false }, routingSourcesOn(b, ctx))).recommended_bot ?? null;
 }
 
 // ------------------------------------------------------------------ submit
@@ -202,7 +212,7 @@ async function submitValidOn(b: StorageBackend, ctx: HiveContext, v: ValidSubmit
   let recommendation: SubmitResult['recommendation'] = null;
   if (!bot) {
     // A task is not routed back to its own submitter (pass --to for that).
-    const rec = await recommendOn(b, ctx, { type, exclude: [me], load: false });
+    const rec = await recommendOn(b, ctx, { type, exclude: [me], load: false }, routingSourcesOn(b, ctx));
     recommendation = { recommended_bot: rec.recommended_bot ?? null, confidence: rec.confidence };
     bot = rec.recommended_bot && rec.recommended_bot !== me ? rec.recommended_bot : null;
   }

@@ -1,7 +1,6 @@
 import { UsageError } from '../../common/errors.js';
 import { defineCommand } from '../command.js';
 import { completionScript, SHELLS, type Shell } from '../completion.js';
-import { COMMANDS } from './index.js';
 
 export default defineCommand({
   name: 'completion',
@@ -16,7 +15,7 @@ export default defineCommand({
     const shell = String(run.args[0]) as Shell;
     if (!SHELLS.includes(shell)) throw new UsageError(`no completion for shell ${JSON.stringify(shell).slice(0, 40)}`, `use one of ${SHELLS.join(', ')}`);
     // Every command is loaded here (once, when the script is generated), never when completing.
-    const specs = await Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default));
+    const specs = await run.commands();
     run.out.raw(completionScript(shell, specs));
   },
 });

@@ -3,6 +3,7 @@ import type { Candidate } from '../../scheduling/policy.js';
 import { recommend, recommendQuestion, type RecommendOptions } from '../../scheduling/api.js';
 import type { HiveContext } from '../../hive.js';
 import { UsageError } from '../../common/errors.js';
+import { folderRoutingSources } from '../../routing-signals.js';
 import { durationText, pct, rateCell, trendCell } from './sched-view.js';
 
 export default defineCommand({
@@ -32,7 +33,7 @@ export default defineCommand({
     const ctx = run.hive();
     // The table shows no load column: only --json pays for reading the mailboxes.
     const question = { type: run.args[0] as string | undefined, task: opts.task, exclude: opts.exclude, greedy: Boolean(opts.greedy), seed, load: out.json };
-    const rec = ctx.storeChoice.kind === 'postgres' ? await recommendOnStore(ctx, question) : await recommend(ctx, question);
+    const rec = ctx.storeChoice.kind === 'postgres' ? await recommendOnStore(ctx, question) : await recommend(ctx, question, folderRoutingSources(ctx));
     if (out.json) {
       out.printJson(rec);
       return rec.recommended_bot ? 0 : 1;
@@ -85,5 +86,6 @@ async function recommendOnStore(ctx: HiveContext, question: RecommendOptions) {
   recommendQuestion(ctx, question);
   const { recommendOn } = await import('../../scheduling/records.js');
   const { onStore } = await import('../../messaging/records.js');
-  return onStore(ctx, (b) => recommendOn(b, ctx, question));
+  const { storeRoutingSources } = await import('../../routing-signals.js');
+  return onStore(ctx, (b) => recommendOn(b, ctx, question, storeRoutingSources(b, ctx)));
 }

@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { ensureInbox } from '../../messaging/registry.js';
 
 export default defineCommand({
   name: 'register',
@@ -13,7 +12,7 @@ export default defineCommand({
     const res =
       ctx.storeChoice.kind === 'postgres'
         ? await import('../../messaging/records.js').then(({ onStore, ensureInboxOn }) => onStore(ctx, (b) => ensureInboxOn(b, ctx, bot)))
-        : await ensureInbox(ctx, bot);
+        : await import('../../messaging/ops.js').then(({ ensureInbox }) => ensureInbox(ctx, bot));
     if (run.out.json) return run.out.printJson(res);
     run.out.line(res.created ? `registered ${bot}` : `${bot} already has an inbox`);
   },
