@@ -323,7 +323,12 @@ describe('deia health serve on both backends', () => {
       ok(['health', 'record', 'memory', '99', '--bot', 'B2'], env);
       const critical = await fetch(s.url + 'health');
       const metrics = await (await fetch(s.url + 'metrics')).text();
-      return { dash, status: health.status, page, critical: critical.status, metrics, alertsBefore, alertsAfter: await alertsIn(fx.where) };
+      const alertsAfter = await alertsIn(fx.where);
+      // What a reset forgets leaves the running dashboard too.
+      ok(['health', 'reset', '--bot', 'B1'], env);
+      ok(['stats', 'reset', '--bot', 'B2'], env);
+      const reset = await (await fetch(s.url + 'api/dashboard?window=1h')).json();
+      return { dash, status: health.status, page, critical: critical.status, metrics, alertsBefore, alertsAfter, reset };
     } finally {
       const exited = new Promise((r) => s.child.once('exit', r));
       s.child.kill('SIGTERM');
@@ -348,7 +353,14 @@ describe('deia health serve on both backends', () => {
         expect(r.alertsAfter.slice(0, r.alertsBefore.length)).toEqual(r.alertsBefore);
         expect(r.alertsAfter.length - r.alertsBefore.length).toBe(1);
       }
+      for (const r of [file, pg]) {
+        expect(r.dash.history['bot:B1']?.cpu?.length).toBeGreaterThan(0);
+        expect(r.reset.history['bot:B1']?.cpu).toBeUndefined();
+        expect(JSON.stringify(r.dash.routing)).toContain('B2');
+        expect(JSON.stringify(r.reset.routing)).not.toContain('B2');
+      }
       expect(pg.dash).toEqual(file.dash);
+      expect(pg.reset).toEqual(file.reset);
       expect(pg.metrics).toEqual(file.metrics);
       const password = decodeURIComponent(new URL(made[1]!.where).password);
       if (password) expect(pg.page + JSON.stringify(pg.dash) + pg.metrics).not.toContain(password);

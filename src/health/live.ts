@@ -8,7 +8,8 @@
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
 import type { Cursor, LogReadResult, StorageBackend } from '../store/types.js';
-import { emptyAgg, foldMetric, foldPerf, MINUTE, prune, type Agg, type MetricRecord, type PerfRecord } from './agg.js';
+import { emptyAgg, foldMetric, foldPerf, MINUTE, prune, type Agg } from './agg.js';
+import { applyReset, isLearningReset, isOutcome, isReset, remembered, type MetricLine, type PerfLine } from './records.js';
 import type { HealthOptions, ReadOnlyReport } from './api.js';
 import type { AlertEvent, HealthReport, MetricName } from './rules.js';
 import {
@@ -89,17 +90,24 @@ export class LiveDashboard {
   /** Fold what was appended since the last call. */
   async catchUp(b: StorageBackend): Promise<void> {
     const read = <T extends object>(log: string, at: Cursor | undefined): Promise<LogReadResult<T>> => b.log<T>(log).readSince(at);
-    let m = await read<MetricRecord>(METRICS_LOG, this.metricsAt);
-    let p = await read<PerfRecord>(PERFORMANCE_LOG, this.perfAt);
-    if (m.reset || p.reset) {
-      // A rewrite (retention, reset) keeps records already folded: start again from both logs.
+    let m = await read<MetricLine>(METRICS_LOG, this.metricsAt);
+    let p = await read<PerfLine>(PERFORMANCE_LOG, this.perfAt);
+    // A rewrite (a folder's retention or reset) or a `stats reset` record (a store's: outcomes stay
+    // in the log) changes what was folded already: start again from both logs.
+    const fresh = m.reset || p.reset || p.records.some(isLearningReset);
+    if (fresh) {
       this.agg = emptyAgg();
       this.routing = new Map();
-      if (!m.reset) m = await read<MetricRecord>(METRICS_LOG, undefined);
-      if (!p.reset) p = await read<PerfRecord>(PERFORMANCE_LOG, undefined);
+      if (!m.reset) m = await read<MetricLine>(METRICS_LOG, undefined);
+      if (!p.reset) p = await read<PerfLine>(PERFORMANCE_LOG, undefined);
     }
-    for (const r of m.records) foldMetric(this.agg, r);
-    for (const r of p.records) {
+    // A store's `health reset` is a record in the log: the samples it forgot leave the charts.
+    for (const r of m.records) {
+      if (isReset(r)) applyReset(this.agg, r);
+      else foldMetric(this.agg, r);
+    }
+    for (const r of fresh ? remembered(p.records) : p.records) {
+      if (!isOutcome(r)) continue;
       foldPerf(this.agg, r);
       foldRouting(this.routing, r);
     }

@@ -74,21 +74,21 @@ interface AggDoc {
 }
 
 /** What `health reset` appends to `metrics`: a refold forgets the same samples as the reset did. */
-interface ResetMarker {
+export interface ResetMarker {
   timestamp: string;
   event: 'health_reset';
   bot: string | null;
 }
-type MetricLine = MetricRecord | ResetMarker;
-type PerfLine = PerfRecord | { event: string };
+export type MetricLine = MetricRecord | ResetMarker;
+export type PerfLine = PerfRecord | { event: string };
 
-const isReset = (r: MetricLine): r is ResetMarker => (r as ResetMarker)?.event === 'health_reset';
-const isOutcome = (r: PerfLine): r is PerfRecord => typeof (r as PerfRecord)?.success === 'boolean';
+export const isReset = (r: MetricLine): r is ResetMarker => (r as ResetMarker)?.event === 'health_reset';
+export const isOutcome = (r: PerfLine): r is PerfRecord => typeof (r as PerfRecord)?.success === 'boolean';
 type LearningReset = { event: 'learning_reset'; bot_id: string | null; task_type: string | null };
-const isLearningReset = (r: PerfLine): r is LearningReset => (r as LearningReset)?.event === 'learning_reset';
+export const isLearningReset = (r: PerfLine): r is LearningReset => (r as LearningReset)?.event === 'learning_reset';
 
 /** The outcomes of `performance` that no later `learning_reset` record (`stats reset`) forgot, in order. */
-function remembered(records: readonly PerfLine[]): PerfRecord[] {
+export function remembered(records: readonly PerfLine[]): PerfRecord[] {
   const later: LearningReset[] = [];
   const out: PerfRecord[] = [];
   for (let i = records.length - 1; i >= 0; i--) {
@@ -112,7 +112,7 @@ function asLevels(v: unknown): LevelState {
 }
 
 /** Samples a reset forgot leave the aggregates (the task outcomes of its bot are folded again from `performance`). */
-function applyReset(agg: Agg, r: ResetMarker): void {
+export function applyReset(agg: Agg, r: ResetMarker): void {
   if (r.bot === null) {
     agg.series = dict();
     agg.seen = dict();
