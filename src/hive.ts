@@ -68,14 +68,14 @@ export function loadConfig(store: Store): Config {
 export function createContext(opts: HiveOptions = {}): HiveContext {
   const env = opts.env ?? process.env;
   const early = chooseStore({ flag: opts.store, env });
-  const located = findHive({ dir: opts.dir ?? (early.kind === 'file' ? early.dir : undefined), env, cwd: opts.cwd });
+  const located = findHive({ dir: opts.dir ?? (early.kind !== 'postgres' ? early.dir : undefined), env, cwd: opts.cwd });
   assertTrusted(located, env);
   // A PostgreSQL hive named by --store or DEIA_STORE needs no folder; its own checks say what is missing.
   if (early.kind !== 'postgres') checkPresence(located, opts);
   const dir = located.dir;
   const store = new Store(dir, { warn: opts.warn });
   const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);
-  const storeChoice = early.kind === 'postgres' ? early : chooseStore({ configUrl: () => config.store.url });
+  const storeChoice = early.kind !== 'file' ? early : chooseStore({ configUrl: () => config.store.url });
   store.lockOptions = { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
   const asRaw = opts.as ?? (env.DEIA_BOT || env.AGENT_NAME || undefined);
   const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT / AGENT_NAME)');

@@ -44,7 +44,7 @@ export class Hive {
 
   /** On a PostgreSQL store run `pg` there; in a folder run `folder`. */
   private async on<R>(pg: (b: StorageBackend) => Promise<R>, folder: () => Promise<R> | R): Promise<R> {
-    if (this.ctx.storeChoice.kind !== 'postgres') return folder();
+    if (this.ctx.storeChoice.kind === 'file') return folder();
     const { onStore } = await import('./messaging/records.js');
     return onStore(this.ctx, pg);
   }
@@ -274,7 +274,7 @@ export class Hive {
   async scale(opts: { exec?: boolean } = {}) {
     const { scale } = await import('./tasks/scaling.js');
     const choice = this.ctx.storeChoice;
-    const storeUrl = choice.kind === 'postgres' ? choice.url : undefined;
+    const storeUrl = choice.kind !== 'file' ? choice.url : undefined;
     return this.on(async (b) => (await import('./tasks/records.js')).scaleOn(b, this.ctx, { ...opts, storeUrl }), () => scale(this.ctx, opts));
   }
 

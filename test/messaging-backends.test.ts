@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { freshInterfaceFolder } from './helpers/interface-folder.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -32,6 +33,13 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
       const r = deia(['init', '--store', db.url]);
       if (r.code !== 0) throw new Error(r.stderr);
       return { where: db.url, args: ['--store', db.url], cleanup: db.drop };
+    },
+  },
+  {
+    kind: 'file:// (interface)',
+    make: async () => {
+      const f = freshInterfaceFolder();
+      return { where: f.url, args: ['--store', f.url], cleanup: f.drop };
     },
   },
 ];

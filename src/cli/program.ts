@@ -9,6 +9,9 @@ import { Output } from './output.js';
 import { convertOptions } from './parser.js';
 import { VERSION } from './version.js';
 
+/** What the file:// folder preview does not do yet: doctor checks a folder's own files, migrate copies between a folder and PostgreSQL. */
+const NOT_ON_INTERFACE_FOLDER = new Set(['doctor', 'migrate']);
+
 export interface Io {
   stdout?: NodeJS.WriteStream;
   stderr?: NodeJS.WriteStream;
@@ -204,10 +207,12 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
             need: hiveNeed(spec.name),
             ...overrides,
           });
-          if (ctx.storeChoice.kind === 'postgres' && !spec.postgres) {
+          const choice = ctx.storeChoice;
+          if (choice.kind !== 'file' && (!spec.postgres || (choice.kind === 'interface' && NOT_ON_INTERFACE_FOLDER.has(spec.name)))) {
+            const on = choice.kind === 'postgres' ? 'a PostgreSQL store' : 'a file:// folder (the storage interface preview)';
             throw new StoreError(
-              `deia ${spec.name} does not run on a PostgreSQL store yet (chosen by ${ctx.storeChoice.from}: ${redactUrl(ctx.storeChoice.url)})`,
-              'run it against a hive folder (--dir), or see docs/storage.md for what runs on PostgreSQL',
+              `deia ${spec.name} does not run on ${on} yet (chosen by ${choice.from}: ${redactUrl(choice.url)})`,
+              `run it against a hive folder (--dir), or see docs/storage.md for what runs on ${choice.kind === 'postgres' ? 'PostgreSQL' : 'a file:// folder'}`,
               'ESTOREUNSUPPORTED',
             );
           }

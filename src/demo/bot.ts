@@ -48,7 +48,7 @@ type RunOptions = { maxMs: number; stopped: () => boolean; fixedOutcome?: boolea
 
 /** Run on the hive's store: a folder, or PostgreSQL (one connection for the bot's whole run; the stop file is still looked for in the folder). */
 export async function runDemoBot(ctx: HiveContext, profile: BotProfile, opts: RunOptions): Promise<BotRunStats> {
-  if (ctx.storeChoice.kind !== 'postgres') return runWith(ctx, folderOps(ctx), profile, opts);
+  if (ctx.storeChoice.kind === 'file') return runWith(ctx, folderOps(ctx), profile, opts);
   const { onStore } = await import('../messaging/records.js');
   return onStore(ctx, async (b) => runWith(ctx, await storeOps(ctx, b), profile, opts));
 }

@@ -173,7 +173,7 @@ export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): P
  */
 async function sourceFor(ctx: HiveContext): Promise<LiveSource> {
   const choice = ctx.storeChoice;
-  if (choice.kind === 'postgres') {
+  if (choice.kind !== 'file') {
     const [{ openBackend }, { reportReadOnlyOn }] = await Promise.all([import('../store/open.js'), import('./records.js')]);
     return {
       use: async (fn) => {

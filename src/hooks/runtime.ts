@@ -222,7 +222,7 @@ function storeSide(b: StorageBackend, ctx: HiveContext, me: string): HookSide {
 }
 
 export async function runHook(ctx: HiveContext, event: HookEvent, p: HookPayload, me: string, deia = 'deia'): Promise<HookAnswer> {
-  if (ctx.storeChoice.kind === 'postgres') {
+  if (ctx.storeChoice.kind !== 'file') {
     const { openBackend } = await import('../store/open.js');
     // A hook runs at every prompt: an unreachable server is given one short retry, not the usual 10 s.
     const b = await openBackend(ctx.storeChoice.url, { clock: ctx.clock, reconnectMs: HOOK_RECONNECT_MS });

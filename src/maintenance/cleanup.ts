@@ -75,7 +75,7 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
     changed: false,
     duration_ms: 0,
   };
-  if (ctx.storeChoice.kind === 'postgres') return cleanupPostgres(ctx, dryRun, res, started);
+  if (ctx.storeChoice.kind !== 'file') return cleanupPostgres(ctx, dryRun, res, started);
   const { store } = ctx;
   if (!store.exists()) {
     res.skipped.push('no hive folder');

@@ -41,7 +41,7 @@ const MOVE_LEASE_MS = 30_000;
 /** Open the chosen store for one command and close it after, whatever happens. */
 export async function onStore<R>(ctx: HiveContext, fn: (b: StorageBackend) => Promise<R>): Promise<R> {
   const { openBackend } = await import('../store/open.js');
-  const where = ctx.storeChoice.kind === 'postgres' ? ctx.storeChoice.url : ctx.dir;
+  const where = ctx.storeChoice.kind !== 'file' ? ctx.storeChoice.url : ctx.dir;
   const b = await openBackend(where, { clock: ctx.clock });
   try {
     const r = await fn(b);

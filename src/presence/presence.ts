@@ -44,7 +44,7 @@ export function touchPresence(ctx: HiveContext, bot: string | undefined = ctx.id
 export function touchPresenceQuietly(ctx: HiveContext | undefined, bot?: string): void {
   // On a PostgreSQL store presence is kept there, by `touchPresenceOn` while the command's
   // connection is open (messaging/records.ts onStore); never in whatever .deia/ is around.
-  if (!ctx || ctx.storeChoice.kind === 'postgres') return;
+  if (!ctx || ctx.storeChoice.kind !== 'file') return;
   try {
     touchPresence(ctx, bot ?? ctx.identity);
   } catch {

@@ -1,8 +1,11 @@
 /**
  * Opening a backend by where the hive lives: a postgres:// URL is the PostgreSQL backend (its
- * driver loaded only then, by a dynamic import), anything else a hive folder.
+ * driver loaded only then, by a dynamic import), anything else a hive folder (a path, or a
+ * file:// URL).
  */
+import { fileURLToPath } from 'node:url';
 import { openFileBackend } from './file/backend.js';
+import { isFileUrl } from './select.js';
 import { isPostgresUrl, redactUrl } from './postgres/url.js';
 import type { OpenOptions, StorageBackend } from './types.js';
 
@@ -22,5 +25,5 @@ export async function openBackend(where: string, opts: OpenBackendOptions = {}):
     const { openPostgresBackend } = await import('./postgres/backend.js');
     return openPostgresBackend(where, opts);
   }
-  return openFileBackend(where, opts);
+  return openFileBackend(isFileUrl(where) ? fileURLToPath(where) : where, opts);
 }

@@ -1,17 +1,34 @@
 /**
  * Which backend a command uses: `--store`, else DEIA_STORE, else `store.url` in the folder's
  * config.json, else the folder itself. A postgres:// (or postgresql://) URL is the PostgreSQL
- * backend; any other value names a hive folder.
+ * backend; a file:// URL is a hive folder run through the storage interface (a preview of the
+ * folder engine to come: its own layout, see docs/storage.md); any other value names a hive folder.
  */
+import { fileURLToPath } from 'node:url';
 import { isPostgresUrl } from './postgres/url.js';
 
-export type StoreChoice = { kind: 'file'; dir?: string } | { kind: 'postgres'; url: string; from: '--store' | 'DEIA_STORE' | 'store.url' };
+type Source = '--store' | 'DEIA_STORE' | 'store.url';
+
+export type StoreChoice =
+  | { kind: 'file'; dir?: string }
+  | { kind: 'postgres'; url: string; from: Source }
+  | { kind: 'interface'; url: string; dir: string; from: Source };
+
+export function isFileUrl(s: string): boolean {
+  return /^file:\/\//i.test(s);
+}
+
+function choose(value: string, from: Source): StoreChoice {
+  if (isPostgresUrl(value)) return { kind: 'postgres', url: value, from };
+  if (isFileUrl(value)) return { kind: 'interface', url: value, dir: fileURLToPath(value), from };
+  return { kind: 'file', dir: value };
+}
 
 export function chooseStore(opts: { flag?: string; env?: NodeJS.ProcessEnv; configUrl?: () => string | null | undefined }): StoreChoice {
   const flag = opts.flag?.trim();
-  if (flag) return isPostgresUrl(flag) ? { kind: 'postgres', url: flag, from: '--store' } : { kind: 'file', dir: flag };
+  if (flag) return choose(flag, '--store');
   const env = opts.env?.DEIA_STORE?.trim();
-  if (env) return isPostgresUrl(env) ? { kind: 'postgres', url: env, from: 'DEIA_STORE' } : { kind: 'file', dir: env };
+  if (env) return choose(env, 'DEIA_STORE');
   const cfg = opts.configUrl?.()?.trim();
   if (cfg && isPostgresUrl(cfg)) return { kind: 'postgres', url: cfg, from: 'store.url' };
   return { kind: 'file' };

@@ -12,7 +12,7 @@ export default defineCommand({
     const { out, opts } = run;
     const ctx = run.hive();
     const report =
-      ctx.storeChoice.kind === 'postgres'
+      ctx.storeChoice.kind !== 'file'
         ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../presence/bots.js')).listBotsOn(b, ctx))
         : await listBots(ctx);
     if (opts.stale) report.bots = report.bots.filter((b) => b.stale);

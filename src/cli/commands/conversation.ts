@@ -12,7 +12,7 @@ export default defineCommand({
     const ctx = run.hive();
     const [a, b] = [run.args[0] as string, run.args[1] as string];
     const list =
-      ctx.storeChoice.kind === 'postgres'
+      ctx.storeChoice.kind !== 'file'
         ? await import('../../messaging/records.js').then(({ onStore, conversationOn }) => onStore(ctx, (s) => conversationOn(s, a, b)))
         : conversation(ctx, a, b);
     if (run.out.json) return run.out.printJson(list);

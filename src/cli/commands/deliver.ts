@@ -9,7 +9,7 @@ export default defineCommand({
   async exec(run) {
     const ctx = run.hive();
     const res =
-      ctx.storeChoice.kind === 'postgres'
+      ctx.storeChoice.kind !== 'file'
         ? await import('../../messaging/records.js').then(({ onStore, deliverDueOn }) => onStore(ctx, (b) => deliverDueOn(b, ctx)))
         : await deliverDue(ctx);
     if (run.out.json) return run.out.printJson(res);

@@ -38,7 +38,7 @@ export default defineCommand({
     const since = parseSince(String(run.opts.since), ctx.clock());
     const q = { metric: run.args[0] as string, bot: run.opts.bot, since };
     let res;
-    if (ctx.storeChoice.kind !== 'postgres') res = await metricHistory(ctx, q);
+    if (ctx.storeChoice.kind === 'file') res = await metricHistory(ctx, q);
     else {
       const { historyQuestion } = await import('../../health/api.js');
       const { metricHistoryOn } = await import('../../health/records.js');

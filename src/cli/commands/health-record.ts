@@ -14,7 +14,7 @@ export default defineCommand({
     const ctx = run.hive();
     const input = { metric, value, bot: run.opts.bot };
     let res;
-    if (ctx.storeChoice.kind !== 'postgres') res = await recordMetric(ctx, input);
+    if (ctx.storeChoice.kind === 'file') res = await recordMetric(ctx, input);
     else {
       const { checkSample, recordMetricOn } = await import('../../health/records.js');
       const { onStore } = await import('../../messaging/records.js');

@@ -10,7 +10,7 @@ export default defineCommand({
     const { resetHealth } = await import('../../health/api.js');
     const ctx = run.hive();
     let res;
-    if (ctx.storeChoice.kind !== 'postgres') res = await resetHealth(ctx, { bot: run.opts.bot });
+    if (ctx.storeChoice.kind === 'file') res = await resetHealth(ctx, { bot: run.opts.bot });
     else {
       const { checkBot, resetHealthOn } = await import('../../health/records.js');
       const { onStore } = await import('../../messaging/records.js');

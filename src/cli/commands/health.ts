@@ -81,7 +81,7 @@ export default defineCommand({
       return 3;
     }
     let report: HealthReport;
-    if (ctx.storeChoice.kind !== 'postgres') report = await healthReport(ctx, { bot: run.opts.bot });
+    if (ctx.storeChoice.kind === 'file') report = await healthReport(ctx, { bot: run.opts.bot });
     else {
       const { checkBot, healthReportOn } = await import('../../health/records.js');
       const { onStore } = await import('../../messaging/records.js');

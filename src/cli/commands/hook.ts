@@ -20,7 +20,7 @@ export default defineCommand({
       const cwd = payloadCwd(payload) ?? process.cwd();
       const ctx = run.hive({ cwd, warn: () => undefined });
       // No hive here: nothing to do. A PostgreSQL store (DEIA_STORE, --store, store.url) is the hive itself.
-      if (ctx.storeChoice.kind !== 'postgres' && !ctx.store.exists('config.json') && !ctx.store.exists('mailboxes')) return 0;
+      if (ctx.storeChoice.kind === 'file' && !ctx.store.exists('config.json') && !ctx.store.exists('mailboxes')) return 0;
       const id = run.opts.as ? { bot: String(run.opts.as), from: 'env' as const } : identityFor(harness, payload, run.env, cwd);
       // The exact command the agent should type: `deia` when it is on PATH, else this deia's path.
       const { findOnPath } = await import('../../store/outside.js');

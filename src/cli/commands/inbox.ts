@@ -35,7 +35,7 @@ export default defineCommand({
     if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
     // On a PostgreSQL store the same command runs on the storage interface (messaging/records.ts).
     const fetch =
-      ctx.storeChoice.kind === 'postgres'
+      ctx.storeChoice.kind !== 'file'
         ? async (o: InboxOptions) => {
             const { onStore, inboxOn } = await import('../../messaging/records.js');
             return onStore(ctx, (b) => inboxOn(b, ctx, bot, o));

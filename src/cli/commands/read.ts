@@ -11,7 +11,7 @@ export default defineCommand({
     const ctx = run.hive();
     const ids = run.args[0] as string[];
     const msgs =
-      ctx.storeChoice.kind === 'postgres'
+      ctx.storeChoice.kind !== 'file'
         ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../messaging/records.js')).markReadOn(b, ctx, ids, ctx.identity))
         : await markRead(ctx, ids, ctx.identity);
     if (run.out.json) return run.out.printJson(msgs);

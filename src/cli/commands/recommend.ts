@@ -33,7 +33,7 @@ export default defineCommand({
     const ctx = run.hive();
     // The table shows no load column: only --json pays for reading the mailboxes.
     const question = { type: run.args[0] as string | undefined, task: opts.task, exclude: opts.exclude, greedy: Boolean(opts.greedy), seed, load: out.json };
-    const rec = ctx.storeChoice.kind === 'postgres' ? await recommendOnStore(ctx, question) : await recommend(ctx, question, folderRoutingSources(ctx));
+    const rec = ctx.storeChoice.kind !== 'file' ? await recommendOnStore(ctx, question) : await recommend(ctx, question, folderRoutingSources(ctx));
     if (out.json) {
       out.printJson(rec);
       return rec.recommended_bot ? 0 : 1;

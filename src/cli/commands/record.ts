@@ -49,7 +49,7 @@ export default defineCommand({
       ];
     }
     const ctx = run.hive();
-    const res = ctx.storeChoice.kind === 'postgres' ? await recordOnStore(ctx, outcomes) : await recordOutcomes(ctx, outcomes);
+    const res = ctx.storeChoice.kind !== 'file' ? await recordOnStore(ctx, outcomes) : await recordOutcomes(ctx, outcomes);
     if (out.json) return out.printJson(res);
     if (res.recorded === 1) {
       const r = res.records[0]!;

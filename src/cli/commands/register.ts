@@ -10,7 +10,7 @@ export default defineCommand({
     const bot = run.args[0] as string;
     const ctx = run.hive();
     const res =
-      ctx.storeChoice.kind === 'postgres'
+      ctx.storeChoice.kind !== 'file'
         ? await import('../../messaging/records.js').then(({ onStore, ensureInboxOn }) => onStore(ctx, (b) => ensureInboxOn(b, ctx, bot)))
         : await import('../../messaging/ops.js').then(({ ensureInbox }) => ensureInbox(ctx, bot));
     if (run.out.json) return run.out.printJson(res);

@@ -13,7 +13,7 @@ export default defineCommand({
     let r;
     const exec = Boolean(run.opts.exec);
     const choice = ctx.storeChoice;
-    if (choice.kind === 'postgres') r = await onTasksStore(ctx, (t, b) => t.scaleOn(b, ctx, { exec, storeUrl: choice.url }));
+    if (choice.kind !== 'file') r = await onTasksStore(ctx, (t, b) => t.scaleOn(b, ctx, { exec, storeUrl: choice.url }));
     else r = await scale(ctx, { exec });
     if (run.out.json) return run.out.printJson(r);
     const { out } = run;

@@ -76,7 +76,7 @@ export default defineCommand({
     // The bots that have an inbox, for "did you mean" and recipient_known: read from the same store.
     let knownOnStore: string[] | undefined;
     try {
-      if (ctx.storeChoice.kind === 'postgres') {
+      if (ctx.storeChoice.kind !== 'file') {
         const records = await import('../../messaging/records.js');
         [sent, knownOnStore] = await records.onStore(ctx, async (b) => {
           const done = await records.sendOn(b, ctx, inputs, label);

@@ -16,7 +16,7 @@ export async function settle(run: Run, kind: Settle): Promise<void> {
   const how = { inbox: opts.inbox as string | undefined, claim };
   // On a PostgreSQL store: the same rule on the storage interface (messaging/records.ts).
   const msgs =
-    ctx.storeChoice.kind === 'postgres'
+    ctx.storeChoice.kind !== 'file'
       ? await import('../../messaging/records.js').then(({ onStore, settleOn }) => onStore(ctx, (b) => settleOn(b, ctx, kind, ids, how)))
       : await settleMessages(ctx, kind, ids, how);
   if (out.json) return out.printJson(msgs);

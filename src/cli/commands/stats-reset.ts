@@ -14,7 +14,7 @@ export default defineCommand({
   async exec(run) {
     const { out, opts } = run;
     const ctx = run.hive();
-    const pg = ctx.storeChoice.kind === 'postgres';
+    const pg = ctx.storeChoice.kind !== 'file';
     const res = pg ? await resetOnStore(ctx, { bot: opts.bot, type: opts.type }) : await resetStats(ctx, { bot: opts.bot, type: opts.type });
     if (out.json) return out.printJson(res);
     const what = [res.bot_id ? `bot ${res.bot_id}` : null, res.task_type ? `type ${res.task_type}` : null].filter(Boolean).join(', ') || 'everything';

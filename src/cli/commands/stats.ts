@@ -39,7 +39,7 @@ export default defineCommand({
 
 /** The statistics from the chosen store (shared by `stats export`); a bad filter is refused before the store is opened. */
 export async function statsOf(ctx: HiveContext, opts: StatsOptions) {
-  if (ctx.storeChoice.kind !== 'postgres') return stats(ctx, opts);
+  if (ctx.storeChoice.kind === 'file') return stats(ctx, opts);
   const filter = statsFilter(opts);
   const { statsOn } = await import('../../scheduling/records.js');
   const { onStore } = await import('../../messaging/records.js');

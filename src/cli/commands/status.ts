@@ -13,7 +13,7 @@ export default defineCommand({
     const { out } = run;
     const ctx = run.hive();
     const s =
-      ctx.storeChoice.kind === 'postgres'
+      ctx.storeChoice.kind !== 'file'
         ? await import('../../messaging/records.js').then(({ onStore, statusOn }) => onStore(ctx, (b) => statusOn(b, ctx)))
         : messagingStatus(ctx);
     if (out.json) return out.printJson(s);

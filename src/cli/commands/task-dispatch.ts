@@ -9,7 +9,7 @@ export default defineCommand({
   examples: ['deia task dispatch', 'deia task dispatch --json'],
   async exec(run) {
     const ctx = run.hive();
-    const r = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (t, b) => t.dispatchOn(b, ctx)) : await dispatchQueued(ctx);
+    const r = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (t, b) => t.dispatchOn(b, ctx)) : await dispatchQueued(ctx);
     if (run.out.json) return run.out.printJson(r);
     const { out } = run;
     for (const s of r.stale) out.line(out.c.yellow(`took ${shortId(s.task_id)} back: ${out.safe(s.reason)}`));

@@ -14,7 +14,7 @@ export default defineCommand({
     const ctx = run.hive();
     const id = run.args[0] as string;
     const input = { success: true, tokens };
-    const t = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.finishOn(b, ctx, id, input)) : await finishTask(ctx, id, input);
+    const t = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.finishOn(b, ctx, id, input)) : await finishTask(ctx, id, input);
     if (run.out.json) return run.out.printJson(t);
     run.out.line(`${taskLine(run.out, t)} in ${((t.duration_ms ?? 0) / 1000).toFixed(1)} s`);
   },

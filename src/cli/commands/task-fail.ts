@@ -18,7 +18,7 @@ export default defineCommand({
     const ctx = run.hive();
     const id = run.args[0] as string;
     const input = { success: false, tokens, reason: run.opts.reason, retry: Boolean(run.opts.retry) };
-    const t = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.finishOn(b, ctx, id, input)) : await finishTask(ctx, id, input);
+    const t = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.finishOn(b, ctx, id, input)) : await finishTask(ctx, id, input);
     if (run.out.json) return run.out.printJson(t);
     const { out } = run;
     out.line(taskLine(out, t));

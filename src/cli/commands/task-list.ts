@@ -17,7 +17,7 @@ export default defineCommand({
     const limit: number | undefined = run.opts.limit;
     const ctx = run.hive();
     const filter = { status: run.opts.status, bot: run.opts.bot, type: run.opts.type, limit };
-    const tasks = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.listOn(b, filter)) : listTasks(ctx, filter);
+    const tasks = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.listOn(b, filter)) : listTasks(ctx, filter);
     if (run.out.json) return run.out.printJson(tasks);
     if (tasks.length === 0) return run.out.line('no tasks');
     await taskTable(run.out, tasks, ctx.clock());

@@ -11,7 +11,7 @@ export default defineCommand({
   async exec(run) {
     const ctx = run.hive();
     const id = run.args[0] as string;
-    const t = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.showOn(b, id)) : showTask(ctx, id);
+    const t = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.showOn(b, id)) : showTask(ctx, id);
     if (run.out.json) return run.out.printJson(t);
     const now = ctx.clock();
     const { out } = run;

@@ -11,7 +11,7 @@ export default defineCommand({
   async exec(run) {
     const ctx = run.hive();
     const id = run.args[0] as string;
-    const t = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.startOn(b, ctx, id)) : await startTask(ctx, id);
+    const t = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.startOn(b, ctx, id)) : await startTask(ctx, id);
     if (run.out.json) return run.out.printJson(t);
     run.out.line(taskLine(run.out, t));
   },

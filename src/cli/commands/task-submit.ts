@@ -44,7 +44,7 @@ export default defineCommand({
       inputs = [{ description: words.join(' '), type: opts.type, to: opts.to, priority: opts.priority }];
     }
     const ctx = run.hive();
-    const tasks = ctx.storeChoice.kind === 'postgres' ? await onTasksStore(ctx, (r, b) => r.submitOn(b, ctx, inputs)) : await submitTasks(ctx, inputs);
+    const tasks = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.submitOn(b, ctx, inputs)) : await submitTasks(ctx, inputs);
     if (out.json) return out.printJson(opts.stdinJsonl ? tasks : tasks[0]);
     if (opts.stdinJsonl) return out.raw(tasks.map((t) => `${t.task_id}\n`).join(''));
     const t = tasks[0]!;
