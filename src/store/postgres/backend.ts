@@ -437,7 +437,8 @@ class PgLog<T extends object> implements Log<T> {
   }
 
   async archiveOlderThan(before: number): Promise<{ archived: number }> {
-    if (!this.opts.timeOf) return { archived: 0 };
+    const timeOf = this.opts.timeOf;
+    if (!timeOf) return { archived: 0 };
     // One statement: a record leaves the log exactly when it enters the archive.
     const { rows } = await this.db.query<{ n: number }>(
       `WITH moved AS (
@@ -449,7 +450,48 @@ class PgLog<T extends object> implements Log<T> {
        SELECT count(*)::int AS n FROM moved`,
       [this.name, Math.trunc(before), this.db.clock()],
     );
-    return { archived: rows[0]?.n ?? 0 };
+    // Records appended in a transaction carry no time (the transaction does not know the log's
+    // timeOf): judged here, from their text.
+    const undated = await this.pickSeqs((r) => {
+      const t = timeOf(r);
+      return t !== undefined && t < before;
+    }, 'AND at IS NULL');
+    return { archived: (rows[0]?.n ?? 0) + (await this.moveSeqs(undated)) };
+  }
+
+  async archiveWhere(pick: (record: T) => boolean): Promise<{ archived: number }> {
+    return { archived: await this.moveSeqs(await this.pickSeqs(pick)) };
+  }
+
+  /** The seqs of the records `pick` chooses, read in batches, oldest first (`where`: a further condition). */
+  private async pickSeqs(pick: (record: T) => boolean, where = ''): Promise<string[]> {
+    const out: string[] = [];
+    let last = '0';
+    for (;;) {
+      const { rows } = await this.db.query<{ seq: string; line: string }>(
+        `SELECT seq, line FROM deia_logs WHERE log = $1 AND seq > $2 ${where} ORDER BY seq LIMIT $3`,
+        [this.name, last, BATCH],
+      );
+      for (const r of rows) if (pick(JSON.parse(r.line) as T)) out.push(r.seq);
+      if (rows.length < BATCH) return out;
+      last = rows[rows.length - 1]!.seq;
+    }
+  }
+
+  /** Move these records to the archive in one statement (those already gone are skipped); how many moved. */
+  private async moveSeqs(seqs: readonly string[]): Promise<number> {
+    if (seqs.length === 0) return 0;
+    const { rows } = await this.db.query<{ n: number }>(
+      `WITH moved AS (
+         DELETE FROM deia_logs WHERE log = $1 AND seq = ANY($2::bigint[]) RETURNING seq, at, line
+       ), ins AS (
+         INSERT INTO deia_log_archive (log, seq, at, line, archived_at)
+         SELECT $1, seq, at, line, $3 FROM moved ON CONFLICT (log, seq) DO NOTHING
+       )
+       SELECT count(*)::int AS n FROM moved`,
+      [this.name, seqs, this.db.clock()],
+    );
+    return rows[0]?.n ?? 0;
   }
 }
 
