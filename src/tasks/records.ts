@@ -61,6 +61,7 @@ import {
   type ValidSubmit,
 } from './ops.js';
 import { copyTask } from './state.js';
+import { counts, retentionRule, staying, taskRetentionCutoff, type TaskRetentionResult } from './retention.js';
 import { adviceLine } from './scale.js';
 import { adviser, type ScaleResult } from './scaling.js';
 
@@ -412,4 +413,41 @@ export async function scaleOn(b: StorageBackend, ctx: HiveContext): Promise<Scal
   });
   const look = adviseFrom(undefined);
   return { ...look, advice: adviceLine(look), exec: false, executed: [], exec_note: null };
+}
+
+// ------------------------------------------------------------------ retention (cleanup)
+
+/**
+ * `cleanup`'s task retention on the interface: the folder's rule (retention.ts retentionRule:
+ * finished tasks whose every record is older than tasks.retention_hours, never an open task nor
+ * one whose outcome is owed) over the `tasks` log. A look without writing first (and all a dry
+ * run does); then, in one transaction holding the document and the log (so no task command
+ * appends meanwhile), the plan again, the records moved to the log's archive (one statement,
+ * each record in the log or the archive), and the document refolded from what was kept, as a
+ * folder's state is after retention (the activity of archived tasks is kept).
+ */
+export async function taskRetentionOn(b: StorageBackend, ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<TaskRetentionResult> {
+  const cutoff = taskRetentionCutoff(ctx);
+  const log = b.log<TaskRecord>(TASKS_LOG);
+  const planOn = async (fold: OpenFold) => {
+    const rule = retentionRule(staying(fold), cutoff);
+    for await (const r of log.stream()) rule.recent(r);
+    for await (const r of log.stream()) rule.count(r);
+    return { ...rule.result(), eligible: rule.eligible };
+  };
+  const look = await planOn((await readView(b)).fold);
+  if (look.records === 0 || opts.dryRun) return counts(look);
+  return b.transaction(SCOPE, async (tx) => {
+    const view = await catchUp(b, (await tx.get<StateDoc>(STATE_DOC))?.value);
+    // Again under the locks: an overlapping cleanup may have archived them already.
+    const p = await planOn(view.fold);
+    if (p.records === 0) {
+      if (view.changed) tx.put<StateDoc>(STATE_DOC, toDoc(view.fold, view.cursor, 0));
+      return counts(p);
+    }
+    await log.archiveWhere(p.eligible);
+    const kept = await log.readSince();
+    tx.put<StateDoc>(STATE_DOC, toDoc(foldOpen(emptyFold(view.fold.activity), kept.records), kept.cursor, 0));
+    return counts(p);
+  });
 }
