@@ -76,6 +76,63 @@ describe('deia cleanup on PostgreSQL', () => {
   });
 });
 
+/** A folder whose `deia health` does not measure this machine (its load would make answers random). */
+function unmeasured(): { dir: string; root: string } {
+  const h = tempHive('deia-retain-');
+  const r = deia(['init', '--dir', h.dir]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  const file = path.join(h.dir, 'config.json');
+  const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+  cfg.health = { ...cfg.health, measure_system: false };
+  fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+  return h;
+}
+
+describe('cleanup of health samples on PostgreSQL keeps the health answers', () => {
+  it('archiving the samples the last evaluation stored (never evaluated since) neither rebuilds the aggregates nor changes levels and alerts', async () => {
+    // The same session on two databases, one cleaned up, one not: health answers the same on both.
+    const dbs = [await freshDatabase(), await freshDatabase()];
+    const settings = unmeasured();
+    const store = (url: string) => ['--dir', settings.dir, '--store', url];
+    try {
+      for (const d of dbs) {
+        const r = deia(['init', '--store', d.url]);
+        if (r.code !== 0) throw new Error(r.stderr);
+        const rec = (args: string[], ms: number) => {
+          const x = deia([...store(d.url), 'health', 'record', ...args, '--json'], at(ms));
+          if (x.code !== 0) throw new Error(x.stderr);
+        };
+        rec(['cpu', '95', '--bot', 'B3'], 0); // CRITICAL: an alert, a level stored
+        rec(['cpu', '20', '--bot', 'B4'], 20 * HOUR);
+        rec(['memory', '40'], 20 * HOUR); // the last evaluation's own sample
+      }
+      const T = 45 * HOUR; // past the 24 h of metrics_retention_hours for all three samples
+      const cleaned = deia([...store(dbs[0]!.url), 'cleanup', '--json'], at(T));
+      expect(cleaned.stderr).toBe('');
+      expect(JSON.parse(cleaned.stdout)).toMatchObject({ metrics_retention: { dropped: 3 }, errors: [] });
+      const b = await (await lib()).openBackend(dbs[0]!.url);
+      try {
+        const left: unknown[] = [];
+        for await (const r of b.log('metrics').stream()) left.push(r);
+        expect(left).toEqual([]);
+      } finally {
+        await b.close();
+      }
+      const reports = dbs.map((d) => deia([...store(d.url), 'health', '--json'], at(T)));
+      if (reports[0]!.code !== reports[1]!.code || reports[0]!.stdout !== reports[1]!.stdout) {
+        expect(JSON.parse(reports[0]!.stdout)).toEqual(JSON.parse(reports[1]!.stdout));
+      }
+      expect(reports[0]!.code).toBe(reports[1]!.code);
+      const doc = JSON.parse(reports[0]!.stdout);
+      // B3 and B4 are still known (stale now), with their last values, as without the cleanup.
+      expect(doc.bots.map((x: { bot_id: string }) => x.bot_id).sort()).toEqual(['B3', 'B4']);
+    } finally {
+      for (const d of dbs) await d.drop();
+      fs.rmSync(settings.root, { recursive: true, force: true });
+    }
+  });
+});
+
 /**
  * Task retention and health-sample retention: one scripted session on a folder and on a fresh
  * PostgreSQL database (settings from a folder's config.json), then `cleanup` must give the same
@@ -90,15 +147,8 @@ describe('cleanup retention of finished tasks and health samples, folder and Pos
   const made: Array<() => Promise<void>> = [];
   let hives: Hive[] = [];
 
-  /** A folder whose `deia health` does not measure this machine. */
   function configured(): { dir: string; root: string } {
-    const h = tempHive('deia-retain-');
-    const r = deia(['init', '--dir', h.dir]);
-    if (r.code !== 0) throw new Error(r.stderr);
-    const file = path.join(h.dir, 'config.json');
-    const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
-    cfg.health = { ...cfg.health, measure_system: false };
-    fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+    const h = unmeasured();
     made.push(async () => fs.rmSync(h.root, { recursive: true, force: true }));
     return h;
   }
