@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deia, tempHive, type CliOptions } from './helpers/cli.js';
+import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { logLines, withBackend } from './helpers/logs.js';
 import { freshDatabase } from './helpers/pg.js';
 
@@ -129,6 +129,59 @@ describe('cleanup of health samples on PostgreSQL keeps the health answers', () 
     } finally {
       for (const d of dbs) await d.drop();
       fs.rmSync(settings.root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('task retention on PostgreSQL under concurrent commands', () => {
+  it('two cleanups and three submits at once: every old record archived exactly once, the new tasks kept', async () => {
+    const d = await freshDatabase();
+    try {
+      expect(deia(['init', '--store', d.url]).code).toBe(0);
+      expect(deia(['--store', d.url, 'register', 'BOT-A'], at(0)).code).toBe(0);
+      // 20 tasks done long ago, stored as a folder's tasks.jsonl holds them.
+      const ts = new Date(t0).toISOString();
+      const old = Array.from({ length: 20 }, (_, i) => `old-${String(i).padStart(4, '0')}`);
+      await withBackend(d.url, (b) =>
+        b.log('tasks').append(
+          old.flatMap((task_id) => [
+            { event: 'submitted', task_id, timestamp: ts, task_type: 'code', description: `old ${task_id}`, priority: 'P2', submitted_by: 'LEAD' },
+            { event: 'assigned', task_id, timestamp: ts, bot_id: 'BOT-A', attempt: 1, message_id: null },
+            { event: 'started', task_id, timestamp: ts, bot_id: 'BOT-A' },
+            { event: 'done', task_id, timestamp: ts, bot_id: 'BOT-A', duration_ms: 1, tokens: null, attempt: 1, perf_from: null },
+            { event: 'outcome', task_id, timestamp: ts, attempt: 1 },
+          ]),
+        ),
+      );
+      const T = 200 * HOUR;
+      const runs = await Promise.all([
+        deiaAsync(['--store', d.url, 'cleanup', '--json'], at(T)),
+        ...[1, 2, 3].map((n) => deiaAsync(['--store', d.url, 'task', 'submit', `new ${n}`, '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD', '--json'], at(T))),
+        deiaAsync(['--store', d.url, 'cleanup', '--json'], at(T)),
+      ]);
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      const cleanups = [runs[0]!, runs[4]!].map((r) => JSON.parse(r.stdout).task_retention);
+      expect(cleanups[0].archived + cleanups[1].archived).toBe(20);
+      expect(cleanups[0].records + cleanups[1].records).toBe(100);
+      const { live, archive } = await withBackend(d.url, async (b) => {
+        const live: Array<Record<string, any>> = [];
+        const archive: Array<Record<string, any>> = [];
+        for await (const r of b.log('tasks').stream()) live.push(r);
+        for await (const r of b.log('tasks').streamArchive()) archive.push(r);
+        return { live, archive };
+      });
+      expect(archive).toHaveLength(100);
+      expect([...new Set(archive.map((r) => r.task_id))].sort()).toEqual(old);
+      expect(live.filter((r) => String(r.task_id).startsWith('old-'))).toEqual([]);
+      const listed = JSON.parse(deia(['--store', d.url, 'task', 'list', '--json'], at(T)).stdout) as Array<{ description: string; status: string }>;
+      expect(listed.map((t) => [t.description, t.status]).sort()).toEqual([
+        ['new 1', 'assigned'],
+        ['new 2', 'assigned'],
+        ['new 3', 'assigned'],
+      ]);
+      expect(JSON.parse(deia(['--store', d.url, 'cleanup', '--json'], at(T)).stdout).task_retention).toEqual({ archived: 0, records: 0, kept: 3 });
+    } finally {
+      await d.drop();
     }
   });
 });
