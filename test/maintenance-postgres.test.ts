@@ -5,11 +5,11 @@
  * test PostgreSQL server (fails without it, never skips).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { logLines, withBackend } from './helpers/logs.js';
 import { freshDatabase } from './helpers/pg.js';
+import { configure } from './helpers/tasks.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -79,12 +79,7 @@ describe('deia cleanup on PostgreSQL', () => {
 /** A folder whose `deia health` does not measure this machine (its load would make answers random). */
 function unmeasured(): { dir: string; root: string } {
   const h = tempHive('deia-retain-');
-  const r = deia(['init', '--dir', h.dir]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const file = path.join(h.dir, 'config.json');
-  const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
-  cfg.health = { ...cfg.health, measure_system: false };
-  fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+  configure(h.dir, { health: { measure_system: false } });
   return h;
 }
 

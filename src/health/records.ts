@@ -5,7 +5,8 @@
  * (rules.ts evaluate, agg.ts folding, outcomes.ts judging task outcomes against the other bots,
  * api.ts buildInputs) and the same alert lines; records instead of files:
  *   log metrics           the samples, line for line as metrics.jsonl holds them, and one
- *                         `health_reset` record per `health reset` (what it forgot)
+ *                         `health_reset` record per `health reset` (what it forgot); cleanup
+ *                         moves samples past metrics_retention_hours to its archive
  *   log performance       task outcomes: routing's log (src/scheduling/records.ts), read only here;
  *                         the outcomes a `learning_reset` record (`stats reset`) forgot are left
  *                         out, as a folder's stats reset moves them out of performance.jsonl

@@ -3,7 +3,8 @@
  * `list` and `show` do when the hive lives in PostgreSQL. The same pure rules as the folder
  * (model.ts: the fold, checkTransition, staleTasks; ops.ts: validation, bot choice, messages),
  * records instead of files:
- *   log tasks        the task records, line for line as tasks.jsonl holds them
+ *   log tasks        the task records, line for line as tasks.jsonl holds them (cleanup moves
+ *                    finished tasks past tasks.retention_hours to its archive, as to archive/tasks.jsonl)
  *   document tasks   the incremental fold (model.OpenFold: open tasks, activity, per-bot types),
  *                    and where in `tasks` it stands (as routing's index: the end of the log
  *                    before the last transaction's own appends, and how many it appended)

@@ -439,28 +439,19 @@ class PgLog<T extends object> implements Log<T> {
   async archiveOlderThan(before: number): Promise<{ archived: number }> {
     const timeOf = this.opts.timeOf;
     if (!timeOf) return { archived: 0 };
-    // One statement: a record leaves the log exactly when it enters the archive.
-    const { rows } = await this.db.query<{ n: number }>(
-      `WITH moved AS (
-         DELETE FROM deia_logs WHERE log = $1 AND at < $2 RETURNING seq, at, line
-       ), ins AS (
-         INSERT INTO deia_log_archive (log, seq, at, line, archived_at)
-         SELECT $1, seq, at, line, $3 FROM moved ON CONFLICT (log, seq) DO NOTHING
-       )
-       SELECT count(*)::int AS n FROM moved`,
-      [this.name, Math.trunc(before), this.db.clock()],
-    );
+    const dated = await this.move('at < $2::bigint', Math.trunc(before));
     // Records appended in a transaction carry no time (the transaction does not know the log's
     // timeOf): judged here, from their text.
     const undated = await this.pickSeqs((r) => {
       const t = timeOf(r);
       return t !== undefined && t < before;
     }, 'AND at IS NULL');
-    return { archived: (rows[0]?.n ?? 0) + (await this.moveSeqs(undated)) };
+    return { archived: dated + (undated.length ? await this.move('seq = ANY($2::bigint[])', undated) : 0) };
   }
 
   async archiveWhere(pick: (record: T) => boolean): Promise<{ archived: number }> {
-    return { archived: await this.moveSeqs(await this.pickSeqs(pick)) };
+    const seqs = await this.pickSeqs(pick);
+    return { archived: seqs.length ? await this.move('seq = ANY($2::bigint[])', seqs) : 0 };
   }
 
   /** The seqs of the records `pick` chooses, read in batches, oldest first (`where`: a further condition). */
@@ -478,18 +469,20 @@ class PgLog<T extends object> implements Log<T> {
     }
   }
 
-  /** Move these records to the archive in one statement (those already gone are skipped); how many moved. */
-  private async moveSeqs(seqs: readonly string[]): Promise<number> {
-    if (seqs.length === 0) return 0;
+  /**
+   * Move the records matching `where` (over $2 = `arg`) to the archive in one statement: a record
+   * leaves the log exactly when it enters the archive. Returns how many moved (those already gone are skipped).
+   */
+  private async move(where: string, arg: unknown): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>(
       `WITH moved AS (
-         DELETE FROM deia_logs WHERE log = $1 AND seq = ANY($2::bigint[]) RETURNING seq, at, line
+         DELETE FROM deia_logs WHERE log = $1 AND ${where} RETURNING seq, at, line
        ), ins AS (
          INSERT INTO deia_log_archive (log, seq, at, line, archived_at)
          SELECT $1, seq, at, line, $3 FROM moved ON CONFLICT (log, seq) DO NOTHING
        )
        SELECT count(*)::int AS n FROM moved`,
-      [this.name, seqs, this.db.clock()],
+      [this.name, arg, this.db.clock()],
     );
     return rows[0]?.n ?? 0;
   }
