@@ -30,15 +30,15 @@ interface Plan extends TaskRetentionResult {
  * cannot be dated is kept); then `eligible` says whether a record moves and `count` (pass 2)
  * counts. "Older than retention" is judged on the task's last record, so a task finished long
  * ago that something touched recently (a late `message` record) waits for the next runs.
- * `staying`: the tasks that stay whatever their age (see `staying`).
+ * `stays`: the ids of the tasks that stay whatever their age (`staying`).
  */
-export function retentionRule(staying: ReadonlySet<string>, cutoff: number) {
+export function retentionRule(stays: ReadonlySet<string>, cutoff: number) {
   const recentIds = new Set<string>();
-  const eligible = (r: TaskRecord) => hasId(r) && !staying.has(r.task_id) && !recentIds.has(r.task_id);
+  const eligible = (r: TaskRecord) => hasId(r) && !stays.has(r.task_id) && !recentIds.has(r.task_id);
   const out: TaskRetentionResult = { archived: 0, records: 0, kept: 0 };
   return {
     recent(r: TaskRecord): void {
-      if (!hasId(r) || staying.has(r.task_id)) return;
+      if (!hasId(r) || stays.has(r.task_id)) return;
       const ms = Date.parse(r.timestamp);
       if (!(ms < cutoff)) recentIds.add(r.task_id);
     },
