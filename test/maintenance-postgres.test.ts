@@ -330,6 +330,11 @@ describe('cleanup retention of finished tasks and health samples, folder and Pos
     expect({ ...healthAfter[0], report: { ...healthAfter[0].report, alerts: healthBefore[0].report.alerts } }).toEqual(healthBefore[0]);
     expect(healthAfter[0].report.bots.map((b: { bot_id: string; level: string }) => b.bot_id)).toContain('B1');
 
+    // History: the samples kept, the archived ones no longer shown, on both alike.
+    const history = hives.map((h) => jsonOn(h, ['health', 'history', 'cpu', '--bot', 'B1', '--since', '2030-01-01T00:00:00Z'], T));
+    expect(history[1]).toEqual(history[0]);
+    expect(history[0].samples.map((x: { value: number }) => x.value)).toEqual([30]);
+
     // A second run finds nothing to move.
     const again = hives.map((h) => jsonOn(h, ['cleanup'], T + 60_000));
     for (const a of again) expect(a).toMatchObject({ task_retention: { archived: 0, records: 0, kept: 2 }, metrics_retention: { dropped: 0 } });
