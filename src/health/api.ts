@@ -634,6 +634,25 @@ export { COMPONENTS, METRICS, METRIC_DEFS };
 export const METRICS_ARCHIVE = 'archive/metrics.jsonl';
 
 /**
+ * Whether a sample is past `health.metrics_retention_hours` (a timestamp that does not parse is
+ * kept): what cleanup moves to the archive, in a folder and on the storage interface alike.
+ */
+export function pastMetricsRetention(ctx: HiveContext): (r: MetricRecord) => boolean {
+  const cutoff = metricsRetentionCutoff(ctx);
+  return (r) => sampleTime(r) < cutoff;
+}
+
+/** Samples timed before this are past `health.metrics_retention_hours`. */
+export function metricsRetentionCutoff(ctx: HiveContext): number {
+  return ctx.clock() - ctx.config.health.metrics_retention_hours * 3_600_000;
+}
+
+/** When a sample was taken (ms; NaN when its timestamp does not parse), as retention judges it. */
+export function sampleTime(r: MetricRecord): number {
+  return Date.parse(r.timestamp);
+}
+
+/**
  * Retention for raw samples (run by `deia cleanup`): samples older than
  * `health.metrics_retention_hours` move to archive/metrics.jsonl, so metrics.jsonl (which
  * `health history` streams) stays the size of its window. The aggregates see a new inode
@@ -641,8 +660,7 @@ export const METRICS_ARCHIVE = 'archive/metrics.jsonl';
  */
 export async function pruneMetrics(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<{ dropped: number }> {
   const { store } = ctx;
-  const cutoff = ctx.clock() - ctx.config.health.metrics_retention_hours * 3_600_000;
-  const isOld = (r: MetricRecord) => Date.parse(r.timestamp) < cutoff;
+  const isOld = pastMetricsRetention(ctx);
   let old = 0;
   for await (const { record } of store.stream<MetricRecord>(METRICS_FILE)) {
     if (isOld(record)) {

@@ -5,7 +5,8 @@
  * (rules.ts evaluate, agg.ts folding, outcomes.ts judging task outcomes against the other bots,
  * api.ts buildInputs) and the same alert lines; records instead of files:
  *   log metrics           the samples, line for line as metrics.jsonl holds them, and one
- *                         `health_reset` record per `health reset` (what it forgot)
+ *                         `health_reset` record per `health reset` (what it forgot); cleanup
+ *                         moves samples past metrics_retention_hours to its archive
  *   log performance       task outcomes: routing's log (src/scheduling/records.ts), read only here;
  *                         the outcomes a `learning_reset` record (`stats reset`) forgot are left
  *                         out, as a folder's stats reset moves them out of performance.jsonl
@@ -36,6 +37,8 @@ import {
   forgetBot,
   hasDerived,
   historyQuestion,
+  metricsRetentionCutoff,
+  sampleTime,
   historyResult,
   parseSample,
   routingLevelsOf,
@@ -373,4 +376,65 @@ export async function resetHealthOn(b: StorageBackend, ctx: HiveContext, opts: {
     }
     return { bot, samples_removed: removed, components_reset: n };
   });
+}
+
+// ---------------------------------------------------------------- retention (cleanup)
+
+/**
+ * `cleanup`'s retention of raw samples on the interface: samples timed before
+ * health.metrics_retention_hours (api.ts metricsRetentionCutoff and sampleTime, as in a folder)
+ * move to the archive of `metrics` (Log.archiveOlderThan); `health reset` markers stay, since
+ * history and a refold need them to leave out the samples before them. `dropped` counts the
+ * samples still counted, as a folder's metrics.jsonl holds only those (a reset removes the
+ * others there); samples a later reset forgot move too, uncounted. A dry run counts and moves
+ * nothing. Otherwise, in one transaction holding the aggregates and the log (no health pass
+ * appends meanwhile): the aggregates caught up and stored with nothing pending and the log's end
+ * as their cursor, so the archiving never makes them refold (what they folded from the moved
+ * samples stays, as the levels and alerts do, untouched), then the samples moved.
+ */
+export async function metricsRetentionOn(b: StorageBackend, ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<{ dropped: number }> {
+  const cutoff = metricsRetentionCutoff(ctx);
+  const log = b.log<MetricLine>(METRICS_LOG, { timeOf: (r) => (isReset(r) ? undefined : sampleTime(r)) });
+  const look = await oldSamples(log, cutoff);
+  if (look.all === 0 || opts.dryRun) return { dropped: look.counted };
+  return b.transaction({ docs: [AGG_DOC], logs: [METRICS_LOG] }, async (tx) => {
+    const f = await fold(b, ctx, asAggDoc((await tx.get(AGG_DOC))?.value));
+    // Again under the lock: an overlapping cleanup may have moved them already.
+    const now = await oldSamples(log, cutoff);
+    if (now.all > 0) await log.archiveOlderThan(cutoff);
+    if (now.all > 0 || f.changed) putAgg(tx, { ...f, metrics: await log.end() }, []);
+    return { dropped: now.counted };
+  });
+}
+
+/** Samples timed before `cutoff`: all of them, and those no later `health_reset` record forgot. */
+async function oldSamples(log: { stream(): AsyncIterable<MetricLine> }, cutoff: number): Promise<{ all: number; counted: number }> {
+  // One pass: old samples by bot and by how many reset records came before them; then which
+  // resets came after (the last one for everyone, and the last one per bot).
+  const old = new Map<string, { bot: string | null; after: number; n: number }>();
+  let resets = 0;
+  let lastAll = -1;
+  const lastFor = new Map<string, number>();
+  for await (const r of log.stream()) {
+    if (isReset(r)) {
+      if (r.bot === null) lastAll = resets;
+      else lastFor.set(r.bot, resets);
+      resets++;
+    } else if (sampleTime(r) < cutoff) {
+      const bot = r.bot ?? null;
+      const key = JSON.stringify([bot, resets]);
+      const e = old.get(key) ?? { bot, after: resets, n: 0 };
+      e.n++;
+      old.set(key, e);
+    }
+  }
+  let all = 0;
+  let counted = 0;
+  for (const e of old.values()) {
+    all += e.n;
+    // Reset number `after` or a later one covers it: forgotten.
+    const forgotten = e.after <= lastAll || (e.bot !== null && e.after <= (lastFor.get(e.bot) ?? -1));
+    if (!forgotten) counted += e.n;
+  }
+  return { all, counted };
 }

@@ -119,9 +119,9 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
 
 /**
  * On PostgreSQL: delivery and expiry, task dispatch (taking back tasks of stale bots), then
- * retention of read mail, dead mail and keys. There are no locks, temp files or log files to
- * look after, so those counts stay 0; task retention (archiving finished tasks) and health
- * samples are not done there yet (task_retention and metrics_retention stay null).
+ * retention of read mail, dead mail and keys, of health samples (to the `metrics` log's archive)
+ * and of finished tasks (to the `tasks` log's archive), by the folder's rules. There are no
+ * locks, temp files or log files to look after, so those counts stay 0.
  */
 async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupResult, started: number): Promise<CleanupResult> {
   await onStore(ctx, async (b) => {
@@ -143,9 +143,24 @@ async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupRe
       res.compaction = r.compaction;
       res.key_retention = r.key_retention;
     });
+    await step(res, 'metrics retention', async () => {
+      const { metricsRetentionOn } = await import('../health/records.js');
+      res.metrics_retention = await metricsRetentionOn(b, ctx, { dryRun });
+    });
+    await step(res, 'task retention', async () => {
+      const { taskRetentionOn } = await import('../tasks/records.js');
+      res.task_retention = await taskRetentionOn(b, ctx, { dryRun });
+    });
     const d = res.delivery;
     const t = res.tasks;
-    res.changed = (d ? d.delivered + d.retried + d.failed + d.expired : 0) + (t ? t.dispatched + t.redispatched : 0) + (res.compaction?.dropped ?? 0) + (res.key_retention?.dropped ?? 0) > 0;
+    res.changed =
+      (d ? d.delivered + d.retried + d.failed + d.expired : 0) +
+        (t ? t.dispatched + t.redispatched : 0) +
+        (res.compaction?.dropped ?? 0) +
+        (res.key_retention?.dropped ?? 0) +
+        (res.metrics_retention?.dropped ?? 0) +
+        (res.task_retention?.archived ?? 0) >
+      0;
     res.duration_ms = Date.now() - started;
     // The same line a folder's cleanup writes to bot-messaging.jsonl, here in the bot-messaging log.
     if (!dryRun && res.changed) await b.log('bot-messaging').append([completedLine(ctx, res)]);

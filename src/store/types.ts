@@ -50,6 +50,17 @@ export interface Log<T extends object = Record<string, unknown>> {
    * per record: a record is in the log or in the archive, never in neither.
    */
   archiveOlderThan(before: number): Promise<{ archived: number }>;
+  /**
+   * Move the records `pick` chooses to the log's archive (retention by a rule of the caller's,
+   * e.g. every record of a finished task), atomically per record as `archiveOlderThan`: a record
+   * is in the log or in the archive, never in neither (on PostgreSQL one statement moves them, so
+   * never in both either; in a folder the archive is appended before the log is replaced, so a
+   * crash in between leaves copies in both, never a loss). `pick` sees every record of
+   * the log once, oldest first; records appended while it runs are not looked at, so a caller
+   * whose rule depends on the whole log holds the log in a `transaction` scope meanwhile (the
+   * appends of other transactions then wait). Returns how many records moved.
+   */
+  archiveWhere(pick: (record: T) => boolean): Promise<{ archived: number }>;
   /** The archived records, oldest first (what retention moved away). */
   streamArchive(): AsyncIterable<T>;
   /** The log as JSONL text: one line per record, each ending in "\n", byte-identical to what was appended. */

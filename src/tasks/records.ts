@@ -3,7 +3,8 @@
  * `list` and `show` do when the hive lives in PostgreSQL. The same pure rules as the folder
  * (model.ts: the fold, checkTransition, staleTasks; ops.ts: validation, bot choice, messages),
  * records instead of files:
- *   log tasks        the task records, line for line as tasks.jsonl holds them
+ *   log tasks        the task records, line for line as tasks.jsonl holds them (cleanup moves
+ *                    finished tasks past tasks.retention_hours to its archive, as to archive/tasks.jsonl)
  *   document tasks   the incremental fold (model.OpenFold: open tasks, activity, per-bot types),
  *                    and where in `tasks` it stands (as routing's index: the end of the log
  *                    before the last transaction's own appends, and how many it appended)
@@ -15,7 +16,7 @@
  * nothing to do here). Assignment goes through messaging on the store (sendOn, with the key
  * `task:<id>:<attempt>`, so a resend after a crash sends nothing twice), as in a folder split
  * from the task transaction: store the assignment, send, then record the message id.
- * Health does not run on PostgreSQL yet: dispatch takes tasks back by task activity only.
+ * Dispatch takes work back by task activity and from CRITICAL bots (health on the store), as in a folder.
  */
 import { iso } from '../common/clock.js';
 import { dict } from '../common/dict.js';
@@ -61,6 +62,7 @@ import {
   type ValidSubmit,
 } from './ops.js';
 import { copyTask } from './state.js';
+import { counts, retentionRule, staying, taskRetentionCutoff, type TaskRetentionResult } from './retention.js';
 import type { ScaleState } from './scale.js';
 import { act, adviser, type Cooldown, type ScaleResult } from './scaling.js';
 
@@ -439,4 +441,41 @@ function storeCooldown(b: StorageBackend): Cooldown {
       }),
     log: (entry) => b.log(SCALING).append([entry]),
   };
+}
+
+// ------------------------------------------------------------------ retention (cleanup)
+
+/**
+ * `cleanup`'s task retention on the interface: the folder's rule (retention.ts retentionRule:
+ * finished tasks whose every record is older than tasks.retention_hours, never an open task nor
+ * one whose outcome is owed) over the `tasks` log. A look without writing first (and all a dry
+ * run does); then, in one transaction holding the document and the log (so no task command
+ * appends meanwhile), the plan again, the records moved to the log's archive (one statement,
+ * each record in the log or the archive), and the document refolded from what was kept, as a
+ * folder's state is after retention (the activity of archived tasks is kept).
+ */
+export async function taskRetentionOn(b: StorageBackend, ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<TaskRetentionResult> {
+  const cutoff = taskRetentionCutoff(ctx);
+  const log = b.log<TaskRecord>(TASKS_LOG);
+  const planOn = async (fold: OpenFold) => {
+    const rule = retentionRule(staying(fold), cutoff);
+    for await (const r of log.stream()) rule.recent(r);
+    for await (const r of log.stream()) rule.count(r);
+    return { ...rule.result(), eligible: rule.eligible };
+  };
+  const look = await planOn((await readView(b)).fold);
+  if (look.records === 0 || opts.dryRun) return counts(look);
+  return b.transaction(SCOPE, async (tx) => {
+    const view = await catchUp(b, (await tx.get<StateDoc>(STATE_DOC))?.value);
+    // Again under the locks: an overlapping cleanup may have archived them already.
+    const p = await planOn(view.fold);
+    if (p.records === 0) {
+      if (view.changed) tx.put<StateDoc>(STATE_DOC, toDoc(view.fold, view.cursor, 0));
+      return counts(p);
+    }
+    await log.archiveWhere(p.eligible);
+    const kept = await log.readSince();
+    tx.put<StateDoc>(STATE_DOC, toDoc(foldOpen(emptyFold(view.fold.activity), kept.records), kept.cursor, 0));
+    return counts(p);
+  });
 }

@@ -24,39 +24,58 @@ interface Plan extends TaskRetentionResult {
 }
 
 /**
- * Which records move: pass 1 collects the ids of tasks with a record at or after the cutoff
- * (or with a timestamp that does not parse: what cannot be dated is kept); pass 2 counts.
- * "Older than retention" is judged on the task's last record, so a task finished long ago
- * that something touched recently (a late `message` record) waits for the next runs.
+ * The rule of which records move, in two passes over the tasks' records in order (pure: a folder
+ * streams tasks.jsonl twice, the store its `tasks` log). `recent` (pass 1) collects the ids of
+ * tasks with a record at or after the cutoff, or with a timestamp that does not parse (what
+ * cannot be dated is kept); then `eligible` says whether a record moves and `count` (pass 2)
+ * counts. "Older than retention" is judged on the task's last record, so a task finished long
+ * ago that something touched recently (a late `message` record) waits for the next runs.
+ * `stays`: the ids of the tasks that stay whatever their age (`staying`).
  */
+export function retentionRule(stays: ReadonlySet<string>, cutoff: number) {
+  const recentIds = new Set<string>();
+  const eligible = (r: TaskRecord) => hasId(r) && !stays.has(r.task_id) && !recentIds.has(r.task_id);
+  const out: TaskRetentionResult = { archived: 0, records: 0, kept: 0 };
+  return {
+    recent(r: TaskRecord): void {
+      if (!hasId(r) || stays.has(r.task_id)) return;
+      const ms = Date.parse(r.timestamp);
+      if (!(ms < cutoff)) recentIds.add(r.task_id);
+    },
+    eligible,
+    count(r: TaskRecord): void {
+      const moves = eligible(r);
+      if (moves) out.records++;
+      // One `submitted` record per task: counting them counts tasks without keeping their ids.
+      if (hasId(r) && r.event === 'submitted') {
+        if (moves) out.archived++;
+        else out.kept++;
+      }
+    },
+    result: (): TaskRetentionResult => ({ ...out }),
+  };
+}
+
+/** The folder's two passes over tasks.jsonl. */
 async function plan(ctx: HiveContext, open: ReadonlySet<string>, cutoff: number): Promise<Plan> {
   const { store } = ctx;
-  const recent = new Set<string>();
+  const rule = retentionRule(open, cutoff);
   const quiet = { onBad: () => undefined }; // damaged lines: reported by readers and doctor, moved aside by the rewrite
-  for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, quiet)) {
-    if (!hasId(r) || open.has(r.task_id)) continue;
-    const ms = Date.parse(r.timestamp);
-    if (!(ms < cutoff)) recent.add(r.task_id);
-  }
-  const eligible = (r: TaskRecord) => hasId(r) && !open.has(r.task_id) && !recent.has(r.task_id);
-  const out: Plan = { archived: 0, records: 0, kept: 0, eligible };
-  for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, quiet)) {
-    const moves = eligible(r);
-    if (moves) out.records++;
-    // One `submitted` record per task: counting them counts tasks without keeping their ids.
-    if (hasId(r) && r.event === 'submitted') {
-      if (moves) out.archived++;
-      else out.kept++;
-    }
-  }
-  return out;
+  for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, quiet)) rule.recent(r);
+  for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, quiet)) rule.count(r);
+  return { ...rule.result(), eligible: rule.eligible };
+}
+
+/** The cutoff of tasks.retention_hours: records before it are old. */
+export function taskRetentionCutoff(ctx: HiveContext): number {
+  return ctx.clock() - ctx.config.tasks.retention_hours * 3_600_000;
 }
 
 /**
  * Tasks that stay whatever their age: the open ones, and finished ones whose outcome is still
  * owed to performance.jsonl (archiving their done record would lose the repair).
  */
-function staying(fold: OpenFold): Set<string> {
+export function staying(fold: OpenFold): Set<string> {
   const out = new Set(fold.open.keys());
   for (const p of fold.unrecorded.values()) out.add(p.task_id);
   return out;
@@ -76,7 +95,7 @@ export async function archiveFinishedTasks(ctx: HiveContext, opts: { dryRun?: bo
   const { store } = ctx;
   const none: TaskRetentionResult = { archived: 0, records: 0, kept: 0 };
   if (!store.exists(TASKS_FILE)) return none;
-  const cutoff = ctx.clock() - ctx.config.tasks.retention_hours * 3_600_000;
+  const cutoff = taskRetentionCutoff(ctx);
   const look = await plan(ctx, staying(loadView(ctx).fold), cutoff);
   if (look.records === 0 || opts.dryRun) return counts(look);
 
@@ -144,6 +163,6 @@ async function unfinishedArchive(ctx: HiveContext, view: TaskView): Promise<Map<
   return out;
 }
 
-function counts(p: TaskRetentionResult): TaskRetentionResult {
+export function counts(p: TaskRetentionResult): TaskRetentionResult {
   return { archived: p.archived, records: p.records, kept: p.kept };
 }

@@ -124,14 +124,21 @@ class FileLog<T extends object> implements Log<T> {
 
   async archiveOlderThan(before: number): Promise<{ archived: number }> {
     const timeOf = this.opts.timeOf;
-    if (!timeOf || !this.store.exists(logFile(this.name))) return { archived: 0 };
+    if (!timeOf) return { archived: 0 };
+    return this.archiveWhere((rec) => {
+      const t = timeOf(rec);
+      return t !== undefined && t < before;
+    });
+  }
+
+  async archiveWhere(pick: (record: T) => boolean): Promise<{ archived: number }> {
     const rel = logFile(this.name);
     const arch = archiveFile(this.name);
+    if (!this.store.exists(rel)) return { archived: 0 };
+    // Under the log's lock (re-entrant: a transaction holding it may call this), the archive is
+    // appended first, then the log rewritten without the moved records (temp + rename).
     return this.locks.run([rel, arch], async () => {
-      const r = await this.store.rewriteMovingHeld<T>(rel, arch, (rec) => {
-        const t = timeOf(rec);
-        return t !== undefined && t < before ? { archive: rec } : 'keep';
-      });
+      const r = await this.store.rewriteMovingHeld<T>(rel, arch, (rec) => (pick(rec) ? { archive: rec } : 'keep'));
       return { archived: r.moved };
     });
   }

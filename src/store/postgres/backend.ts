@@ -437,19 +437,54 @@ class PgLog<T extends object> implements Log<T> {
   }
 
   async archiveOlderThan(before: number): Promise<{ archived: number }> {
-    if (!this.opts.timeOf) return { archived: 0 };
-    // One statement: a record leaves the log exactly when it enters the archive.
+    const timeOf = this.opts.timeOf;
+    if (!timeOf) return { archived: 0 };
+    const dated = await this.move('at < $2::bigint', Math.trunc(before));
+    // Records appended in a transaction carry no time (the transaction does not know the log's
+    // timeOf): judged here, from their text.
+    const undated = await this.pickSeqs((r) => {
+      const t = timeOf(r);
+      return t !== undefined && t < before;
+    }, 'AND at IS NULL');
+    return { archived: dated + (undated.length ? await this.move('seq = ANY($2::bigint[])', undated) : 0) };
+  }
+
+  async archiveWhere(pick: (record: T) => boolean): Promise<{ archived: number }> {
+    const seqs = await this.pickSeqs(pick);
+    return { archived: seqs.length ? await this.move('seq = ANY($2::bigint[])', seqs) : 0 };
+  }
+
+  /** The seqs of the records `pick` chooses, read in batches, oldest first (`where`: a further condition). */
+  private async pickSeqs(pick: (record: T) => boolean, where = ''): Promise<string[]> {
+    const out: string[] = [];
+    let last = '0';
+    for (;;) {
+      const { rows } = await this.db.query<{ seq: string; line: string }>(
+        `SELECT seq, line FROM deia_logs WHERE log = $1 AND seq > $2 ${where} ORDER BY seq LIMIT $3`,
+        [this.name, last, BATCH],
+      );
+      for (const r of rows) if (pick(JSON.parse(r.line) as T)) out.push(r.seq);
+      if (rows.length < BATCH) return out;
+      last = rows[rows.length - 1]!.seq;
+    }
+  }
+
+  /**
+   * Move the records matching `where` (over $2 = `arg`) to the archive in one statement: a record
+   * leaves the log exactly when it enters the archive. Returns how many moved (those already gone are skipped).
+   */
+  private async move(where: string, arg: unknown): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>(
       `WITH moved AS (
-         DELETE FROM deia_logs WHERE log = $1 AND at < $2 RETURNING seq, at, line
+         DELETE FROM deia_logs WHERE log = $1 AND ${where} RETURNING seq, at, line
        ), ins AS (
          INSERT INTO deia_log_archive (log, seq, at, line, archived_at)
          SELECT $1, seq, at, line, $3 FROM moved ON CONFLICT (log, seq) DO NOTHING
        )
        SELECT count(*)::int AS n FROM moved`,
-      [this.name, Math.trunc(before), this.db.clock()],
+      [this.name, arg, this.db.clock()],
     );
-    return { archived: rows[0]?.n ?? 0 };
+    return rows[0]?.n ?? 0;
   }
 }
 
