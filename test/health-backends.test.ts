@@ -11,11 +11,12 @@ import { deia, deiaAsync, snapshotTree, tempHive, type CliOptions } from './help
 import { freshDatabase } from './helpers/pg.js';
 import { logLines, withBackend } from './helpers/logs.js';
 import { serve } from './helpers/serve.js';
+import { freshInterfaceFolder } from './helpers/interface-folder.js';
 const NOW = '2026-01-01T12:00:00.000Z';
 const env = { DEIA_NOW: NOW };
 
 interface Fixture {
-  kind: 'file' | 'postgres';
+  kind: 'file' | 'postgres' | 'interface';
   where: string;
   args: string[];
   /** The folder holding config.json (the hive itself for the folder fixture). */
@@ -63,6 +64,22 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
           fs.rmSync(h.root, { recursive: true, force: true });
           await db.drop();
         },
+      };
+    },
+  },
+  {
+    kind: 'file:// (interface)',
+    make: async () => {
+      const f = freshInterfaceFolder();
+      const cfgPath = path.join(f.dir, 'config.json');
+      fs.writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgPath, 'utf8')), health: { measure_system: false } }, null, 2));
+      return {
+        kind: 'interface',
+        where: f.url,
+        dir: f.dir,
+        args: ['--store', f.url],
+        loseAgg: async () => fs.rmSync(path.join(f.dir, 'docs', 'health-agg.json')),
+        cleanup: f.drop,
       };
     },
   },
@@ -163,7 +180,7 @@ describe.each(fixtures)('health on the $kind backend', ({ make }) => {
       expect(rec.candidate_bots.find((c: { bot_id: string }) => c.bot_id === 'B2')).toMatchObject({ health: 'DEGRADED', excluded: false });
     }
     // Outcomes routing folded are stored with the aggregates once: a later recommend writes nothing more.
-    if (fx.kind === 'postgres') {
+    if (fx.kind !== 'file') {
       const version = () => withBackend(fx.where, async (b) => (await b.docs.get('health-agg'))?.version);
       const v = await version();
       expect(v).toBeGreaterThan(0);
@@ -258,7 +275,12 @@ describe('health --json, --nagios, export and alert lines are the same on both b
 
   it('gives the same documents, lines, exit codes and alert lines', async () => {
     for (const f of fixtures) made.push(await f.make());
-    const [file, pg] = [await session(made[0]!), await session(made[1]!)];
+    const [file, pg, iface] = [await session(made[0]!), await session(made[1]!), await session(made[2]!)];
+    // A file:// folder runs the store's code: the same answers as PostgreSQL, line for line (a send's id and time aside).
+    const but3 = (x: typeof pg) => x.docs.map((d, i) => (i === 3 ? { ...d, out: undefined } : d));
+    expect(but3(iface)).toEqual(but3(pg));
+    expect(iface.alerts).toEqual(pg.alerts);
+    expect(iface.exported).toEqual(pg.exported);
     expect(pg.docs.map((d) => d.code)).toEqual(file.docs.map((d) => d.code));
     expect(file.docs.map((d) => d.code)).toEqual([3, 3, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 2, 2, 0, 2]);
     // On a folder the reset moved the outcomes to an archive file; on PostgreSQL they stay in the log.
@@ -340,8 +362,10 @@ describe('deia health serve on both backends', () => {
     const made: Fixture[] = [];
     try {
       for (const f of fixtures) made.push(await f.make());
-      const [file, pg] = [await dashboardOf(made[0]!), await dashboardOf(made[1]!)];
-      for (const r of [file, pg]) {
+      const [file, pg, iface] = [await dashboardOf(made[0]!), await dashboardOf(made[1]!), await dashboardOf(made[2]!)];
+      expect(iface.dash).toEqual(file.dash);
+      expect(iface.reset).toEqual(file.reset);
+      for (const r of [file, pg, iface]) {
         expect(r.status).toBe(200);
         expect(r.critical).toBe(503);
         expect(r.dash.report.bots.map((b: { bot_id: string }) => b.bot_id)).toEqual(['B1', 'B2']);

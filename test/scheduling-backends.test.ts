@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, snapshotTree, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { freshInterfaceFolder } from './helpers/interface-folder.js';
 import { logLines } from './helpers/logs.js';
 
 type Lib = typeof import('../src/index.js');
@@ -15,7 +16,7 @@ const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Li
 const NOW = '2026-01-01T12:00:00.000Z';
 
 interface Fixture {
-  kind: 'file' | 'postgres';
+  kind: 'file' | 'postgres' | 'interface';
   where: string;
   args: string[];
   /** Everything stored, to prove a refused command stored nothing. */
@@ -70,6 +71,22 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
         ],
         loseState: async () => void (await pgRows(db.url, "DELETE FROM deia_docs WHERE key = 'scheduling' OR key LIKE 'scheduling.%'")),
         cleanup: db.drop,
+      };
+    },
+  },
+  {
+    kind: 'file:// (interface)',
+    make: async () => {
+      const f = freshInterfaceFolder();
+      return {
+        kind: 'interface',
+        where: f.url,
+        args: ['--store', f.url],
+        snapshot: async () => snapshotTree(f.dir),
+        loseState: async () => {
+          for (const d of fs.readdirSync(path.join(f.dir, 'docs'))) if (/^scheduling(\.|$)/.test(d)) fs.rmSync(path.join(f.dir, 'docs', d));
+        },
+        cleanup: f.drop,
       };
     },
   },

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { freshInterfaceFolder } from './helpers/interface-folder.js';
 import { configure } from './helpers/tasks.js';
 
 type Lib = typeof import('../src/index.js');
@@ -16,7 +17,7 @@ const NOW = Date.parse('2026-01-01T12:00:00.000Z');
 const at = (min: number) => ({ DEIA_NOW: String(NOW + min * 60_000) });
 
 interface Fixture {
-  kind: 'file' | 'postgres';
+  kind: 'file' | 'postgres' | 'interface';
   where: string;
   args: string[];
   cleanup: () => Promise<void>;
@@ -41,6 +42,14 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
       const r = deia(['init', '--store', db.url]);
       if (r.code !== 0) throw new Error(r.stderr);
       return { kind: 'postgres', where: db.url, args: ['--store', db.url], cleanup: db.drop };
+    },
+  },
+  {
+    kind: 'file:// (interface)',
+    make: async () => {
+      const f = freshInterfaceFolder();
+      configure(f.dir, { health: { measure_system: false } });
+      return { kind: 'interface', where: f.url, args: ['--store', f.url], cleanup: f.drop };
     },
   },
 ];
@@ -235,9 +244,10 @@ describe('task --json is the same on both backends', () => {
 
   it('submit, start, done, fail, list, show and dispatch give the same documents, exit codes and errors', async () => {
     for (const f of fixtures) made.push(await f.make());
-    const [file, pg] = [session(made[0]!), session(made[1]!)];
+    const [file, pg, iface] = [session(made[0]!), session(made[1]!), session(made[2]!)];
     expect(file.map((s) => s.code)).toEqual([0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 2, 0, 0, 0]);
     expect(pg).toEqual(file);
+    expect(iface).toEqual(file);
     const q = (file[17]!.doc as { action: string; queue_depth: Record<string, number> });
     expect(q.action).toBe('steady');
     expect(q.queue_depth.total).toBe(q.queue_depth.queued! + q.queue_depth.assigned_not_started! + q.queue_depth.urgent_unread!);
@@ -254,10 +264,12 @@ describe('task --json is the same on both backends', () => {
       });
       return (JSON.parse(text) as Array<Record<string, unknown>>).map(({ perf_from: _p, ...r }) => r);
     };
-    expect(await records(made[1]!, 'tasks')).toEqual(await records(made[0]!, 'tasks'));
-    expect(await records(made[1]!, 'performance')).toEqual(await records(made[0]!, 'performance'));
+    for (const other of made.slice(1)) {
+      expect(await records(other, 'tasks')).toEqual(await records(made[0]!, 'tasks'));
+      expect(await records(other, 'performance')).toEqual(await records(made[0]!, 'performance'));
+    }
     const events = async (fx: Fixture) => (await logLines(fx.where, 'adaptive-scheduling')).map((e) => e.event);
-    expect(await events(made[1]!)).toEqual(await events(made[0]!));
+    for (const other of made.slice(1)) expect(await events(other)).toEqual(await events(made[0]!));
   }, 120_000);
 });
 
