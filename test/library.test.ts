@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { deia, tempHive } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { freshInterfaceFolder } from './helpers/interface-folder.js';
 
 const drops: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -20,10 +21,15 @@ const places = {
     expect(deia(['init', '--store', db.url]).code).toBe(0);
     return { where: { store: db.url, cwd: root }, cli: ['--store', db.url] };
   },
+  interface: async () => {
+    const f = freshInterfaceFolder();
+    drops.push(f.drop);
+    return { where: { store: f.url, cwd: f.root }, cli: ['--store', f.url] };
+  },
 };
 
 // The front door of DESIGN.md, through the built library (dist/lib/index.mjs), as a Node program uses it.
-describe.each(['file', 'postgres'] as const)('library API (openHive) on the %s backend', (kind) => {
+describe.each(['file', 'postgres', 'interface'] as const)('library API (openHive) on the %s backend', (kind) => {
   it('does what the commands do and returns their --json shapes', async () => {
     const { openHive } = await import(process.env.DEIA_TEST_LIB!);
     const { where, cli } = await places[kind]();

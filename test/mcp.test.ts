@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, mainPath, tempHive, type CliResult } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { freshInterfaceFolder } from './helpers/interface-folder.js';
 
 // The SDK's own client talks to real `deia mcp` child processes over stdio.
 const open: Client[] = [];
@@ -29,6 +30,12 @@ const places = {
     const store = ['--store', db.url];
     expect(deia(['init', ...store], { cwd: root }).code).toBe(0);
     return { args: store, cwd: root, cli: (a, input) => deia([...store, ...a], { cwd: root, input }), cliAsync: (a) => deiaAsync([...store, ...a], { cwd: root }) };
+  },
+  interface: async (): Promise<Place> => {
+    const f = freshInterfaceFolder();
+    drops.push(f.drop);
+    const store = ['--store', f.url];
+    return { args: store, cwd: f.root, cli: (a, input) => deia([...store, ...a], { cwd: f.root, input }), cliAsync: (a) => deiaAsync([...store, ...a], { cwd: f.root }) };
   },
 };
 
@@ -58,7 +65,7 @@ afterEach(async () => {
   for (const d of drops.splice(0)) await d();
 });
 
-describe.each(['file', 'postgres'] as const)('deia mcp on the %s backend', (kind) => {
+describe.each(['file', 'postgres', 'interface'] as const)('deia mcp on the %s backend', (kind) => {
   const make = places[kind];
   it('lists at most 8 tools in under 6 KB of JSON', async () => {
     const h = await make();

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, readJsonl, tempHive } from './helpers/cli.js';
 import { logLines } from './helpers/logs.js';
 import { freshDatabase } from './helpers/pg.js';
+import { pathToFileURL } from 'node:url';
 import { configure, json, startBot, stopBots } from './helpers/tasks.js';
 
 const TYPES = ['code', 'testing', 'documentation', 'analysis'];
@@ -28,12 +29,13 @@ async function makeHive(kind: string): Promise<Hive> {
   const { dir } = tempHive();
   configure(dir, {});
   const db = kind === 'postgres' ? await freshDatabase() : undefined;
-  const store = db ? ['--store', db.url] : [];
+  const url = db?.url ?? (kind === 'interface' ? pathToFileURL(dir).href : undefined);
+  const store = url ? ['--store', url] : [];
   if (db) expect(deia(['init', ...store], { dir }).code).toBe(0);
   const cli = (args: string[], input?: string) => deia([...store, ...args], { dir, input });
   return {
     dir,
-    where: db?.url ?? dir,
+    where: url ?? dir,
     store,
     cli,
     json: (args) => {
@@ -45,7 +47,7 @@ async function makeHive(kind: string): Promise<Hive> {
   };
 }
 
-describe.each(['file', 'postgres'])('integration scenarios on the %s backend', (kind) => {
+describe.each(['file', 'postgres', 'interface'])('integration scenarios on the %s backend', (kind) => {
   let h: Hive;
   beforeEach(async () => {
     h = await makeHive(kind);
