@@ -60,7 +60,7 @@ describe('deia migrate --to postgres://…', () => {
     const m = ok(deia(['--dir', dir, 'migrate', '--to', db.url, '--json']), 'migrate');
     expect(m.stdout + m.stderr).not.toContain(secret);
     const res = JSON.parse(m.stdout);
-    expect(res).toMatchObject({ from: dir, to: expect.stringMatching(/:\*\*\*@/), direction: 'folder-to-postgres', messaging: { bots: 3, inbox_messages: 7, pending: 1, failed_or_expired: 1 }, not_copied: ['tasks', 'health'] });
+    expect(res).toMatchObject({ from: dir, to: expect.stringMatching(/:\*\*\*@/), direction: 'folder-to-postgres', messaging: { bots: 3, inbox_messages: 7, pending: 1, failed_or_expired: 1 }, not_copied: [] });
     expect(snapshotTree(dir)).toEqual(before); // the folder is left as it was
 
     // Pinned to one instant, so ages and lease states are computed alike on both.
@@ -183,7 +183,7 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
       direction: 'folder-to-postgres',
       messaging: { bots: 4, inbox_messages: 6, pending: 2, failed_or_expired: 0, keys: 2 },
       routing: { outcomes: 9, task_types: 2 },
-      not_copied: ['tasks', 'health'],
+      not_copied: [],
     });
     const home = deia(['migrate', '--from', db.url, '--to', back]);
     ok(home, 'migrate back to a folder');
@@ -370,5 +370,145 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     refused(deia(['migrate', '--from', db.url, '--to', db.url]), 2, /^deia: migrate copies between a folder and a PostgreSQL store/);
     refused(deia(['--store', db.url, 'migrate', '--from', db.url, '--to', fresh]), 2, /^deia: give --from or --store, not both/);
     expect(fs.existsSync(fresh)).toBe(false);
+  }, 240_000);
+});
+
+/**
+ * A folder hive where bots worked on tasks and reported health, every command at one instant
+ * (so presence, samples and outcomes agree on when each bot was last seen): tasks done, failed,
+ * failed and retried on another bot, assigned, in progress; samples with one bot driven
+ * CRITICAL and another DEGRADED and back, a `health reset` of one bot after its failures, and
+ * the alerts all of that wrote. Settings: the machine is not measured (its cpu would differ).
+ */
+function hiveWithTasksAndHealth(now: string): { root: string; dir: string; ids: Record<string, string> } {
+  const { root, dir } = tempHive('deia-roundtrip-tasks-');
+  cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+  const run = (args: string[]) => ok(deia(['--dir', dir, ...args], { env: { DEIA_NOW: now } }), args.join(' '));
+  run(['init']);
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  cfg.health.measure_system = false;
+  cfg.messaging.backoff_base_ms = cfg.messaging.backoff_cap_ms = 3_600_000;
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+  for (const b of ['LEAD', 'B1', 'B2', 'B3']) run(['register', b]);
+  const submit = (desc: string, type: string, to: string) => JSON.parse(run(['task', 'submit', desc, '--type', type, '--to', to, '--as', 'LEAD', '--json']).stdout).task_id as string;
+  const ids: Record<string, string> = {};
+  ids.done = submit('write the release notes', 'documentation', 'B1');
+  run(['task', 'start', ids.done, '--as', 'B1']);
+  run(['task', 'done', ids.done, '--as', 'B1', '--tokens', '1200']);
+  ids.retried = submit('fix the flaky login test', 'code', 'B2');
+  run(['task', 'start', ids.retried, '--as', 'B2']);
+  run(['task', 'fail', ids.retried, '--as', 'B2', '--reason', 'cannot reproduce', '--retry']); // re-assigned to another bot
+  ids.failed = submit('port the parser', 'code', 'B2');
+  run(['task', 'fail', ids.failed, '--as', 'B2', '--reason', 'out of scope']);
+  ids.assigned = submit('review the schema', 'review', 'B3');
+  ids.started = submit('profile the build', 'code', 'B1');
+  run(['task', 'start', ids.started, '--as', 'B1']);
+  run(['task', 'dispatch']);
+
+  run(['health', 'record', 'cpu', '30']); // the system component, from a sample
+  run(['health', 'record', 'cpu', '40', '--bot', 'B1']);
+  run(['health', 'record', 'cpu', '95', '--bot', 'B3']); // CRITICAL
+  run(['health', 'record', 'cpu', '97', '--bot', 'B3']);
+  run(['health', 'reset', '--bot', 'B2']); // its failures are not counted again
+  run(['health', 'record', 'memory', '85', '--bot', 'B2']); // DEGRADED
+  run(['health', 'record', 'memory', '20', '--bot', 'B2']); // and back
+  run(['health', 'record', 'queue_depth', '3', '--bot', 'B1']);
+  expect(deia(['--dir', dir, 'health'], { env: { DEIA_NOW: now } }).code).toBe(2); // CRITICAL: exit 2
+  return { root, dir, ids };
+}
+
+describe('deia migrate, both ways, with tasks and health', () => {
+  it('a round trip answers task list, task show, health, health history and the alert export as the original; no check after a move writes an alert', async () => {
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    const env = { DEIA_NOW: now };
+    const { root, dir, ids } = hiveWithTasksAndHealth(now);
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    const back = path.join(root, 'restored', '.deia');
+    const before = snapshotTree(dir);
+    // Settings (no machine measured) come from the original's config.json: on the store through
+    // the folder in use (the current folder's .deia), in the copy as copied over.
+    const where: Record<string, [string[], string | undefined]> = { folder: [['--dir', dir], undefined], postgres: [['--store', db.url], root], copy: [['--dir', back], undefined] };
+    const on = (hive: string, args: string[]) => {
+      const r = deia([...where[hive]![0], ...args], { env, cwd: where[hive]![1] });
+      // `deia health` exits 2 while a bot is CRITICAL, as it should.
+      expect(r.code, `${hive}: ${args.join(' ')}: ${r.stderr}`).toBe(args[0] === 'health' && args[1] !== 'history' && args[1] !== 'export' ? 2 : 0);
+      return r.stdout;
+    };
+    const alertLines = (hive: string) => {
+      const out = path.join(root, `alerts-${hive}-${fs.readdirSync(root).length}`);
+      on(hive, ['export', '--out', out]);
+      return fs.readFileSync(path.join(out, 'health-alerts.jsonl'), 'utf8');
+    };
+    const original = alertLines('folder');
+    expect(original).toContain('"critical_alert"');
+    expect(original).toContain('"recovery_detected"');
+
+    const there = JSON.parse(ok(deia(['--dir', dir, 'migrate', '--to', db.url, '--json'], { env }), 'migrate to postgres').stdout);
+    expect(there).toMatchObject({
+      direction: 'folder-to-postgres',
+      tasks: { tasks: 5, open: 3, archived_not_copied: 0 },
+      health: { samples: 7, alert_lines: original.trimEnd().split('\n').length, archived_not_copied: 0 },
+      not_copied: [],
+    });
+    expect(snapshotTree(dir)).toEqual(before);
+    // The first check on the store: B3 is still CRITICAL, no alert is written for it (or anything).
+    const firstThere = JSON.parse(on('postgres', ['health', '--json']));
+    expect(firstThere.alerts).toEqual([]);
+    expect(firstThere.bots.find((b: { bot_id: string }) => b.bot_id === 'B3')).toMatchObject({ level: 'CRITICAL' });
+    expect(alertLines('postgres')).toBe(original);
+
+    const home = JSON.parse(ok(deia(['migrate', '--from', db.url, '--to', back, '--json'], { env, cwd: root }), 'migrate back').stdout);
+    expect(home).toMatchObject({ direction: 'postgres-to-folder', tasks: there.tasks, health: there.health, not_copied: [] });
+    fs.copyFileSync(path.join(dir, 'config.json'), path.join(back, 'config.json'));
+    const firstBack = JSON.parse(on('copy', ['health', '--json']));
+    expect(firstBack.alerts).toEqual([]);
+    expect(alertLines('copy')).toBe(original);
+
+    const hives = ['folder', 'postgres', 'copy'];
+    const same = (args: string[]) => {
+      const [f, p, c] = hives.map((h) => JSON.parse(on(h, args)));
+      expect(p, `postgres: ${args.join(' ')}`).toEqual(f);
+      expect(c, `copy: ${args.join(' ')}`).toEqual(f);
+      return f;
+    };
+    const list = same(['task', 'list', '--json']);
+    expect(list.map((t: { task_id: string; status: string }) => [t.task_id, t.status])).toEqual([
+      [ids.done, 'done'],
+      [ids.retried, 'assigned'],
+      [ids.failed, 'failed'],
+      [ids.assigned, 'assigned'],
+      [ids.started, 'in_progress'],
+    ]);
+    for (const status of ['assigned', 'in_progress', 'done', 'failed', 'queued']) same(['task', 'list', '--status', status, '--json']);
+    for (const id of Object.values(ids)) same(['task', 'show', id, '--json']);
+    const report = same(['health', '--json']);
+    expect(report.alerts).toEqual([]);
+    expect(report.bots.map((b: { bot_id: string; level: string }) => [b.bot_id, b.level])).toEqual([
+      ['B1', 'HEALTHY'],
+      ['B2', 'HEALTHY'],
+      ['B3', 'CRITICAL'],
+    ]); // B2's failures before its reset are not counted again, on any of the three
+    for (const [metric, bot] of [['cpu', 'B3'], ['memory', 'B2'], ['cpu', undefined], ['error_rate', undefined], ['queue_depth', 'B1']] as const) {
+      const h = same(['health', 'history', metric, '--since', '1d', '--json', ...(bot ? ['--bot', bot] : [])]);
+      expect(h.samples.length, `${metric} ${bot ?? ''}`).toBeGreaterThan(0);
+    }
+    same(['health', 'export', '--json']);
+    for (const h of hives) expect(alertLines(h), h).toBe(original);
+
+    // The tasks go on from there, the assignment messages being the same: the assigned bot holds
+    // its assignment in its inbox (by message id), starts and finishes the task; a dispatch
+    // assigns nothing again and resends nothing.
+    const assigned = same(['task', 'show', ids.assigned, '--json']);
+    for (const h of hives) {
+      const inbox = JSON.parse(on(h, ['inbox', 'B3', '--all', '--json', '--as', 'B3']));
+      expect(inbox.find((m: { message_id: string }) => m.message_id === assigned.message_id), h).toMatchObject({ metadata: { task_id: ids.assigned } });
+      expect(JSON.parse(on(h, ['task', 'dispatch', '--json'])), h).toMatchObject({ dispatched: 0, redispatched: 0, resent: 0, assignments: [] });
+      on(h, ['task', 'start', ids.assigned, '--as', 'B3']);
+      on(h, ['task', 'done', ids.assigned, '--as', 'B3']);
+    }
+    expect(same(['task', 'show', ids.assigned, '--json'])).toMatchObject({ status: 'done', bot_id: 'B3', attempts: 1 });
+    same(['task', 'list', '--json']);
+    same(['stats', '--json']);
   }, 240_000);
 });

@@ -4,8 +4,10 @@
  *   store → folder   `deia migrate --from postgres://… --to FOLDER` into a folder that is missing or empty
  * Each domain is one entry of DOMAINS: how to tell a store holds some of it, how to read it
  * from either side, how to write it into either side, in that side's own format by that side's
- * own code. Messaging and routing are copied; tasks and health are not yet (they do not run on
- * PostgreSQL yet): they join DOMAINS once they do.
+ * own code: messaging, routing, tasks and health. Records a folder's retention archived
+ * (archive/tasks.jsonl, archive/metrics.jsonl) are not copied into a store, whose logs cannot
+ * receive archived records: the result names them in `not_copied`; a store's archived records
+ * become the folder's archive files.
  *
  * The source is read whole first (a folder at one instant per domain, its locks held, no
  * network call meanwhile; a store record by record) and left unchanged. A store is written
@@ -21,6 +23,13 @@ import { restoreMessaging, withMessagingSnapshot } from '../messaging/ops.js';
 import { copyMessagingOn, messagingFromStore, messagingIsEmptyOn, type MessagingCopy } from '../messaging/records.js';
 import { restoreRouting, withRoutingSnapshot, type AuditEvent, type RoutingCopy } from '../scheduling/api.js';
 import { copyRoutingOn, routingFromStore, routingIsEmptyOn } from '../scheduling/records.js';
+import { AGG_FILE, ALERTS_FILE, LEVELS_FILE, METRICS_ARCHIVE, METRICS_FILE, PERF_FILE, foldNew, loadAgg, loadLevels } from '../health/api.js';
+import type { MetricRecord } from '../health/agg.js';
+import type { AlertEvent } from '../health/rules.js';
+import { copyHealthOn, healthFromStore, healthIsEmptyOn, type HealthCopy } from '../health/records.js';
+import { TASKS_FILE, type TaskRecord } from '../tasks/model.js';
+import { copyTasksOn, tasksFromStore, tasksIsEmptyOn, type TasksCopy } from '../tasks/records.js';
+import { TASKS_ARCHIVE, TASKS_STATE, catchUp, readState, saveHeld } from '../tasks/state.js';
 import { isPostgresUrl, openBackend, redactUrl } from '../store/open.js';
 import { StoreError, type StorageBackend } from '../store/types.js';
 import { folderLogRecords } from './export.js';
@@ -32,11 +41,13 @@ interface Domain<C> {
   /** Whether a store holds none of it (migrate writes only into an empty store). */
   isEmptyOn(b: StorageBackend): Promise<boolean>;
   fromFolder(ctx: HiveContext): Promise<C>;
-  fromStore(b: StorageBackend): Promise<C>;
+  fromStore(b: StorageBackend, ctx: HiveContext): Promise<C>;
   toStore(b: StorageBackend, copy: C): Promise<void>;
   toFolder(ctx: HiveContext, copy: C): Promise<void>;
-  /** What the copy holds, for the report. */
-  counts(copy: C): Record<string, number>;
+  /** What the copy holds, for the report; `intoStore`: what a store cannot receive counts as not copied. */
+  counts(copy: C, intoStore: boolean): Record<string, number>;
+  /** What of the copy a store cannot receive (named in `not_copied`), when copying into one. */
+  notCopied?(copy: C): string[];
 }
 
 /** A folder's audit log whole: what retention archived, the generations cleanup rotated, the live log. */
@@ -75,10 +86,113 @@ const routing: Domain<RoutingCopy> = {
   counts: (c) => ({ outcomes: c.outcomes.length + c.unfolded.length, task_types: c.types ? Object.keys(c.types).length : 0, audit_lines: c.audit.length }),
 };
 
-// Tasks and health: a Domain each, here, once they run on PostgreSQL.
-const DOMAINS = [messaging, routing] as const;
-/** Areas of a hive migrate does not copy yet. */
-export const NOT_COPIED = ['tasks', 'health'] as const;
+/** A copy read from a folder, and what its archive held (a store cannot receive archived records). */
+type WithArchive<C> = C & { archivedInFolder?: number };
+
+const tasks: Domain<WithArchive<TasksCopy>> = {
+  name: 'tasks',
+  isEmptyOn: tasksIsEmptyOn,
+  // tasks.jsonl, the fold over it and the archive at one instant, under the locks every task writer holds.
+  fromFolder: (ctx) =>
+    ctx.store.withLock([TASKS_FILE, TASKS_STATE, TASKS_ARCHIVE], async () => {
+      const view = catchUp(ctx, readState(ctx));
+      if (view.fold.unrecorded.size > 0) {
+        throw new DeiaError(
+          `${ctx.dir} owes the outcome of ${view.fold.unrecorded.size} finished task(s) (a task done or task fail that stopped part way)`,
+          'run deia task dispatch on the folder first (it records them), then migrate again',
+          1,
+          'EOWED',
+        );
+      }
+      let archived = 0;
+      for await (const _ of ctx.store.stream<TaskRecord>(TASKS_ARCHIVE)) archived++;
+      return { records: ctx.store.read<TaskRecord>(TASKS_FILE).records, archived: [], fold: view.fold, archivedInFolder: archived };
+    }),
+  fromStore: tasksFromStore,
+  toStore: copyTasksOn,
+  toFolder: restoreTasks,
+  counts: (c, intoStore) => ({
+    tasks: c.records.filter((r) => r?.event === 'submitted').length,
+    open: c.fold.open.size,
+    records: c.records.length,
+    archived_records: intoStore ? 0 : c.archived.length,
+    archived_not_copied: intoStore ? (c.archivedInFolder ?? 0) : 0,
+  }),
+  notCopied: (c) => (c.archivedInFolder ? [TASKS_ARCHIVE] : []),
+};
+
+/**
+ * Write another store's tasks into this folder in its own files: tasks.jsonl, the archive, and
+ * the state (the store's fold taken as it is) naming the end of both. The caller made the folder.
+ */
+async function restoreTasks(ctx: HiveContext, copy: TasksCopy): Promise<void> {
+  if (copy.records.length === 0 && copy.archived.length === 0 && copy.fold.activity.size === 0) return;
+  const { store } = ctx;
+  await store.withLock([TASKS_FILE, TASKS_STATE, TASKS_ARCHIVE], async () => {
+    inBatches(ctx, TASKS_ARCHIVE, copy.archived);
+    inBatches(ctx, TASKS_FILE, copy.records);
+    store.appendHeld(TASKS_FILE, []); // exists before its position is taken: the state names its inode
+    await saveHeld(ctx, { fold: copy.fold, cursor: store.cursorAtEnd(TASKS_FILE), archive: store.cursorAtEnd(TASKS_ARCHIVE), dirty: true });
+  });
+}
+
+const health: Domain<WithArchive<HealthCopy>> = {
+  name: 'health',
+  isEmptyOn: healthIsEmptyOn,
+  // The samples, the aggregates caught up with them, the levels and the alert log under the locks of a health check.
+  fromFolder: (ctx) =>
+    ctx.store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE, METRICS_ARCHIVE], async () => {
+      const agg = loadAgg(ctx);
+      foldNew(ctx, agg);
+      let archived = 0;
+      for await (const _ of ctx.store.stream<MetricRecord>(METRICS_ARCHIVE)) archived++;
+      return {
+        samples: ctx.store.read<MetricRecord>(METRICS_FILE).records,
+        archived: [],
+        alerts: await folderAudit<AlertEvent>(ctx, 'health-alerts'),
+        agg,
+        levels: loadLevels(ctx),
+        archivedInFolder: archived,
+      };
+    }),
+  fromStore: healthFromStore,
+  toStore: copyHealthOn,
+  toFolder: restoreHealth,
+  counts: (c, intoStore) => ({
+    samples: c.samples.length,
+    components: Object.keys(c.levels.components).length,
+    alert_lines: c.alerts.length,
+    archived_samples: intoStore ? 0 : c.archived.length,
+    archived_not_copied: intoStore ? (c.archivedInFolder ?? 0) : 0,
+  }),
+  notCopied: (c) => (c.archivedInFolder ? [METRICS_ARCHIVE] : []),
+};
+
+/**
+ * Write another store's health into this folder in its own files, after routing's outcomes:
+ * metrics.jsonl and its archive, the alert log, the levels, and the aggregates (taken as they
+ * are) naming the end of metrics.jsonl and performance.jsonl. The caller made the folder.
+ */
+async function restoreHealth(ctx: HiveContext, copy: HealthCopy): Promise<void> {
+  const { store } = ctx;
+  await store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE, METRICS_ARCHIVE], async () => {
+    inBatches(ctx, METRICS_ARCHIVE, copy.archived);
+    inBatches(ctx, METRICS_FILE, copy.samples);
+    inBatches(ctx, ALERTS_FILE, copy.alerts);
+    store.appendHeld(METRICS_FILE, []);
+    const m = store.cursorAtEnd(METRICS_FILE);
+    const p = store.cursorAtEnd(PERF_FILE);
+    const agg = { ...copy.agg, metrics_off: m.offset, metrics_ino: m.ino, perf_off: p.offset, perf_ino: p.ino };
+    await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + '\n');
+    await store.writeJsonHeld(LEVELS_FILE, copy.levels);
+  });
+}
+
+function inBatches(ctx: HiveContext, rel: string, records: readonly unknown[]): void {
+  for (let i = 0; i < records.length; i += 1000) ctx.store.appendHeld(rel, records.slice(i, i + 1000));
+}
+
+const DOMAINS = [messaging, routing, tasks, health] as const;
 
 export interface MigrateResult {
   /** Where the hive was read (a connection string's password replaced by `***`). */
@@ -90,6 +204,9 @@ export interface MigrateResult {
   schema_version?: number;
   messaging: Record<string, number>;
   routing: Record<string, number>;
+  tasks: Record<string, number>;
+  health: Record<string, number>;
+  /** What the copy leaves out: a folder's archived task records and samples, when copied into a store. */
   not_copied: string[];
 }
 
@@ -120,16 +237,31 @@ async function folderToStore(ctx: HiveContext, url: string): Promise<MigrateResu
     for (const d of DOMAINS) {
       if (!(await d.isEmptyOn(b))) throw new StoreError(`${b.location} already holds a hive`, 'migrate copies into an empty store only: use a new database, or the one you meant', 'ENOTEMPTY');
     }
+    // Every area is read (and may refuse) before the first record is written.
     const m = await messaging.fromFolder(ctx);
     const r = await routing.fromFolder(ctx);
+    const t = await tasks.fromFolder(ctx);
+    const h = await health.fromFolder(ctx);
     try {
       await messaging.toStore(b, m);
       await routing.toStore(b, r);
+      await tasks.toStore(b, t);
+      await health.toStore(b, h); // after routing: its aggregates name the end of the outcomes
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new StoreError(`copying into ${b.location} failed part way: ${why}`, 'the store now holds part of the hive: drop its deia_ tables (or use a new database) and run migrate again');
     }
-    return { from: ctx.dir, to: b.location, direction: 'folder-to-postgres', schema_version: b.migration?.to ?? 0, messaging: messaging.counts(m), routing: routing.counts(r), not_copied: [...NOT_COPIED] };
+    return {
+      from: ctx.dir,
+      to: b.location,
+      direction: 'folder-to-postgres',
+      schema_version: b.migration?.to ?? 0,
+      messaging: messaging.counts(m, true),
+      routing: routing.counts(r, true),
+      tasks: tasks.counts(t, true),
+      health: health.counts(h, true),
+      not_copied: [...tasks.notCopied!(t), ...health.notCopied!(h)],
+    };
   } finally {
     await b.close();
   }
@@ -147,7 +279,7 @@ function refuseTarget(target: string): void {
     throw e;
   }
   if (entries.length === 0) return;
-  const hive = ['config.json', 'bots.jsonl', 'mailboxes', 'outbox.jsonl', 'performance.jsonl', 'state', '.deia'].some((f) => entries.includes(f));
+  const hive = ['config.json', 'bots.jsonl', 'mailboxes', 'outbox.jsonl', 'performance.jsonl', 'tasks.jsonl', 'metrics.jsonl', 'state', '.deia'].some((f) => entries.includes(f));
   throw new DeiaError(
     hive ? `${target} already holds a hive` : `${target} is not empty`,
     'migrate writes into a folder that does not exist yet, or an empty one: choose another --to',
@@ -162,9 +294,13 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
   const b = await openBackend(url, { clock: ctx.clock });
   let m: MessagingCopy;
   let r: RoutingCopy;
+  let t: TasksCopy;
+  let h: HealthCopy;
   try {
-    m = await messaging.fromStore(b);
-    r = await routing.fromStore(b);
+    m = await messaging.fromStore(b, ctx);
+    r = await routing.fromStore(b, ctx);
+    t = await tasks.fromStore(b, ctx);
+    h = await health.fromStore(b, ctx);
   } finally {
     await b.close();
   }
@@ -177,12 +313,22 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
     await initHive(folder);
     await messaging.toFolder(folder, m);
     await routing.toFolder(folder, r);
+    await tasks.toFolder(folder, t);
+    await health.toFolder(folder, h); // after routing: its aggregates name the end of performance.jsonl
     refuseTarget(target); // made meanwhile by someone else?
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { from: redactUrl(url), to: target, direction: 'postgres-to-folder', messaging: messaging.counts(m), routing: routing.counts(r), not_copied: [...NOT_COPIED] };
+  return {
+    from: redactUrl(url),
+    to: target,
+    direction: 'postgres-to-folder',
+    messaging: messaging.counts(m, false),
+    routing: routing.counts(r, false),
+    tasks: tasks.counts(t, false),
+    health: health.counts(h, false),
+    not_copied: [],
+  };
 }
-
