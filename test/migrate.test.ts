@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deia, snapshotTree, tempHive, type CliResult } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { withBackend } from './helpers/logs.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -236,12 +237,10 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     }
     const stats = same(['stats', '--json']);
     expect(stats.length).toBeGreaterThanOrEqual(4);
-    // Health does not run on PostgreSQL yet (every bot is UNKNOWN there): all else is the same.
-    const noHealth = (r: { candidate_bots: Array<Record<string, unknown>> }) => ({ ...r, candidate_bots: r.candidate_bots.map(({ health: _, ...c }) => c) });
     for (const type of ['code', 'review']) {
       const [f, p, c] = all(['recommend', type, '--json', '--seed', '11']).map((o) => JSON.parse(o));
       expect(c, `copy: recommend ${type}`).toEqual(f);
-      expect(noHealth(p), `postgres: recommend ${type}`).toEqual(noHealth(f));
+      expect(p, `postgres: recommend ${type}`).toEqual(f); // each candidate's health level too
       expect(f.recommended_bot).toMatch(/^R[12]$/);
     }
 
@@ -510,5 +509,154 @@ describe('deia migrate, both ways, with tasks and health', () => {
     expect(same(['task', 'show', ids.assigned, '--json'])).toMatchObject({ status: 'done', bot_id: 'B3', attempts: 1 });
     same(['task', 'list', '--json']);
     same(['stats', '--json']);
+  }, 240_000);
+
+  it('a store with tasks and health (a reset, archived records) copies into a folder that answers as the store does', async () => {
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    const env = { DEIA_NOW: now };
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    const { root, dir: settings } = tempHive('deia-pgfirst-tasks-');
+    cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+    ok(deia(['init', '--dir', settings]), 'a folder for the settings');
+    const cfg = JSON.parse(fs.readFileSync(path.join(settings, 'config.json'), 'utf8'));
+    cfg.health.measure_system = false;
+    fs.writeFileSync(path.join(settings, 'config.json'), JSON.stringify(cfg));
+    const pg = (args: string[], code = 0) => {
+      const r = deia(['--store', db.url, ...args], { env, cwd: root });
+      expect(r.code, `postgres: ${args.join(' ')}: ${r.stderr}`).toBe(code);
+      return r.stdout;
+    };
+    pg(['init']);
+    for (const b of ['LEAD', 'B1', 'B2']) pg(['register', b]);
+    const submit = (desc: string, to: string) => JSON.parse(pg(['task', 'submit', desc, '--type', 'code', '--to', to, '--as', 'LEAD', '--json'])).task_id as string;
+    const done = submit('one', 'B1');
+    pg(['task', 'start', done, '--as', 'B1']);
+    pg(['task', 'done', done, '--as', 'B1']);
+    const retried = submit('two', 'B2');
+    pg(['task', 'fail', retried, '--as', 'B2', '--retry', '--reason', 'no disk']);
+    const open = submit('three', 'B2');
+    pg(['health', 'record', 'cpu', '96', '--bot', 'B1']); // CRITICAL
+    pg(['health', 'record', 'memory', '90', '--bot', 'B2']); // DEGRADED
+    pg(['health', 'reset', '--bot', 'B2']); // a `health_reset` record: B2's samples so far are forgotten
+    pg(['health', 'record', 'memory', '30', '--bot', 'B2']);
+    pg(['health', '--json'], 2);
+    // What retention archives on a store: an old finished task and two old samples, in the logs' archives.
+    const old = new Date(Date.parse(now) - 3 * 86_400_000).toISOString();
+    const gone = 'aaaaaaaa-0000-4000-8000-000000000001';
+    await withBackend(db.url, async (b) => {
+      const tasks = b.log('tasks', { timeOf: () => 0 });
+      await tasks.append([
+        { event: 'submitted', task_id: gone, timestamp: old, task_type: 'code', description: 'long ago', priority: 'P2', submitted_by: 'LEAD' },
+        { event: 'assigned', task_id: gone, timestamp: old, bot_id: 'B1', attempt: 1, message_id: null },
+        { event: 'done', task_id: gone, timestamp: old, bot_id: 'B1', duration_ms: 5, tokens: null },
+      ]);
+      expect(await tasks.archiveOlderThan(1)).toEqual({ archived: 3 });
+      const metrics = b.log<Record<string, unknown>>('metrics', { timeOf: (r) => Date.parse(String(r.timestamp)) });
+      await metrics.append([
+        { timestamp: old, metric: 'cpu', value: 12, bot: 'B1' },
+        { timestamp: old, metric: 'cpu', value: 13, bot: 'B1' },
+      ]);
+      expect(await metrics.archiveOlderThan(Date.parse(now) - 86_400_000)).toEqual({ archived: 2 });
+    });
+
+    const back = path.join(root, 'hive');
+    const res = JSON.parse(ok(deia(['--store', db.url, 'migrate', '--to', back, '--json'], { env, cwd: root }), 'migrate to a folder').stdout);
+    expect(res).toMatchObject({
+      direction: 'postgres-to-folder',
+      tasks: { tasks: 3, open: 2, archived_records: 3, archived_not_copied: 0 },
+      health: { samples: 2, archived_samples: 2, archived_not_copied: 0 }, // B1's 96 and B2's 30: the reset forgot B2's 90
+      not_copied: [],
+    });
+    expect(fs.readFileSync(path.join(back, 'archive', 'tasks.jsonl'), 'utf8')).toContain(gone);
+    expect(fs.readFileSync(path.join(back, 'archive', 'metrics.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(2);
+    expect(fs.readFileSync(path.join(back, 'metrics.jsonl'), 'utf8')).not.toContain('health_reset');
+    fs.copyFileSync(path.join(settings, 'config.json'), path.join(back, 'config.json'));
+    const folder = (args: string[], code = 0) => {
+      const r = deia(['--dir', back, ...args], { env });
+      expect(r.code, `folder: ${args.join(' ')}: ${r.stderr}`).toBe(code);
+      return r.stdout;
+    };
+    const alerts = (run: (args: string[]) => string, tag: string) => {
+      run(['export', '--out', path.join(root, tag)]);
+      return fs.readFileSync(path.join(root, tag, 'health-alerts.jsonl'), 'utf8');
+    };
+    const storeAlerts = alerts(pg, 'pe');
+    expect(storeAlerts).toContain('"critical_alert"');
+    expect(JSON.parse(folder(['health', '--json'], 2)).alerts).toEqual([]); // B1 still CRITICAL: no new alert
+    expect(alerts(folder, 'fe')).toBe(storeAlerts);
+    const both = (args: string[], code = 0) => {
+      const p = JSON.parse(pg(args, code));
+      expect(JSON.parse(folder(args, code)), args.join(' ')).toEqual(p);
+      return p;
+    };
+    expect(both(['task', 'list', '--json']).map((t: { task_id: string }) => t.task_id)).toEqual([done, retried, open]);
+    for (const id of [done, retried, open]) both(['task', 'show', id, '--json']);
+    const missing = [pg(['task', 'show', gone], 1), folder(['task', 'show', gone], 1)];
+    expect(missing[1]).toBe(missing[0]);
+    both(['health', '--json'], 2);
+    expect(both(['health', 'history', 'memory', '--bot', 'B2', '--since', '5d', '--json']).samples.map((x: { value: number }) => x.value)).toEqual([30]);
+    expect(both(['health', 'history', 'cpu', '--bot', 'B1', '--since', '5d', '--json']).samples.map((x: { value: number }) => x.value)).toEqual([96]);
+    both(['health', 'export', '--json']);
+    // The copy works on: B2 starts the task it holds, and a dispatch assigns nothing twice.
+    expect(JSON.parse(folder(['task', 'dispatch', '--json']))).toMatchObject({ dispatched: 0, resent: 0 });
+    folder(['task', 'start', open, '--as', 'B2']);
+  }, 240_000);
+
+  it("names a folder's archived task records and samples as not copied; refuses a store holding only tasks or only health records", async () => {
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    const long = new Date(Date.parse(now) - 10 * 86_400_000).toISOString();
+    const { root, dir } = tempHive('deia-migrate-archived-');
+    cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+    const run = (at: string, args: string[]) => ok(deia(['--dir', dir, ...args], { env: { DEIA_NOW: at } }), args.join(' ')).stdout;
+    run(long, ['init']);
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    cfg.health.measure_system = false;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+    for (const b of ['LEAD', 'B1']) run(long, ['register', b]);
+    const old = JSON.parse(run(long, ['task', 'submit', 'long ago', '--type', 'code', '--to', 'B1', '--as', 'LEAD', '--json'])).task_id;
+    run(long, ['task', 'done', old, '--as', 'B1']);
+    run(long, ['health', 'record', 'cpu', '50', '--bot', 'B1']);
+    const recent = JSON.parse(run(now, ['task', 'submit', 'today', '--type', 'code', '--to', 'B1', '--as', 'LEAD', '--json'])).task_id;
+    run(now, ['health', 'record', 'cpu', '20', '--bot', 'B1']);
+    const cleaned = JSON.parse(run(now, ['cleanup', '--json']));
+    expect(cleaned.task_retention).toMatchObject({ archived: 1 });
+    const archivedTasks = fs.readFileSync(path.join(dir, 'archive', 'tasks.jsonl'), 'utf8').trimEnd().split('\n').length;
+    expect(fs.readFileSync(path.join(dir, 'archive', 'metrics.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(1);
+
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    // A health check on the new store (aggregates and levels, no record) does not make it a hive.
+    expect(deia(['--store', db.url, 'health', '--json'], { env: { DEIA_NOW: now }, cwd: root }).code).toBe(3);
+    const m = deia(['--dir', dir, 'migrate', '--to', db.url, '--json'], { env: { DEIA_NOW: now } });
+    expect(m.code, m.stderr).toBe(0);
+    expect(JSON.parse(m.stdout)).toMatchObject({
+      tasks: { tasks: 1, open: 1, archived_records: 0, archived_not_copied: archivedTasks },
+      health: { samples: 1, archived_samples: 0, archived_not_copied: 1 },
+      not_copied: ['archive/tasks.jsonl', 'archive/metrics.jsonl'],
+    });
+    const pinned = { DEIA_NOW: now };
+    const list = (where: string[]) => JSON.parse(ok(deia([...where, 'task', 'list', '--json'], { env: pinned, cwd: root }), 'task list').stdout);
+    expect(list(['--store', db.url])).toEqual(list(['--dir', dir]));
+    expect(list(['--store', db.url]).map((t: { task_id: string }) => t.task_id)).toEqual([recent]);
+    const health = (where: string[]) => JSON.parse(ok(deia([...where, 'health', 'export', '--json'], { env: pinned, cwd: root }), 'health export').stdout);
+    expect(health(['--store', db.url])).toEqual(health(['--dir', dir]));
+
+    // Into a store holding only a task record, or only a health sample: refused, nothing written.
+    for (const fill of [
+      (url: string) => withBackend(url, (b) => b.log('tasks').append([{ event: 'submitted', task_id: 'x1', timestamp: now, task_type: 'code', description: 'd', priority: 'P2', submitted_by: null }])),
+      async (url: string) => void ok(deia(['--store', url, 'health', 'record', 'cpu', '10', '--bot', 'X'], { env: pinned, cwd: root }), 'a sample'),
+    ]) {
+      const other = await freshDatabase();
+      cleanups.push(other.drop);
+      ok(deia(['init', '--store', other.url]), 'init');
+      await fill(other.url);
+      const r = deia(['--dir', dir, 'migrate', '--to', other.url, '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(JSON.parse(r.stdout).error.code).toBe('ENOTEMPTY');
+      await withBackend(other.url, async (b) => {
+        for (const log of ['bots', 'bot-messaging', 'performance']) for await (const _ of b.log(log).stream()) expect.fail(`${log} was written`);
+      });
+    }
   }, 240_000);
 });
