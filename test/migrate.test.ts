@@ -603,7 +603,7 @@ describe('deia migrate, both ways, with tasks and health', () => {
     folder(['task', 'start', open, '--as', 'B2']);
   }, 240_000);
 
-  it("names a folder's archived task records and samples as not copied; refuses a store holding only tasks or only health records", async () => {
+  it("names a folder's archived task records and samples as not copied; refuses a store holding only tasks or only health records, and a folder owing a task outcome", async () => {
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
     const long = new Date(Date.parse(now) - 10 * 86_400_000).toISOString();
     const { root, dir } = tempHive('deia-migrate-archived-');
@@ -658,5 +658,22 @@ describe('deia migrate, both ways, with tasks and health', () => {
         for (const log of ['bots', 'bot-messaging', 'performance']) for await (const _ of b.log(log).stream()) expect.fail(`${log} was written`);
       });
     }
+
+    // A folder owing a task outcome (a `task done` that stopped before recording it) is refused
+    // until a dispatch there records it: a store never owes one.
+    fs.appendFileSync(path.join(dir, 'tasks.jsonl'), JSON.stringify({ event: 'done', task_id: recent, timestamp: now, bot_id: 'B1', duration_ms: 1000, tokens: null, attempt: 1, perf_from: null }) + '\n');
+    const owed = await freshDatabase();
+    cleanups.push(owed.drop);
+    const refused = deia(['--dir', dir, 'migrate', '--to', owed.url, '--json'], { env: pinned });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'EOWED', hint: expect.stringContaining('deia task dispatch') });
+    await withBackend(owed.url, async (b) => {
+      for (const log of ['bots', 'tasks']) for await (const _ of b.log(log).stream()) expect.fail(`${log} was written`);
+    });
+    run(now, ['task', 'dispatch']);
+    ok(deia(['--dir', dir, 'migrate', '--to', owed.url], { env: pinned }), 'migrate once the outcome is recorded');
+    const stats = (where: string[]) => JSON.parse(ok(deia([...where, 'stats', '--json'], { env: pinned, cwd: root }), 'stats').stdout);
+    expect(stats(['--store', owed.url])).toEqual(stats(['--dir', dir]));
+    expect(stats(['--dir', dir]).find((x: { bot_id: string }) => x.bot_id === 'B1')).toMatchObject({ samples: 2 });
   }, 240_000);
 });
