@@ -413,13 +413,15 @@ function hiveWithTasksAndHealth(now: string): { root: string; dir: string; ids: 
   run(['health', 'record', 'memory', '20', '--bot', 'B2']); // and back
   run(['health', 'record', 'queue_depth', '3', '--bot', 'B1']);
   expect(deia(['--dir', dir, 'health'], { env: { DEIA_NOW: now } }).code).toBe(2); // CRITICAL: exit 2
+  // B1 looks at its inbox half a minute later: its presence, not its last sample, is when it was last seen.
+  ok(deia(['--dir', dir, 'inbox', '--as', 'B1'], { env: { DEIA_NOW: new Date(Date.parse(now) + 30_000).toISOString() } }), 'inbox');
   return { root, dir, ids };
 }
 
 describe('deia migrate, both ways, with tasks and health', () => {
   it('a round trip answers task list, task show, health, health history and the alert export as the original; no check after a move writes an alert', async () => {
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
-    const env = { DEIA_NOW: now };
+    const env = { DEIA_NOW: new Date(Date.parse(now) + 30_000).toISOString() };
     const { root, dir, ids } = hiveWithTasksAndHealth(now);
     const db = await freshDatabase();
     cleanups.push(db.drop);
@@ -448,6 +450,7 @@ describe('deia migrate, both ways, with tasks and health', () => {
       direction: 'folder-to-postgres',
       tasks: { tasks: 5, open: 3, archived_not_copied: 0 },
       health: { samples: 7, alert_lines: original.trimEnd().split('\n').length, archived_not_copied: 0 },
+      presence: { bots: 3 }, // LEAD, B1, B2 ran commands; B3 only reported samples
       not_copied: [],
     });
     expect(snapshotTree(dir)).toEqual(before);
@@ -458,7 +461,7 @@ describe('deia migrate, both ways, with tasks and health', () => {
     expect(alertLines('postgres')).toBe(original);
 
     const home = JSON.parse(ok(deia(['migrate', '--from', db.url, '--to', back, '--json'], { env, cwd: root }), 'migrate back').stdout);
-    expect(home).toMatchObject({ direction: 'postgres-to-folder', tasks: there.tasks, health: there.health, not_copied: [] });
+    expect(home).toMatchObject({ direction: 'postgres-to-folder', tasks: there.tasks, health: there.health, presence: there.presence, not_copied: [] });
     fs.copyFileSync(path.join(dir, 'config.json'), path.join(back, 'config.json'));
     const firstBack = JSON.parse(on('copy', ['health', '--json']));
     expect(firstBack.alerts).toEqual([]);
@@ -488,6 +491,8 @@ describe('deia migrate, both ways, with tasks and health', () => {
       ['B2', 'HEALTHY'],
       ['B3', 'CRITICAL'],
     ]); // B2's failures before its reset are not counted again, on any of the three
+    expect(report.bots[0].last_seen).toBe(env.DEIA_NOW); // B1's presence came along
+    same(['bots', '--json']);
     for (const [metric, bot] of [['cpu', 'B3'], ['memory', 'B2'], ['cpu', undefined], ['error_rate', undefined], ['queue_depth', 'B1']] as const) {
       const h = same(['health', 'history', metric, '--since', '1d', '--json', ...(bot ? ['--bot', bot] : [])]);
       expect(h.samples.length, `${metric} ${bot ?? ''}`).toBeGreaterThan(0);
@@ -598,6 +603,7 @@ describe('deia migrate, both ways, with tasks and health', () => {
     expect(both(['health', 'history', 'memory', '--bot', 'B2', '--since', '5d', '--json']).samples.map((x: { value: number }) => x.value)).toEqual([30]);
     expect(both(['health', 'history', 'cpu', '--bot', 'B1', '--since', '5d', '--json']).samples.map((x: { value: number }) => x.value)).toEqual([96]);
     both(['health', 'export', '--json']);
+    both(['bots', '--json']);
     // The copy works on: B2 starts the task it holds, and a dispatch assigns nothing twice.
     expect(JSON.parse(folder(['task', 'dispatch', '--json']))).toMatchObject({ dispatched: 0, resent: 0 });
     folder(['task', 'start', open, '--as', 'B2']);

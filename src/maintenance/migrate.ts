@@ -4,7 +4,7 @@
  *   store → folder   `deia migrate --from postgres://… --to FOLDER` into a folder that is missing or empty
  * Each domain is one entry of DOMAINS: how to tell a store holds some of it, how to read it
  * from either side, how to write it into either side, in that side's own format by that side's
- * own code: messaging, routing, tasks and health. Records a folder's retention archived
+ * own code: messaging, routing, tasks, health and presence. Records a folder's retention archived
  * (archive/tasks.jsonl, archive/metrics.jsonl) are not copied into a store, whose logs cannot
  * receive archived records: the result names them in `not_copied`; a store's archived records
  * become the folder's archive files.
@@ -30,6 +30,9 @@ import { copyHealthOn, healthFromStore, healthIsEmptyOn, type HealthCopy } from 
 import { TASKS_FILE, type TaskRecord } from '../tasks/model.js';
 import { copyTasksOn, tasksFromStore, tasksIsEmptyOn, type TasksCopy } from '../tasks/records.js';
 import { TASKS_ARCHIVE, TASKS_STATE, catchUp, readState, saveHeld } from '../tasks/state.js';
+import { lastSeenAll, lastSeenAllOn, presenceDoc, type PresenceDoc } from '../presence/presence.js';
+import { PRESENCE_DIR, markSeen } from '../store/presence.js';
+import { iso } from '../common/clock.js';
 import { isPostgresUrl, openBackend, redactUrl } from '../store/open.js';
 import { StoreError, type StorageBackend } from '../store/types.js';
 import { folderLogRecords } from './export.js';
@@ -192,7 +195,29 @@ function inBatches(ctx: HiveContext, rel: string, records: readonly unknown[]): 
   for (let i = 0; i < records.length; i += 1000) ctx.store.appendHeld(rel, records.slice(i, i + 1000));
 }
 
-const DOMAINS = [messaging, routing, tasks, health] as const;
+/**
+ * When each bot was last seen (presence/ files' times, `presence.<bot>` documents): health counts a
+ * bot's staleness and `last_seen` from it, and `deia bots` shows it. Not a record: a store where
+ * bots only ran commands is still empty; a sighting there that is later than the copied one is kept.
+ */
+const presence: Domain<Map<string, number>> = {
+  name: 'presence',
+  isEmptyOn: async () => true,
+  fromFolder: async (ctx) => lastSeenAll(ctx),
+  fromStore: (b) => lastSeenAllOn(b),
+  toStore: async (b, seen) => {
+    const there = await lastSeenAllOn(b);
+    for (const [bot, ms] of [...seen].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!((there.get(bot) ?? -Infinity) >= ms)) await b.docs.put<PresenceDoc>(presenceDoc(bot), { bot_id: bot, last_seen: iso(ms) });
+    }
+  },
+  toFolder: async (ctx, seen) => {
+    for (const [bot, ms] of seen) markSeen(ctx.store, `${PRESENCE_DIR}/${bot}`, ms);
+  },
+  counts: (seen) => ({ bots: seen.size }),
+};
+
+const DOMAINS = [messaging, routing, tasks, health, presence] as const;
 
 export interface MigrateResult {
   /** Where the hive was read (a connection string's password replaced by `***`). */
@@ -206,6 +231,8 @@ export interface MigrateResult {
   routing: Record<string, number>;
   tasks: Record<string, number>;
   health: Record<string, number>;
+  /** Bots with a last sighting copied (health's staleness and `deia bots` count from it). */
+  presence: Record<string, number>;
   /** What the copy leaves out: a folder's archived task records and samples, when copied into a store. */
   not_copied: string[];
 }
@@ -242,11 +269,13 @@ async function folderToStore(ctx: HiveContext, url: string): Promise<MigrateResu
     const r = await routing.fromFolder(ctx);
     const t = await tasks.fromFolder(ctx);
     const h = await health.fromFolder(ctx);
+    const seen = await presence.fromFolder(ctx);
     try {
       await messaging.toStore(b, m);
       await routing.toStore(b, r);
       await tasks.toStore(b, t);
       await health.toStore(b, h); // after routing: its aggregates name the end of the outcomes
+      await presence.toStore(b, seen);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new StoreError(`copying into ${b.location} failed part way: ${why}`, 'the store now holds part of the hive: drop its deia_ tables (or use a new database) and run migrate again');
@@ -260,6 +289,7 @@ async function folderToStore(ctx: HiveContext, url: string): Promise<MigrateResu
       routing: routing.counts(r, true),
       tasks: tasks.counts(t, true),
       health: health.counts(h, true),
+      presence: presence.counts(seen, true),
       not_copied: [...tasks.notCopied!(t), ...health.notCopied!(h)],
     };
   } finally {
@@ -296,11 +326,13 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
   let r: RoutingCopy;
   let t: TasksCopy;
   let h: HealthCopy;
+  let seen: Map<string, number>;
   try {
     m = await messaging.fromStore(b, ctx);
     r = await routing.fromStore(b, ctx);
     t = await tasks.fromStore(b, ctx);
     h = await health.fromStore(b, ctx);
+    seen = await presence.fromStore(b, ctx);
   } finally {
     await b.close();
   }
@@ -315,6 +347,7 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
     await routing.toFolder(folder, r);
     await tasks.toFolder(folder, t);
     await health.toFolder(folder, h); // after routing: its aggregates name the end of performance.jsonl
+    await presence.toFolder(folder, seen);
     refuseTarget(target); // made meanwhile by someone else?
     fs.renameSync(tmp, target);
   } catch (e) {
@@ -329,6 +362,7 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
     routing: routing.counts(r, false),
     tasks: tasks.counts(t, false),
     health: health.counts(h, false),
+    presence: presence.counts(seen, false),
     not_copied: [],
   };
 }

@@ -3,7 +3,7 @@ import { defineCommand } from '../command.js';
 
 export default defineCommand({
   name: 'migrate',
-  summary: 'copy a whole hive (messaging, routing, tasks and health) from a folder into an empty PostgreSQL store, or from a store into a new folder',
+  summary: 'copy a whole hive (messaging, routing, tasks, health and presence) from a folder into an empty PostgreSQL store, or from a store into a new folder',
   options: [
     { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), or a folder that does not exist yet or is empty' },
     { flags: '--from <where>', description: 'the hive to copy from, a postgres:// URL or a folder (default: the one this command would use: --store, DEIA_STORE, store.url, else the folder)' },
@@ -33,6 +33,7 @@ export default defineCommand({
     const archived = (n: number | undefined, what: string) => (n ? `, ${n} archived ${what}` : '');
     out.line(`  tasks: ${t.tasks} task(s) (${t.open} open), ${t.records} record(s)${archived(t.archived_records, 'record(s)')}`);
     out.line(`  health: ${h.samples} sample(s)${archived(h.archived_samples, 'sample(s)')}, ${h.components} component level(s), ${h.alert_lines} alert line(s)`);
+    out.line(`  presence: ${res.presence.bots} bot(s) last seen`);
     out.line(
       res.not_copied.length
         ? `not copied: ${res.not_copied.join(', ')} (a store's logs cannot receive archived records); the source is unchanged`
