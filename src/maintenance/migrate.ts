@@ -95,9 +95,10 @@ type WithArchive<C> = C & { archivedInFolder?: number };
 const tasks: Domain<WithArchive<TasksCopy>> = {
   name: 'tasks',
   isEmptyOn: tasksIsEmptyOn,
-  // tasks.jsonl, the fold over it and the archive at one instant, under the locks every task writer holds.
+  // tasks.jsonl, the fold over it and the archive at one instant, under the locks every task writer
+  // (retention too) holds first; the archive's own lock is not taken: it would leave an archive/ folder.
   fromFolder: (ctx) =>
-    ctx.store.withLock([TASKS_FILE, TASKS_STATE, TASKS_ARCHIVE], async () => {
+    ctx.store.withLock([TASKS_FILE, TASKS_STATE], async () => {
       const view = catchUp(ctx, readState(ctx));
       if (view.fold.unrecorded.size > 0) {
         throw new DeiaError(
@@ -142,9 +143,10 @@ async function restoreTasks(ctx: HiveContext, copy: TasksCopy): Promise<void> {
 const health: Domain<WithArchive<HealthCopy>> = {
   name: 'health',
   isEmptyOn: healthIsEmptyOn,
-  // The samples, the aggregates caught up with them, the levels and the alert log under the locks of a health check.
+  // The samples, the aggregates caught up with them, the levels and the alert log under the locks of a
+  // health check (metrics.jsonl's holds off retention too, which takes it before the archive's).
   fromFolder: (ctx) =>
-    ctx.store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE, METRICS_ARCHIVE], async () => {
+    ctx.store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE], async () => {
       const agg = loadAgg(ctx);
       foldNew(ctx, agg);
       let archived = 0;
