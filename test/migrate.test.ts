@@ -448,8 +448,8 @@ describe('deia migrate, both ways, with tasks and health', () => {
     const there = JSON.parse(ok(deia(['--dir', dir, 'migrate', '--to', db.url, '--json'], { env }), 'migrate to postgres').stdout);
     expect(there).toMatchObject({
       direction: 'folder-to-postgres',
-      tasks: { tasks: 5, open: 3, archived_not_copied: 0 },
-      health: { samples: 7, alert_lines: original.trimEnd().split('\n').length, archived_not_copied: 0 },
+      tasks: { tasks: 5, open: 3, archived_records: 0 },
+      health: { samples: 7, alert_lines: original.trimEnd().split('\n').length, archived_samples: 0 },
       presence: { bots: 3 }, // LEAD, B1, B2 ran commands; B3 only reported samples
       not_copied: [],
     });
@@ -527,13 +527,19 @@ describe('deia migrate, both ways, with tasks and health', () => {
     const cfg = JSON.parse(fs.readFileSync(path.join(settings, 'config.json'), 'utf8'));
     cfg.health.measure_system = false;
     fs.writeFileSync(path.join(settings, 'config.json'), JSON.stringify(cfg));
-    const pg = (args: string[], code = 0) => {
-      const r = deia(['--store', db.url, ...args], { env, cwd: root });
+    const pg = (args: string[], code = 0, at = env) => {
+      const r = deia(['--store', db.url, ...args], { env: at, cwd: root });
       expect(r.code, `postgres: ${args.join(' ')}: ${r.stderr}`).toBe(code);
       return r.stdout;
     };
     pg(['init']);
-    for (const b of ['LEAD', 'B1', 'B2']) pg(['register', b]);
+    // Ten days ago: a task done and two samples, which the cleanup below archives.
+    const long = { DEIA_NOW: new Date(Date.parse(now) - 10 * 86_400_000).toISOString() };
+    for (const b of ['LEAD', 'B1', 'B2']) pg(['register', b], 0, long);
+    const gone = JSON.parse(pg(['task', 'submit', 'long ago', '--type', 'code', '--to', 'B1', '--as', 'LEAD', '--json'], 0, long)).task_id as string;
+    pg(['task', 'done', gone, '--as', 'B1'], 0, long);
+    pg(['health', 'record', 'cpu', '12', '--bot', 'B1'], 0, long);
+    pg(['health', 'record', 'cpu', '13', '--bot', 'B1'], 0, long);
     const submit = (desc: string, to: string) => JSON.parse(pg(['task', 'submit', desc, '--type', 'code', '--to', to, '--as', 'LEAD', '--json'])).task_id as string;
     const done = submit('one', 'B1');
     pg(['task', 'start', done, '--as', 'B1']);
@@ -546,31 +552,21 @@ describe('deia migrate, both ways, with tasks and health', () => {
     pg(['health', 'reset', '--bot', 'B2']); // a `health_reset` record: B2's samples so far are forgotten
     pg(['health', 'record', 'memory', '30', '--bot', 'B2']);
     pg(['health', '--json'], 2);
-    // What retention archives on a store: an old finished task and two old samples, in the logs' archives.
-    const old = new Date(Date.parse(now) - 3 * 86_400_000).toISOString();
-    const gone = 'aaaaaaaa-0000-4000-8000-000000000001';
-    await withBackend(db.url, async (b) => {
-      const tasks = b.log('tasks', { timeOf: () => 0 });
-      await tasks.append([
-        { event: 'submitted', task_id: gone, timestamp: old, task_type: 'code', description: 'long ago', priority: 'P2', submitted_by: 'LEAD' },
-        { event: 'assigned', task_id: gone, timestamp: old, bot_id: 'B1', attempt: 1, message_id: null },
-        { event: 'done', task_id: gone, timestamp: old, bot_id: 'B1', duration_ms: 5, tokens: null },
-      ]);
-      expect(await tasks.archiveOlderThan(1)).toEqual({ archived: 3 });
-      const metrics = b.log<Record<string, unknown>>('metrics', { timeOf: (r) => Date.parse(String(r.timestamp)) });
-      await metrics.append([
-        { timestamp: old, metric: 'cpu', value: 12, bot: 'B1' },
-        { timestamp: old, metric: 'cpu', value: 13, bot: 'B1' },
-      ]);
-      expect(await metrics.archiveOlderThan(Date.parse(now) - 86_400_000)).toEqual({ archived: 2 });
-    });
+    const cleaned = JSON.parse(pg(['cleanup', '--json']));
+    expect(cleaned.task_retention).toMatchObject({ archived: 1 });
+    const archivedTasks = (await withBackend(db.url, async (b) => {
+      const out: unknown[] = [];
+      for await (const r of b.log('tasks').streamArchive()) out.push(r);
+      return out;
+    })).length;
+    expect(archivedTasks).toBeGreaterThanOrEqual(3); // submitted, assigned, message, done, outcome
 
     const back = path.join(root, 'hive');
     const res = JSON.parse(ok(deia(['--store', db.url, 'migrate', '--to', back, '--json'], { env, cwd: root }), 'migrate to a folder').stdout);
     expect(res).toMatchObject({
       direction: 'postgres-to-folder',
-      tasks: { tasks: 3, open: 2, archived_records: 3, archived_not_copied: 0 },
-      health: { samples: 2, archived_samples: 2, archived_not_copied: 0 }, // B1's 96 and B2's 30: the reset forgot B2's 90
+      tasks: { tasks: 3, open: 2, archived_records: archivedTasks },
+      health: { samples: 2, archived_samples: 2 }, // B1's 96 and B2's 30: the reset forgot B2's 90
       not_copied: [],
     });
     expect(fs.readFileSync(path.join(back, 'archive', 'tasks.jsonl'), 'utf8')).toContain(gone);
@@ -609,7 +605,7 @@ describe('deia migrate, both ways, with tasks and health', () => {
     folder(['task', 'start', open, '--as', 'B2']);
   }, 240_000);
 
-  it("names a folder's archived task records and samples as not copied; refuses a store holding only tasks or only health records, and a folder owing a task outcome", async () => {
+  it("copies a folder's archived task records and samples into the store's archives and back; refuses a store holding only tasks or only health records, and a folder owing a task outcome", async () => {
     const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
     const long = new Date(Date.parse(now) - 10 * 86_400_000).toISOString();
     const { root, dir } = tempHive('deia-migrate-archived-');
@@ -637,10 +633,17 @@ describe('deia migrate, both ways, with tasks and health', () => {
     const m = deia(['--dir', dir, 'migrate', '--to', db.url, '--json'], { env: { DEIA_NOW: now } });
     expect(m.code, m.stderr).toBe(0);
     expect(JSON.parse(m.stdout)).toMatchObject({
-      tasks: { tasks: 1, open: 1, archived_records: 0, archived_not_copied: archivedTasks },
-      health: { samples: 1, archived_samples: 0, archived_not_copied: 1 },
-      not_copied: ['archive/tasks.jsonl', 'archive/metrics.jsonl'],
+      tasks: { tasks: 1, open: 1, archived_records: archivedTasks },
+      health: { samples: 1, archived_samples: 1 },
+      not_copied: [],
     });
+    // In the store's archives (what `export` and a copy back read), not among its live records.
+    const back = path.join(root, 'back', '.deia');
+    ok(deia(['migrate', '--from', db.url, '--to', back], { env: { DEIA_NOW: now }, cwd: root }), 'migrate back');
+    for (const f of ['archive/tasks.jsonl', 'archive/metrics.jsonl', 'tasks.jsonl', 'metrics.jsonl']) {
+      expect(fs.readFileSync(path.join(back, f), 'utf8'), f).toBe(fs.readFileSync(path.join(dir, f), 'utf8'));
+    }
+    expect(deia(['--store', db.url, 'task', 'show', old], { cwd: root }).stderr).toBe(deia(['--dir', dir, 'task', 'show', old]).stderr);
     const pinned = { DEIA_NOW: now };
     const list = (where: string[]) => JSON.parse(ok(deia([...where, 'task', 'list', '--json'], { env: pinned, cwd: root }), 'task list').stdout);
     expect(list(['--store', db.url])).toEqual(list(['--dir', dir]));

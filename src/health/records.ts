@@ -29,6 +29,7 @@ import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { QueueDepth } from '../messaging/api.js';
 import type { Cursor, StorageBackend, Transaction } from '../store/types.js';
+import { appendArchived } from '../store/copy.js';
 import { emptyAgg, foldMetric, foldPerf, prune, componentKeyOf, type Agg, type MetricRecord, type PerfRecord } from './agg.js';
 import {
   buildInputs,
@@ -499,13 +500,13 @@ export async function healthFromStore(b: StorageBackend, ctx: HiveContext): Prom
 
 /**
  * Store another hive's health here (`deia migrate --to postgres://…`), after routing's outcomes:
- * the samples, the aggregates taken as they are (naming the end of `metrics` and of
- * `performance`, so outcomes a `health reset` forgot stay forgotten), the levels, the alert log.
- * A store's log has no way to receive archived records: `copy.archived` is not written (the
- * caller reports it). The caller checked that the store holds no health records.
+ * the archived samples (moved to the log's archive), the samples, the aggregates taken as they
+ * are (naming the end of `metrics` and of `performance`, so outcomes a `health reset` forgot stay
+ * forgotten), the levels, the alert log. The caller checked that the store holds no health records.
  */
 export async function copyHealthOn(b: StorageBackend, copy: HealthCopy): Promise<void> {
   const metrics = b.log<MetricRecord>(METRICS_LOG);
+  await appendArchived(metrics, copy.archived);
   for (let i = 0; i < copy.samples.length; i += COPY_BATCH) await metrics.append(copy.samples.slice(i, i + COPY_BATCH));
   const { metrics_off: _m, perf_off: _p, metrics_ino: _mi, perf_ino: _pi, ...rest } = copy.agg;
   const agg: Agg = { ...emptyAgg(), ...rest };

@@ -4,10 +4,8 @@
  *   store → folder   `deia migrate --from postgres://… --to FOLDER` into a folder that is missing or empty
  * Each domain is one entry of DOMAINS: how to tell a store holds some of it, how to read it
  * from either side, how to write it into either side, in that side's own format by that side's
- * own code: messaging, routing, tasks, health and presence. Records a folder's retention archived
- * (archive/tasks.jsonl, archive/metrics.jsonl) are not copied into a store, whose logs cannot
- * receive archived records: the result names them in `not_copied`; a store's archived records
- * become the folder's archive files.
+ * own code: messaging, routing, tasks, health and presence. What retention archived goes into
+ * the other side's archive (archive/tasks.jsonl and archive/metrics.jsonl, a log's archive).
  *
  * The source is read whole first (a folder at one instant per domain, its locks held, no
  * network call meanwhile; a store record by record) and left unchanged. A store is written
@@ -47,10 +45,8 @@ interface Domain<C> {
   fromStore(b: StorageBackend, ctx: HiveContext): Promise<C>;
   toStore(b: StorageBackend, copy: C): Promise<void>;
   toFolder(ctx: HiveContext, copy: C): Promise<void>;
-  /** What the copy holds, for the report; `intoStore`: what a store cannot receive counts as not copied. */
-  counts(copy: C, intoStore: boolean): Record<string, number>;
-  /** What of the copy a store cannot receive (named in `not_copied`), when copying into one. */
-  notCopied?(copy: C): string[];
+  /** What the copy holds, for the report. */
+  counts(copy: C): Record<string, number>;
 }
 
 /** A folder's audit log whole: what retention archived, the generations cleanup rotated, the live log. */
@@ -89,10 +85,7 @@ const routing: Domain<RoutingCopy> = {
   counts: (c) => ({ outcomes: c.outcomes.length + c.unfolded.length, task_types: c.types ? Object.keys(c.types).length : 0, audit_lines: c.audit.length }),
 };
 
-/** A copy read from a folder, and what its archive held (a store cannot receive archived records). */
-type WithArchive<C> = C & { archivedInFolder?: number };
-
-const tasks: Domain<WithArchive<TasksCopy>> = {
+const tasks: Domain<TasksCopy> = {
   name: 'tasks',
   isEmptyOn: tasksIsEmptyOn,
   // tasks.jsonl, the fold over it and the archive at one instant, under the locks every task writer
@@ -108,21 +101,17 @@ const tasks: Domain<WithArchive<TasksCopy>> = {
           'EOWED',
         );
       }
-      let archived = 0;
-      for await (const _ of ctx.store.stream<TaskRecord>(TASKS_ARCHIVE)) archived++;
-      return { records: ctx.store.read<TaskRecord>(TASKS_FILE).records, archived: [], fold: view.fold, archivedInFolder: archived };
+      return { records: ctx.store.read<TaskRecord>(TASKS_FILE).records, archived: ctx.store.read<TaskRecord>(TASKS_ARCHIVE).records, fold: view.fold };
     }),
   fromStore: tasksFromStore,
   toStore: copyTasksOn,
   toFolder: restoreTasks,
-  counts: (c, intoStore) => ({
+  counts: (c) => ({
     tasks: c.records.filter((r) => r?.event === 'submitted').length,
     open: c.fold.open.size,
     records: c.records.length,
-    archived_records: intoStore ? 0 : c.archived.length,
-    archived_not_copied: intoStore ? (c.archivedInFolder ?? 0) : 0,
+    archived_records: c.archived.length,
   }),
-  notCopied: (c) => (c.archivedInFolder ? [TASKS_ARCHIVE] : []),
 };
 
 /**
@@ -140,7 +129,7 @@ async function restoreTasks(ctx: HiveContext, copy: TasksCopy): Promise<void> {
   });
 }
 
-const health: Domain<WithArchive<HealthCopy>> = {
+const health: Domain<HealthCopy> = {
   name: 'health',
   isEmptyOn: healthIsEmptyOn,
   // The samples, the aggregates caught up with them, the levels and the alert log under the locks of a
@@ -149,28 +138,23 @@ const health: Domain<WithArchive<HealthCopy>> = {
     ctx.store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE], async () => {
       const agg = loadAgg(ctx);
       foldNew(ctx, agg);
-      let archived = 0;
-      for await (const _ of ctx.store.stream<MetricRecord>(METRICS_ARCHIVE)) archived++;
       return {
         samples: ctx.store.read<MetricRecord>(METRICS_FILE).records,
-        archived: [],
+        archived: ctx.store.read<MetricRecord>(METRICS_ARCHIVE).records,
         alerts: await folderAudit<AlertEvent>(ctx, 'health-alerts'),
         agg,
         levels: loadLevels(ctx),
-        archivedInFolder: archived,
       };
     }),
   fromStore: healthFromStore,
   toStore: copyHealthOn,
   toFolder: restoreHealth,
-  counts: (c, intoStore) => ({
+  counts: (c) => ({
     samples: c.samples.length,
+    archived_samples: c.archived.length,
     components: Object.keys(c.levels.components).length,
     alert_lines: c.alerts.length,
-    archived_samples: intoStore ? 0 : c.archived.length,
-    archived_not_copied: intoStore ? (c.archivedInFolder ?? 0) : 0,
   }),
-  notCopied: (c) => (c.archivedInFolder ? [METRICS_ARCHIVE] : []),
 };
 
 /**
@@ -235,7 +219,7 @@ export interface MigrateResult {
   health: Record<string, number>;
   /** Bots with a last sighting copied (health's staleness and `deia bots` count from it). */
   presence: Record<string, number>;
-  /** What the copy leaves out: a folder's archived task records and samples, when copied into a store. */
+  /** Areas of the hive not copied: none since tasks and health are (kept for the callers that read it). */
   not_copied: string[];
 }
 
@@ -287,12 +271,12 @@ async function folderToStore(ctx: HiveContext, url: string): Promise<MigrateResu
       to: b.location,
       direction: 'folder-to-postgres',
       schema_version: b.migration?.to ?? 0,
-      messaging: messaging.counts(m, true),
-      routing: routing.counts(r, true),
-      tasks: tasks.counts(t, true),
-      health: health.counts(h, true),
-      presence: presence.counts(seen, true),
-      not_copied: [...tasks.notCopied!(t), ...health.notCopied!(h)],
+      messaging: messaging.counts(m),
+      routing: routing.counts(r),
+      tasks: tasks.counts(t),
+      health: health.counts(h),
+      presence: presence.counts(seen),
+      not_copied: [],
     };
   } finally {
     await b.close();
@@ -360,11 +344,11 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
     from: redactUrl(url),
     to: target,
     direction: 'postgres-to-folder',
-    messaging: messaging.counts(m, false),
-    routing: routing.counts(r, false),
-    tasks: tasks.counts(t, false),
-    health: health.counts(h, false),
-    presence: presence.counts(seen, false),
+    messaging: messaging.counts(m),
+    routing: routing.counts(r),
+    tasks: tasks.counts(t),
+    health: health.counts(h),
+    presence: presence.counts(seen),
     not_copied: [],
   };
 }

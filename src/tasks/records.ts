@@ -30,6 +30,7 @@ import { toRecord } from '../scheduling/input.js';
 import { botHealthLevelsOn, routingLevelsOn } from '../health/records.js';
 import { recommendOn, withOutcomesOn } from '../scheduling/records.js';
 import { StoreError, type Cursor, type StorageBackend, type Transaction } from '../store/types.js';
+import { appendArchived } from '../store/copy.js';
 import {
   attemptDuration,
   checkTransition,
@@ -511,16 +512,18 @@ export async function tasksFromStore(b: StorageBackend): Promise<TasksCopy> {
 }
 
 /**
- * Store another hive's tasks here (`deia migrate --to postgres://…`): the records, then the fold
- * taken as it is, naming the end of them (so the activity of tasks retention archived there still
- * counts). A store's log has no way to receive archived records: `copy.archived` is not written
- * (the caller reports it). The caller checked that the store holds no task.
+ * Store another hive's tasks here (`deia migrate --to postgres://…`): the archived records,
+ * moved to the log's archive (the first ones of the log, so `archiveWhere` picks them by count),
+ * then the records, then the fold taken as it is, naming the end of them (so the activity of
+ * tasks retention archived still counts). The caller checked that the store holds no task.
  */
 export async function copyTasksOn(b: StorageBackend, copy: TasksCopy): Promise<void> {
-  if (copy.records.length === 0 && copy.fold.activity.size === 0) return;
+  if (copy.records.length === 0 && copy.archived.length === 0 && copy.fold.activity.size === 0) return;
   const log = b.log<TaskRecord>(TASKS_LOG);
+  await appendArchived(log, copy.archived);
   for (let i = 0; i < copy.records.length; i += COPY_BATCH) await log.append(copy.records.slice(i, i + COPY_BATCH));
   await b.docs.put<StateDoc>(STATE_DOC, toDoc(copy.fold, await log.end(), 0), { ifVersion: 0 });
 }
+
 
 const COPY_BATCH = 1000;

@@ -34,11 +34,7 @@ export default defineCommand({
     out.line(`  tasks: ${t.tasks} task(s) (${t.open} open), ${t.records} record(s)${archived(t.archived_records, 'record(s)')}`);
     out.line(`  health: ${h.samples} sample(s)${archived(h.archived_samples, 'sample(s)')}, ${h.components} component level(s), ${h.alert_lines} alert line(s)`);
     out.line(`  presence: ${res.presence.bots} bot(s) last seen`);
-    out.line(
-      res.not_copied.length
-        ? `not copied: ${res.not_copied.join(', ')} (a store's logs cannot receive archived records); the source is unchanged`
-        : 'the source is unchanged',
-    );
+    out.line('the source is unchanged');
     out.line(
       res.direction === 'folder-to-postgres'
         ? 'point bots at the store with DEIA_STORE or --store'
