@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deia, snapshotTree, tempHive, type CliResult } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { withBackend } from './helpers/logs.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -60,7 +61,7 @@ describe('deia migrate --to postgres://…', () => {
     const m = ok(deia(['--dir', dir, 'migrate', '--to', db.url, '--json']), 'migrate');
     expect(m.stdout + m.stderr).not.toContain(secret);
     const res = JSON.parse(m.stdout);
-    expect(res).toMatchObject({ from: dir, to: expect.stringMatching(/:\*\*\*@/), direction: 'folder-to-postgres', messaging: { bots: 3, inbox_messages: 7, pending: 1, failed_or_expired: 1 }, not_copied: ['tasks', 'health'] });
+    expect(res).toMatchObject({ from: dir, to: expect.stringMatching(/:\*\*\*@/), direction: 'folder-to-postgres', messaging: { bots: 3, inbox_messages: 7, pending: 1, failed_or_expired: 1 }, not_copied: [] });
     expect(snapshotTree(dir)).toEqual(before); // the folder is left as it was
 
     // Pinned to one instant, so ages and lease states are computed alike on both.
@@ -183,7 +184,7 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
       direction: 'folder-to-postgres',
       messaging: { bots: 4, inbox_messages: 6, pending: 2, failed_or_expired: 0, keys: 2 },
       routing: { outcomes: 9, task_types: 2 },
-      not_copied: ['tasks', 'health'],
+      not_copied: [],
     });
     const home = deia(['migrate', '--from', db.url, '--to', back]);
     ok(home, 'migrate back to a folder');
@@ -236,12 +237,10 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     }
     const stats = same(['stats', '--json']);
     expect(stats.length).toBeGreaterThanOrEqual(4);
-    // Health does not run on PostgreSQL yet (every bot is UNKNOWN there): all else is the same.
-    const noHealth = (r: { candidate_bots: Array<Record<string, unknown>> }) => ({ ...r, candidate_bots: r.candidate_bots.map(({ health: _, ...c }) => c) });
     for (const type of ['code', 'review']) {
       const [f, p, c] = all(['recommend', type, '--json', '--seed', '11']).map((o) => JSON.parse(o));
       expect(c, `copy: recommend ${type}`).toEqual(f);
-      expect(noHealth(p), `postgres: recommend ${type}`).toEqual(noHealth(f));
+      expect(p, `postgres: recommend ${type}`).toEqual(f); // each candidate's health level too
       expect(f.recommended_bot).toMatch(/^R[12]$/);
     }
 
@@ -370,5 +369,320 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     refused(deia(['migrate', '--from', db.url, '--to', db.url]), 2, /^deia: migrate copies between a folder and a PostgreSQL store/);
     refused(deia(['--store', db.url, 'migrate', '--from', db.url, '--to', fresh]), 2, /^deia: give --from or --store, not both/);
     expect(fs.existsSync(fresh)).toBe(false);
+  }, 240_000);
+});
+
+/**
+ * A folder hive where bots worked on tasks and reported health, every command at one instant
+ * (so presence, samples and outcomes agree on when each bot was last seen): tasks done, failed,
+ * failed and retried on another bot, assigned, in progress; samples with one bot driven
+ * CRITICAL and another DEGRADED and back, a `health reset` of one bot after its failures, and
+ * the alerts all of that wrote. Settings: the machine is not measured (its cpu would differ).
+ */
+function hiveWithTasksAndHealth(now: string): { root: string; dir: string; ids: Record<string, string> } {
+  const { root, dir } = tempHive('deia-roundtrip-tasks-');
+  cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+  const run = (args: string[]) => ok(deia(['--dir', dir, ...args], { env: { DEIA_NOW: now } }), args.join(' '));
+  run(['init']);
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  cfg.health.measure_system = false;
+  cfg.messaging.backoff_base_ms = cfg.messaging.backoff_cap_ms = 3_600_000;
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+  for (const b of ['LEAD', 'B1', 'B2', 'B3']) run(['register', b]);
+  const submit = (desc: string, type: string, to: string) => JSON.parse(run(['task', 'submit', desc, '--type', type, '--to', to, '--as', 'LEAD', '--json']).stdout).task_id as string;
+  const ids: Record<string, string> = {};
+  ids.done = submit('write the release notes', 'documentation', 'B1');
+  run(['task', 'start', ids.done, '--as', 'B1']);
+  run(['task', 'done', ids.done, '--as', 'B1', '--tokens', '1200']);
+  ids.retried = submit('fix the flaky login test', 'code', 'B2');
+  run(['task', 'start', ids.retried, '--as', 'B2']);
+  run(['task', 'fail', ids.retried, '--as', 'B2', '--reason', 'cannot reproduce', '--retry']); // re-assigned to another bot
+  ids.failed = submit('port the parser', 'code', 'B2');
+  run(['task', 'fail', ids.failed, '--as', 'B2', '--reason', 'out of scope']);
+  ids.assigned = submit('review the schema', 'review', 'B3');
+  ids.started = submit('profile the build', 'code', 'B1');
+  run(['task', 'start', ids.started, '--as', 'B1']);
+  run(['task', 'dispatch']);
+
+  run(['health', 'record', 'cpu', '30']); // the system component, from a sample
+  run(['health', 'record', 'cpu', '40', '--bot', 'B1']);
+  run(['health', 'record', 'cpu', '95', '--bot', 'B3']); // CRITICAL
+  run(['health', 'record', 'cpu', '97', '--bot', 'B3']);
+  run(['health', 'reset', '--bot', 'B2']); // its failures are not counted again
+  run(['health', 'record', 'memory', '85', '--bot', 'B2']); // DEGRADED
+  run(['health', 'record', 'memory', '20', '--bot', 'B2']); // and back
+  run(['health', 'record', 'queue_depth', '3', '--bot', 'B1']);
+  expect(deia(['--dir', dir, 'health'], { env: { DEIA_NOW: now } }).code).toBe(2); // CRITICAL: exit 2
+  // B1 looks at its inbox half a minute later: its presence, not its last sample, is when it was last seen.
+  ok(deia(['--dir', dir, 'inbox', '--as', 'B1'], { env: { DEIA_NOW: new Date(Date.parse(now) + 30_000).toISOString() } }), 'inbox');
+  return { root, dir, ids };
+}
+
+describe('deia migrate, both ways, with tasks and health', () => {
+  it('a round trip answers task list, task show, health, health history and the alert export as the original; no check after a move writes an alert', async () => {
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    const env = { DEIA_NOW: new Date(Date.parse(now) + 30_000).toISOString() };
+    const { root, dir, ids } = hiveWithTasksAndHealth(now);
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    const back = path.join(root, 'restored', '.deia');
+    const before = snapshotTree(dir);
+    // Settings (no machine measured) come from the original's config.json: on the store through
+    // the folder in use (the current folder's .deia), in the copy as copied over.
+    const where: Record<string, [string[], string | undefined]> = { folder: [['--dir', dir], undefined], postgres: [['--store', db.url], root], copy: [['--dir', back], undefined] };
+    const on = (hive: string, args: string[]) => {
+      const r = deia([...where[hive]![0], ...args], { env, cwd: where[hive]![1] });
+      // `deia health` exits 2 while a bot is CRITICAL, as it should.
+      expect(r.code, `${hive}: ${args.join(' ')}: ${r.stderr}`).toBe(args[0] === 'health' && args[1] !== 'history' && args[1] !== 'export' ? 2 : 0);
+      return r.stdout;
+    };
+    const alertLines = (hive: string) => {
+      const out = path.join(root, `alerts-${hive}-${fs.readdirSync(root).length}`);
+      on(hive, ['export', '--out', out]);
+      return fs.readFileSync(path.join(out, 'health-alerts.jsonl'), 'utf8');
+    };
+    const original = alertLines('folder');
+    expect(original).toContain('"critical_alert"');
+    expect(original).toContain('"recovery_detected"');
+
+    const there = JSON.parse(ok(deia(['--dir', dir, 'migrate', '--to', db.url, '--json'], { env }), 'migrate to postgres').stdout);
+    expect(there).toMatchObject({
+      direction: 'folder-to-postgres',
+      tasks: { tasks: 5, open: 3, archived_records: 0 },
+      health: { samples: 7, alert_lines: original.trimEnd().split('\n').length, archived_samples: 0 },
+      presence: { bots: 3 }, // LEAD, B1, B2 ran commands; B3 only reported samples
+      not_copied: [],
+    });
+    expect(snapshotTree(dir)).toEqual(before);
+    // The first check on the store: B3 is still CRITICAL, no alert is written for it (or anything).
+    const firstThere = JSON.parse(on('postgres', ['health', '--json']));
+    expect(firstThere.alerts).toEqual([]);
+    expect(firstThere.bots.find((b: { bot_id: string }) => b.bot_id === 'B3')).toMatchObject({ level: 'CRITICAL' });
+    expect(alertLines('postgres')).toBe(original);
+
+    const home = JSON.parse(ok(deia(['migrate', '--from', db.url, '--to', back, '--json'], { env, cwd: root }), 'migrate back').stdout);
+    expect(home).toMatchObject({ direction: 'postgres-to-folder', tasks: there.tasks, health: there.health, presence: there.presence, not_copied: [] });
+    fs.copyFileSync(path.join(dir, 'config.json'), path.join(back, 'config.json'));
+    const firstBack = JSON.parse(on('copy', ['health', '--json']));
+    expect(firstBack.alerts).toEqual([]);
+    expect(alertLines('copy')).toBe(original);
+
+    const hives = ['folder', 'postgres', 'copy'];
+    const same = (args: string[]) => {
+      const [f, p, c] = hives.map((h) => JSON.parse(on(h, args)));
+      expect(p, `postgres: ${args.join(' ')}`).toEqual(f);
+      expect(c, `copy: ${args.join(' ')}`).toEqual(f);
+      return f;
+    };
+    const list = same(['task', 'list', '--json']);
+    expect(list.map((t: { task_id: string; status: string }) => [t.task_id, t.status])).toEqual([
+      [ids.done, 'done'],
+      [ids.retried, 'assigned'],
+      [ids.failed, 'failed'],
+      [ids.assigned, 'assigned'],
+      [ids.started, 'in_progress'],
+    ]);
+    for (const status of ['assigned', 'in_progress', 'done', 'failed', 'queued']) same(['task', 'list', '--status', status, '--json']);
+    for (const id of Object.values(ids)) same(['task', 'show', id, '--json']);
+    const report = same(['health', '--json']);
+    expect(report.alerts).toEqual([]);
+    expect(report.bots.map((b: { bot_id: string; level: string }) => [b.bot_id, b.level])).toEqual([
+      ['B1', 'HEALTHY'],
+      ['B2', 'HEALTHY'],
+      ['B3', 'CRITICAL'],
+    ]); // B2's failures before its reset are not counted again, on any of the three
+    expect(report.bots[0].last_seen).toBe(env.DEIA_NOW); // B1's presence came along
+    same(['bots', '--json']);
+    for (const [metric, bot] of [['cpu', 'B3'], ['memory', 'B2'], ['cpu', undefined], ['error_rate', undefined], ['queue_depth', 'B1']] as const) {
+      const h = same(['health', 'history', metric, '--since', '1d', '--json', ...(bot ? ['--bot', bot] : [])]);
+      expect(h.samples.length, `${metric} ${bot ?? ''}`).toBeGreaterThan(0);
+    }
+    same(['health', 'export', '--json']);
+    for (const h of hives) expect(alertLines(h), h).toBe(original);
+
+    // The tasks go on from there, the assignment messages being the same: the assigned bot holds
+    // its assignment in its inbox (by message id), starts and finishes the task; a dispatch
+    // assigns nothing again and resends nothing.
+    const assigned = same(['task', 'show', ids.assigned, '--json']);
+    for (const h of hives) {
+      const inbox = JSON.parse(on(h, ['inbox', 'B3', '--all', '--json', '--as', 'B3']));
+      expect(inbox.find((m: { message_id: string }) => m.message_id === assigned.message_id), h).toMatchObject({ metadata: { task_id: ids.assigned } });
+      expect(JSON.parse(on(h, ['task', 'dispatch', '--json'])), h).toMatchObject({ dispatched: 0, redispatched: 0, resent: 0, assignments: [] });
+      on(h, ['task', 'start', ids.assigned, '--as', 'B3']);
+      on(h, ['task', 'done', ids.assigned, '--as', 'B3']);
+    }
+    expect(same(['task', 'show', ids.assigned, '--json'])).toMatchObject({ status: 'done', bot_id: 'B3', attempts: 1 });
+    same(['task', 'list', '--json']);
+    same(['stats', '--json']);
+  }, 240_000);
+
+  it('a store with tasks and health (a reset, archived records) copies into a folder that answers as the store does', async () => {
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    const env = { DEIA_NOW: now };
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    const { root, dir: settings } = tempHive('deia-pgfirst-tasks-');
+    cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+    ok(deia(['init', '--dir', settings]), 'a folder for the settings');
+    const cfg = JSON.parse(fs.readFileSync(path.join(settings, 'config.json'), 'utf8'));
+    cfg.health.measure_system = false;
+    fs.writeFileSync(path.join(settings, 'config.json'), JSON.stringify(cfg));
+    const pg = (args: string[], code = 0, at = env) => {
+      const r = deia(['--store', db.url, ...args], { env: at, cwd: root });
+      expect(r.code, `postgres: ${args.join(' ')}: ${r.stderr}`).toBe(code);
+      return r.stdout;
+    };
+    pg(['init']);
+    // Ten days ago: a task done and two samples, which the cleanup below archives.
+    const long = { DEIA_NOW: new Date(Date.parse(now) - 10 * 86_400_000).toISOString() };
+    for (const b of ['LEAD', 'B1', 'B2']) pg(['register', b], 0, long);
+    const gone = JSON.parse(pg(['task', 'submit', 'long ago', '--type', 'code', '--to', 'B1', '--as', 'LEAD', '--json'], 0, long)).task_id as string;
+    pg(['task', 'done', gone, '--as', 'B1'], 0, long);
+    pg(['health', 'record', 'cpu', '12', '--bot', 'B1'], 0, long);
+    pg(['health', 'record', 'cpu', '13', '--bot', 'B1'], 0, long);
+    const submit = (desc: string, to: string) => JSON.parse(pg(['task', 'submit', desc, '--type', 'code', '--to', to, '--as', 'LEAD', '--json'])).task_id as string;
+    const done = submit('one', 'B1');
+    pg(['task', 'start', done, '--as', 'B1']);
+    pg(['task', 'done', done, '--as', 'B1']);
+    const retried = submit('two', 'B2');
+    pg(['task', 'fail', retried, '--as', 'B2', '--retry', '--reason', 'no disk']);
+    const open = submit('three', 'B2');
+    pg(['health', 'record', 'cpu', '96', '--bot', 'B1']); // CRITICAL
+    pg(['health', 'record', 'memory', '90', '--bot', 'B2']); // DEGRADED
+    pg(['health', 'reset', '--bot', 'B2']); // a `health_reset` record: B2's samples so far are forgotten
+    pg(['health', 'record', 'memory', '30', '--bot', 'B2']);
+    pg(['health', '--json'], 2);
+    const cleaned = JSON.parse(pg(['cleanup', '--json']));
+    expect(cleaned.task_retention).toMatchObject({ archived: 1 });
+    const archivedTasks = (await withBackend(db.url, async (b) => {
+      const out: unknown[] = [];
+      for await (const r of b.log('tasks').streamArchive()) out.push(r);
+      return out;
+    })).length;
+    expect(archivedTasks).toBeGreaterThanOrEqual(3); // submitted, assigned, message, done, outcome
+
+    const back = path.join(root, 'hive');
+    const res = JSON.parse(ok(deia(['--store', db.url, 'migrate', '--to', back, '--json'], { env, cwd: root }), 'migrate to a folder').stdout);
+    expect(res).toMatchObject({
+      direction: 'postgres-to-folder',
+      tasks: { tasks: 3, open: 2, archived_records: archivedTasks },
+      health: { samples: 2, archived_samples: 2 }, // B1's 96 and B2's 30: the reset forgot B2's 90
+      not_copied: [],
+    });
+    expect(fs.readFileSync(path.join(back, 'archive', 'tasks.jsonl'), 'utf8')).toContain(gone);
+    expect(fs.readFileSync(path.join(back, 'archive', 'metrics.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(2);
+    expect(fs.readFileSync(path.join(back, 'metrics.jsonl'), 'utf8')).not.toContain('health_reset');
+    fs.copyFileSync(path.join(settings, 'config.json'), path.join(back, 'config.json'));
+    const folder = (args: string[], code = 0) => {
+      const r = deia(['--dir', back, ...args], { env });
+      expect(r.code, `folder: ${args.join(' ')}: ${r.stderr}`).toBe(code);
+      return r.stdout;
+    };
+    const alerts = (run: (args: string[]) => string, tag: string) => {
+      run(['export', '--out', path.join(root, tag)]);
+      return fs.readFileSync(path.join(root, tag, 'health-alerts.jsonl'), 'utf8');
+    };
+    const storeAlerts = alerts(pg, 'pe');
+    expect(storeAlerts).toContain('"critical_alert"');
+    expect(JSON.parse(folder(['health', '--json'], 2)).alerts).toEqual([]); // B1 still CRITICAL: no new alert
+    expect(alerts(folder, 'fe')).toBe(storeAlerts);
+    const both = (args: string[], code = 0) => {
+      const p = JSON.parse(pg(args, code));
+      expect(JSON.parse(folder(args, code)), args.join(' ')).toEqual(p);
+      return p;
+    };
+    expect(both(['task', 'list', '--json']).map((t: { task_id: string }) => t.task_id)).toEqual([done, retried, open]);
+    for (const id of [done, retried, open]) both(['task', 'show', id, '--json']);
+    const missing = [pg(['task', 'show', gone], 1), folder(['task', 'show', gone], 1)];
+    expect(missing[1]).toBe(missing[0]);
+    both(['health', '--json'], 2);
+    expect(both(['health', 'history', 'memory', '--bot', 'B2', '--since', '5d', '--json']).samples.map((x: { value: number }) => x.value)).toEqual([30]);
+    expect(both(['health', 'history', 'cpu', '--bot', 'B1', '--since', '5d', '--json']).samples.map((x: { value: number }) => x.value)).toEqual([96]);
+    both(['health', 'export', '--json']);
+    both(['bots', '--json']);
+    // The copy works on: B2 starts the task it holds, and a dispatch assigns nothing twice.
+    expect(JSON.parse(folder(['task', 'dispatch', '--json']))).toMatchObject({ dispatched: 0, resent: 0 });
+    folder(['task', 'start', open, '--as', 'B2']);
+  }, 240_000);
+
+  it("copies a folder's archived task records and samples into the store's archives and back; refuses a store holding only tasks or only health records, and a folder owing a task outcome", async () => {
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    const long = new Date(Date.parse(now) - 10 * 86_400_000).toISOString();
+    const { root, dir } = tempHive('deia-migrate-archived-');
+    cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+    const run = (at: string, args: string[]) => ok(deia(['--dir', dir, ...args], { env: { DEIA_NOW: at } }), args.join(' ')).stdout;
+    run(long, ['init']);
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    cfg.health.measure_system = false;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+    for (const b of ['LEAD', 'B1']) run(long, ['register', b]);
+    const old = JSON.parse(run(long, ['task', 'submit', 'long ago', '--type', 'code', '--to', 'B1', '--as', 'LEAD', '--json'])).task_id;
+    run(long, ['task', 'done', old, '--as', 'B1']);
+    run(long, ['health', 'record', 'cpu', '50', '--bot', 'B1']);
+    const recent = JSON.parse(run(now, ['task', 'submit', 'today', '--type', 'code', '--to', 'B1', '--as', 'LEAD', '--json'])).task_id;
+    run(now, ['health', 'record', 'cpu', '20', '--bot', 'B1']);
+    const cleaned = JSON.parse(run(now, ['cleanup', '--json']));
+    expect(cleaned.task_retention).toMatchObject({ archived: 1 });
+    const archivedTasks = fs.readFileSync(path.join(dir, 'archive', 'tasks.jsonl'), 'utf8').trimEnd().split('\n').length;
+    expect(fs.readFileSync(path.join(dir, 'archive', 'metrics.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(1);
+
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    // A health check on the new store (aggregates and levels, no record) does not make it a hive.
+    expect(deia(['--store', db.url, 'health', '--json'], { env: { DEIA_NOW: now }, cwd: root }).code).toBe(3);
+    const m = deia(['--dir', dir, 'migrate', '--to', db.url, '--json'], { env: { DEIA_NOW: now } });
+    expect(m.code, m.stderr).toBe(0);
+    expect(JSON.parse(m.stdout)).toMatchObject({
+      tasks: { tasks: 1, open: 1, archived_records: archivedTasks },
+      health: { samples: 1, archived_samples: 1 },
+      not_copied: [],
+    });
+    // In the store's archives (what `export` and a copy back read), not among its live records.
+    const back = path.join(root, 'back', '.deia');
+    ok(deia(['migrate', '--from', db.url, '--to', back], { env: { DEIA_NOW: now }, cwd: root }), 'migrate back');
+    for (const f of ['archive/tasks.jsonl', 'archive/metrics.jsonl', 'tasks.jsonl', 'metrics.jsonl']) {
+      expect(fs.readFileSync(path.join(back, f), 'utf8'), f).toBe(fs.readFileSync(path.join(dir, f), 'utf8'));
+    }
+    expect(deia(['--store', db.url, 'task', 'show', old], { cwd: root }).stderr).toBe(deia(['--dir', dir, 'task', 'show', old]).stderr);
+    const pinned = { DEIA_NOW: now };
+    const list = (where: string[]) => JSON.parse(ok(deia([...where, 'task', 'list', '--json'], { env: pinned, cwd: root }), 'task list').stdout);
+    expect(list(['--store', db.url])).toEqual(list(['--dir', dir]));
+    expect(list(['--store', db.url]).map((t: { task_id: string }) => t.task_id)).toEqual([recent]);
+    const health = (where: string[]) => JSON.parse(ok(deia([...where, 'health', 'export', '--json'], { env: pinned, cwd: root }), 'health export').stdout);
+    expect(health(['--store', db.url])).toEqual(health(['--dir', dir]));
+
+    // Into a store holding only a task record, or only a health sample: refused, nothing written.
+    for (const fill of [
+      (url: string) => withBackend(url, (b) => b.log('tasks').append([{ event: 'submitted', task_id: 'x1', timestamp: now, task_type: 'code', description: 'd', priority: 'P2', submitted_by: null }])),
+      async (url: string) => void ok(deia(['--store', url, 'health', 'record', 'cpu', '10', '--bot', 'X'], { env: pinned, cwd: root }), 'a sample'),
+    ]) {
+      const other = await freshDatabase();
+      cleanups.push(other.drop);
+      ok(deia(['init', '--store', other.url]), 'init');
+      await fill(other.url);
+      const r = deia(['--dir', dir, 'migrate', '--to', other.url, '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(JSON.parse(r.stdout).error.code).toBe('ENOTEMPTY');
+      await withBackend(other.url, async (b) => {
+        for (const log of ['bots', 'bot-messaging', 'performance']) for await (const _ of b.log(log).stream()) expect.fail(`${log} was written`);
+      });
+    }
+
+    // A folder owing a task outcome (a `task done` that stopped before recording it) is refused
+    // until a dispatch there records it: a store never owes one.
+    fs.appendFileSync(path.join(dir, 'tasks.jsonl'), JSON.stringify({ event: 'done', task_id: recent, timestamp: now, bot_id: 'B1', duration_ms: 1000, tokens: null, attempt: 1, perf_from: null }) + '\n');
+    const owed = await freshDatabase();
+    cleanups.push(owed.drop);
+    const refused = deia(['--dir', dir, 'migrate', '--to', owed.url, '--json'], { env: pinned });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'EOWED', hint: expect.stringContaining('deia task dispatch') });
+    await withBackend(owed.url, async (b) => {
+      for (const log of ['bots', 'tasks']) for await (const _ of b.log(log).stream()) expect.fail(`${log} was written`);
+    });
+    run(now, ['task', 'dispatch']);
+    ok(deia(['--dir', dir, 'migrate', '--to', owed.url], { env: pinned }), 'migrate once the outcome is recorded');
+    const stats = (where: string[]) => JSON.parse(ok(deia([...where, 'stats', '--json'], { env: pinned, cwd: root }), 'stats').stdout);
+    expect(stats(['--store', owed.url])).toEqual(stats(['--dir', dir]));
+    expect(stats(['--dir', dir]).find((x: { bot_id: string }) => x.bot_id === 'B1')).toMatchObject({ samples: 2 });
   }, 240_000);
 });

@@ -92,7 +92,7 @@ async function queueIfAny(ctx: HiveContext): Promise<QueueDepth | null> {
 }
 
 /** Fold the lines appended since the last run; a file that was rewritten or shrank is refolded. */
-function foldNew(ctx: HiveContext, agg: Agg): boolean {
+export function foldNew(ctx: HiveContext, agg: Agg): boolean {
   const { store } = ctx;
   let m = store.readSince<MetricRecord>(METRICS_FILE, { offset: agg.metrics_off, ino: agg.metrics_ino });
   let p = store.readSince<PerfRecord>(PERF_FILE, { offset: agg.perf_off, ino: agg.perf_ino });
@@ -116,14 +116,14 @@ function foldNew(ctx: HiveContext, agg: Agg): boolean {
   return changed;
 }
 
-function loadAgg(ctx: HiveContext): Agg {
+export function loadAgg(ctx: HiveContext): Agg {
   const a = ctx.store.readJson<Agg>(AGG_FILE);
   if (!a || a.v !== 1) return emptyAgg();
   // Keyed by bot id: no lookup may reach Object.prototype (issue 12.3). Series keys hold a '|'.
   return { ...a, series: toDict(a.series), perf: toDict(a.perf), seen: toDict(a.seen) };
 }
 
-function loadLevels(ctx: HiveContext): LevelState {
+export function loadLevels(ctx: HiveContext): LevelState {
   const s = ctx.store.readJson<LevelState>(LEVELS_FILE);
   return s && s.v === 1 ? s : emptyLevelState();
 }

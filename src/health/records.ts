@@ -29,6 +29,7 @@ import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { QueueDepth } from '../messaging/api.js';
 import type { Cursor, StorageBackend, Transaction } from '../store/types.js';
+import { appendArchived } from '../store/copy.js';
 import { emptyAgg, foldMetric, foldPerf, prune, componentKeyOf, type Agg, type MetricRecord, type PerfRecord } from './agg.js';
 import {
   buildInputs,
@@ -53,7 +54,7 @@ import {
   type RecordResult,
   type ResetResult,
 } from './api.js';
-import { emptyLevelState, evaluate, metricsLevel, type HealthReport, type Level, type LevelState } from './rules.js';
+import { emptyLevelState, evaluate, metricsLevel, type AlertEvent, type HealthReport, type Level, type LevelState } from './rules.js';
 import { sampleSystem } from './system.js';
 import { lastSeenAllOn } from '../presence/presence.js';
 
@@ -438,3 +439,82 @@ async function oldSamples(log: { stream(): AsyncIterable<MetricLine> }, cutoff: 
   }
   return { all, counted };
 }
+
+// ---------------------------------------------------------------- copying (deia migrate)
+
+/** A hive's health as `deia migrate` moves it between a folder and a store. */
+export interface HealthCopy {
+  /** metrics.jsonl, or the `metrics` log: the samples still counted (what a `health reset` forgot left out). */
+  samples: MetricRecord[];
+  /** Samples retention moved away (archive/metrics.jsonl, or the log's archive). */
+  archived: MetricRecord[];
+  /** The `health-alerts` audit log whole: archived and rotated lines first. */
+  alerts: AlertEvent[];
+  /** The aggregates, caught up with the samples and with routing's outcomes. */
+  agg: Agg;
+  /** The last levels and recent alerts: kept, so the first check after the move writes no alert the source would not have. */
+  levels: LevelState;
+}
+
+/** Whether this store holds no health records (no sample and no alert line, live or archived). */
+export async function healthIsEmptyOn(b: StorageBackend): Promise<boolean> {
+  for (const name of [METRICS_LOG, ALERTS_LOG]) {
+    const log = b.log(name);
+    for await (const _ of log.stream()) return false;
+    for await (const _ of log.streamArchive()) return false;
+  }
+  return true;
+}
+
+/**
+ * The samples a `health reset` did not forget, in order, each with whether it was archived: a
+ * folder's reset removes them from metrics.jsonl, a store's appends a `health_reset` record.
+ */
+function keptSamples(lines: ReadonlyArray<{ r: MetricLine; archived: boolean }>): Array<{ r: MetricRecord; archived: boolean }> {
+  let kept: Array<{ r: MetricRecord; archived: boolean }> = [];
+  for (const { r, archived } of lines) {
+    if (!isReset(r)) kept.push({ r, archived });
+    else kept = r.bot === null ? [] : kept.filter((k) => (k.r.bot ?? null) !== r.bot);
+  }
+  return kept;
+}
+
+/** This store's health, as a folder's restore writes it (`deia migrate --from postgres://…`). */
+export async function healthFromStore(b: StorageBackend, ctx: HiveContext): Promise<HealthCopy> {
+  const lines: Array<{ r: MetricLine; archived: boolean }> = [];
+  for await (const r of b.log<MetricLine>(METRICS_LOG).streamArchive()) lines.push({ r, archived: true });
+  for await (const r of b.log<MetricLine>(METRICS_LOG).stream()) lines.push({ r, archived: false });
+  const kept = keptSamples(lines);
+  const alerts: AlertEvent[] = [];
+  for await (const r of b.log<AlertEvent>(ALERTS_LOG).streamArchive()) alerts.push(r);
+  for await (const r of b.log<AlertEvent>(ALERTS_LOG).stream()) alerts.push(r);
+  const f = await fold(b, ctx, asAggDoc((await b.docs.get(AGG_DOC))?.value));
+  return {
+    samples: kept.filter((k) => !k.archived).map((k) => k.r),
+    archived: kept.filter((k) => k.archived).map((k) => k.r),
+    alerts,
+    agg: f.agg,
+    levels: asLevels((await b.docs.get(LEVELS_DOC))?.value),
+  };
+}
+
+/**
+ * Store another hive's health here (`deia migrate --to postgres://…`), after routing's outcomes:
+ * the archived samples (moved to the log's archive), the samples, the aggregates taken as they
+ * are (naming the end of `metrics` and of `performance`, so outcomes a `health reset` forgot stay
+ * forgotten), the levels, the alert log. The caller checked that the store holds no health records.
+ */
+export async function copyHealthOn(b: StorageBackend, copy: HealthCopy): Promise<void> {
+  const metrics = b.log<MetricRecord>(METRICS_LOG);
+  await appendArchived(metrics, copy.archived);
+  for (let i = 0; i < copy.samples.length; i += COPY_BATCH) await metrics.append(copy.samples.slice(i, i + COPY_BATCH));
+  const { metrics_off: _m, perf_off: _p, metrics_ino: _mi, perf_ino: _pi, ...rest } = copy.agg;
+  const agg: Agg = { ...emptyAgg(), ...rest };
+  // A `deia health` run on the empty store may have stored aggregates and levels: replaced.
+  await b.docs.put<AggDoc>(AGG_DOC, { v: 1, agg, metrics: await metrics.end(), pending: [], perf: await b.log(PERF_LOG).end() });
+  await b.docs.put<LevelState>(LEVELS_DOC, copy.levels);
+  const alerts = b.log<AlertEvent>(ALERTS_LOG);
+  for (let i = 0; i < copy.alerts.length; i += COPY_BATCH) await alerts.append(copy.alerts.slice(i, i + COPY_BATCH));
+}
+
+const COPY_BATCH = 1000;

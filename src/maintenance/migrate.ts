@@ -4,8 +4,8 @@
  *   store → folder   `deia migrate --from postgres://… --to FOLDER` into a folder that is missing or empty
  * Each domain is one entry of DOMAINS: how to tell a store holds some of it, how to read it
  * from either side, how to write it into either side, in that side's own format by that side's
- * own code. Messaging and routing are copied; tasks and health are not yet (they do not run on
- * PostgreSQL yet): they join DOMAINS once they do.
+ * own code: messaging, routing, tasks, health and presence. What retention archived goes into
+ * the other side's archive (archive/tasks.jsonl and archive/metrics.jsonl, a log's archive).
  *
  * The source is read whole first (a folder at one instant per domain, its locks held, no
  * network call meanwhile; a store record by record) and left unchanged. A store is written
@@ -21,6 +21,16 @@ import { restoreMessaging, withMessagingSnapshot } from '../messaging/ops.js';
 import { copyMessagingOn, messagingFromStore, messagingIsEmptyOn, type MessagingCopy } from '../messaging/records.js';
 import { restoreRouting, withRoutingSnapshot, type AuditEvent, type RoutingCopy } from '../scheduling/api.js';
 import { copyRoutingOn, routingFromStore, routingIsEmptyOn } from '../scheduling/records.js';
+import { AGG_FILE, ALERTS_FILE, LEVELS_FILE, METRICS_ARCHIVE, METRICS_FILE, PERF_FILE, foldNew, loadAgg, loadLevels } from '../health/api.js';
+import type { MetricRecord } from '../health/agg.js';
+import type { AlertEvent } from '../health/rules.js';
+import { copyHealthOn, healthFromStore, healthIsEmptyOn, type HealthCopy } from '../health/records.js';
+import { TASKS_FILE, type TaskRecord } from '../tasks/model.js';
+import { copyTasksOn, tasksFromStore, tasksIsEmptyOn, type TasksCopy } from '../tasks/records.js';
+import { TASKS_ARCHIVE, TASKS_STATE, catchUp, readState, saveHeld } from '../tasks/state.js';
+import { lastSeenAll, lastSeenAllOn, presenceDoc, type PresenceDoc } from '../presence/presence.js';
+import { PRESENCE_DIR, markSeen } from '../store/presence.js';
+import { iso } from '../common/clock.js';
 import { isPostgresUrl, openBackend, redactUrl } from '../store/open.js';
 import { StoreError, type StorageBackend } from '../store/types.js';
 import { folderLogRecords } from './export.js';
@@ -32,7 +42,7 @@ interface Domain<C> {
   /** Whether a store holds none of it (migrate writes only into an empty store). */
   isEmptyOn(b: StorageBackend): Promise<boolean>;
   fromFolder(ctx: HiveContext): Promise<C>;
-  fromStore(b: StorageBackend): Promise<C>;
+  fromStore(b: StorageBackend, ctx: HiveContext): Promise<C>;
   toStore(b: StorageBackend, copy: C): Promise<void>;
   toFolder(ctx: HiveContext, copy: C): Promise<void>;
   /** What the copy holds, for the report. */
@@ -75,10 +85,125 @@ const routing: Domain<RoutingCopy> = {
   counts: (c) => ({ outcomes: c.outcomes.length + c.unfolded.length, task_types: c.types ? Object.keys(c.types).length : 0, audit_lines: c.audit.length }),
 };
 
-// Tasks and health: a Domain each, here, once they run on PostgreSQL.
-const DOMAINS = [messaging, routing] as const;
-/** Areas of a hive migrate does not copy yet. */
-export const NOT_COPIED = ['tasks', 'health'] as const;
+const tasks: Domain<TasksCopy> = {
+  name: 'tasks',
+  isEmptyOn: tasksIsEmptyOn,
+  // tasks.jsonl, the fold over it and the archive at one instant, under the locks every task writer
+  // (retention too) holds first; the archive's own lock is not taken: it would leave an archive/ folder.
+  fromFolder: (ctx) =>
+    ctx.store.withLock([TASKS_FILE, TASKS_STATE], async () => {
+      const view = catchUp(ctx, readState(ctx));
+      if (view.fold.unrecorded.size > 0) {
+        throw new DeiaError(
+          `${ctx.dir} owes the outcome of ${view.fold.unrecorded.size} finished task(s) (a task done or task fail that stopped part way)`,
+          'run deia task dispatch on the folder first (it records them), then migrate again',
+          1,
+          'EOWED',
+        );
+      }
+      return { records: ctx.store.read<TaskRecord>(TASKS_FILE).records, archived: ctx.store.read<TaskRecord>(TASKS_ARCHIVE).records, fold: view.fold };
+    }),
+  fromStore: tasksFromStore,
+  toStore: copyTasksOn,
+  toFolder: restoreTasks,
+  counts: (c) => ({
+    tasks: c.records.filter((r) => r?.event === 'submitted').length,
+    open: c.fold.open.size,
+    records: c.records.length,
+    archived_records: c.archived.length,
+  }),
+};
+
+/**
+ * Write another store's tasks into this folder in its own files: tasks.jsonl, the archive, and
+ * the state (the store's fold taken as it is) naming the end of both. The caller made the folder.
+ */
+async function restoreTasks(ctx: HiveContext, copy: TasksCopy): Promise<void> {
+  if (copy.records.length === 0 && copy.archived.length === 0 && copy.fold.activity.size === 0) return;
+  const { store } = ctx;
+  await store.withLock([TASKS_FILE, TASKS_STATE, TASKS_ARCHIVE], async () => {
+    inBatches(ctx, TASKS_ARCHIVE, copy.archived);
+    inBatches(ctx, TASKS_FILE, copy.records);
+    store.appendHeld(TASKS_FILE, []); // exists before its position is taken: the state names its inode
+    await saveHeld(ctx, { fold: copy.fold, cursor: store.cursorAtEnd(TASKS_FILE), archive: store.cursorAtEnd(TASKS_ARCHIVE), dirty: true });
+  });
+}
+
+const health: Domain<HealthCopy> = {
+  name: 'health',
+  isEmptyOn: healthIsEmptyOn,
+  // The samples, the aggregates caught up with them, the levels and the alert log under the locks of a
+  // health check (metrics.jsonl's holds off retention too, which takes it before the archive's).
+  fromFolder: (ctx) =>
+    ctx.store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE], async () => {
+      const agg = loadAgg(ctx);
+      foldNew(ctx, agg);
+      return {
+        samples: ctx.store.read<MetricRecord>(METRICS_FILE).records,
+        archived: ctx.store.read<MetricRecord>(METRICS_ARCHIVE).records,
+        alerts: await folderAudit<AlertEvent>(ctx, 'health-alerts'),
+        agg,
+        levels: loadLevels(ctx),
+      };
+    }),
+  fromStore: healthFromStore,
+  toStore: copyHealthOn,
+  toFolder: restoreHealth,
+  counts: (c) => ({
+    samples: c.samples.length,
+    archived_samples: c.archived.length,
+    components: Object.keys(c.levels.components).length,
+    alert_lines: c.alerts.length,
+  }),
+};
+
+/**
+ * Write another store's health into this folder in its own files, after routing's outcomes:
+ * metrics.jsonl and its archive, the alert log, the levels, and the aggregates (taken as they
+ * are) naming the end of metrics.jsonl and performance.jsonl. The caller made the folder.
+ */
+async function restoreHealth(ctx: HiveContext, copy: HealthCopy): Promise<void> {
+  const { store } = ctx;
+  await store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE, METRICS_ARCHIVE], async () => {
+    inBatches(ctx, METRICS_ARCHIVE, copy.archived);
+    inBatches(ctx, METRICS_FILE, copy.samples);
+    inBatches(ctx, ALERTS_FILE, copy.alerts);
+    store.appendHeld(METRICS_FILE, []);
+    const m = store.cursorAtEnd(METRICS_FILE);
+    const p = store.cursorAtEnd(PERF_FILE);
+    const agg = { ...copy.agg, metrics_off: m.offset, metrics_ino: m.ino, perf_off: p.offset, perf_ino: p.ino };
+    await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + '\n');
+    await store.writeJsonHeld(LEVELS_FILE, copy.levels);
+  });
+}
+
+function inBatches(ctx: HiveContext, rel: string, records: readonly unknown[]): void {
+  for (let i = 0; i < records.length; i += 1000) ctx.store.appendHeld(rel, records.slice(i, i + 1000));
+}
+
+/**
+ * When each bot was last seen (presence/ files' times, `presence.<bot>` documents): health counts a
+ * bot's staleness and `last_seen` from it, and `deia bots` shows it. Not a record: a store where
+ * bots only ran commands is still empty; a sighting there that is later than the copied one is kept.
+ */
+const presence: Domain<Map<string, number>> = {
+  name: 'presence',
+  isEmptyOn: async () => true,
+  fromFolder: async (ctx) => lastSeenAll(ctx),
+  fromStore: (b) => lastSeenAllOn(b),
+  toStore: async (b, seen) => {
+    const there = await lastSeenAllOn(b);
+    for (const [bot, ms] of [...seen].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!((there.get(bot) ?? -Infinity) >= ms)) await b.docs.put<PresenceDoc>(presenceDoc(bot), { bot_id: bot, last_seen: iso(ms) });
+    }
+  },
+  toFolder: async (ctx, seen) => {
+    for (const [bot, ms] of seen) markSeen(ctx.store, `${PRESENCE_DIR}/${bot}`, ms);
+  },
+  counts: (seen) => ({ bots: seen.size }),
+};
+
+const DOMAINS = [messaging, routing, tasks, health, presence] as const;
 
 export interface MigrateResult {
   /** Where the hive was read (a connection string's password replaced by `***`). */
@@ -90,6 +215,11 @@ export interface MigrateResult {
   schema_version?: number;
   messaging: Record<string, number>;
   routing: Record<string, number>;
+  tasks: Record<string, number>;
+  health: Record<string, number>;
+  /** Bots with a last sighting copied (health's staleness and `deia bots` count from it). */
+  presence: Record<string, number>;
+  /** Areas of the hive not copied: none since tasks and health are (kept for the callers that read it). */
   not_copied: string[];
 }
 
@@ -120,16 +250,34 @@ async function folderToStore(ctx: HiveContext, url: string): Promise<MigrateResu
     for (const d of DOMAINS) {
       if (!(await d.isEmptyOn(b))) throw new StoreError(`${b.location} already holds a hive`, 'migrate copies into an empty store only: use a new database, or the one you meant', 'ENOTEMPTY');
     }
+    // Every area is read (and may refuse) before the first record is written.
     const m = await messaging.fromFolder(ctx);
     const r = await routing.fromFolder(ctx);
+    const t = await tasks.fromFolder(ctx);
+    const h = await health.fromFolder(ctx);
+    const seen = await presence.fromFolder(ctx);
     try {
       await messaging.toStore(b, m);
       await routing.toStore(b, r);
+      await tasks.toStore(b, t);
+      await health.toStore(b, h); // after routing: its aggregates name the end of the outcomes
+      await presence.toStore(b, seen);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new StoreError(`copying into ${b.location} failed part way: ${why}`, 'the store now holds part of the hive: drop its deia_ tables (or use a new database) and run migrate again');
     }
-    return { from: ctx.dir, to: b.location, direction: 'folder-to-postgres', schema_version: b.migration?.to ?? 0, messaging: messaging.counts(m), routing: routing.counts(r), not_copied: [...NOT_COPIED] };
+    return {
+      from: ctx.dir,
+      to: b.location,
+      direction: 'folder-to-postgres',
+      schema_version: b.migration?.to ?? 0,
+      messaging: messaging.counts(m),
+      routing: routing.counts(r),
+      tasks: tasks.counts(t),
+      health: health.counts(h),
+      presence: presence.counts(seen),
+      not_copied: [],
+    };
   } finally {
     await b.close();
   }
@@ -147,7 +295,7 @@ function refuseTarget(target: string): void {
     throw e;
   }
   if (entries.length === 0) return;
-  const hive = ['config.json', 'bots.jsonl', 'mailboxes', 'outbox.jsonl', 'performance.jsonl', 'state', '.deia'].some((f) => entries.includes(f));
+  const hive = ['config.json', 'bots.jsonl', 'mailboxes', 'outbox.jsonl', 'performance.jsonl', 'tasks.jsonl', 'metrics.jsonl', 'state', '.deia'].some((f) => entries.includes(f));
   throw new DeiaError(
     hive ? `${target} already holds a hive` : `${target} is not empty`,
     'migrate writes into a folder that does not exist yet, or an empty one: choose another --to',
@@ -162,9 +310,15 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
   const b = await openBackend(url, { clock: ctx.clock });
   let m: MessagingCopy;
   let r: RoutingCopy;
+  let t: TasksCopy;
+  let h: HealthCopy;
+  let seen: Map<string, number>;
   try {
-    m = await messaging.fromStore(b);
-    r = await routing.fromStore(b);
+    m = await messaging.fromStore(b, ctx);
+    r = await routing.fromStore(b, ctx);
+    t = await tasks.fromStore(b, ctx);
+    h = await health.fromStore(b, ctx);
+    seen = await presence.fromStore(b, ctx);
   } finally {
     await b.close();
   }
@@ -177,12 +331,24 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
     await initHive(folder);
     await messaging.toFolder(folder, m);
     await routing.toFolder(folder, r);
+    await tasks.toFolder(folder, t);
+    await health.toFolder(folder, h); // after routing: its aggregates name the end of performance.jsonl
+    await presence.toFolder(folder, seen);
     refuseTarget(target); // made meanwhile by someone else?
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { from: redactUrl(url), to: target, direction: 'postgres-to-folder', messaging: messaging.counts(m), routing: routing.counts(r), not_copied: [...NOT_COPIED] };
+  return {
+    from: redactUrl(url),
+    to: target,
+    direction: 'postgres-to-folder',
+    messaging: messaging.counts(m),
+    routing: routing.counts(r),
+    tasks: tasks.counts(t),
+    health: health.counts(h),
+    presence: presence.counts(seen),
+    not_copied: [],
+  };
 }
-

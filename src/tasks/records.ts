@@ -30,6 +30,7 @@ import { toRecord } from '../scheduling/input.js';
 import { botHealthLevelsOn, routingLevelsOn } from '../health/records.js';
 import { recommendOn, withOutcomesOn } from '../scheduling/records.js';
 import { StoreError, type Cursor, type StorageBackend, type Transaction } from '../store/types.js';
+import { appendArchived } from '../store/copy.js';
 import {
   attemptDuration,
   checkTransition,
@@ -479,3 +480,50 @@ export async function taskRetentionOn(b: StorageBackend, ctx: HiveContext, opts:
     return counts(p);
   });
 }
+
+// ------------------------------------------------------------------ copying (deia migrate)
+
+/** A hive's tasks as `deia migrate` moves them between a folder and a store. */
+export interface TasksCopy {
+  /** tasks.jsonl, or the `tasks` log: the task records line for line. */
+  records: TaskRecord[];
+  /** What retention moved away (archive/tasks.jsonl, or the log's archive). */
+  archived: TaskRecord[];
+  /** The incremental fold over `records`, caught up (its activity and counts may cover archived tasks too). */
+  fold: OpenFold;
+}
+
+/** Whether this store holds no task (no record, live or archived, and no fold). */
+export async function tasksIsEmptyOn(b: StorageBackend): Promise<boolean> {
+  if ((await b.docs.get(STATE_DOC)) !== undefined) return false;
+  const log = b.log(TASKS_LOG);
+  for await (const _ of log.stream()) return false;
+  for await (const _ of log.streamArchive()) return false;
+  return true;
+}
+
+/** This store's tasks, as a folder's restore writes them (`deia migrate --from postgres://…`). */
+export async function tasksFromStore(b: StorageBackend): Promise<TasksCopy> {
+  const archived: TaskRecord[] = [];
+  for await (const r of b.log<TaskRecord>(TASKS_LOG).streamArchive()) archived.push(r);
+  const records: TaskRecord[] = [];
+  for await (const r of b.log<TaskRecord>(TASKS_LOG).stream()) records.push(r);
+  return { records, archived, fold: (await readView(b)).fold };
+}
+
+/**
+ * Store another hive's tasks here (`deia migrate --to postgres://…`): the archived records,
+ * moved to the log's archive (the first ones of the log, so `archiveWhere` picks them by count),
+ * then the records, then the fold taken as it is, naming the end of them (so the activity of
+ * tasks retention archived still counts). The caller checked that the store holds no task.
+ */
+export async function copyTasksOn(b: StorageBackend, copy: TasksCopy): Promise<void> {
+  if (copy.records.length === 0 && copy.archived.length === 0 && copy.fold.activity.size === 0) return;
+  const log = b.log<TaskRecord>(TASKS_LOG);
+  await appendArchived(log, copy.archived);
+  for (let i = 0; i < copy.records.length; i += COPY_BATCH) await log.append(copy.records.slice(i, i + COPY_BATCH));
+  await b.docs.put<StateDoc>(STATE_DOC, toDoc(copy.fold, await log.end(), 0), { ifVersion: 0 });
+}
+
+
+const COPY_BATCH = 1000;

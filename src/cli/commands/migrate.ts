@@ -3,7 +3,7 @@ import { defineCommand } from '../command.js';
 
 export default defineCommand({
   name: 'migrate',
-  summary: 'copy a whole hive (messaging and routing) from a folder into an empty PostgreSQL store, or from a store into a new folder',
+  summary: 'copy a whole hive (messaging, routing, tasks, health and presence) from a folder into an empty PostgreSQL store, or from a store into a new folder',
   options: [
     { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), or a folder that does not exist yet or is empty' },
     { flags: '--from <where>', description: 'the hive to copy from, a postgres:// URL or a folder (default: the one this command would use: --store, DEIA_STORE, store.url, else the folder)' },
@@ -28,7 +28,13 @@ export default defineCommand({
     out.line(`copied ${res.from} to ${res.to}:`);
     out.line(`  messaging: ${m.bots} bot(s), ${m.inbox_messages} inbox message(s), ${m.pending} pending, ${m.failed_or_expired} failed or expired, ${m.keys} send --key key(s), ${m.audit_lines} audit line(s)`);
     out.line(`  routing: ${r.outcomes} outcome(s), ${r.task_types} task type(s), ${r.audit_lines} audit line(s)`);
-    out.line(`not copied yet: ${res.not_copied.join(', ')}; the source is unchanged`);
+    const t = res.tasks;
+    const h = res.health;
+    const archived = (n: number | undefined, what: string) => (n ? `, ${n} archived ${what}` : '');
+    out.line(`  tasks: ${t.tasks} task(s) (${t.open} open), ${t.records} record(s)${archived(t.archived_records, 'record(s)')}`);
+    out.line(`  health: ${h.samples} sample(s)${archived(h.archived_samples, 'sample(s)')}, ${h.components} component level(s), ${h.alert_lines} alert line(s)`);
+    out.line(`  presence: ${res.presence.bots} bot(s) last seen`);
+    out.line('the source is unchanged');
     out.line(
       res.direction === 'folder-to-postgres'
         ? 'point bots at the store with DEIA_STORE or --store'
