@@ -32,6 +32,7 @@ import { lastSeenAll, lastSeenAllOn, presenceDoc, type PresenceDoc } from '../pr
 import { PRESENCE_DIR, markSeen } from '../store/presence.js';
 import { iso } from '../common/clock.js';
 import { isPostgresUrl, openBackend, redactUrl } from '../store/open.js';
+import { isFileUrl } from '../store/select.js';
 import { StoreError, type StorageBackend } from '../store/types.js';
 import { folderLogRecords } from './export.js';
 import { initHive } from './init.js';
@@ -240,6 +241,7 @@ export async function migrateHive(ctx: HiveContext, to: string): Promise<Migrate
       'to copy a folder, name it: --from ./path/.deia; between two stores, copy through a new folder',
     );
   }
+  if (isFileUrl(to)) throw new UsageError(`--to ${to}: migrate writes a folder named by its path, not a file:// URL`, 'a file:// folder (the storage interface preview) is not a migrate target yet; give a path: --to ./path/.deia');
   if (!fromStore && !toStore) throw new UsageError('--to must be a postgres:// or postgresql:// URL when copying from a folder', 'to copy a store into a folder, name the store: deia migrate --from postgres://… --to ./path/.deia');
   return ctx.storeChoice.kind === 'postgres' ? storeToFolder(ctx, ctx.storeChoice.url, to) : folderToStore(ctx, to);
 }
