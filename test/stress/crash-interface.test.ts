@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { deia, mainPath } from '../helpers/cli.js';
+import { freshInterfaceFolder } from '../helpers/interface-folder.js';
 import { freshDatabase } from '../helpers/pg.js';
 
 /**
- * The crash proof on PostgreSQL: CLI processes SIGKILLed at random points of their run (start-up,
+ * The crash proof on the storage interface, on PostgreSQL and on a file:// folder (the file
+ * backend: its transactions all or nothing through the journal): CLI processes SIGKILLed at random points of their run (start-up,
  * connecting, inside a transaction, committing, printing): batch sends (5 messages, one
  * transaction), `inbox --next` claims, `record`s and `cleanup`s, 4 at a time. Afterwards every
  * send that exited 0 is stored exactly once, no batch is stored in part (all 5 or none), every
@@ -52,9 +54,15 @@ function killAfter(kind: string, args: string[], input = ''): Promise<Killed> {
   });
 }
 
-describe('crash on PostgreSQL: SIGKILL at random points', () => {
+const places = [
+  { kind: 'PostgreSQL', make: () => freshDatabase() },
+  { kind: 'a file:// folder', make: async () => freshInterfaceFolder() },
+];
+
+describe.each(places)('crash on $kind: SIGKILL at random points', ({ kind: where, make }) => {
   it(`loses nothing acknowledged and stores no batch in part over ${TRIALS} trials`, async () => {
-    const db = await freshDatabase();
+    took.clear();
+    const db = await make();
     const on = (args: string[]) => ['--store', db.url, ...args];
     expect(deia(on(['init'])).code).toBe(0);
     for (const b of BOTS) expect(deia(on(['register', b])).code).toBe(0);
@@ -143,7 +151,7 @@ describe('crash on PostgreSQL: SIGKILL at random points', () => {
     expect(killedTotal, 'processes killed before they finished').toBeGreaterThanOrEqual(TRIALS / 3);
     expect(acked.length, 'batches that ran to the end').toBeGreaterThanOrEqual(3);
     console.log(
-      `crash (PostgreSQL): ${TRIALS} processes, ${killedTotal} SIGKILLed before exit ${JSON.stringify(kills)}; ` +
+      `crash (${where}): ${TRIALS} processes, ${killedTotal} SIGKILLed before exit ${JSON.stringify(kills)}; ` +
         `${acked.length} acknowledged batches (${acked.length * 5} messages), ${byTag.size - acked.length} batches stored by killed senders (whole), ` +
         `${claims.length} acknowledged claims, ${records.acked}/${records.attempted} acknowledged records; 0 lost, 0 partial`,
     );
