@@ -5,6 +5,7 @@
 // when set, else a throwaway server started (and stopped) with scripts/pg-throwaway.sh.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { abCompare, deia, freshDb, nodeBaseline, root, startPg, tempHive } from './lib.mjs';
 
 export const title = 'storage';
@@ -109,13 +110,19 @@ export async function run() {
       rows.push({ name: `claims/s, ${CLAIMERS} claimer processes, one queue: PostgreSQL (8,000 items)`, value: pgRate, unit: 'claims/s' });
       rows.push({ name: 'claims/s PostgreSQL vs file backend', baseline: 'file backend', a: 1000 / fileRate, b: 1000 / pgRate, ratio: fileRate / pgRate, target: 1 });
       // `deia send` start to exit, against `node -e 0`; PostgreSQL adds loading the driver and a connection.
-      for (const [name, store, target] of [['file backend', ['--dir', file.hive], 1.3], ['PostgreSQL', ['--store', db.url], 2]]) {
+      // The same commands on a file:// folder: the folder through the storage interface (the preview).
+      const iface = tempHive();
+      const ifaceUrl = pathToFileURL(iface.hive).href;
+      deia(['--store', ifaceUrl, 'init']);
+      const stores = [['folder', ['--dir', file.hive], 1.3], ['PostgreSQL', ['--store', db.url], 2], ['file:// folder (storage interface)', ['--store', ifaceUrl], 1.3]];
+      for (const [name, store, target] of stores) {
         deia([...store, 'inbox', '--as', 'BENCH-B']);
         let n = 0;
         const r = abCompare(nodeBaseline, () => deia([...store, 'send', 'BENCH-B', `hello ${n++}`, '--as', 'BENCH-A']));
         rows.push({ name: `deia send (one message): ${name}`, baseline: 'node -e 0', ...r, target });
       }
-      rows.push(...routingCommands([['file backend', ['--dir', file.hive], 1.3], ['PostgreSQL', ['--store', db.url], 2]]));
+      rows.push(...routingCommands(stores));
+      iface.cleanup();
       for (const [name, where] of [['file backend', file.hive], ['PostgreSQL', db.url]]) {
         const l = await wakeLatency(openBackend, where);
         rows.push({ name: `wake-up, enqueue in one process -> claimed by a waiting one, p50: ${name}`, value: l.p50, unit: 'ms', target: 20, targetKind: 'max' });
