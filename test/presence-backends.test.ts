@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deia, snapshotTree, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { freshInterfaceFolder } from './helpers/interface-folder.js';
 
 const T0 = Date.parse('2030-01-01T10:00:00Z');
 const at = (s: number) => String(T0 + s * 1000);
@@ -38,6 +39,20 @@ async function postgres(): Promise<Backend> {
   };
 }
 
+/** A file:// folder (the storage interface's file backend), used from an empty folder like the store. */
+async function fileUrl(): Promise<Backend> {
+  const f = freshInterfaceFolder();
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-pres-file-'));
+  return {
+    name: 'file:// folder',
+    opts: { cwd, env: { DEIA_STORE: f.url } },
+    cleanup: async () => {
+      await f.drop();
+      fs.rmSync(cwd, { recursive: true, force: true });
+    },
+  };
+}
+
 const run = (b: Backend, args: string[], s: number) => deia(args, { ...b.opts, env: { ...b.opts.env, DEIA_NOW: at(s) } });
 const bots = (b: Backend, s: number) => {
   const r = run(b, ['bots', '--json'], s);
@@ -52,7 +67,7 @@ describe('presence and deia bots on both backends', () => {
     for (const f of done.splice(0)) await f();
   });
 
-  for (const make of [folder, postgres]) {
+  for (const make of [folder, postgres, fileUrl]) {
     it(`${make.name}: every command a bot runs refreshes last_seen (throttled); bots --json has the same shape; stale past the window`, async () => {
       const b = await make();
       done.push(b.cleanup);
