@@ -273,16 +273,23 @@ async function folderToStore(ctx: HiveContext, url: string): Promise<MigrateResu
       to: b.location,
       direction: 'folder-to-postgres',
       schema_version: b.migration?.to ?? 0,
-      messaging: messaging.counts(m),
-      routing: routing.counts(r),
-      tasks: tasks.counts(t),
-      health: health.counts(h),
-      presence: presence.counts(seen),
-      not_copied: [],
+      ...copied(m, r, t, h, seen),
     };
   } finally {
     await b.close();
   }
+}
+
+/** What the result says was copied, area by area (the same keys both ways). */
+function copied(m: MessagingCopy, r: RoutingCopy, t: TasksCopy, h: HealthCopy, seen: Map<string, number>) {
+  return {
+    messaging: messaging.counts(m),
+    routing: routing.counts(r),
+    tasks: tasks.counts(t),
+    health: health.counts(h),
+    presence: presence.counts(seen),
+    not_copied: [] as string[],
+  };
 }
 
 /** What a folder about to receive a hive holds: nothing (missing, or an empty folder), else why not. */
@@ -346,11 +353,6 @@ async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise
     from: redactUrl(url),
     to: target,
     direction: 'postgres-to-folder',
-    messaging: messaging.counts(m),
-    routing: routing.counts(r),
-    tasks: tasks.counts(t),
-    health: health.counts(h),
-    presence: presence.counts(seen),
-    not_copied: [],
+    ...copied(m, r, t, h, seen),
   };
 }
