@@ -3,7 +3,7 @@ import { DeiaError, UsageError } from './common/errors.js';
 import { uuidSource, validateBotId, type IdSource } from './common/ids.js';
 import { CONFIG_FILE, parseConfigText, resolveConfig, type Config } from './config/index.js';
 import { assertTrusted, findHive, hiveExists, type LocatedHive } from './store/locate.js';
-import { chooseStore, type StoreChoice } from './store/select.js';
+import { chooseByLayout, chooseStore, type StoreChoice } from './store/select.js';
 import { Store, type WarnFn } from './store/store.js';
 
 export interface HiveOptions {
@@ -75,7 +75,8 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
   const dir = located.dir;
   const store = new Store(dir, { warn: opts.warn });
   const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);
-  const storeChoice = early.kind !== 'file' ? early : chooseStore({ configUrl: () => config.store.url });
+  const configured = early.kind !== 'file' ? early : chooseStore({ configUrl: () => config.store.url });
+  const storeChoice = configured.kind !== 'file' ? configured : chooseByLayout(dir);
   store.lockOptions = { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
   const asRaw = opts.as ?? (env.DEIA_BOT || env.AGENT_NAME || undefined);
   const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT / AGENT_NAME)');

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isDeiaError } from '../common/errors.js';
+import { LAYOUT_FILE } from '../store/file/layout.js';
 import { redactUrl } from '../store/postgres/url.js';
 import { StoreError } from '../store/types.js';
 import { createContext, type HiveContext, type HiveOptions } from '../hive.js';
@@ -9,8 +10,8 @@ import { Output } from './output.js';
 import { convertOptions } from './parser.js';
 import { VERSION } from './version.js';
 
-/** What the file:// folder preview does not do yet: doctor checks a folder's own files, migrate copies between a folder and PostgreSQL. */
-const NOT_ON_INTERFACE_FOLDER = new Set(['doctor', 'migrate']);
+/** What a folder in the storage interface's layout does not do yet: doctor checks a folder-layout folder's own files. */
+const NOT_ON_INTERFACE_FOLDER = new Set(['doctor']);
 
 export interface Io {
   stdout?: NodeJS.WriteStream;
@@ -209,10 +210,12 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
           });
           const choice = ctx.storeChoice;
           if (choice.kind !== 'file' && (!spec.postgres || (choice.kind === 'interface' && NOT_ON_INTERFACE_FOLDER.has(spec.name)))) {
-            const on = choice.kind === 'postgres' ? 'a PostgreSQL store' : 'a file:// folder (the storage interface preview)';
+            const pg = choice.kind === 'postgres';
+            const on = pg ? 'a PostgreSQL store' : "a folder in the storage interface's layout";
+            const why = choice.kind === 'interface' && choice.from === LAYOUT_FILE ? `${choice.dir} holds ${LAYOUT_FILE}` : `chosen by ${choice.from}: ${redactUrl(choice.url)}`;
             throw new StoreError(
-              `deia ${spec.name} does not run on ${on} yet (chosen by ${choice.from}: ${redactUrl(choice.url)})`,
-              `run it against a hive folder (--dir), or see docs/storage.md for what runs on ${choice.kind === 'postgres' ? 'PostgreSQL' : 'a file:// folder'}`,
+              `deia ${spec.name} does not run on ${on} yet (${why})`,
+              `${pg ? 'run it against a hive folder (--dir), or see' : 'see'} docs/storage.md for what runs on ${pg ? 'PostgreSQL' : 'that layout'}`,
               'ESTOREUNSUPPORTED',
             );
           }

@@ -1,5 +1,6 @@
 import { CONFIG_FILE, defaultConfig, parseConfigText } from '../config/index.js';
 import type { HiveContext } from '../hive.js';
+import { assertNotFolderLayout, markRecordsLayout } from '../store/file/layout.js';
 
 /** What `deia init` writes beside config.json: runtime state stays out of git. */
 export const GITIGNORE_TEXT = `# Runtime state of the deia hive. Only the configuration is meant to be committed.
@@ -18,8 +19,12 @@ export interface InitResult {
 /** Create the hive folder with every default written out. Idempotent; `force` rewrites config.json. */
 export async function initHive(ctx: HiveContext, opts: { force?: boolean } = {}): Promise<InitResult> {
   const { store } = ctx;
+  // A file:// hive is made in the storage interface's layout, never over a folder written the other way.
+  const records = ctx.storeChoice.kind === 'interface';
+  if (records) assertNotFolderLayout(ctx.dir);
   store.ensureDir();
   return store.withLock(`state/init`, async () => {
+    if (records) await markRecordsLayout(store);
     const hadConfig = store.exists(CONFIG_FILE);
     let configWritten = false;
     if (!hadConfig || opts.force) {

@@ -1,7 +1,9 @@
 /**
- * `deia migrate`: copy a whole hive between a folder and a PostgreSQL store, either way.
- *   folder → store   `deia [--dir FOLDER] migrate --to postgres://…` into a store holding no hive
- *   store → folder   `deia migrate --from postgres://… --to FOLDER` into a folder that is missing or empty
+ * `deia migrate`: copy a whole hive between a folder, a PostgreSQL store and a folder in the
+ * storage interface's layout (file://), any way but folder → folder.
+ *   into a store     `deia [--dir FOLDER] migrate --to postgres://…` into a store holding no hive
+ *   into a folder    `deia migrate --from postgres://… --to FOLDER` into a folder that is missing or empty
+ *   a layout change  `deia --dir FOLDER migrate --to file:///new/.deia` (the folder's upgrade)
  * Each domain is one entry of DOMAINS: how to tell a store holds some of it, how to read it
  * from either side, how to write it into either side, in that side's own format by that side's
  * own code: messaging, routing, tasks, health and presence. What retention archived goes into
@@ -14,6 +16,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CONFIG_FILE } from '../config/index.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { createContext, type HiveContext } from '../hive.js';
 import type { AuditRecord } from '../messaging/types.js';
@@ -33,6 +37,7 @@ import { PRESENCE_DIR, markSeen } from '../store/presence.js';
 import { iso } from '../common/clock.js';
 import { isPostgresUrl, openBackend, redactUrl } from '../store/open.js';
 import { isFileUrl } from '../store/select.js';
+import { LAYOUT_FILE } from '../store/file/layout.js';
 import { StoreError, type StorageBackend } from '../store/types.js';
 import { folderLogRecords } from './export.js';
 import { initHive } from './init.js';
@@ -206,12 +211,16 @@ const presence: Domain<Map<string, number>> = {
 
 const DOMAINS = [messaging, routing, tasks, health, presence] as const;
 
+/** Where a hive lives, as migrate names the ends: a folder, a PostgreSQL store, a folder in the storage interface's layout (file://). */
+export type HiveKind = 'folder' | 'postgres' | 'interface';
+
 export interface MigrateResult {
   /** Where the hive was read (a connection string's password replaced by `***`). */
   from: string;
   /** Where it was written (likewise). */
   to: string;
-  direction: 'folder-to-postgres' | 'postgres-to-folder';
+  /** `<from>-to-<to>`, each end a HiveKind (e.g. folder-to-postgres, folder-to-interface). */
+  direction: `${HiveKind}-to-${HiveKind}`;
   /** Into a store: its schema version (created or upgraded first, as `deia init --store` does). */
   schema_version?: number;
   messaging: Record<string, number>;
@@ -226,70 +235,95 @@ export interface MigrateResult {
 
 const EXAMPLE = 'e.g. deia migrate --to postgres://deia@db.internal/hive, or deia migrate --from postgres://deia@db.internal/hive --to ./restored/.deia';
 
+/** Everything migrate copies, read whole from the source before anything is written. */
+interface HiveCopy {
+  m: MessagingCopy;
+  r: RoutingCopy;
+  t: TasksCopy;
+  h: HealthCopy;
+  seen: Map<string, number>;
+}
+
 /**
- * Copy the hive `ctx` names (a folder, or the PostgreSQL store chosen by --from / --store /
- * DEIA_STORE) to `to` (a postgres:// URL, or a folder).
+ * Copy the hive `ctx` names (a folder, or the store chosen by --from / --store / DEIA_STORE /
+ * its layout) to `to`: a postgres:// URL (a store holding no hive), a file:// URL (a new folder
+ * in the storage interface's layout) or a path (a new folder in the folder layout).
  */
 export async function migrateHive(ctx: HiveContext, to: string): Promise<MigrateResult> {
   if (!to) throw new UsageError('migrate needs --to', EXAMPLE);
-  const fromStore = ctx.storeChoice.kind === 'postgres';
-  const toStore = isPostgresUrl(to);
-  if (fromStore && toStore) {
-    const chosen = ctx.storeChoice.kind === 'postgres' ? ctx.storeChoice.from : '--store';
+  const source = ctx.storeChoice;
+  const target: HiveKind = isPostgresUrl(to) ? 'postgres' : isFileUrl(to) ? 'interface' : 'folder';
+  if (source.kind === 'file' && target === 'folder') {
     throw new UsageError(
-      `migrate copies between a folder and a PostgreSQL store, and both ends are stores (the source chosen by ${chosen === '--store' ? '--from / --store' : chosen})`,
-      'to copy a folder, name it: --from ./path/.deia; between two stores, copy through a new folder',
+      '--to must be a postgres:// or file:// URL when copying from a folder',
+      'a copy of a folder in its own layout is a copy of its files (stop the bots, then cp -a); to change its layout: --to file:///path/to/new/.deia',
     );
   }
-  if (isFileUrl(to)) throw new UsageError(`--to ${to}: migrate writes a folder named by its path, not a file:// URL`, 'a file:// folder (the storage interface preview) is not a migrate target yet; give a path: --to ./path/.deia');
-  if (!fromStore && !toStore) throw new UsageError('--to must be a postgres:// or postgresql:// URL when copying from a folder', 'to copy a store into a folder, name the store: deia migrate --from postgres://… --to ./path/.deia');
-  return ctx.storeChoice.kind === 'postgres' ? storeToFolder(ctx, ctx.storeChoice.url, to) : folderToStore(ctx, to);
+  const from: HiveKind = source.kind === 'file' ? 'folder' : source.kind;
+  const copy = source.kind === 'file' ? await readFolder(ctx) : await readStore(ctx, source.url);
+  const written = target === 'postgres' ? await writeStore(copy, to, ctx) : await writeFolder(copy, to, ctx, target === 'interface');
+  return {
+    from: source.kind === 'file' ? ctx.dir : redactUrl(source.url),
+    to: written.location,
+    direction: `${from}-to-${target}`,
+    ...(written.schema_version === undefined ? {} : { schema_version: written.schema_version }),
+    messaging: messaging.counts(copy.m),
+    routing: routing.counts(copy.r),
+    tasks: tasks.counts(copy.t),
+    health: health.counts(copy.h),
+    presence: presence.counts(copy.seen),
+    not_copied: [],
+  };
 }
 
-async function folderToStore(ctx: HiveContext, url: string): Promise<MigrateResult> {
-  const b = await openBackend(url, { clock: ctx.clock, migrate: true });
+/** A folder in its own layout, every area read (and allowed to refuse) before anything is written. */
+async function readFolder(ctx: HiveContext): Promise<HiveCopy> {
+  const m = await messaging.fromFolder(ctx);
+  const r = await routing.fromFolder(ctx);
+  const t = await tasks.fromFolder(ctx);
+  const h = await health.fromFolder(ctx);
+  return { m, r, t, h, seen: await presence.fromFolder(ctx) };
+}
+
+async function readStore(ctx: HiveContext, url: string): Promise<HiveCopy> {
+  const b = await openBackend(url, { clock: ctx.clock });
   try {
-    for (const d of DOMAINS) {
-      if (!(await d.isEmptyOn(b))) throw new StoreError(`${b.location} already holds a hive`, 'migrate copies into an empty store only: use a new database, or the one you meant', 'ENOTEMPTY');
-    }
-    // Every area is read (and may refuse) before the first record is written.
-    const m = await messaging.fromFolder(ctx);
-    const r = await routing.fromFolder(ctx);
-    const t = await tasks.fromFolder(ctx);
-    const h = await health.fromFolder(ctx);
-    const seen = await presence.fromFolder(ctx);
-    try {
-      await messaging.toStore(b, m);
-      await routing.toStore(b, r);
-      await tasks.toStore(b, t);
-      await health.toStore(b, h); // after routing: its aggregates name the end of the outcomes
-      await presence.toStore(b, seen);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      throw new StoreError(`copying into ${b.location} failed part way: ${why}`, 'the store now holds part of the hive: drop its deia_ tables (or use a new database) and run migrate again');
-    }
-    return {
-      from: ctx.dir,
-      to: b.location,
-      direction: 'folder-to-postgres',
-      schema_version: b.migration?.to ?? 0,
-      ...copied(m, r, t, h, seen),
-    };
+    const m = await messaging.fromStore(b, ctx);
+    const r = await routing.fromStore(b, ctx);
+    const t = await tasks.fromStore(b, ctx);
+    const h = await health.fromStore(b, ctx);
+    return { m, r, t, h, seen: await presence.fromStore(b, ctx) };
   } finally {
     await b.close();
   }
 }
 
-/** What the result says was copied, area by area (the same keys both ways). */
-function copied(m: MessagingCopy, r: RoutingCopy, t: TasksCopy, h: HealthCopy, seen: Map<string, number>) {
-  return {
-    messaging: messaging.counts(m),
-    routing: routing.counts(r),
-    tasks: tasks.counts(t),
-    health: health.counts(h),
-    presence: presence.counts(seen),
-    not_copied: [] as string[],
-  };
+/** Every area into a backend, in the order the aggregates need (health after routing: they name the end of the outcomes). */
+async function copyInto(b: StorageBackend, c: HiveCopy): Promise<void> {
+  await messaging.toStore(b, c.m);
+  await routing.toStore(b, c.r);
+  await tasks.toStore(b, c.t);
+  await health.toStore(b, c.h);
+  await presence.toStore(b, c.seen);
+}
+
+/** Into a PostgreSQL store: its schema created or upgraded first; only when it holds no hive. */
+async function writeStore(c: HiveCopy, url: string, ctx: HiveContext): Promise<{ location: string; schema_version?: number }> {
+  const b = await openBackend(url, { clock: ctx.clock, migrate: true });
+  try {
+    for (const d of DOMAINS) {
+      if (!(await d.isEmptyOn(b))) throw new StoreError(`${b.location} already holds a hive`, 'migrate copies into an empty store only: use a new database, or the one you meant', 'ENOTEMPTY');
+    }
+    try {
+      await copyInto(b, c);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new StoreError(`copying into ${b.location} failed part way: ${why}`, 'the store now holds part of the hive: drop its deia_ tables (or use a new database) and run migrate again');
+    }
+    return { location: b.location, schema_version: b.migration?.to ?? 0 };
+  } finally {
+    await b.close();
+  }
 }
 
 /** What a folder about to receive a hive holds: nothing (missing, or an empty folder), else why not. */
@@ -304,7 +338,7 @@ function refuseTarget(target: string): void {
     throw e;
   }
   if (entries.length === 0) return;
-  const hive = ['config.json', 'bots.jsonl', 'mailboxes', 'outbox.jsonl', 'performance.jsonl', 'tasks.jsonl', 'metrics.jsonl', 'state', '.deia'].some((f) => entries.includes(f));
+  const hive = ['config.json', 'bots.jsonl', 'mailboxes', 'outbox.jsonl', 'performance.jsonl', 'tasks.jsonl', 'metrics.jsonl', 'state', 'queues', 'docs', LAYOUT_FILE, '.deia'].some((f) => entries.includes(f));
   throw new DeiaError(
     hive ? `${target} already holds a hive` : `${target} is not empty`,
     'migrate writes into a folder that does not exist yet, or an empty one: choose another --to',
@@ -313,46 +347,46 @@ function refuseTarget(target: string): void {
   );
 }
 
-async function storeToFolder(ctx: HiveContext, url: string, to: string): Promise<MigrateResult> {
-  const target = path.resolve(to);
+/**
+ * Into a new folder, in the folder layout or (`records`) the storage interface's: written beside
+ * its place and renamed into it once complete, so a failure leaves no half hive. It gets the
+ * settings this command read (config.json without store.url, which would point it elsewhere).
+ */
+async function writeFolder(c: HiveCopy, to: string, ctx: HiveContext, records: boolean): Promise<{ location: string; schema_version?: number }> {
+  const target = path.resolve(records ? fileURLToPath(to) : to);
   refuseTarget(target);
-  const b = await openBackend(url, { clock: ctx.clock });
-  let m: MessagingCopy;
-  let r: RoutingCopy;
-  let t: TasksCopy;
-  let h: HealthCopy;
-  let seen: Map<string, number>;
-  try {
-    m = await messaging.fromStore(b, ctx);
-    r = await routing.fromStore(b, ctx);
-    t = await tasks.fromStore(b, ctx);
-    h = await health.fromStore(b, ctx);
-    seen = await presence.fromStore(b, ctx);
-  } finally {
-    await b.close();
-  }
-  // Written beside its place and renamed into it once complete: a failure leaves no half hive.
   const parent = path.dirname(target);
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.migrating-`));
   try {
-    const folder = createContext({ dir: tmp, store: tmp, env: {}, clock: ctx.clock, ids: ctx.ids, random: ctx.random, warn: (w) => ctx.store.warn(w), need: 'create' });
+    const folder = createContext({ dir: tmp, store: records ? pathToFileURL(tmp).href : tmp, env: {}, clock: ctx.clock, ids: ctx.ids, random: ctx.random, warn: (w) => ctx.store.warn(w), need: 'create' });
     await initHive(folder);
-    await messaging.toFolder(folder, m);
-    await routing.toFolder(folder, r);
-    await tasks.toFolder(folder, t);
-    await health.toFolder(folder, h); // after routing: its aggregates name the end of performance.jsonl
-    await presence.toFolder(folder, seen);
+    await carryConfig(ctx, folder);
+    if (records) {
+      const b = await openBackend(pathToFileURL(tmp).href, { clock: ctx.clock, warn: (w) => ctx.store.warn(w) });
+      await copyInto(b, c);
+      await b.close();
+    } else {
+      await messaging.toFolder(folder, c.m);
+      await routing.toFolder(folder, c.r);
+      await tasks.toFolder(folder, c.t);
+      await health.toFolder(folder, c.h); // after routing: its aggregates name the end of performance.jsonl
+      await presence.toFolder(folder, c.seen);
+    }
     refuseTarget(target); // made meanwhile by someone else?
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return {
-    from: redactUrl(url),
-    to: target,
-    direction: 'postgres-to-folder',
-    ...copied(m, r, t, h, seen),
-  };
+  return { location: records ? pathToFileURL(target).href : target };
+}
+
+/** The source's settings into the new folder (its config.json as read, less store.url); the defaults when it has none. */
+async function carryConfig(ctx: HiveContext, folder: HiveContext): Promise<void> {
+  const text = ctx.store.exists(CONFIG_FILE) ? ctx.store.readText(CONFIG_FILE) : undefined;
+  if (text === undefined) return;
+  const cfg = JSON.parse(text) as { store?: { url?: unknown } };
+  if (cfg.store) delete cfg.store.url;
+  await folder.store.writeFileAtomic(CONFIG_FILE, JSON.stringify(cfg, null, 2) + '\n');
 }

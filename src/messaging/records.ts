@@ -509,7 +509,8 @@ function inboxItem(m: Message): QueueItem<Message> {
   const base = { id: m.message_id, priority: RANK[m.priority], createdAt: Date.parse(m.created_at), payload, claimCount: m.claim_count ?? 0 };
   const by = m.claimed_by ?? undefined;
   if (m.status === 'read') return { ...base, state: 'done', claimedAt: Date.parse(m.read_at ?? m.created_at), ...(by ? { claimedBy: by } : {}) };
-  if (m.lease_expires_at) return { ...base, state: 'leased', leaseUntil: Date.parse(m.lease_expires_at), ...(by ? { claimedBy: by } : {}) };
+  // When the lease was taken is not kept by a folder: the delivery time stands for it, as read_at once acked.
+  if (m.lease_expires_at) return { ...base, state: 'leased', leaseUntil: Date.parse(m.lease_expires_at), claimedAt: Date.parse(m.delivered_at ?? m.created_at), ...(by ? { claimedBy: by } : {}) };
   return { ...base, state: 'ready', ...(by ? { claimedBy: by } : {}) };
 }
 

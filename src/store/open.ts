@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { openFileBackend } from './file/backend.js';
+import { assertNotFolderLayout } from './file/layout.js';
 import { isFileUrl } from './select.js';
 import { isPostgresUrl, redactUrl } from './postgres/url.js';
 import type { OpenOptions, StorageBackend } from './types.js';
@@ -25,5 +26,9 @@ export async function openBackend(where: string, opts: OpenBackendOptions = {}):
     const { openPostgresBackend } = await import('./postgres/backend.js');
     return openPostgresBackend(where, opts);
   }
-  return openFileBackend(isFileUrl(where) ? fileURLToPath(where) : where, opts);
+  if (!isFileUrl(where)) return openFileBackend(where, opts);
+  // A file:// store is the hive's engine: never over a folder the folder's own code wrote.
+  const dir = fileURLToPath(where);
+  assertNotFolderLayout(dir);
+  return openFileBackend(dir, { ...opts, markLayout: true });
 }

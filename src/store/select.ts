@@ -3,11 +3,13 @@
  * config.json, else the folder itself. A postgres:// (or postgresql://) URL is the PostgreSQL
  * backend; a file:// URL is a hive folder run through the storage interface (a preview of the
  * folder engine to come: its own layout, see docs/storage.md); any other value names a hive folder.
+ * A folder that holds that layout (its layout.json) is run the same way however it is named.
  */
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hasRecordsLayout, LAYOUT_FILE } from './file/layout.js';
 import { isPostgresUrl } from './postgres/url.js';
 
-type Source = '--store' | 'DEIA_STORE' | 'store.url';
+type Source = '--store' | 'DEIA_STORE' | 'store.url' | typeof LAYOUT_FILE;
 
 export type StoreChoice =
   | { kind: 'file'; dir?: string }
@@ -32,4 +34,9 @@ export function chooseStore(opts: { flag?: string; env?: NodeJS.ProcessEnv; conf
   const cfg = opts.configUrl?.()?.trim();
   if (cfg && isPostgresUrl(cfg)) return { kind: 'postgres', url: cfg, from: 'store.url' };
   return { kind: 'file' };
+}
+
+/** The folder's own choice, when nothing else chose: its layout.json (one stat) says the storage interface runs it. */
+export function chooseByLayout(dir: string): StoreChoice {
+  return hasRecordsLayout(dir) ? { kind: 'interface', url: pathToFileURL(dir).href, dir, from: LAYOUT_FILE } : { kind: 'file' };
 }

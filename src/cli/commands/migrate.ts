@@ -1,17 +1,19 @@
+import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../common/errors.js';
 import { defineCommand } from '../command.js';
 
 export default defineCommand({
   name: 'migrate',
-  summary: 'copy a whole hive (messaging, routing, tasks, health and presence) from a folder into an empty PostgreSQL store, or from a store into a new folder',
+  summary: "copy a whole hive (messaging, routing, tasks, health and presence) into an empty PostgreSQL store or a new folder, in the folder's layout or the storage interface's (file://)",
   options: [
-    { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), or a folder that does not exist yet or is empty' },
-    { flags: '--from <where>', description: 'the hive to copy from, a postgres:// URL or a folder (default: the one this command would use: --store, DEIA_STORE, store.url, else the folder)' },
+    { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), file:///path/.deia or a folder path (not there yet, or empty)' },
+    { flags: '--from <where>', description: 'the hive to copy from, a postgres:// or file:// URL or a folder (default: the one this command would use: --store, DEIA_STORE, store.url, else the folder)' },
   ],
   examples: [
     'deia migrate --to postgres://deia@db.internal/hive',
     'deia migrate --dir /srv/project/.deia --to postgres://deia@db.internal/hive --json',
     'deia migrate --from postgres://deia@db.internal/hive --to ./restored/.deia',
+    'deia migrate --dir ./.deia --to file://$PWD/.deia-new',
   ],
   postgres: true,
   async exec(run) {
@@ -36,9 +38,9 @@ export default defineCommand({
     out.line(`  presence: ${res.presence.bots} bot(s) last seen`);
     out.line('the source is unchanged');
     out.line(
-      res.direction === 'folder-to-postgres'
+      res.direction.endsWith('-to-postgres')
         ? 'point bots at the store with DEIA_STORE or --store'
-        : `point bots at the folder with --dir ${res.to} (and without DEIA_STORE or --store)`,
+        : `point bots at the folder with --dir ${res.direction.endsWith('-to-interface') ? fileURLToPath(res.to) : res.to} (and without DEIA_STORE or --store)`,
     );
   },
 });

@@ -33,6 +33,7 @@ import {
 } from '../types.js';
 import { applyEvent, foldQueue, isClaimable, pickNext, type QueueEvent, type Restored } from './queue-fold.js';
 import { apply, Journal, type JournalEntry } from './journal.js';
+import { markRecordsLayout } from './layout.js';
 
 const logFile = (name: string) => `${name}.jsonl`;
 const archiveFile = (name: string) => `archive/${name}.jsonl`;
@@ -47,7 +48,11 @@ const docFile = (key: string) => `docs/${key}.json`;
 class Locks {
   readonly journal: Journal;
 
-  constructor(private readonly store: Store) {
+  /** @param unmarked the folder may still lack layout.json: written before the first write (layout.ts). */
+  constructor(
+    private readonly store: Store,
+    private unmarked: boolean,
+  ) {
     this.journal = new Journal(store);
   }
 
@@ -55,6 +60,10 @@ class Locks {
     const list = typeof rels === 'string' ? [rels] : rels;
     // Nested inside another write of this process: that one checked already.
     if (this.store.holdsLocks()) return this.store.withLock(list, fn);
+    if (this.unmarked) {
+      await markRecordsLayout(this.store);
+      this.unmarked = false;
+    }
     for (;;) {
       await this.journal.recover();
       // A journal created since, naming one of these files, belongs to a writer now dead (it
@@ -78,8 +87,13 @@ function pushAll<T>(m: Map<string, T[]>, key: string, items: readonly T[]): void
   else m.set(key, [...items]);
 }
 
-export function openFileBackend(dir: string, opts: OpenOptions = {}): StorageBackend {
-  return new FileBackend(new Store(dir, { warn: opts.warn }), opts.clock ?? systemClock);
+/**
+ * A folder through the file backend. `markLayout`: this is the hive's engine (a file:// store):
+ * its first write marks the folder as the storage interface's layout (layout.ts). Without it the
+ * backend only reads a folder the folder's own code writes (the logs both layouts share).
+ */
+export function openFileBackend(dir: string, opts: OpenOptions & { markLayout?: boolean } = {}): StorageBackend {
+  return new FileBackend(new Store(dir, { warn: opts.warn }), opts.clock ?? systemClock, Boolean(opts.markLayout));
 }
 
 /** Cursors of this backend: the file's inode and the byte offset read up to. */
@@ -406,8 +420,9 @@ export class FileBackend implements StorageBackend {
   constructor(
     readonly store: Store,
     private readonly clock: Clock,
+    markLayout = false,
   ) {
-    this.locks = new Locks(store);
+    this.locks = new Locks(store, markLayout);
     this.queues = new FileQueues(store, this.locks, clock);
     this.docs = new FileDocuments(store, this.locks);
   }
