@@ -9,8 +9,8 @@ import { Output } from './output.js';
 import { convertOptions } from './parser.js';
 import { VERSION } from './version.js';
 
-/** What the file:// folder preview does not do yet: doctor checks a folder's own files, migrate copies between a folder and PostgreSQL. */
-const NOT_ON_INTERFACE_FOLDER = new Set(['doctor', 'migrate']);
+/** What the file:// folder preview does not do yet: migrate copies between a folder and PostgreSQL. */
+const NOT_ON_INTERFACE_FOLDER = new Set(['migrate']);
 
 export interface Io {
   stdout?: NodeJS.WriteStream;

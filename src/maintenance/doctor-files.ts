@@ -6,7 +6,7 @@
  */
 import { isDeiaError } from '../common/errors.js';
 import { formatAge } from '../common/parse.js';
-import { CONFIG_FILE, parseConfigText } from '../config/index.js';
+import { CONFIG_FILE, parseConfigText, type Config } from '../config/index.js';
 import type { HiveContext } from '../hive.js';
 import {
   ageOf,
@@ -28,21 +28,20 @@ import { MAX_LISTED_PER_FILE, preview, type DoctorResult, type Problem } from '.
 
 export const isJsonl = (rel: string) => rel.endsWith('.jsonl') && !rel.endsWith('.corrupt.jsonl');
 
-/** config.json valid (read here, not through the context, so a broken one is reported, not thrown); returns the lock staleness to judge locks by. */
-export function checkConfigFile(ctx: HiveContext, result: DoctorResult): number {
-  const { store } = ctx;
-  let staleMs = ctx.config.store.lock_stale_ms;
-  const configText = readText(store, CONFIG_FILE);
-  if (configText !== undefined) {
-    try {
-      staleMs = parseConfigText(configText, CONFIG_FILE).store.lock_stale_ms;
-    } catch (e) {
-      const msg = isDeiaError(e) ? e.message : String(e);
-      result.problems.push({ kind: 'config', path: CONFIG_FILE, detail: msg, repaired: false, action: 'fix it or run `deia init --force`' });
-    }
+/**
+ * config.json valid (read here, not through the context, so a broken one is reported, not thrown).
+ * Returns the settings to check by: config.json's, else the defaults the context holds.
+ */
+export function checkConfigFile(ctx: HiveContext, result: DoctorResult): Config {
+  const configText = readText(ctx.store, CONFIG_FILE);
+  if (configText === undefined) return ctx.config;
+  try {
+    return parseConfigText(configText, CONFIG_FILE);
+  } catch (e) {
+    const msg = isDeiaError(e) ? e.message : String(e);
+    result.problems.push({ kind: 'config', path: CONFIG_FILE, detail: msg, repaired: false, action: 'fix it or run `deia init --force`' });
+    return ctx.config;
   }
-
-  return staleMs;
 }
 
 /** Locks (stale ones removed on repair), orphan temp files, world-writable entries, symbolic links. */

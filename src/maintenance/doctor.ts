@@ -19,12 +19,13 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
   const repair = Boolean(opts.repair);
   const pg = postgresChoice(ctx);
   if (pg) return (await import('./doctor-postgres.js')).doctorPostgres(ctx, pg, repair);
+  if (ctx.storeChoice.kind === 'interface') return (await import('./doctor-interface.js')).doctorInterface(ctx, repair);
   const { store } = ctx;
   const result = emptyDoctorResult(ctx.dir, store.exists(), { kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] }, repair);
   if (!result.exists) return result;
 
   // 1. config.json; 2. locks, temp files, permissions, links.
-  const staleMs = checkConfigFile(ctx, result);
+  const staleMs = checkConfigFile(ctx, result).store.lock_stale_ms;
   const entries = walk(store);
   await checkEntries(ctx, entries, staleMs, repair, result);
 
