@@ -61,8 +61,8 @@ export function* rawDocuments(store: Store): Iterable<{ key: string; value: stri
       continue;
     }
     const o = d && typeof d === 'object' && !Array.isArray(d) ? (d as Record<string, unknown>) : undefined;
-    if (!o || !Number.isInteger(o.version) || (o.version as number) < 1) yield { key, value: text, stored: 'no {"version": n, "value": …} (version is not a positive whole number)' };
-    else if (!('value' in o)) yield { key, value: text, stored: 'no "value"' };
+    if (!o || !Number.isInteger(o.version) || (o.version as number) < 1) yield { key, value: text, stored: 'version is not a positive whole number (a document file is {"version": n, "value": …})' };
+    else if (!('value' in o)) yield { key, value: text, stored: 'no "value" (a document file is {"version": n, "value": …})' };
     else yield { key, value: JSON.stringify(o.value) };
   }
 }
