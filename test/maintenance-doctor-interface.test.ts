@@ -170,6 +170,8 @@ describe('deia doctor on a file:// folder', () => {
     const p = problems.find((x) => x.kind === 'pending_transaction')!;
     expect(p).toMatchObject({ path: `txn/${name}`, repaired: false, age_ms: expect.any(Number) });
     for (const f of journal.files) expect(p.detail).toContain(f);
+    // Its log lines were written, its inbox item not: the delivery looks lost, and doctor says why.
+    expect(problems.find((x) => x.kind === 'audit_mismatch')).toMatchObject({ path: 'queues/inbox.B.jsonl', action: expect.stringContaining(`pending transaction txn/${name}`) });
     // Reporting changes nothing: the journal waits.
     expect(fs.readdirSync(file('txn'))).toEqual([name]);
     expect(run(['doctor']).stdout).toMatch(new RegExp(`^pending_transaction\\s+txn/${name.replace(/\./g, '\\.')}\\s+transaction killed halfway`, 'm'));

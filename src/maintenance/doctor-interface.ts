@@ -28,7 +28,7 @@ export async function doctorInterface(ctx: HiveContext, repair: boolean): Promis
   const config = checkConfigFile(ctx, result);
   await checkEntries(ctx, walk(ctx.store), config.store.lock_stale_ms, repair, result);
   // 3. Transactions left halfway: completed before any file of theirs is rewritten below.
-  await checkJournals(ctx, repair, result);
+  const halfMade = await checkJournals(ctx, repair, result);
   // 4. Every JSONL line (records are counted once, by the data checks).
   for (const e of walk(ctx.store)) {
     if (e.kind !== 'file' || !isJsonl(e.rel) || tempInfo(e.rel)) continue;
@@ -37,14 +37,23 @@ export async function doctorInterface(ctx: HiveContext, repair: boolean): Promis
   // 5. The data, as on PostgreSQL.
   const c: HiveContext = { ...ctx, config };
   await checkData(fileSource(c), c, repair, result);
+  // A delivery missing from an inbox that a pending transaction writes is that transaction's other half.
+  for (const p of result.problems) {
+    const journal = p.kind === 'audit_mismatch' ? halfMade.get(p.path) : undefined;
+    if (journal) p.action = `the pending transaction ${journal} writes this inbox: \`deia doctor --repair\` completes it`;
+  }
 
   result.repaired = result.problems.filter((p) => p.repaired).length;
   result.ok = result.problems.every((p) => p.repaired);
   return result;
 }
 
-/** A journal in `txn/` whose writer is gone: its transaction is half made until the next write to one of its files replays it. */
-async function checkJournals(ctx: HiveContext, repair: boolean, result: DoctorResult): Promise<void> {
+/**
+ * A journal in `txn/` whose writer is gone: its transaction is half made until the next write to
+ * one of its files replays it. Returns the files of those still pending, each with its journal.
+ */
+async function checkJournals(ctx: HiveContext, repair: boolean, result: DoctorResult): Promise<Map<string, string>> {
+  const halfMade = new Map<string, string>();
   const replayable: Problem[] = [];
   for (const j of pendingJournals(ctx.store)) {
     if (j.live) continue; // a transaction in progress right now
@@ -60,14 +69,17 @@ async function checkJournals(ctx: HiveContext, repair: boolean, result: DoctorRe
       : { kind: 'pending_transaction', path: j.rel, age_ms: j.ageMs, detail: 'transaction journal that does not parse: the backend ignores it', repaired: false, action: 'inspect it; remove it by hand if it is no journal' };
     result.problems.push(p);
     if (j.files) replayable.push(p);
+    for (const f of j.files ?? []) halfMade.set(f, j.rel);
   }
-  if (!repair || replayable.length === 0) return;
+  if (!repair || replayable.length === 0) return halfMade;
   await recoverJournals(ctx.store);
   const left = new Set(pendingJournals(ctx.store).map((j) => j.rel));
   for (const p of replayable) {
     p.repaired = !left.has(p.path);
     p.action = p.repaired ? 'completed: its journal replayed (every file it names written), then removed' : 'still pending after the replay';
   }
+  for (const [f, rel] of halfMade) if (!left.has(rel)) halfMade.delete(f);
+  return halfMade;
 }
 
 /** The folder's queue items, documents and log lines as doctor-data.ts reads them, named by file. */

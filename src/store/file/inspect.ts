@@ -12,9 +12,13 @@ import { foldQueue, type QueueEvent } from './queue-fold.js';
 
 const isLive = (f: string, ext: string) => f.endsWith(ext) && !f.endsWith(`.corrupt${ext}`);
 
-/** The parsed records of one JSONL file, bad lines left to the caller's JSONL check. */
+/** The parsed records of one JSONL file; bad lines, and a file that cannot be read, are left to doctor's JSONL check. */
 async function* records<T>(store: Store, rel: string): AsyncIterable<T> {
-  for await (const { record } of store.stream<T>(rel, { onBad: () => {} })) yield record;
+  try {
+    for await (const { record } of store.stream<T>(rel, { onBad: () => {} })) yield record;
+  } catch {
+    return; // reported as unreadable
+  }
 }
 
 /** Every queue item, as its queue file folds to (payload as text), by queue then as enqueued. */
