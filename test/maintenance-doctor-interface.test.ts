@@ -206,6 +206,29 @@ describe('deia doctor on a file:// folder', () => {
     expect(doctor().code).toBe(0);
   });
 
+  it('stale locks, orphan temp files and world-writable files are reported and repaired as in a folder', () => {
+    ok(['inbox', '--as', 'B']);
+    ok(['send', 'B', 'hello', '--as', 'A']);
+    fs.mkdirSync(file('queues/inbox.B.jsonl.lock'));
+    const hourAgo = new Date(Date.now() - HOUR);
+    fs.utimesSync(file('queues/inbox.B.jsonl.lock'), hourAgo, hourAgo);
+    fs.writeFileSync(file('docs/outbox.json.999999.1.1.0a0b0c.tmp'), '{}');
+    fs.chmodSync(file('bot-messaging.jsonl'), 0o666);
+
+    const { code, problems } = doctor();
+    expect(code).toBe(1);
+    expect(problems.map((p) => `${p.kind} ${p.path}`).sort()).toEqual(
+      ['orphan_temp docs/outbox.json.999999.1.1.0a0b0c.tmp', 'stale_lock queues/inbox.B.jsonl.lock', 'world_writable bot-messaging.jsonl'].sort(),
+    );
+    const rep = doctor(['--repair']);
+    expect(rep.code, JSON.stringify(rep.problems)).toBe(0);
+    expect(rep.res.repaired).toBe(3);
+    expect(fs.existsSync(file('queues/inbox.B.jsonl.lock'))).toBe(false);
+    expect(fs.existsSync(file('docs/outbox.json.999999.1.1.0a0b0c.tmp'))).toBe(false);
+    expect(fs.statSync(file('bot-messaging.jsonl')).mode & 0o002).toBe(0);
+    expect(ok(['inbox', '--next', '--as', 'B']).content).toBe('hello');
+  });
+
   it('overdue pending mail is reported; --repair runs cleanup\'s delivery step (expired, as cleanup would)', () => {
     const overdue = ok(['send', 'C', 'nobody home', '--as', 'A', '--ttl', '60'], at(0)).message_id as string; // C never looks
     expect(doctor([], at(60_000)).code).toBe(0); // within the grace
