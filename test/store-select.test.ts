@@ -53,7 +53,7 @@ describe('choosing the store', () => {
     expect(viaConfig.stderr).not.toContain(pw);
   });
 
-  it('a file:// URL is a folder through the storage interface: its own layout; doctor and migrate say they do not run there yet', () => {
+  it('a file:// URL is a folder through the storage interface: its own layout, marked by layout.json; demo says it does not run there yet', () => {
     const url = pathToFileURL(hive.dir).href;
     expect(deia(['init', '--store', url]).code).toBe(0);
     const sent = deia(['send', 'B', 'hi', '--as', 'A', '--store', url, '--json']);
@@ -61,9 +61,10 @@ describe('choosing the store', () => {
     expect(JSON.parse(deia(['inbox', 'B', '--next', '--json'], { env: { DEIA_STORE: url } }).stdout)).toMatchObject({ content: 'hi', from_bot: 'A' });
     expect(fs.existsSync(path.join(hive.dir, 'queues', 'inbox.B.jsonl'))).toBe(true);
     expect(fs.existsSync(path.join(hive.dir, 'outbox.jsonl'))).toBe(false);
-    const doc = deia(['doctor', '--store', url]);
-    expect(doc.code).toBe(1);
-    expect(doc.stderr).toBe(`deia: deia doctor does not run on a file:// folder (the storage interface preview) yet (chosen by --store: ${url}) (run it against a hive folder (--dir), or see docs/storage.md for what runs on a file:// folder)\n`);
+    expect(fs.existsSync(path.join(hive.dir, 'layout.json'))).toBe(true);
+    const demo = deia(['demo', '--dir', hive.dir, '--store', url]);
+    expect(demo.code).toBe(1);
+    expect(demo.stderr).toBe(`deia: deia demo does not run on a folder in the storage interface's layout yet (chosen by --store: ${url}) (see docs/storage.md for what runs on that layout)\n`);
   });
 
   it('--store wins over DEIA_STORE, and a folder given to --store is the file backend', () => {

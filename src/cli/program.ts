@@ -10,9 +10,6 @@ import { Output } from './output.js';
 import { convertOptions } from './parser.js';
 import { VERSION } from './version.js';
 
-/** What a folder in the storage interface's layout does not do yet: doctor checks a folder-layout folder's own files. */
-const NOT_ON_INTERFACE_FOLDER = new Set(['doctor']);
-
 export interface Io {
   stdout?: NodeJS.WriteStream;
   stderr?: NodeJS.WriteStream;
@@ -209,7 +206,7 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
             ...overrides,
           });
           const choice = ctx.storeChoice;
-          if (choice.kind !== 'file' && (!spec.postgres || (choice.kind === 'interface' && NOT_ON_INTERFACE_FOLDER.has(spec.name)))) {
+          if (choice.kind !== 'file' && !spec.postgres) {
             const pg = choice.kind === 'postgres';
             const on = pg ? 'a PostgreSQL store' : "a folder in the storage interface's layout";
             const why = choice.kind === 'interface' && choice.from === LAYOUT_FILE ? `${choice.dir} holds ${LAYOUT_FILE}` : `chosen by ${choice.from}: ${redactUrl(choice.url)}`;

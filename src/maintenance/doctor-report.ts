@@ -1,6 +1,7 @@
 /**
- * The report of `deia doctor`, the same for both backends: doctor.ts fills it for a folder,
- * doctor-postgres.ts for a PostgreSQL store (each imports it from here, neither from the other).
+ * The report of `deia doctor`, the same for every backend: doctor.ts fills it for a folder,
+ * doctor-postgres.ts for a PostgreSQL store, doctor-interface.ts for a file:// folder (each imports
+ * it from here, none from another).
  */
 
 export type ProblemKind =
@@ -18,15 +19,17 @@ export type ProblemKind =
   | 'bad_payload'
   | 'lapsed_lease'
   | 'overdue_mail'
-  | 'bad_document';
+  | 'bad_document'
+  // file:// folder (doctor-interface.ts):
+  | 'pending_transaction';
 
 export interface Problem {
   kind: ProblemKind;
-  /** Path relative to the hive folder; on PostgreSQL `queue NAME`, `document KEY`, `log NAME` or `schema`. */
+  /** Path relative to the hive folder (a file:// folder's too); on PostgreSQL `queue NAME`, `document KEY`, `log NAME` or `schema`. */
   path: string;
   /** 1-based line, for corrupt and torn lines (on PostgreSQL: the log line's sequence number). */
   line?: number;
-  /** Age in ms, for locks and temp files. */
+  /** Age in ms, for locks, temp files and pending transactions. */
   age_ms?: number;
   detail: string;
   /** Fixed by --repair in this run. */
@@ -41,11 +44,13 @@ export interface DoctorResult {
   /** On PostgreSQL: whether deia's schema is in the database. */
   exists: boolean;
   /**
-   * Which backend was checked. `schema_version` / `schema_expected`: PostgreSQL's migrations
-   * (null for a folder). `not_applicable`: checks of the other backend that did not run here
-   * (on PostgreSQL the folder's files, locks, temp files, permissions and links).
+   * Which backend was checked: `file` a folder, `postgres` a PostgreSQL store, `interface` a
+   * file:// folder (a folder through the storage interface's file backend).
+   * `schema_version` / `schema_expected`: PostgreSQL's migrations (null otherwise).
+   * `not_applicable`: checks of another backend that did not run here (on PostgreSQL the
+   * folder's files, locks, temp files, permissions and links).
    */
-  store: { kind: 'file' | 'postgres'; schema_version: number | null; schema_expected: number | null; not_applicable: string[] };
+  store: { kind: 'file' | 'postgres' | 'interface'; schema_version: number | null; schema_expected: number | null; not_applicable: string[] };
   repair: boolean;
   /** No problem left (after repairs, with --repair). */
   ok: boolean;

@@ -1,30 +1,11 @@
-import { isDeiaError } from '../common/errors.js';
-import { formatAge } from '../common/parse.js';
 import { CONFIG_FILE, parseConfigText } from '../config/index.js';
 import type { HiveContext } from '../hive.js';
-import {
-  ageOf,
-  clearStaleLock,
-  fsNowOf,
-  lockStatus,
-  isLink,
-  readLink,
-  readText,
-  removeFile,
-  removeWorldWritable,
-  tailState,
-  tempInfo,
-  walk,
-  type EntryInfo,
-} from '../store/inspect.js';
-import type { LockVerdict } from '../store/lock.js';
+import { readText, tempInfo, walk } from '../store/inspect.js';
 import { isPostgresUrl } from '../store/postgres/url.js';
-import { corruptNameOf } from '../store/store.js';
-import { emptyDoctorResult, MAX_LISTED_PER_FILE, preview, type DoctorResult, type Problem } from './doctor-report.js';
+import { checkConfigFile, checkEntries, checkJsonl, isJsonl } from './doctor-files.js';
+import { emptyDoctorResult, MAX_LISTED_PER_FILE, type DoctorResult } from './doctor-report.js';
 
 export type { DoctorResult, Problem, ProblemKind } from './doctor-report.js';
-
-const isJsonl = (rel: string) => rel.endsWith('.jsonl') && !rel.endsWith('.corrupt.jsonl');
 
 /**
  * Check the hive folder: config validity, every JSONL file parses, stale locks, orphan
@@ -38,99 +19,15 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
   const repair = Boolean(opts.repair);
   const pg = postgresChoice(ctx);
   if (pg) return (await import('./doctor-postgres.js')).doctorPostgres(ctx, pg, repair);
+  if (ctx.storeChoice.kind === 'interface') return (await import('./doctor-interface.js')).doctorInterface(ctx, repair);
   const { store } = ctx;
   const result = emptyDoctorResult(ctx.dir, store.exists(), { kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] }, repair);
   if (!result.exists) return result;
 
-  // 1. config.json (read here, not through the context, so a broken one is reported, not thrown).
-  let staleMs = ctx.config.store.lock_stale_ms;
-  const configText = readText(store, CONFIG_FILE);
-  if (configText !== undefined) {
-    try {
-      staleMs = parseConfigText(configText, CONFIG_FILE).store.lock_stale_ms;
-    } catch (e) {
-      const msg = isDeiaError(e) ? e.message : String(e);
-      result.problems.push({ kind: 'config', path: CONFIG_FILE, detail: msg, repaired: false, action: 'fix it or run `deia init --force`' });
-    }
-  }
-
-  const now = fsNowOf(store);
+  // 1. config.json; 2. locks, temp files, permissions, links.
+  const staleMs = checkConfigFile(ctx, result).store.lock_stale_ms;
   const entries = walk(store);
-
-  // 2. Locks, temp files, permissions, links.
-  for (const e of entries) {
-    if (e.kind === 'lock') {
-      const v = lockStatus(store, e.rel, staleMs);
-      if (!v) continue; // released while we looked
-      const age = Math.max(0, v.ageMs);
-      if (!v.stale) {
-        result.held_locks.push({ path: e.rel, age_ms: age, pid: v.pid ?? null });
-        continue;
-      }
-      const p: Problem = { kind: 'stale_lock', path: e.rel, age_ms: age, detail: staleDetail(v), repaired: false };
-      if (repair) {
-        p.repaired = await clearStaleLock(store, e.rel, staleMs);
-        p.action = p.repaired ? 'removed' : 'was taken by a live process meanwhile';
-        if (!p.repaired && !store.exists(e.rel)) p.repaired = true;
-      }
-      result.problems.push(p);
-      continue;
-    }
-    if (e.kind === 'symlink') {
-      if (e.rel.endsWith(MOVED_LINK_SUFFIX)) continue; // moved aside by an earlier repair: no file deia uses
-      const p: Problem = {
-        kind: 'symlink',
-        path: e.rel,
-        detail: `symbolic link inside the hive${linkTarget(store, e.rel)} (deia never makes one, and refuses to write through it)`,
-        repaired: false,
-        action: 'inspect and remove it by hand',
-      };
-      if (repair) moveLinkAside(store, p);
-      result.problems.push(p);
-      continue;
-    }
-    if (e.kind === 'file') {
-      const t = tempInfo(e.rel);
-      if (t) {
-        const age = ageOf(e, now);
-        const orphan = t.ownerDead === true || (t.ownerDead === undefined && age > staleMs);
-        if (orphan) {
-          const p: Problem = {
-            kind: 'orphan_temp',
-            path: e.rel,
-            age_ms: age,
-            detail: t.pid !== undefined ? `temp file of dead process ${t.pid}` : `temp file left for ${formatAge(age)}`,
-            repaired: false,
-          };
-          if (repair) {
-            removeFile(store, e.rel);
-            p.repaired = true;
-            p.action = 'removed';
-          }
-          result.problems.push(p);
-        }
-        continue;
-      }
-    }
-    if ((e.kind === 'file' || e.kind === 'dir') && (e.mode & 0o002) !== 0) {
-      const p: Problem = {
-        kind: 'world_writable',
-        path: e.rel,
-        detail: `${e.kind === 'dir' ? 'folder' : 'file'} is world-writable (mode ${e.mode.toString(8).padStart(3, '0')}): any user could forge records`,
-        repaired: false,
-      };
-      if (repair) {
-        try {
-          removeWorldWritable(store, e.rel);
-          p.repaired = true;
-          p.action = 'write permission for others removed';
-        } catch (err) {
-          p.action = `could not change it: ${(err as Error).message}`;
-        }
-      }
-      result.problems.push(p);
-    }
-  }
+  await checkEntries(ctx, entries, staleMs, repair, result);
 
   // 3. Every JSONL file parses; mailboxes, archive and audit log are cross-checked on the way.
   const audit = new AuditCheck();
@@ -160,100 +57,6 @@ function postgresChoice(ctx: HiveContext): string | undefined {
     return url && isPostgresUrl(url) ? url : undefined;
   } catch {
     return undefined;
-  }
-}
-
-async function checkJsonl(
-  ctx: HiveContext,
-  e: EntryInfo,
-  repair: boolean,
-  result: DoctorResult,
-  visit?: (record: any) => void,
-): Promise<void> {
-  const { store } = ctx;
-  const bad: Array<{ line: number; reason: 'torn' | 'corrupt'; text: string }> = [];
-  let records = 0;
-  try {
-    for await (const { record } of store.stream(e.rel, { onBad: (b) => bad.push({ line: b.line, reason: b.reason, text: b.text }) })) {
-      records++;
-      visit?.(record);
-    }
-  } catch (err) {
-    result.problems.push({ kind: 'unreadable', path: e.rel, detail: (err as Error).message, repaired: false });
-    return;
-  }
-  result.files_checked++;
-  result.records_checked += records;
-  if (bad.length === 0) return;
-
-  // A last line without "\n" may be a live writer mid-append: it is torn only if it is
-  // still there while we hold the file's lock (writers append under it).
-  let found = bad;
-  const last = bad[bad.length - 1]!;
-  if (last.reason === 'torn') {
-    const torn = await store.withLock(e.rel, () => tailState(store, e.rel) === 'torn');
-    if (!torn) found = bad.slice(0, -1);
-  }
-  if (found.length === 0) return;
-
-  const problems: Problem[] = [];
-  let listed = 0;
-  for (const b of found) {
-    if (listed++ >= MAX_LISTED_PER_FILE) continue;
-    problems.push({
-      kind: b.reason === 'torn' ? 'torn_tail' : 'corrupt_line',
-      path: e.rel,
-      line: b.line,
-      detail: b.reason === 'torn' ? 'last line cut mid-record (no newline)' : `line does not parse: ${preview(b.text)}`,
-      repaired: false,
-    });
-  }
-  if (found.length > MAX_LISTED_PER_FILE) {
-    problems.push({
-      kind: 'corrupt_line',
-      path: e.rel,
-      detail: `… and ${found.length - MAX_LISTED_PER_FILE} more bad lines`,
-      repaired: false,
-    });
-  }
-  if (repair) {
-    // The rewrite streams the records through unchanged and appends every line that does
-    // not parse (the torn tail included) to NAME.corrupt.jsonl before the rename.
-    const stats = await store.rewrite<unknown>(e.rel, async function* (recs) {
-      yield* recs;
-    });
-    for (const p of problems) {
-      p.repaired = true;
-      p.action = `moved to ${corruptNameOf(e.rel)}`;
-    }
-    if (stats.corrupt === 0) {
-      for (const p of problems) p.action = 'gone by the time of the repair';
-    }
-  }
-  result.problems.push(...problems);
-}
-
-/** What a repaired link is renamed to: a name no part of deia reads or writes. */
-const MOVED_LINK_SUFFIX = '.link-moved-aside';
-
-function linkTarget(store: HiveContext['store'], rel: string): string {
-  const t = readLink(store, rel);
-  return t === undefined ? '' : ` pointing to ${t}`;
-}
-
-/** Rename the link itself (its target is never opened), to the first free NAME.link-moved-aside[.N]. */
-function moveLinkAside(store: HiveContext['store'], p: Problem): void {
-  for (let n = 0; n < 100; n++) {
-    const to = `${p.path}${MOVED_LINK_SUFFIX}${n ? `.${n}` : ''}`;
-    if (store.exists(to) || isLink(store, to)) continue;
-    try {
-      store.moveLinkAside(p.path, to);
-      p.repaired = true;
-      p.action = `link renamed to ${to} (its target was not touched)`;
-    } catch (err) {
-      p.action = `could not move it: ${(err as Error).message}`;
-    }
-    return;
   }
 }
 
@@ -319,11 +122,4 @@ class AuditCheck {
       result.problems.push({ kind: 'audit_mismatch', path: 'mailboxes/', detail: `… and ${missing.length - MAX_LISTED_PER_FILE} more`, repaired: false });
     }
   }
-}
-
-/** Why a lock is stale, in words (the rule is lock.ts's judgeLock). */
-function staleDetail(v: LockVerdict): string {
-  if (v.reason === 'dead_holder') return `stale lock, its holder (pid ${v.pid}) is gone`;
-  if (v.reason === 'future') return `stale lock, stamped ${formatAge(-v.ageMs)} in the future (a broken clock)`;
-  return `stale lock, not refreshed for ${formatAge(v.ageMs)}`;
 }

@@ -29,15 +29,16 @@ const DIR = 'txn';
 export class Journal {
   constructor(private readonly store: Store) {}
 
-  /** Journals left in place (normally none: one readdir of a missing folder). */
-  private pending(): string[] {
+  /** Journals left in place, as paths in the folder (normally none: one readdir of a missing folder). */
+  pending(): string[] {
     return this.store
       .list(DIR)
       .filter((f) => f.endsWith('.json'))
       .map((f) => `${DIR}/${f}`);
   }
 
-  private read(rel: string): JournalEntry | undefined {
+  /** A journal's changes; undefined when it does not parse or is not one. */
+  read(rel: string): JournalEntry | undefined {
     const e = this.store.readJson<JournalEntry>(rel);
     return e && e.v === 1 && Array.isArray(e.files) ? e : undefined;
   }
