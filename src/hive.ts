@@ -3,6 +3,7 @@ import { DeiaError, UsageError } from './common/errors.js';
 import { uuidSource, validateBotId, type IdSource } from './common/ids.js';
 import { CONFIG_FILE, parseConfigText, resolveConfig, type Config } from './config/index.js';
 import { assertTrusted, findHive, hiveExists, type LocatedHive } from './store/locate.js';
+import { refuseIfUpgraded } from './store/file/layout.js';
 import { chooseByLayout, chooseStore, type StoreChoice } from './store/select.js';
 import { Store, type WarnFn } from './store/store.js';
 
@@ -77,6 +78,7 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
   const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);
   const configured = early.kind !== 'file' ? early : chooseStore({ configUrl: () => config.store.url });
   const storeChoice = configured.kind !== 'file' ? configured : chooseByLayout(dir);
+  if (storeChoice.kind === 'file') store.layoutGuard = () => refuseIfUpgraded(dir);
   store.lockOptions = { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
   const asRaw = opts.as ?? (env.DEIA_BOT || env.AGENT_NAME || undefined);
   const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT / AGENT_NAME)');

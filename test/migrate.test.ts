@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deia, snapshotTree, tempHive, type CliResult } from './helpers/cli.js';
+import { deia, deiaAsync, snapshotTree, tempHive, type CliResult } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { withBackend } from './helpers/logs.js';
 
@@ -796,4 +796,66 @@ describe("the folder's upgrade: deia migrate --to file://… (the storage interf
     // A command the layout does not run yet says why, naming the marker.
     refused(deia(['--dir', fresh, 'demo', '--bots', '2', '--tasks', '2']), 1, /deia demo does not run on a folder in the storage interface's layout yet \(\S+ holds layout\.json\)/);
   });
+});
+
+describe('deia migrate --upgrade: a folder moved onto the storage interface\'s layout where it is', () => {
+  it('answers as before under the same --dir, keeps the old files beside it, and is a no-op the second time', () => {
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    const env = { DEIA_NOW: new Date(Date.parse(now) + 30_000).toISOString() };
+    const { root, dir, ids } = hiveWithTasksAndHealth(now);
+    const on = (args: string[]) => deia(['--dir', dir, ...args], { env });
+    const views = [['status', '--json'], ['task', 'list', '--json'], ['task', 'show', ids.started!, '--json'], ['health', '--json'], ['stats', '--json'], ['bots', '--json'], ['inbox', 'B3', '--all', '--json', '--as', 'B3']];
+    views.forEach((v) => on(v)); // once first: the views that name a bot leave its presence where the second round finds it
+    const before = views.map((v) => on(v));
+    const old = snapshotTree(dir);
+
+    const res = JSON.parse(ok(on(['migrate', '--upgrade', '--json']), 'upgrade').stdout);
+    expect(res).toMatchObject({ dir, upgraded: true, kept_as: expect.stringContaining('.deia.folder-layout-'), tasks: { tasks: 5, open: 3 }, health: { samples: 7 } });
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'mailboxes'))).toBe(false);
+    expect(snapshotTree(res.kept_as)).toEqual(old); // the old files, as they were
+    expect(fs.readdirSync(root).sort()).toEqual(['.deia', path.basename(res.kept_as)].sort()); // nothing else left beside it
+    views.forEach((v, i) => {
+      const after = on(v);
+      expect(after.code, v.join(' ')).toBe(before[i]!.code);
+      expect(JSON.parse(after.stdout), v.join(' ')).toEqual(JSON.parse(before[i]!.stdout));
+    });
+    // It goes on working: B3 starts and finishes its assignment; a second upgrade does nothing.
+    ok(on(['task', 'start', ids.assigned!, '--as', 'B3']), 'start');
+    ok(on(['task', 'done', ids.assigned!, '--as', 'B3']), 'done');
+    expect(JSON.parse(on(['task', 'show', ids.assigned!, '--json']).stdout)).toMatchObject({ status: 'done' });
+    expect(JSON.parse(ok(on(['migrate', '--upgrade', '--json']), 'again').stdout)).toMatchObject({ upgraded: false, kept_as: null });
+    expect(fs.existsSync(path.join(dir, 'mailboxes'))).toBe(false);
+  }, 120_000);
+
+  it('refuses while a bot holds a lock (nothing changed); a process still waiting on the old layout stops with a clear error, never hangs', async () => {
+    const { root, dir } = hiveWithRouting();
+    const before = snapshotTree(dir);
+    // A live holder (this test process) of one of the hive's locks.
+    const lock = path.join(dir, 'outbox.jsonl.lock');
+    fs.mkdirSync(lock);
+    fs.writeFileSync(path.join(lock, 'owner'), JSON.stringify({ pid: process.pid, host: os.hostname(), ns: fs.readlinkSync('/proc/self/ns/pid'), token: 'x' }));
+    const busy = deia(['--dir', dir, 'migrate', '--upgrade']);
+    expect(busy.code, busy.stderr).toBe(1);
+    expect(busy.stderr).toMatch(/^deia: \S+ is in use: outbox\.jsonl\.lock is held by process \d+; nothing was changed \(stop the bots/);
+    fs.rmSync(lock, { recursive: true });
+    expect(snapshotTree(dir)).toEqual(before);
+    expect(fs.readdirSync(root)).toEqual(['.deia']);
+    const usage = deia(['--dir', dir, 'migrate', '--upgrade', '--to', path.join(root, 'x')]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^deia: --upgrade changes the folder in place: give neither --to nor --from/);
+
+    // A claimer waiting on the folder's own code when the folder is upgraded under it.
+    const waiter = deiaAsync(['--dir', dir, 'inbox', 'W9', '--next', '--wait', '60', '--as', 'W9', '--json']);
+    const waitStarted = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    ok(deia(['--dir', dir, 'migrate', '--upgrade']), 'upgrade');
+    ok(deia(['--dir', dir, 'send', 'W9', 'after the upgrade', '--as', 'A']), 'send');
+    const w = await waiter;
+    expect(Date.now() - waitStarted).toBeLessThan(30_000);
+    expect(w.code, w.stderr).toBe(1);
+    expect(JSON.parse(w.stdout).error).toMatchObject({ code: 'ELAYOUT', message: expect.stringContaining("was moved onto the storage interface's layout while this process was running") });
+    expect(fs.existsSync(path.join(dir, 'mailboxes'))).toBe(false); // it wrote nothing the old way
+    expect(JSON.parse(ok(deia(['--dir', dir, 'inbox', 'W9', '--next', '--json', '--as', 'W9']), 'claim').stdout)).toMatchObject({ content: 'after the upgrade' });
+  }, 120_000);
 });

@@ -236,7 +236,7 @@ export interface MigrateResult {
 const EXAMPLE = 'e.g. deia migrate --to postgres://deia@db.internal/hive, or deia migrate --from postgres://deia@db.internal/hive --to ./restored/.deia';
 
 /** Everything migrate copies, read whole from the source before anything is written. */
-interface HiveCopy {
+export interface HiveCopy {
   m: MessagingCopy;
   r: RoutingCopy;
   t: TasksCopy;
@@ -267,17 +267,18 @@ export async function migrateHive(ctx: HiveContext, to: string): Promise<Migrate
     to: written.location,
     direction: `${from}-to-${target}`,
     ...(written.schema_version === undefined ? {} : { schema_version: written.schema_version }),
-    messaging: messaging.counts(copy.m),
-    routing: routing.counts(copy.r),
-    tasks: tasks.counts(copy.t),
-    health: health.counts(copy.h),
-    presence: presence.counts(copy.seen),
+    ...countsOf(copy),
     not_copied: [],
   };
 }
 
+/** What a copy holds, area by area (the same keys whichever way it went). */
+export function countsOf(c: HiveCopy): Pick<MigrateResult, 'messaging' | 'routing' | 'tasks' | 'health' | 'presence'> {
+  return { messaging: messaging.counts(c.m), routing: routing.counts(c.r), tasks: tasks.counts(c.t), health: health.counts(c.h), presence: presence.counts(c.seen) };
+}
+
 /** A folder in its own layout, every area read (and allowed to refuse) before anything is written. */
-async function readFolder(ctx: HiveContext): Promise<HiveCopy> {
+export async function readFolder(ctx: HiveContext): Promise<HiveCopy> {
   const m = await messaging.fromFolder(ctx);
   const r = await routing.fromFolder(ctx);
   const t = await tasks.fromFolder(ctx);
@@ -349,12 +350,28 @@ function refuseTarget(target: string): void {
 
 /**
  * Into a new folder, in the folder layout or (`records`) the storage interface's: written beside
- * its place and renamed into it once complete, so a failure leaves no half hive. It gets the
- * settings this command read (config.json without store.url, which would point it elsewhere).
+ * its place and renamed into it once complete, so a failure leaves no half hive.
  */
 async function writeFolder(c: HiveCopy, to: string, ctx: HiveContext, records: boolean): Promise<{ location: string; schema_version?: number }> {
   const target = path.resolve(records ? fileURLToPath(to) : to);
   refuseTarget(target);
+  const tmp = await buildFolder(c, target, ctx, records);
+  try {
+    refuseTarget(target); // made meanwhile by someone else?
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return { location: records ? pathToFileURL(target).href : target };
+}
+
+/**
+ * The copy as a complete folder beside `target` (a temporary name in the same parent, so a rename
+ * puts it in place), with the settings this command read (config.json less store.url, which would
+ * point it elsewhere). Removed again if anything fails.
+ */
+export async function buildFolder(c: HiveCopy, target: string, ctx: HiveContext, records: boolean): Promise<string> {
   const parent = path.dirname(target);
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.migrating-`));
@@ -373,13 +390,11 @@ async function writeFolder(c: HiveCopy, to: string, ctx: HiveContext, records: b
       await health.toFolder(folder, c.h); // after routing: its aggregates name the end of performance.jsonl
       await presence.toFolder(folder, c.seen);
     }
-    refuseTarget(target); // made meanwhile by someone else?
-    fs.renameSync(tmp, target);
+    return tmp;
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { location: records ? pathToFileURL(target).href : target };
 }
 
 /** The source's settings into the new folder (its config.json as read, less store.url); the defaults when it has none. */

@@ -642,6 +642,7 @@ export async function inboxMessages(ctx: HiveContext, bot: string, opts: InboxOp
     } finally {
       clearTimeout(timer);
     }
+    ctx.store.layoutGuard?.(); // a reading wait takes no lock: it would wait on a mailbox no longer used
     since = ctx.store.stamp(rel);
     await deliverIfDue(ctx);
     r = await attempt();

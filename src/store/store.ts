@@ -52,6 +52,12 @@ export class Store {
    * process are serialised here first and each takes the file lock in turn.
    */
   private readonly local = new Map<string, Promise<void>>();
+  /**
+   * Run before a write takes its locks and again once it holds them: throws when the folder may
+   * not be written this way any more (a folder upgraded to the storage interface's layout under
+   * a long-running process: hive.ts sets it for the folder's own code).
+   */
+  layoutGuard?: () => void;
 
   constructor(
     readonly root: string,
@@ -143,6 +149,7 @@ export class Store {
         throw new Error(`lock order violation: ${toTake[0]} requested while holding ${h}`);
       }
     }
+    this.layoutGuard?.();
     const releases: Array<() => Promise<void>> = [];
     try {
       for (const rel of toTake) {
@@ -154,6 +161,7 @@ export class Store {
         this.writePath(rel + '.lock');
         releases.push(await acquire(this.path(rel), this.lockOptions, (m) => this.warn(m)));
       }
+      this.layoutGuard?.();
       return await this.chain.run(new Set([...held, ...toTake]), fn);
     } finally {
       for (let i = releases.length - 1; i >= 0; i--) await releases[i]!();

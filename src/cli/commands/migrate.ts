@@ -1,12 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../common/errors.js';
-import { defineCommand } from '../command.js';
+import { defineCommand, type Run } from '../command.js';
+import type { UpgradeResult } from '../../maintenance/upgrade.js';
 
 export default defineCommand({
   name: 'migrate',
   summary: "copy a whole hive (messaging, routing, tasks, health and presence) into an empty PostgreSQL store or a new folder, in the folder's layout or the storage interface's (file://)",
   options: [
     { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), file:///path/.deia or a folder path (not there yet, or empty)' },
+    { flags: '--upgrade', description: "move this folder onto the storage interface's layout where it is (stop the bots first; the old files are kept beside it)" },
     { flags: '--from <where>', description: 'the hive to copy from, a postgres:// or file:// URL or a folder (default: the one this command would use: --store, DEIA_STORE, store.url, else the folder)' },
   ],
   examples: [
@@ -14,6 +16,7 @@ export default defineCommand({
     'deia migrate --dir /srv/project/.deia --to postgres://deia@db.internal/hive --json',
     'deia migrate --from postgres://deia@db.internal/hive --to ./restored/.deia',
     'deia migrate --dir ./.deia --to file://$PWD/.deia-new',
+    'deia migrate --upgrade',
   ],
   postgres: true,
   async exec(run) {
@@ -21,6 +24,10 @@ export default defineCommand({
     if (from !== undefined && run.opts.store !== undefined) throw new UsageError('give --from or --store, not both', 'they name the same thing for migrate: the hive to copy from');
     if (from !== undefined && !from.trim()) throw new UsageError('--from needs a postgres:// URL or a hive folder');
     const ctx = run.hive(from === undefined ? {} : { store: from });
+    if (run.opts.upgrade) {
+      if (run.opts.to !== undefined || from !== undefined) throw new UsageError('--upgrade changes the folder in place: give neither --to nor --from', 'deia --dir PATH migrate --upgrade');
+      return printUpgrade(run, await (await import('../../maintenance/upgrade.js')).upgradeInPlace(ctx));
+    }
     const { migrateHive } = await import('../../maintenance/migrate.js');
     const res = await migrateHive(ctx, run.opts.to === undefined ? '' : String(run.opts.to));
     const { out } = run;
@@ -44,3 +51,12 @@ export default defineCommand({
     );
   },
 });
+
+function printUpgrade(run: Run, res: UpgradeResult): void {
+  const { out } = run;
+  if (out.json) return out.printJson(res);
+  if (!res.upgraded) return out.line(`${res.dir} is in the storage interface's layout already: nothing to do`);
+  const m = res.messaging;
+  out.line(`upgraded ${res.dir} to the storage interface's layout: ${m.bots} bot(s), ${m.inbox_messages} inbox message(s), ${res.tasks.tasks} task(s), ${res.routing.outcomes} outcome(s), ${res.health.samples} health sample(s)`);
+  out.line(`the old files are in ${res.kept_as}: delete it once the hive works`);
+}

@@ -53,6 +53,16 @@ export function assertNotFolderLayout(dir: string): void {
   );
 }
 
+/** For the folder's own code in a long-running process (an MCP server, a waiting inbox): stop once the folder was upgraded under it. */
+export function refuseIfUpgraded(dir: string): void {
+  if (!hasRecordsLayout(dir)) return;
+  throw new StoreError(
+    `${dir} was moved onto the storage interface's layout while this process was running`,
+    'start it again: it runs on the new layout now',
+    'ELAYOUT',
+  );
+}
+
 /** Write the marker if it is not there yet (atomic; writing it twice writes the same bytes). */
 export async function markRecordsLayout(store: Store): Promise<void> {
   if (store.exists(LAYOUT_FILE)) return;

@@ -1,0 +1,76 @@
+/**
+ * `deia migrate --upgrade`: move a folder hive onto the storage interface's layout where it is.
+ * The folder is copied (as `migrate --to file://…` copies it) into a new folder beside it, which
+ * then takes its name; the old files are kept, renamed, beside it. Bots must be stopped: it
+ * refuses while a lock is held, and throws the copy away if any file changed while it was made.
+ * A process of the folder's own code still running afterwards stops at its next write (or wake)
+ * with a clear error (Store.layoutGuard), rather than writing the old layout into the new folder.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { iso } from '../common/clock.js';
+import { DeiaError } from '../common/errors.js';
+import type { HiveContext } from '../hive.js';
+import { lockStatus, walk } from '../store/inspect.js';
+import { buildFolder, countsOf, readFolder, type MigrateResult } from './migrate.js';
+
+export interface UpgradeResult extends Pick<MigrateResult, 'messaging' | 'routing' | 'tasks' | 'health' | 'presence'> {
+  /** The hive folder (the same before and after). */
+  dir: string;
+  /** False when the folder was already in the storage interface's layout (nothing done). */
+  upgraded: boolean;
+  /** Where the folder's old files are now (delete it once the hive works), or null. */
+  kept_as: string | null;
+}
+
+const BUSY_HINT = 'stop the bots that use this hive (and any deia inbox --wait, deia mcp, health serve), then run it again';
+
+export async function upgradeInPlace(ctx: HiveContext): Promise<UpgradeResult> {
+  const none = { messaging: {}, routing: {}, tasks: {}, health: {}, presence: {} };
+  if (ctx.storeChoice.kind === 'interface' && ctx.storeChoice.dir === ctx.dir) return { dir: ctx.dir, upgraded: false, kept_as: null, ...none };
+  if (ctx.storeChoice.kind !== 'file') {
+    throw new DeiaError(`--upgrade changes a hive folder's layout; this command was pointed at ${ctx.storeChoice.kind === 'postgres' ? 'a PostgreSQL store' : ctx.storeChoice.url}`, 'name the folder: deia --dir PATH migrate --upgrade (without --store or DEIA_STORE)', 2, 'EUSAGE');
+  }
+  if (!ctx.store.exists()) throw new DeiaError(`hive not found at ${ctx.dir}`, 'check --dir / DEIA_DIR', 1, 'ENOHIVE');
+  refuseHeldLocks(ctx);
+  const before = fingerprint(ctx);
+  const copy = await readFolder(ctx);
+  const tmp = await buildFolder(copy, ctx.dir, ctx, true);
+  try {
+    if (fingerprint(ctx) !== before) {
+      throw new DeiaError(`${ctx.dir} changed while it was being copied (a bot wrote to it); nothing was changed`, BUSY_HINT, 1, 'EBUSY');
+    }
+    const kept = `${ctx.dir}.folder-layout-${iso(Date.now()).replace(/[:.]/g, '-')}`;
+    fs.renameSync(ctx.dir, kept);
+    try {
+      fs.renameSync(tmp, ctx.dir);
+    } catch (e) {
+      fs.renameSync(kept, ctx.dir); // put the old folder back: the hive is as it was
+      throw e;
+    }
+    return { dir: ctx.dir, upgraded: true, kept_as: kept, ...countsOf(copy) };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true }); // gone already when it was put in place
+  }
+}
+
+/** A lock held by a live process is a bot at work: refused, naming it. */
+function refuseHeldLocks(ctx: HiveContext): void {
+  for (const e of walk(ctx.store)) {
+    if (e.kind !== 'lock') continue;
+    const v = lockStatus(ctx.store, e.rel);
+    if (v && !v.stale) throw new DeiaError(`${ctx.dir} is in use: ${e.rel} is held${v.pid ? ` by process ${v.pid}` : ''}; nothing was changed`, BUSY_HINT, 1, 'EBUSY');
+  }
+}
+
+/** Every file's name, size, time and inode: any write since shows. */
+function fingerprint(ctx: HiveContext): string {
+  return walk(ctx.store)
+    .filter((e) => e.kind === 'file')
+    .map((e) => {
+      const st = fs.lstatSync(path.join(ctx.dir, e.rel));
+      return `${e.rel}:${st.size}:${st.mtimeMs}:${st.ino}`;
+    })
+    .sort()
+    .join('\n');
+}
