@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -126,15 +126,19 @@ await build({
   if (outdir === path.join(root, 'dist')) {
     const scratch = mkdtempSync(path.join(tmpdir(), 'deia-build-'));
     try {
-      const d = ['--dir', path.join(scratch, '.deia')];
-      const warm = [
+      // The same commands on a folder in each layout: the folder's own code, and the storage
+      // interface's (a file:// folder, layout.json), whose records code is otherwise compiled cold.
+      const everyday = (d) => [
         ['register', 'WARM-A', ...d],
         ['send', 'WARM-A', 'warming up', '--as', 'WARM-B', ...d],
         ['inbox', 'WARM-A', ...d],
         ['inbox', 'WARM-A', '--next', '--json', ...d],
         ['record', 'WARM-A', 'code', '--success', '--duration', '2s', ...d],
+        ['recommend', 'code', ...d],
         ['status', ...d],
       ];
+      const d = ['--dir', path.join(scratch, '.deia')];
+      const warm = [...everyday(d), ...everyday(['--store', pathToFileURL(path.join(scratch, 'records', '.deia')).href])];
       execFileSync(process.execPath, [path.join(root, 'bin/deia.js'), 'register', 'WARM-UP', ...d], {
         env: { ...process.env, DEIA_WRITE_CODE_CACHE: '1', DEIA_WARM_ARGS: JSON.stringify(warm), NO_COLOR: '1', DEIA_BOT: '' },
         stdio: 'ignore',
