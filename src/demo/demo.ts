@@ -5,16 +5,11 @@
  */
 // Default import: the bundle loads child_process lazily through a proxy that only a property access reaches.
 import childProcess, { type ChildProcess } from 'node:child_process';
-import { createContext, type HiveContext } from '../hive.js';
-import { initHive } from '../maintenance/init.js';
+import { createContext } from '../hive.js';
+import { Hive } from '../index.js';
 import { CONFIG_FILE, defaultConfig } from '../config/index.js';
-import { ensureInbox } from '../messaging/ops.js';
-import { messagingStatus } from '../messaging/api.js';
-import { recommend } from '../scheduling/api.js';
-import { folderRoutingSources } from '../routing-signals.js';
-import { botHealthLevels } from '../health/api.js';
 import { makeTempDir } from '../store/tempdir.js';
-import { dispatchQueued, loadTasks, submitTask } from '../tasks/api.js';
+import { redactUrl } from '../store/postgres/url.js';
 import type { Task } from '../tasks/model.js';
 import { shellWord } from '../common/parse.js';
 import { STOP_FILE } from './bot.js';
@@ -23,7 +18,10 @@ import { DEMO_TYPES, DESCRIPTIONS, demoProfiles, type BotProfile } from './profi
 export const DEMO_LEAD = 'DEMO-LEAD';
 
 export interface DemoOptions {
+  /** The folder (settings, and the hive itself unless `store` names another): a new temp folder by default. */
   dir?: string;
+  /** A postgres:// or file:// URL: the hive lives there (bots on several machines could join it). */
+  store?: string;
   tasks: number;
   bots: number;
   /** Milliseconds between submissions. */
@@ -65,7 +63,10 @@ export interface DemoBotSummary {
 }
 
 export interface DemoResult {
+  /** The folder holding the demo's settings (and its hive, unless `store`). */
   dir: string;
+  /** Where the hive lives when a store was named (its password replaced by `***`). */
+  store?: string;
   elapsed_ms: number;
   tasks: number;
   done: number;
@@ -96,35 +97,39 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
     boot.store.ensureDir();
     await boot.store.writeFileAtomic(CONFIG_FILE, JSON.stringify(cfg, null, 2) + '\n');
   }
-  const ctx: HiveContext = createContext({ dir, as: DEMO_LEAD, env: {} });
-  await initHive(ctx);
+  // Everything below goes through the library users get, so the demo runs on any backend.
+  const hive = new Hive(createContext({ dir, as: DEMO_LEAD, env: {}, store: opts.store }));
+  const ctx = hive.ctx;
+  await hive.init();
   const profiles = demoProfiles(opts.bots, opts.speedScale);
   const best: Record<string, string> = {};
   for (const t of DEMO_TYPES) {
     best[t] = profiles.slice().sort((a, b) => (b.skill[t] ?? 0) - (a.skill[t] ?? 0))[0]!.bot_id;
   }
-  for (const p of profiles) await ensureInbox(ctx, p.bot_id);
+  for (const p of profiles) await hive.register(p.bot_id);
   ctx.store.remove(STOP_FILE);
 
   const started = Date.now();
+  const where = ['--dir', dir, ...(opts.store ? ['--store', opts.store] : [])];
   const children: ChildProcess[] = profiles.map((p) =>
-    childProcess.spawn(opts.cli.node, [opts.cli.main, 'demo', 'bot', p.bot_id, '--dir', dir, '--profile', JSON.stringify(p), '--max-seconds', String(Math.ceil(opts.maxMs / 1000) + 5), '--watch-stdin'], {
+    childProcess.spawn(opts.cli.node, [opts.cli.main, 'demo', 'bot', p.bot_id, ...where, '--profile', JSON.stringify(p), '--max-seconds', String(Math.ceil(opts.maxMs / 1000) + 5), '--watch-stdin'], {
       stdio: ['pipe', 'ignore', 'ignore'],
-      // The demo is a folder of its own: a store chosen in the environment is not its hive.
+      // The demo's hive is the one named above: a store or folder chosen in the environment is not it.
       env: { ...(opts.env ?? process.env), DEIA_DIR: '', DEIA_STORE: '', DEIA_BOT: '', DEIA_NOW: '' },
     }),
   );
   let submitted = 0;
   const order: string[] = [];
+  const tasksNow = async () => new Map((await hive.listTasks()).map((t) => [t.task_id, t as Task]));
   const snapshot = async (): Promise<DemoSnapshot> => {
-    const tasks = [...loadTasks(ctx).values()];
+    const tasks = [...(await tasksNow()).values()];
     const by_status: Record<string, number> = { queued: 0, assigned: 0, in_progress: 0, done: 0, failed: 0 };
     for (const t of tasks) by_status[t.status] = (by_status[t.status] ?? 0) + 1;
     const routing = [];
     for (const t of DEMO_TYPES) {
       let rec: string | null = null;
       try {
-        rec = (await recommend(ctx, { type: t, greedy: true, exclude: [DEMO_LEAD] }, folderRoutingSources(ctx))).recommended_bot ?? null;
+        rec = (await hive.recommend({ type: t, greedy: true, exclude: [DEMO_LEAD] })).recommended_bot ?? null;
       } catch {
         rec = null;
       }
@@ -132,14 +137,14 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
     }
     let health: Record<string, string> = {};
     try {
-      health = await botHealthLevels(ctx);
+      health = await hive.botHealthLevels();
     } catch {
       health = {};
     }
     delete health[DEMO_LEAD];
     let messages = 0;
     try {
-      messages = messagingStatus(ctx).total;
+      messages = (await hive.messagingStatus()).total;
     } catch {
       messages = 0;
     }
@@ -159,11 +164,11 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
       const type = DEMO_TYPES[Math.floor(ctx.random() * DEMO_TYPES.length)]!;
       const list = DESCRIPTIONS[type]!;
       const desc = `${list[Math.floor(ctx.random() * list.length)]} (#${i + 1})`;
-      const t = await submitTask(ctx, { description: desc, type });
+      const t = await hive.submitTask({ description: desc, type });
       order.push(t.task_id);
       submitted++;
       if (Date.now() - lastDispatch > 2000) {
-        await dispatchQueued(ctx);
+        await hive.dispatchTasks();
         lastDispatch = Date.now();
       }
       await progress();
@@ -171,10 +176,10 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
     }
     // Drain: wait until every task is finished (or time runs out).
     for (;;) {
-      const open = [...loadTasks(ctx).values()].filter((t) => t.status !== 'done' && t.status !== 'failed').length;
+      const open = [...(await tasksNow()).values()].filter((t) => t.status !== 'done' && t.status !== 'failed').length;
       if (open === 0 || Date.now() - started > opts.maxMs) break;
       if (Date.now() - lastDispatch > 2000) {
-        await dispatchQueued(ctx);
+        await hive.dispatchTasks();
         lastDispatch = Date.now();
       }
       await progress();
@@ -199,19 +204,21 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
     );
     ctx.store.remove(STOP_FILE);
   }
-  return summarise(ctx, dir, profiles, best, order, Date.now() - started, opts.command ?? 'deia');
+  const at = ['--dir', dir, ...(opts.store ? ['--store', redactUrl(opts.store)] : [])];
+  const result = summarise(await tasksNow(), dir, at, profiles, best, order, Date.now() - started, opts.command ?? 'deia');
+  return opts.store ? { ...result, store: redactUrl(opts.store) } : result;
 }
 
 function summarise(
-  ctx: HiveContext,
+  tasks: Map<string, Task>,
   dir: string,
+  at: string[],
   profiles: BotProfile[],
   best: Record<string, string>,
   order: string[],
   elapsed: number,
   command: string,
 ): DemoResult {
-  const tasks = loadTasks(ctx);
   const all = order.map((id) => tasks.get(id)).filter((t): t is Task => Boolean(t));
   const perType: Record<string, number> = {};
   for (const t of all) perType[t.task_type] = (perType[t.task_type] ?? 0) + 1;
@@ -246,12 +253,7 @@ function summarise(
     unfinished: all.length - done - failed,
     bots,
     routed_to_best: { first_third: toBest(all.slice(0, third)), last_third: toBest(all.slice(-third)) },
-    look: [
-      `${command} health serve --dir ${shellWord(dir)}`,
-      `${command} task list --dir ${shellWord(dir)}`,
-      `${command} stats --dir ${shellWord(dir)}`,
-      `${command} inbox ${DEMO_LEAD} --all --dir ${shellWord(dir)}`,
-    ],
+    look: ['health serve', 'task list', 'stats', `inbox ${DEMO_LEAD} --all`].map((c) => `${command} ${c} ${at.map(shellWord).join(' ')}`),
   };
 }
 

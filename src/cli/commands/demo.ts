@@ -15,14 +15,20 @@ export default defineCommand({
     { flags: '--interval <time>', description: 'time between submissions: 120ms, 1s (bare number = ms)', default: '120', type: 'duration', unit: 'ms', max: 10_000 },
     { flags: '--fast', description: 'bots work 5x faster (a quicker, less visual run)' },
   ],
-  examples: ['deia demo', 'deia demo --dir /tmp/hive --tasks 60', 'deia demo --json'],
+  examples: ['deia demo', 'deia demo --dir /tmp/hive --tasks 60', 'deia demo --json', 'deia demo --store postgres://deia@db.internal/demo'],
+  postgres: true,
   async exec(run) {
     const { out } = run;
     const { tasks, bots, interval } = run.opts as { tasks: number; bots: number; interval: number };
     // The child bots run this same bundle: its main file is argv[1] (bin/deia.js or dist/cli/main.js).
     const main = process.argv[1];
     if (!main) throw new UsageError('cannot find the deia CLI file to start the bots from', 'run it as `deia demo`');
-    const dir = run.opts.dir ? run.hive().dir : undefined;
+    // Its hive: a new temp folder, unless named on the command line (--dir, --store): a store in the
+    // environment (DEIA_STORE) is the team's hive, not a place to fill with demo tasks.
+    const chosen = run.opts.dir || run.opts.store ? run.hive({ env: { ...run.env, DEIA_STORE: '' } }) : undefined;
+    const store = chosen && chosen.storeChoice.kind !== 'file' ? chosen.storeChoice.url : undefined;
+    // Its settings folder: the one named, else a new temp folder (never a project's .deia found walking up).
+    const dir = run.opts.dir ? chosen?.dir : undefined;
     let lastLine = 0;
     const render = (s: DemoSnapshot) => {
       const st = s.by_status;
@@ -45,6 +51,7 @@ export default defineCommand({
     const r = await runDemo(
       {
         dir,
+        store,
         tasks,
         bots,
         intervalMs: interval,
@@ -72,7 +79,7 @@ export default defineCommand({
         `Routed to the best bot for their type: ${pct(r.routed_to_best.first_third)} of the first third, ${pct(r.routed_to_best.last_third)} of the last third.`,
     );
     out.line('');
-    out.line(`The hive is left in ${out.safe(r.dir)}. Look around:`);
+    out.line(`The hive is left in ${out.safe(r.store ?? r.dir)}. Look around:`);
     for (const l of r.look) out.line(`  ${out.safe(l)}`);
   },
 });
