@@ -38,6 +38,10 @@ export async function run() {
       rows.push({ name, baseline: 'node -e 0', ...v, target: 1.2 });
     }
     for (const [name, args] of everyday) rows.push(instructionRow(name, args(), 1.2));
+    // The same hive upgraded onto the storage interface's layout (what a folder becomes with
+    // `deia migrate --upgrade`): the records code every folder is to run, at the same --dir.
+    deia(['migrate', '--upgrade', ...d]);
+    for (const [name, args] of everyday.slice(2, 7)) rows.push(instructionRow(`${name}, file:// layout`, args(), 1.2));
   } finally {
     h.cleanup();
   }

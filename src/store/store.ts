@@ -657,23 +657,32 @@ export class Store {
    * a planted symlink points at (issue 12.2). Here the temp file is created exclusively
    * (O_EXCL|O_NOFOLLOW) beside the target, and rename replaces a name, never a link's target.
    * A temp file left by a crash is registered for removal at exit and cleared by `cleanup`.
+   * `sync: false` skips the fsyncs (still all or nothing for other processes, not across a power
+   * loss): for a file that only has to survive its writer being killed.
    */
-  async writeFileAtomic(rel: string, text: string): Promise<void> {
+  async writeFileAtomic(rel: string, text: string, opts: { sync?: boolean } = {}): Promise<void> {
     this.ensureDir(path.dirname(rel));
     const abs = this.writePath(rel);
     const tmp = tempNameFor(abs);
+    const sync = opts.sync ?? true;
+    // Synchronous on purpose: these files are small, and the first use of fs.promises loads a
+    // module of Node's own that costs a short command about 3 ms.
     try {
-      const fh = await fs.promises.open(tmp, TEMP_FLAGS, FILE_MODE);
+      const fd = fs.openSync(tmp, TEMP_FLAGS, FILE_MODE);
       try {
-        await fh.writeFile(text, 'utf8');
-        await fh.sync();
+        fs.writeFileSync(fd, text, 'utf8');
+        if (sync) fs.fsyncSync(fd);
       } finally {
-        await fh.close();
+        fs.closeSync(fd);
       }
-      await fs.promises.rename(tmp, abs);
-      syncDir(path.dirname(abs));
+      fs.renameSync(tmp, abs);
+      if (sync) syncDir(path.dirname(abs));
     } catch (e) {
-      await fs.promises.unlink(tmp).catch(() => undefined);
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        // never created, or gone
+      }
       throw e;
     } finally {
       releaseTemp(tmp);

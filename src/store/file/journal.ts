@@ -4,7 +4,7 @@
  *
  * A transaction that writes more than one file first writes every change it will make (the
  * documents with their new versions, the lines to append and where each file ended before) into
- * one file, `txn/<id>.json` (temp, fsync, rename), then makes them, then removes it. A process
+ * one file, `txn/<id>.json` (temp, rename), then makes them, then removes it. A process
  * killed in between leaves the journal behind; the next operation on any of its files finds it,
  * takes its locks and makes the changes again from the start: appends are cut back to where they
  * began and written again, documents are written with the same version, so replaying twice is
@@ -65,7 +65,10 @@ export class Journal {
   /** Write the journal, make the changes, remove it. The caller holds the lock of every file in `e.files`. */
   async commit(e: JournalEntry): Promise<void> {
     const rel = `${DIR}/${process.pid}-${randomUUID()}.json`;
-    await this.store.writeFileAtomic(rel, JSON.stringify(e));
+    // Not fsynced: it guards against the writer being killed between files, which the page cache
+    // survives; the lines it covers are appended without fsync too (a power loss can lose the
+    // last writes of any file). The fsyncs were most of a send's cost (4.5 ms of 60).
+    await this.store.writeFileAtomic(rel, JSON.stringify(e), { sync: false });
     await apply(this.store, e, false);
     this.store.remove(rel);
   }
