@@ -3,11 +3,12 @@
  * else the folder; `deia init --store postgres://…` creates the schema. Needs the test
  * PostgreSQL server (fails without it, never skips).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deia, tempHive } from './helpers/cli.js';
+import { deia, deiaAsync, tempHive } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 
 describe('choosing the store', () => {
@@ -37,7 +38,7 @@ describe('choosing the store', () => {
     expect(again.stdout).not.toContain(pw);
   });
 
-  it('deia demo runs on a store only when --store names it (never by DEIA_STORE alone), and never shows the password', () => {
+  it('deia demo runs on a store only when --store names it (never by DEIA_STORE alone), and never shows the password', async () => {
     const pw = decodeURIComponent(new URL(db.url).password);
     deia(['init', '--store', db.url]);
     const tasksThere = () => JSON.parse(deia(['task', 'list', '--json', '--store', db.url]).stdout).length;
@@ -47,8 +48,17 @@ describe('choosing the store', () => {
     expect(JSON.parse(inFolder.stdout)).toMatchObject({ dir: hive.dir, tasks: 4, unfinished: 0 });
     expect(JSON.parse(inFolder.stdout).store).toBeUndefined();
     expect(tasksThere()).toBe(0);
-    // --store on its command line: bots, tasks and progress go through the store.
-    const onStore = deia(['demo', '--store', db.url, '--tasks', '6', '--bots', '2', '--interval', '10', '--fast', '--json']);
+    // --store on its command line: bots, tasks and progress go through the store; the bots get
+    // the URL by their environment, so no command line shows the password (checked while it runs).
+    const running = deiaAsync(['demo', '--store', db.url, '--tasks', '6', '--bots', '2', '--interval', '300', '--fast', '--json']);
+    let seen = '';
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      seen += execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    }
+    expect(seen).toContain('demo bot');
+    expect(seen.split('\n').filter((l) => l.includes('demo bot') && l.includes(pw))).toEqual([]);
+    const onStore = await running;
     expect(onStore.code, onStore.stderr).toBe(0);
     const s = JSON.parse(onStore.stdout);
     expect(s).toMatchObject({ tasks: 6, unfinished: 0, store: expect.stringContaining(':***@') });

@@ -110,12 +110,13 @@ export async function runDemo(opts: DemoOptions, onProgress: (s: DemoSnapshot) =
   ctx.store.remove(STOP_FILE);
 
   const started = Date.now();
-  const where = ['--dir', dir, ...(opts.store ? ['--store', opts.store] : [])];
+  const where = ['--dir', dir];
   const children: ChildProcess[] = profiles.map((p) =>
     childProcess.spawn(opts.cli.node, [opts.cli.main, 'demo', 'bot', p.bot_id, ...where, '--profile', JSON.stringify(p), '--max-seconds', String(Math.ceil(opts.maxMs / 1000) + 5), '--watch-stdin'], {
       stdio: ['pipe', 'ignore', 'ignore'],
-      // The demo's hive is the one named above: a store or folder chosen in the environment is not it.
-      env: { ...(opts.env ?? process.env), DEIA_DIR: '', DEIA_STORE: '', DEIA_BOT: '', DEIA_NOW: '' },
+      // The demo's hive is the one named above, not one chosen in the environment; a store's URL
+      // goes by the environment, never the command line (where \`ps\` would show its password).
+      env: { ...(opts.env ?? process.env), DEIA_DIR: '', DEIA_STORE: opts.store ?? '', DEIA_BOT: '', DEIA_NOW: '' },
     }),
   );
   let submitted = 0;

@@ -36,6 +36,7 @@ export function touchPresence(ctx: HiveContext, bot: string | undefined = ctx.id
   const rel = `${PRESENCE_DIR}/${bot}`;
   const now = ctx.clock();
   if (!needsRefresh(seenAt(ctx.store, rel), now)) return false;
+  ctx.store.layoutGuard?.(); // no presence/ file in a folder upgraded under this process
   markSeen(ctx.store, rel, now);
   return true;
 }

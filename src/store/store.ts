@@ -433,9 +433,12 @@ export class Store {
       let line = pos === 0 ? 1 : 0;
       const lines = new LineJoiner(pos);
       const chunk = Buffer.alloc(CHUNK);
+      let chunks = 0;
       for (;;) {
         const bytesRead = fs.readSync(fd, chunk, 0, CHUNK, pos);
         if (bytesRead === 0) break;
+        // A long-running process (health serve, deia mcp) answers others while a big log is read.
+        if (++chunks % 16 === 0) await new Promise<void>((r) => setImmediate(r));
         pos += bytesRead;
         const got = lines.push(chunk.subarray(0, bytesRead));
         if (!got) continue;

@@ -65,10 +65,12 @@ export class Journal {
   /** Write the journal, make the changes, remove it. The caller holds the lock of every file in `e.files`. */
   async commit(e: JournalEntry): Promise<void> {
     const rel = `${DIR}/${process.pid}-${randomUUID()}.json`;
-    // Not fsynced: it guards against the writer being killed between files, which the page cache
-    // survives; the lines it covers are appended without fsync too (a power loss can lose the
-    // last writes of any file). The fsyncs were most of a send's cost (4.5 ms of 60).
-    await this.store.writeFileAtomic(rel, JSON.stringify(e), { sync: false });
+    // Appends alone are not fsynced anywhere in a hive (a power loss can lose the last lines of
+    // any file), so a journal of appends only guards against a killed writer, which the page
+    // cache survives: not fsynced (that was a tenth of a send). Documents are written durably,
+    // so a journal naming one is too: else a power loss could keep the document and lose the
+    // journal that would complete the rest.
+    await this.store.writeFileAtomic(rel, JSON.stringify(e), { sync: e.docs.length > 0 });
     await apply(this.store, e, false);
     this.store.remove(rel);
   }
