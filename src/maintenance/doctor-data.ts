@@ -21,6 +21,7 @@ import { STATUSES } from '../messaging/types.js';
 import { PRESENCE_DOC_PREFIX, presenceDocProblem } from '../presence/presence.js';
 import type { StorageBackend } from '../store/types.js';
 import { MAX_LISTED_PER_FILE, preview, type DoctorResult, type Problem } from './doctor-report.js';
+import type { RawDocument, RawItem, RawLogLine } from '../store/raw.js';
 
 /** A lease that lapsed longer ago than this, and nobody claimed the item since: its holder is gone and nobody looks. */
 export const LAPSED_LEASE_MS = 3_600_000;
@@ -31,24 +32,6 @@ const CLOCK_MARGIN_MS = 3_600_000;
 
 const MAIL_QUEUE = /^(inbox|pending|dead)\.(.+)$/;
 
-export interface RawItem {
-  queue: string;
-  id: string;
-  state: 'ready' | 'leased' | 'done';
-  /** As stored, as text. */
-  payload: string;
-  lease_until: number | null;
-  claimed_by: string | null;
-}
-
-export interface RawDocument {
-  key: string;
-  /** The value as stored, as text. */
-  value: string;
-  /** Why what is stored is not a document at all (a file:// folder's `{version, value}` envelope), if so. */
-  stored?: string;
-}
-
 /** What a backend stores, read without the interface, and how to name where each thing is. */
 export interface RawSource {
   /** Open for the domain operations too (a repair runs cleanup's delivery step through it). */
@@ -56,7 +39,7 @@ export interface RawSource {
   queueItems(): AsyncIterable<RawItem>;
   documents(): AsyncIterable<RawDocument>;
   /** Every line of every log (not the archive); `seq` is its sequence or line number. */
-  logLines(): AsyncIterable<{ log: string; seq: number; line: string }>;
+  logLines(): AsyncIterable<RawLogLine>;
   /** A problem's `path` for a queue, a document, a log. */
   where: { queue(name: string): string; document(key: string): string; log(name: string): string };
   /** Where a user finds the stored thing to fix it by hand. */

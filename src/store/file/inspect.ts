@@ -9,6 +9,7 @@ import { fsNowOf, isLink, isPidAlive } from '../inspect.js';
 import type { Store } from '../store.js';
 import { Journal } from './journal.js';
 import { foldQueue, type QueueEvent } from './queue-fold.js';
+import type { RawDocument, RawItem, RawLogLine } from '../raw.js';
 
 const isLive = (f: string, ext: string) => f.endsWith(ext) && !f.endsWith(`.corrupt${ext}`);
 
@@ -22,7 +23,7 @@ async function* records<T>(store: Store, rel: string): AsyncIterable<T> {
 }
 
 /** Every queue item, as its queue file folds to (payload as text), by queue then as enqueued. */
-export async function* rawQueueItems(store: Store) {
+export async function* rawQueueItems(store: Store): AsyncIterable<RawItem> {
   for (const f of store.list('queues').filter((f) => isLive(f, '.jsonl')).sort()) {
     const rel = `queues/${f}`;
     if (isLink(store, rel)) continue; // reported as a link; never read through
@@ -45,7 +46,7 @@ export async function* rawQueueItems(store: Store) {
  * Every document, by key: `value` its value as text, or the file's whole text when that does not
  * parse; `stored` says why a file that parses is not `{version, value}`.
  */
-export function* rawDocuments(store: Store): Iterable<{ key: string; value: string; stored?: string }> {
+export function* rawDocuments(store: Store): Iterable<RawDocument> {
   for (const f of store.list('docs').filter((f) => f.endsWith('.json')).sort()) {
     const rel = `docs/${f}`;
     if (isLink(store, rel)) continue;
@@ -72,7 +73,7 @@ export function* rawDocuments(store: Store): Iterable<{ key: string; value: stri
 }
 
 /** Every record of every log (`<log>.jsonl` at the top; not the archive), `seq` its number among the log's records. */
-export async function* rawLogLines(store: Store): AsyncIterable<{ log: string; seq: number; line: string }> {
+export async function* rawLogLines(store: Store): AsyncIterable<RawLogLine> {
   for (const f of store.list('.').filter((f) => isLive(f, '.jsonl')).sort()) {
     if (isLink(store, f)) continue;
     let seq = 0;

@@ -6,6 +6,7 @@
 import { systemClock, type Clock } from '../../common/clock.js';
 import { PostgresBackend, type PostgresOpenOptions } from './backend.js';
 import { LATEST_VERSION, schemaVersion } from './migrations.js';
+import type { RawDocument, RawItem, RawLogLine } from '../raw.js';
 
 export { LATEST_VERSION };
 
@@ -36,14 +37,6 @@ export async function inspectPostgres(url: string, opts: PostgresOpenOptions & {
   }
 }
 
-export interface RawItem {
-  queue: string;
-  id: string;
-  state: 'ready' | 'leased' | 'done';
-  payload: string;
-  lease_until: number | null;
-  claimed_by: string | null;
-}
 
 /** Every queue item as stored (payload as text), by queue then id. */
 export async function* rawQueueItems(b: PostgresBackend): AsyncIterable<RawItem> {
@@ -61,7 +54,7 @@ export async function* rawQueueItems(b: PostgresBackend): AsyncIterable<RawItem>
 }
 
 /** Every document as stored (value as text), by key. */
-export async function* rawDocuments(b: PostgresBackend): AsyncIterable<{ key: string; value: string }> {
+export async function* rawDocuments(b: PostgresBackend): AsyncIterable<RawDocument> {
   let after = '';
   for (;;) {
     const { rows } = await b.query<{ key: string; value: string }>('SELECT key, value FROM deia_docs WHERE key > $1 ORDER BY key LIMIT $2', [after, PAGE]);
@@ -72,7 +65,7 @@ export async function* rawDocuments(b: PostgresBackend): AsyncIterable<{ key: st
 }
 
 /** Every line of every log (not the archive), by log then sequence number. */
-export async function* rawLogLines(b: PostgresBackend): AsyncIterable<{ log: string; seq: number; line: string }> {
+export async function* rawLogLines(b: PostgresBackend): AsyncIterable<RawLogLine> {
   let after: [string, number] = ['', 0];
   for (;;) {
     const { rows } = await b.query<{ log: string; seq: string; line: string }>(
