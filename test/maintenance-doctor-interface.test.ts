@@ -9,35 +9,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deia, readJsonl, tempHive } from './helpers/cli.js';
+import { deia, readJsonl } from './helpers/cli.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
+import { folderDoctorReport, type DoctorProblem } from './helpers/doctor.js';
 
 const HOUR = 3_600_000;
 const t0 = Date.parse('2030-01-01T00:00:00Z');
 const at = (ms: number): Record<string, string> => ({ DEIA_NOW: String(t0 + ms) });
 
-interface Problem {
-  kind: string;
-  path: string;
-  line?: number;
-  age_ms?: number;
-  detail: string;
-  repaired: boolean;
-  action?: string;
-}
+type Problem = DoctorProblem;
 
 /** The keys of the folder's doctor --json, from a real folder run. */
-function folderDoctorKeys(): string[] {
-  const h = tempHive();
-  try {
-    expect(deia(['init'], { dir: h.dir }).code).toBe(0);
-    const r = deia(['doctor', '--json'], { dir: h.dir });
-    expect(r.code, r.stderr).toBe(0);
-    return Object.keys(JSON.parse(r.stdout)).sort();
-  } finally {
-    fs.rmSync(h.root, { recursive: true, force: true });
-  }
-}
+const folderDoctorKeys = (): string[] => Object.keys(folderDoctorReport()).sort();
 
 describe('deia doctor on a file:// folder', () => {
   let hive: ReturnType<typeof freshInterfaceFolder>;

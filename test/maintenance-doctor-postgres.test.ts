@@ -12,33 +12,19 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { folderDoctorReport, type DoctorProblem } from './helpers/doctor.js';
 
 const HOUR = 3_600_000;
 const t0 = Date.parse('2030-01-01T00:00:00Z');
 const at = (ms: number): Record<string, string> => ({ DEIA_NOW: String(t0 + ms) });
 
-interface Problem {
-  kind: string;
-  path: string;
-  line?: number;
-  detail: string;
-  repaired: boolean;
-  action?: string;
-}
+type Problem = DoctorProblem;
 
 /** The keys of the folder's doctor --json, from a real folder run. */
 function folderDoctorKeys(): string[] {
-  const h = tempHive();
-  try {
-    expect(deia(['init'], { dir: h.dir }).code).toBe(0);
-    const r = deia(['doctor', '--json'], { dir: h.dir });
-    expect(r.code, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout);
-    expect(j.store).toEqual({ kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] });
-    return Object.keys(j).sort();
-  } finally {
-    fs.rmSync(h.root, { recursive: true, force: true });
-  }
+  const j = folderDoctorReport();
+  expect(j.store).toEqual({ kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] });
+  return Object.keys(j).sort();
 }
 
 describe('deia doctor on PostgreSQL', () => {

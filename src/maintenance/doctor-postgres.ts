@@ -12,14 +12,12 @@
  * (deliverDueOn: the folder's rules, one transaction), which delivers, retries or expires overdue
  * mail. Everything else it leaves, saying what to do: rows are never rewritten or deleted by doctor.
  */
-import { isDeiaError } from '../common/errors.js';
-import { CONFIG_FILE, parseConfigText } from '../config/index.js';
 import type { HiveContext } from '../hive.js';
-import { readText } from '../store/inspect.js';
 import type { PostgresBackend } from '../store/postgres/backend.js';
 import { inspectPostgres, LATEST_VERSION, rawDocuments, rawLogLines, rawQueueItems } from '../store/postgres/inspect.js';
 import { redactUrl } from '../store/postgres/url.js';
 import { checkData, type RawSource } from './doctor-data.js';
+import { checkConfigFile } from './doctor-files.js';
 import { emptyDoctorResult, type DoctorResult, type Problem } from './doctor-report.js';
 
 /** What the folder checks and PostgreSQL has no such thing for. */
@@ -28,7 +26,7 @@ const FOLDER_ONLY = ['torn lines', 'stale locks', 'orphan temp files', 'world-wr
 export async function doctorPostgres(ctx: HiveContext, url: string, repair: boolean): Promise<DoctorResult> {
   const result = emptyDoctorResult(redactUrl(url), false, { kind: 'postgres', schema_version: null, schema_expected: LATEST_VERSION, not_applicable: FOLDER_ONLY }, repair);
   // Settings (retention, retries) come from the folder's config.json, as for every command on PostgreSQL.
-  const config = checkConfig(ctx, result);
+  const config = checkConfigFile(ctx, result);
   const c: HiveContext = { ...ctx, config };
 
   // Unreachable, refused login, no such database: one line naming the server (never its password), exit 1.
@@ -61,18 +59,6 @@ export async function doctorPostgres(ctx: HiveContext, url: string, repair: bool
   result.repaired = result.problems.filter((p) => p.repaired).length;
   result.ok = result.problems.every((p) => p.repaired);
   return result;
-}
-
-function checkConfig(ctx: HiveContext, result: DoctorResult): HiveContext['config'] {
-  const text = ctx.store.exists('.') ? readText(ctx.store, CONFIG_FILE) : undefined;
-  if (text === undefined) return ctx.config;
-  try {
-    return parseConfigText(text, CONFIG_FILE);
-  } catch (e) {
-    const msg = isDeiaError(e) ? e.message : String(e);
-    result.problems.push({ kind: 'config', path: CONFIG_FILE, detail: msg, repaired: false, action: 'fix it or run `deia init --force`' });
-    return ctx.config;
-  }
 }
 
 /** The store's rows as doctor-data.ts reads them, named by table and key for a fix by hand in SQL. */
