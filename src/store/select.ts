@@ -6,7 +6,7 @@
  * A folder that holds that layout (its layout.json) is run the same way however it is named.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { hasRecordsLayout, LAYOUT_FILE } from './file/layout.js';
+import { folderLayoutSign, hasRecordsLayout, LAYOUT_FILE } from './file/layout.js';
 import { isPostgresUrl } from './postgres/url.js';
 
 type Source = '--store' | 'DEIA_STORE' | 'store.url' | typeof LAYOUT_FILE;
@@ -36,7 +36,13 @@ export function chooseStore(opts: { flag?: string; env?: NodeJS.ProcessEnv; conf
   return { kind: 'file' };
 }
 
-/** The folder's own choice, when nothing else chose: its layout.json (one stat) says the storage interface runs it. */
+/**
+ * The folder's own choice, when nothing else chose. A folder holding layout.json (one stat), and a
+ * new or empty one, runs on the storage interface; a folder deia 0.1 wrote (its mailboxes, outbox,
+ * presence or state files, and no layout.json) keeps running on the folder's own code until
+ * `deia migrate --upgrade` moves it.
+ */
 export function chooseByLayout(dir: string): StoreChoice {
-  return hasRecordsLayout(dir) ? { kind: 'interface', url: pathToFileURL(dir).href, dir, from: LAYOUT_FILE } : { kind: 'file' };
+  if (!hasRecordsLayout(dir) && folderLayoutSign(dir) !== undefined) return { kind: 'file' };
+  return { kind: 'interface', url: pathToFileURL(dir).href, dir, from: LAYOUT_FILE };
 }
