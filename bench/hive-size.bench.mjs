@@ -10,7 +10,7 @@
 // Generating the big hive takes 20–30 s for the folder and 1–2 min for PostgreSQL on a 2-core machine,
 // so by default it has 100 bots and 100,000 messages; DEIA_BENCH_BIG=1 makes it 1,000,000.
 import path from 'node:path';
-import { abCompare, deia, deiaBin, freshDb, instructions, median, root, startPg, tempHive } from './lib.mjs';
+import { abCompare, deia, deiaBin, folderLayoutHive, freshDb, instructions, median, root, startPg, tempHive } from './lib.mjs';
 import { writeFolderHive, writePostgresHive } from './hive-size-fixtures.mjs';
 
 export const title = 'hive size';
@@ -78,7 +78,9 @@ function uncompactedRows(small, uncompacted) {
 
 async function folderRows() {
   const specs = { ...SPECS, uncompacted: { ...SPECS.small, target: { archived: 0, read: 950, unread: 50 } } };
-  const hives = { small: tempHive(), big: tempHive(), uncompacted: tempHive() };
+  // Folders deia 0.1 made (the fixtures write its layout), then the same two moved onto the layout
+  // a new folder gets (`deia migrate --upgrade`, in place): cost follows work on both.
+  const hives = { small: folderLayoutHive(), big: folderLayoutHive(), uncompacted: folderLayoutHive() };
   try {
     const counts = {};
     for (const k of ['small', 'big', 'uncompacted']) {
@@ -86,7 +88,9 @@ async function folderRows() {
       counts[k] = await timed(`folder hive, ${k}`, () => writeFolderHive(hives[k].hive, specs[k]));
     }
     const dir = (k) => ['--dir', hives[k].hive];
-    return [...compare('folder', dir('small'), dir('big'), counts.big, true), ...uncompactedRows(dir('small'), dir('uncompacted'))];
+    const rows = [...compare('folder (0.1 layout)', dir('small'), dir('big'), counts.big, true), ...uncompactedRows(dir('small'), dir('uncompacted'))];
+    for (const k of ['small', 'big']) await timed(`upgrade of the ${k} hive`, () => deia(['migrate', '--upgrade', ...dir(k)]));
+    return [...rows, ...compare('new folder (default layout)', dir('small'), dir('big'), counts.big, true)];
   } finally {
     for (const h of Object.values(hives)) h.cleanup();
   }

@@ -24,8 +24,9 @@ function hasCommand(name) {
  */
 function buildHive(lines) {
   const h = tempHive('deia-bench-compact-');
-  spawnSync(process.execPath, [deiaBin, 'init', '--dir', h.hive], { env });
+  // A folder deia 0.1 made: its mailbox file is planted below (mailboxes/ before init keeps that layout).
   fs.mkdirSync(path.join(h.hive, 'mailboxes'), { recursive: true });
+  spawnSync(process.execPath, [deiaBin, 'init', '--dir', h.hive], { env });
   const file = path.join(h.hive, 'mailboxes/BOT-1.jsonl');
   const fd = fs.openSync(file, 'w', 0o644);
   const messages = Math.round(lines / 1.6);

@@ -46,8 +46,9 @@ function longLineRows() {
   const env = { ...process.env, NO_COLOR: '1', DEIA_BOT: '', DEIA_DIR: '' };
   const hiveWith = (mb) => {
     const h = tempHive('deia-bench-longline-');
-    spawnSync(process.execPath, [deiaBin, 'init', '--dir', h.hive], { env });
+    // A folder deia 0.1 made: its mailbox file is planted below (mailboxes/ before init keeps that layout).
     fs.mkdirSync(path.join(h.hive, 'mailboxes'), { recursive: true });
+    spawnSync(process.execPath, [deiaBin, 'init', '--dir', h.hive], { env });
     const msg = { type: 'message', message_id: 'long-1', from_bot: 'A', to_bot: 'BOT-1', content: 'x'.repeat(mb << 20), priority: 'P2', status: 'delivered', created_at: new Date().toISOString() };
     fs.writeFileSync(path.join(h.hive, 'mailboxes/BOT-1.jsonl'), JSON.stringify(msg) + '\n' + JSON.stringify({ ...msg, message_id: 'short-1', content: 'hi' }) + '\n');
     return h;

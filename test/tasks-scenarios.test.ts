@@ -10,6 +10,7 @@ import { logLines } from './helpers/logs.js';
 import { freshDatabase } from './helpers/pg.js';
 import { pathToFileURL } from 'node:url';
 import { configure, json, startBot, stopBots } from './helpers/tasks.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const TYPES = ['code', 'testing', 'documentation', 'analysis'];
 const BOTS = ['BOT-W', 'BOT-X', 'BOT-Y', 'BOT-Z'];
@@ -27,6 +28,8 @@ interface Hive {
 
 async function makeHive(kind: string): Promise<Hive> {
   const { dir } = tempHive();
+  // 'file': a folder deia 0.1 made (its own code); 'interface': a new folder's layout, named by file://.
+  if (kind === 'file') makeFolderLayout(dir);
   configure(dir, {});
   const db = kind === 'postgres' ? await freshDatabase() : undefined;
   const url = db?.url ?? (kind === 'interface' ? pathToFileURL(dir).href : undefined);

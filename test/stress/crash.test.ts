@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { deia, deiaAsync, mainPath, readJsonl, tempHive } from '../helpers/cli.js';
 import { hasCommand, listCommands } from '../helpers/surface.js';
+import { makeFolderLayout } from '../helpers/folder-layout.js';
 
 /**
  * SIGKILL writers at random points (100 trials over 4 hives in parallel): library appends
@@ -34,7 +35,9 @@ function killAfter(argv: string[], ms: number, env: Record<string, string> = {})
 }
 
 async function lane(n: number, trials: number, canSend: boolean) {
+  // A folder deia 0.1 made (its own files and locks); crash-interface.test.ts kills writers of the new layout.
   const { dir } = tempHive(`deia-crash-${n}-`);
+  makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
   const cfgPath = path.join(dir, 'config.json');
   const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));

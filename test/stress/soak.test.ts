@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { deia, deiaAsync, readJsonl, tempHive, type CliResult } from '../helpers/cli.js';
 import { freshDatabase } from '../helpers/pg.js';
+import { makeFolderLayout } from '../helpers/folder-layout.js';
 
 /**
  * Soak: 8 bot loops (each always has one `deia` process running) for DEIA_SOAK_SECONDS (60),
@@ -25,27 +25,27 @@ const STATES = new Set(['pending', 'delivered', 'read', 'failed', 'expired']);
 const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 interface OnStore {
-  url: string;
+  /** The --store URL; none for a new folder named by --dir (its default layout). */
+  url?: string;
   label: string;
   drop: () => Promise<void>;
-  /** doctor checks PostgreSQL; on a file:// folder it does not run yet. */
-  doctor: boolean;
 }
 
 const backends: Array<{ kind: string; url: (dir: string) => Promise<OnStore | undefined> }> = [
-  { kind: 'file', url: async () => undefined },
-  { kind: 'postgres', url: async () => ({ ...(await freshDatabase()), label: 'PostgreSQL', doctor: true }) },
-  // The same folder through the storage interface (its own layout: queues/, docs/), settings from its config.json.
-  { kind: 'file:// folder', url: async (dir) => ({ url: pathToFileURL(dir).href, label: 'file:// folder', drop: async () => undefined, doctor: false }) },
+  // A folder deia 0.1 made (mailboxes/, outbox.jsonl): its own files are checked below too.
+  { kind: 'folder (0.1 layout)', url: async (dir) => (makeFolderLayout(dir), undefined) },
+  { kind: 'postgres', url: async () => ({ ...(await freshDatabase()), label: 'PostgreSQL' }) },
+  // A new folder: the storage interface's layout (queues/, docs/, layout.json), named by --dir alone.
+  { kind: 'new folder', url: async () => ({ label: 'new folder', drop: async () => undefined }) },
 ];
 
 describe.each(backends)('soak on the $kind backend', ({ url: openDb }) => {
   it(`8 processes × ${SECONDS} s with cleanup every second: nothing lost, nothing doubled`, async () => {
     const { root, dir } = tempHive('deia-soak-');
     const db = await openDb(dir);
-    const store = db ? ['--store', db.url] : [];
+    const store = db?.url ? ['--store', db.url] : [];
     expect(deia(['init'], { dir }).code).toBe(0);
-    if (db?.doctor) expect(deia(['init', ...store], { dir }).code).toBe(0);
+    if (db?.url) expect(deia(['init', ...store], { dir }).code).toBe(0);
     const cfgPath = path.join(dir, 'config.json');
     const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
     cfg.messaging.backoff_base_ms = 300;
@@ -191,14 +191,12 @@ describe.each(backends)('soak on the $kind backend', ({ url: openDb }) => {
     if (db) {
       const list = JSON.parse((await cli(['task', 'list', '--json'])).stdout) as Array<{ status: string }>;
       expect(list.filter((t) => t.status === 'done').length).toBe(tasks.done);
-      if (db.doctor) {
-        const doc = await cli(['doctor', '--json']);
-        expect(doc.code, doc.stdout).toBe(0);
-      }
+      const doc = await cli(['doctor', '--json']);
+      expect(doc.code, doc.stdout).toBe(0);
       console.log(
         `soak (${db.label}): ${SECONDS} s, 8 bots + cleanup every second: ${Object.values(ops).reduce((a, b) => a + b, 0)} commands ${JSON.stringify(ops)}; ` +
           `${sent.size} messages ${JSON.stringify(fates)}, ${claims.length} unique --next claims, tasks ${JSON.stringify(tasks)} (${races} taken back before start), ` +
-          `${cleanups} cleanups, 0 failed commands${db.doctor ? ', doctor clean' : ''}`,
+          `${cleanups} cleanups, 0 failed commands, doctor clean`,
       );
       await db.drop();
       return;
