@@ -9,9 +9,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deia, readJsonl } from './helpers/cli.js';
+import { deia, readJsonl, tempHive } from './helpers/cli.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
 import { folderDoctorReport, type DoctorProblem } from './helpers/doctor.js';
+import { folderLayoutHive } from './helpers/folder-layout.js';
 
 const HOUR = 3_600_000;
 const t0 = Date.parse('2030-01-01T00:00:00Z');
@@ -71,7 +72,8 @@ describe('deia doctor on a file:// folder', () => {
 
     const human = run(['doctor']);
     expect(human.code, human.stderr).toBe(0);
-    expect(human.stdout).toMatch(/^note: a file:\/\/ folder \(the storage interface's file backend\) at /m);
+    expect(human.stdout).toMatch(/^note: a folder in the storage interface's layout \(layout.json\) at /m);
+    expect(human.stdout).not.toMatch(/migrate --upgrade/);
     expect(human.stdout).toMatch(/^ok: \d+ JSONL file\(s\), \d+ record\(s\) checked \(queue items, documents, log lines\); 2 inbox\(es\) agree with the audit log on 2 of 2 deliveries, no problems$/m);
   });
 
@@ -231,5 +233,27 @@ describe('deia doctor on a file:// folder', () => {
     const logged = (readJsonl(file('bot-messaging.jsonl')) as Array<{ event: string; message_id: string }>).filter((e) => e.event === 'message_expired');
     expect(logged.map((e) => e.message_id)).toEqual([overdue]);
     expect(doctor([], at(2 * HOUR)).code).toBe(0);
+  });
+});
+
+describe('which layout doctor found', () => {
+  it('a new folder is in the storage interface\'s layout; a folder deia 0.1 made is told how to move (and stays ok)', () => {
+    const fresh = tempHive();
+    const old = folderLayoutHive();
+    try {
+      for (const h of [fresh, old]) expect(deia(['send', 'B', 'hi', '--as', 'A'], { dir: h.dir }).code).toBe(0);
+      expect(fs.existsSync(path.join(fresh.dir, 'layout.json'))).toBe(true);
+      const a = deia(['doctor'], { dir: fresh.dir });
+      expect(a.code, a.stdout).toBe(0);
+      expect(a.stdout).toMatch(/^note: a folder in the storage interface's layout/m);
+      expect(JSON.parse(deia(['doctor', '--json'], { dir: fresh.dir }).stdout).store.kind).toBe('interface');
+      const b = deia(['doctor'], { dir: old.dir });
+      expect(b.code, b.stdout).toBe(0);
+      expect(b.stdout).toMatch(/^note: .* is in deia 0\.1's folder layout: `deia migrate --upgrade` moves it onto the layout new folders use/m);
+      expect(fs.existsSync(path.join(old.dir, 'layout.json'))).toBe(false);
+      expect(JSON.parse(deia(['doctor', '--json'], { dir: old.dir }).stdout).store.kind).toBe('file');
+    } finally {
+      for (const h of [fresh, old]) fs.rmSync(h.root, { recursive: true, force: true });
+    }
   });
 });

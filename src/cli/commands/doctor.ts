@@ -69,7 +69,11 @@ function notes(out: Output, res: DoctorResult): string[] {
   if (res.store.kind === 'postgres') {
     lines.push(`note: PostgreSQL at ${out.safe(res.dir)}, schema version ${res.store.schema_version ?? '?'} (this deia: ${res.store.schema_expected}); not applicable there: ${res.store.not_applicable.join(', ')}`);
   }
-  if (res.store.kind === 'interface') lines.push(`note: a file:// folder (the storage interface's file backend) at ${out.safe(res.dir)}`);
+  if (res.store.kind === 'interface') lines.push(`note: a folder in the storage interface's layout (layout.json) at ${out.safe(res.dir)}`);
+  // A folder deia 0.1 made keeps working as it is; this is where its owner learns how to move it.
+  if (res.store.kind === 'file' && res.exists) {
+    lines.push(`note: ${out.safe(res.dir)} is in deia 0.1's folder layout: \`deia migrate --upgrade\` moves it onto the layout new folders use (stop the bots first; the old files are kept beside it)`);
+  }
   return lines;
 }
 
