@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 describe('choosing the store', () => {
   let db: { url: string; drop: () => Promise<void> };
@@ -48,6 +49,9 @@ describe('choosing the store', () => {
     expect(JSON.parse(inFolder.stdout)).toMatchObject({ dir: hive.dir, tasks: 4, unfinished: 0 });
     expect(JSON.parse(inFolder.stdout).store).toBeUndefined();
     expect(tasksThere()).toBe(0);
+    // The folder holds the demo's work, in the layout a new folder starts in (chosen by its layout.json, no URL named).
+    expect(fs.existsSync(path.join(hive.dir, 'layout.json'))).toBe(true);
+    expect(JSON.parse(deia(['task', 'list', '--json', '--dir', hive.dir]).stdout)).toHaveLength(4);
     // --store on its command line: bots, tasks and progress go through the store; the bots get
     // the URL by their environment, so no command line shows the password (checked while it runs).
     const running = deiaAsync(['demo', '--store', db.url, '--tasks', '6', '--bots', '2', '--interval', '300', '--fast', '--json']);
@@ -94,7 +98,17 @@ describe('choosing the store', () => {
     expect(r.stderr).toMatch(/^deia: warning: B has no inbox yet/);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).to_bot).toBe('B');
-    expect(fs.existsSync(path.join(hive.dir, 'outbox.jsonl'))).toBe(true);
+    // The message is in that folder (a new one: the file backend's layout, marked by layout.json), not in DEIA_STORE's database.
+    expect(fs.existsSync(path.join(hive.dir, 'layout.json'))).toBe(true);
+    const got = deia(['inbox', 'B', '--next', '--json', '--dir', hive.dir]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(JSON.parse(got.stdout)).toMatchObject({ content: 'hello', from_bot: 'A', to_bot: 'B' });
+    // A folder deia 0.1 wrote, given to --store, is run by the folder's own code: its outbox (a 0.1 folder on purpose).
+    const old = makeFolderLayout(path.join(hive.root, 'old', '.deia'));
+    const r2 = deia(['send', 'B', 'hello', '--as', 'A', '--store', old, '--json'], { env: { DEIA_STORE: db.url } });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(fs.existsSync(path.join(old, 'outbox.jsonl'))).toBe(true);
+    expect(fs.existsSync(path.join(old, 'layout.json'))).toBe(false);
   });
 
   it('an unreachable server is one line with a hint, exit 1', () => {

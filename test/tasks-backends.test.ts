@@ -1,7 +1,8 @@
 /**
- * Tasks (submit, dispatch, start, done, fail, list, show, and cleanup's dispatch) on both
- * backends: one suite with two fixtures, a hive folder (--dir) and a fresh PostgreSQL database
- * (--store), through real processes. The postgres fixture fails (never skips) without a server.
+ * Tasks (submit, dispatch, start, done, fail, list, show, and cleanup's dispatch) on every
+ * backend: one suite with three fixtures, a hive folder in deia 0.1's layout (--dir), a fresh
+ * PostgreSQL database (--store) and a folder in the storage interface's layout (--store file://),
+ * through real processes. The postgres fixture fails (never skips) without a server.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
 import { configure } from './helpers/tasks.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -28,8 +30,12 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
     kind: 'file',
     make: async () => {
       const h = tempHive();
+      // The folder layout of deia 0.1, run by the folder's own code (a new folder would start in the
+      // storage interface's layout, which the file:// fixture below covers).
+      makeFolderLayout(h.dir);
       const r = deia(['init', '--dir', h.dir]);
       if (r.code !== 0) throw new Error(r.stderr);
+      if (fs.existsSync(path.join(h.dir, 'layout.json'))) throw new Error(`${h.dir} is not in the folder layout`);
       // The folder would measure this machine's load as the acting bot's health: keep it out.
       configure(h.dir, { health: { measure_system: false } });
       return { kind: 'file', where: h.dir, args: ['--dir', h.dir], cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };

@@ -233,6 +233,11 @@ describe('deia demo', () => {
     expect(s.look[0]).toBe(`node ${fs.realpathSync(mainPath())} health serve --dir ${dir}`);
     expect(json(['task', 'list', '--status', 'done'], dir).length).toBe(s.done);
     expect(fs.existsSync(path.join(dir, 'state', 'demo-stop'))).toBe(false);
+    // The hive it leaves is a new folder's: the storage interface's layout (no URL in its hints or --json), and doctor finds it sound.
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
+    expect(s.store).toBeUndefined();
+    const doc = deia(['doctor', '--json'], { dir });
+    expect(doc.code, doc.stdout + doc.stderr).toBe(0);
   });
 
   it('runs in a folder of its own even when DEIA_STORE names a store elsewhere (its bots too)', () => {

@@ -6,14 +6,21 @@ import { createContext, type HiveContext } from '../src/hive.js';
 import { finishTask, startTask, submitTask } from '../src/tasks/api.js';
 import { deia, readJsonl, tempHive } from './helpers/cli.js';
 import { configure, json } from './helpers/tasks.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 
-/** A hive with BOT-A registered; contexts share one clock, each has its own Store (as processes do). */
+/**
+ * A hive with BOT-A registered; contexts share one clock, each has its own Store (as processes do).
+ * These tests crash the folder's own code between its appends and write its records by hand: the
+ * hive is a 0.1 folder (makeFolderLayout), run by that code. (The storage interface commits a
+ * transition and its outcome together: see the last test.)
+ */
 function hive() {
-  const { dir } = tempHive('deia-outcome-');
+  const dir = makeFolderLayout(tempHive('deia-outcome-').dir);
   configure(dir, { health: { measure_system: false } });
   expect(deia(['register', 'BOT-A'], { dir }).code).toBe(0);
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(false);
   const clock = { now: T0 };
   const ids = sequentialIds('t');
   const as = (who: string): HiveContext => createContext({ dir, as: who, clock: () => clock.now, ids, random: () => 0.5, env: {} });
@@ -72,7 +79,7 @@ describe('a finished task records its outcome exactly once (rule 6)', () => {
   });
 
   it('a done transition written by hand (the first half of a finish) gets its outcome from dispatch, once', () => {
-    const { dir } = tempHive('deia-outcome-');
+    const dir = makeFolderLayout(tempHive('deia-outcome-').dir); // the folder's own records, written by hand: a 0.1 folder
     configure(dir, { health: { measure_system: false } });
     deia(['register', 'BOT-A'], { dir });
     const t = json(['task', 'submit', 'x', '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD'], dir);
@@ -97,7 +104,7 @@ describe('a finished task records its outcome exactly once (rule 6)', () => {
   });
 
   it('an outcome stored before the crash (no mark yet) is found, not recorded again', () => {
-    const { dir } = tempHive('deia-outcome-');
+    const dir = makeFolderLayout(tempHive('deia-outcome-').dir); // the folder's own records, written by hand: a 0.1 folder
     configure(dir, { health: { measure_system: false } });
     deia(['register', 'BOT-A'], { dir });
     const t = json(['task', 'submit', 'x', '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD'], dir);
@@ -124,6 +131,29 @@ describe('a finished task records its outcome exactly once (rule 6)', () => {
     expect(perf(h.dir).map((p: any) => [p.bot_id, p.attempt, p.success])).toEqual([
       ['BOT-A', 1, false],
       ['BOT-B', 2, true],
+    ]);
+  });
+
+  it('in the layout a new folder starts in, each finish records its outcome once, keyed by attempt; a repeated finish is refused and records nothing', () => {
+    const { dir } = tempHive('deia-outcome-');
+    configure(dir, { health: { measure_system: false } });
+    for (const b of ['BOT-A', 'BOT-B']) expect(deia(['register', b], { dir }).code).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
+    const t = json(['task', 'submit', 'fix it', '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD'], dir);
+    expect(json(['task', 'fail', t.task_id, '--retry', '--reason', 'no GPU', '--as', 'BOT-A'], dir)).toMatchObject({ status: 'assigned', reassigned_to: 'BOT-B', attempts: 2 });
+    expect(json(['task', 'done', t.task_id, '--tokens', '7', '--as', 'BOT-B'], dir).status).toBe('done');
+    const again = deia(['task', 'done', t.task_id, '--as', 'BOT-B'], { dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already done/);
+    for (let i = 0; i < 2; i++) expect(deia(['task', 'dispatch'], { dir }).code).toBe(0);
+    expect(perf(dir).map((p: any) => [p.task_id, p.bot_id, p.attempt, p.success, p.tokens])).toEqual([
+      [t.task_id, 'BOT-A', 1, false, null],
+      [t.task_id, 'BOT-B', 2, true, 7],
+    ]);
+    const marks = readJsonl(path.join(dir, 'tasks.jsonl')).filter((r: any) => r.event === 'outcome');
+    expect(marks).toMatchObject([
+      { task_id: t.task_id, attempt: 1 },
+      { task_id: t.task_id, attempt: 2 },
     ]);
   });
 });

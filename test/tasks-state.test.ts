@@ -3,13 +3,16 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
 import { configure, json } from './helpers/tasks.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 import { emptyFold, foldOpen, foldTasks, isFinished, type TaskRecord } from '../src/tasks/model.js';
 
 const NOW = Date.parse('2025-03-01T10:00:00Z');
 const at = (hours: number) => ({ DEIA_NOW: String(NOW + hours * 3_600_000) });
 
-function hive(bots: string[] = []) {
+/** A hive with `bots` registered: in deia 0.1's folder layout (`folder`), else in the layout a new folder starts in. */
+function hive(bots: string[] = [], layout: 'folder' | 'new' = 'folder') {
   const { dir } = tempHive();
+  if (layout === 'folder') makeFolderLayout(dir);
   // No stale re-dispatch during these tests: they move the clock by days.
   // (nor health-driven re-dispatch: failing on purpose must not make the bot CRITICAL).
   configure(dir, {
@@ -23,6 +26,8 @@ function hive(bots: string[] = []) {
     tasks: { stale_minutes: 1_000_000 },
   });
   for (const b of bots) expect(deia(['register', b], { dir }).code).toBe(0);
+  // The layout asked for is the one the commands run on.
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
   return dir;
 }
 
@@ -59,6 +64,7 @@ describe('tasks: the pure incremental fold', () => {
   });
 });
 
+// The folder layout's own state file and its cursor over tasks.jsonl: a 0.1 folder (makeFolderLayout).
 describe('tasks: state/tasks.json (incremental fold of tasks.jsonl)', () => {
   it('a command reads only the lines appended since the state; a rewrite (new inode) triggers a refold', () => {
     const dir = hive();
@@ -117,9 +123,9 @@ describe('tasks: state/tasks.json (incremental fold of tasks.jsonl)', () => {
 });
 
 describe('tasks: retention (deia cleanup)', () => {
-  function scenario() {
+  function scenario(layout: 'folder' | 'new' = 'folder') {
     // BOT-B takes the retried task: a task left queued would be routed (and logged) by every cleanup.
-    const dir = hive(['BOT-A', 'BOT-B']);
+    const dir = hive(['BOT-A', 'BOT-B'], layout);
     const sub = (d: string) => json(['task', 'submit', d, '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD'], dir, at(0));
     const done = sub('done long ago');
     const failed = sub('failed long ago');
@@ -135,8 +141,9 @@ describe('tasks: retention (deia cleanup)', () => {
     return { dir, done, failed, retried, assigned, running, recent };
   }
 
-  it('moves finished tasks past tasks.retention_hours to archive/tasks.jsonl and keeps open and recent ones', () => {
-    const s = scenario();
+  // Both layouts keep the logs tasks.jsonl and archive/tasks.jsonl; only a 0.1 folder has state/tasks.json.
+  it.each(['folder', 'new'] as const)('moves finished tasks past tasks.retention_hours to archive/tasks.jsonl and keeps open and recent ones (%s layout)', (layout) => {
+    const s = scenario(layout);
     const { dir } = s;
     const tasksFile = path.join(dir, 'tasks.jsonl');
     const archive = path.join(dir, 'archive/tasks.jsonl');
@@ -167,9 +174,11 @@ describe('tasks: retention (deia cleanup)', () => {
     const shown = deia(['task', 'show', s.done.task_id], { dir });
     expect(shown.code).toBe(1);
     expect(shown.stderr).toMatch(/no task .*archive\/tasks\.jsonl/);
-    // The state matches the rewritten file, and work goes on.
-    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state/tasks.json'), 'utf8'));
-    expect(state.cursor).toEqual({ offset: fs.statSync(tasksFile).size, ino: fs.statSync(tasksFile).ino });
+    // The state matches the rewritten file (the folder layout's state/tasks.json), and work goes on.
+    if (layout === 'folder') {
+      const state = JSON.parse(fs.readFileSync(path.join(dir, 'state/tasks.json'), 'utf8'));
+      expect(state.cursor).toEqual({ offset: fs.statSync(tasksFile).size, ino: fs.statSync(tasksFile).ino });
+    }
     expect(json(['task', 'done', s.running.task_id, '--as', 'BOT-A'], dir, at(201)).status).toBe('done');
 
     // A cleanup right after another finds nothing and changes no file (the first one folds
@@ -183,6 +192,7 @@ describe('tasks: retention (deia cleanup)', () => {
     expect(deia(['doctor'], { dir }).code).toBe(0);
   });
 
+  // The folder layout's own two-step rewrite (archive, then tasks.jsonl and its state): a 0.1 folder.
   it('is idempotent: a run that died after archiving, before its rewrite, does not archive twice', () => {
     const s = scenario();
     const { dir } = s;

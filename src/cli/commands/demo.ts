@@ -1,6 +1,7 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../../common/errors.js';
 import { runDemo, type DemoSnapshot } from '../../demo/demo.js';
+import { LAYOUT_FILE } from '../../store/file/layout.js';
 import { deiaCommand } from '../invocation.js';
 import { visibleWidth } from '../render.js';
 
@@ -25,8 +26,11 @@ export default defineCommand({
     if (!main) throw new UsageError('cannot find the deia CLI file to start the bots from', 'run it as `deia demo`');
     // Its hive: a new temp folder, unless named on the command line (--dir, --store): a store in the
     // environment (DEIA_STORE) is the team's hive, not a place to fill with demo tasks.
+    // A store is the demo's (shown in --json and the hints) when named (--store, the folder's store.url); a
+    // folder that --dir names is run however its layout says, with no URL added (a new one starts in layout.json's).
     const chosen = run.opts.dir || run.opts.store ? run.hive({ env: { ...run.env, DEIA_STORE: '' } }) : undefined;
-    const store = chosen && chosen.storeChoice.kind !== 'file' ? chosen.storeChoice.url : undefined;
+    const named = chosen && chosen.storeChoice.kind !== 'file' && chosen.storeChoice.from !== LAYOUT_FILE ? chosen.storeChoice : undefined;
+    const store = named?.url;
     // Its settings folder: the one named, else a new temp folder (never a project's .deia found walking up).
     const dir = run.opts.dir ? chosen?.dir : undefined;
     let lastLine = 0;
