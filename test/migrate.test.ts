@@ -3,6 +3,9 @@
  * store answers `status --json`, `inbox BOT --all --json`, `conversation` and `export` as the
  * folder does; claims and leases carry over (the holder can still ack); a store that already
  * holds a hive is refused and left as it was; the folder is not changed.
+ * The folders copied FROM here are 0.1 folders (makeFolderLayout): reading that layout is what
+ * migrate and `migrate --upgrade` keep it for. A folder copied TO (a path or file://) is always
+ * written in the storage interface's layout, the layout a new folder starts in.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, snapshotTree, tempHive, type CliResult } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { withBackend } from './helpers/logs.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,6 +31,7 @@ function ok(r: CliResult, what: string): CliResult {
 function busyFolder(): { root: string; dir: string; leased: string } {
   const { root, dir } = tempHive('deia-migrate-');
   cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+  makeFolderLayout(dir); // a 0.1 folder: the source migrate reads by the folder's own code (its rotated log generation too)
   const run = (args: string[], env: Record<string, string> = {}) => ok(deia(['--dir', dir, ...args], { env }), args.join(' '));
   const id = (r: CliResult) => JSON.parse(r.stdout).message_id as string;
   run(['init']);
@@ -96,7 +101,7 @@ describe('deia migrate --to postgres://…', () => {
     expect(unread[0].message_id).toBe(next.message_id); // the one the folder would have handed out next
   }, 120_000);
 
-  it('refuses a store that already holds a hive, and leaves it as it was; bad --to is a usage error', async () => {
+  it('refuses a store that already holds a hive, and leaves it as it was; no --to is a usage error, a folder path is a new folder in the new layout', async () => {
     const { root, dir } = busyFolder();
     const db = await freshDatabase();
     cleanups.push(db.drop);
@@ -110,12 +115,20 @@ describe('deia migrate --to postgres://…', () => {
     ok(deia(['--store', db.url, 'export', '--out', path.join(root, 'after')]), 'export after');
     expect(fs.readFileSync(path.join(root, 'after', 'bot-messaging.jsonl'), 'utf8')).toBe(fs.readFileSync(path.join(root, 'before', 'bot-messaging.jsonl'), 'utf8'));
 
-    for (const bad of [['migrate'], ['migrate', '--to', path.join(root, 'elsewhere')]]) {
-      const u = deia(['--dir', dir, ...bad]);
-      expect(u.code, u.stderr).toBe(2);
-      expect(u.stderr).toMatch(/^deia: (migrate needs --to|--to must be a postgres)/);
-    }
-    expect(fs.existsSync(path.join(root, 'elsewhere'))).toBe(false);
+    const u = deia(['--dir', dir, 'migrate']);
+    expect(u.code, u.stderr).toBe(2);
+    expect(u.stderr).toMatch(/^deia: migrate needs --to/);
+    // A folder path as --to is a new folder, written in the storage interface's layout (as a new folder starts).
+    const elsewhere = path.join(root, 'elsewhere');
+    const before = snapshotTree(dir);
+    const c = JSON.parse(ok(deia(['--dir', dir, 'migrate', '--to', elsewhere, '--json']), 'migrate to a folder path').stdout);
+    expect(c).toMatchObject({ from: dir, to: elsewhere, direction: 'folder-to-interface', messaging: { bots: 3, inbox_messages: 7, pending: 1, failed_or_expired: 1 } });
+    expect(JSON.parse(fs.readFileSync(path.join(elsewhere, 'layout.json'), 'utf8'))).toEqual({ layout: 'records', version: 1 });
+    expect(fs.existsSync(path.join(elsewhere, 'mailboxes'))).toBe(false);
+    expect(snapshotTree(dir)).toEqual(before);
+    const env = { DEIA_NOW: new Date().toISOString() };
+    const status = (where: string) => JSON.parse(ok(deia(['--dir', where, 'status', '--json'], { env }), `status ${where}`).stdout);
+    expect(status(elsewhere)).toEqual(status(dir));
   }, 120_000);
 });
 
@@ -127,6 +140,7 @@ describe('deia migrate --to postgres://…', () => {
 function hiveWithRouting(): { root: string; dir: string; keyed: string[]; leased: string } {
   const { root, dir } = tempHive('deia-roundtrip-');
   cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+  makeFolderLayout(dir); // a 0.1 folder: migrate's source (and --upgrade's), with an outcome appended to its performance.jsonl
   const run = (args: string[]) => ok(deia(['--dir', dir, ...args]), args.join(' '));
   const ids = (r: CliResult) => {
     const v = JSON.parse(r.stdout);
@@ -195,7 +209,10 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     const third = await freshDatabase();
     cleanups.push(third.drop);
     const again = JSON.parse(ok(deia(['migrate', '--from', back, '--to', third.url, '--json'], { env: { DEIA_STORE: db.url } }), 'the copy migrates on').stdout);
-    expect(again).toMatchObject({ from: back, direction: 'folder-to-postgres' });
+    // The copy is in the storage interface's layout: a plain --dir finds its layout.json.
+    expect(again).toMatchObject({ from: pathToFileURL(back).href, direction: 'interface-to-postgres' });
+    expect(JSON.parse(fs.readFileSync(path.join(back, 'layout.json'), 'utf8'))).toEqual({ layout: 'records', version: 1 });
+    expect(fs.existsSync(path.join(back, 'mailboxes'))).toBe(false);
     expect(again.messaging).toEqual(there.messaging);
     expect(again.routing).toEqual(there.routing);
     expect(snapshotTree(dir)).toEqual(before); // the original is left as it was
@@ -260,7 +277,7 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     expect(last['adaptive-scheduling.jsonl'].length).toBeGreaterThan(first['adaptive-scheduling.jsonl'].length); // the recommendations above
     expect(last['bot-messaging.jsonl']).toBe(first['bot-messaging.jsonl']); // nothing stored by the repeats
 
-    // The copy is a working folder hive: the lease's holder acks, the claim is recorded there.
+    // The copy is a working hive (in the new layout): the lease's holder acks, the claim is recorded there.
     ok(deia(['--dir', back, 'ack', leased, '--inbox', 'B', '--as', 'W1']), 'ack in the copy');
     expect(JSON.parse(ok(deia(['--dir', back, 'inbox', 'B', '--all', '--json', '--as', 'B']), 'copy inbox').stdout).find((m: { message_id: string }) => m.message_id === leased).status).toBe('read');
     expect(fs.existsSync(path.join(back, 'config.json'))).toBe(true);
@@ -292,8 +309,9 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
 
     const back = path.join(root, 'hive');
     const res = JSON.parse(ok(deia(['--store', db.url, 'migrate', '--to', back, '--json'], { cwd: root }), 'migrate --store … --to FOLDER').stdout);
-    expect(res).toMatchObject({ direction: 'postgres-to-folder', to: back, messaging: { bots: 4, inbox_messages: 5 }, routing: { outcomes: 4, task_types: 2 } }); // the one the reset forgot is archived
-    expect(fs.readFileSync(path.join(back, 'archive', 'performance-reset.jsonl'), 'utf8')).toContain('"R2"'); // what the reset forgot
+    // A folder path is written in the storage interface's layout (a plain --dir then finds its layout.json).
+    expect(res).toMatchObject({ direction: 'postgres-to-interface', to: back, messaging: { bots: 4, inbox_messages: 5 }, routing: { outcomes: 4, task_types: 2 } }); // the one the reset forgot is not among them
+    expect(fs.existsSync(path.join(back, 'layout.json'))).toBe(true);
     const env = { DEIA_NOW: new Date().toISOString() };
     const both = (args: string[]) => {
       const p = JSON.parse(ok(deia(['--store', db.url, ...args], { env, cwd: root }), `postgres ${args.join(' ')}`).stdout);
@@ -304,7 +322,9 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     both(['status', '--json']);
     const inbox = both(['inbox', 'B', '--all', '--json', '--as', 'B']);
     expect(inbox.find((m: { message_id: string }) => m.message_id === released)).toMatchObject({ claim_count: 2, claimed_by: 'W2', status: 'delivered' });
-    both(['stats', '--json']);
+    const stats = both(['stats', '--json']);
+    // What the reset forgot stays forgotten in the copy: R2's code learning starts at its one outcome since.
+    expect(stats.find((x: { bot_id: string; task_type: string }) => x.bot_id === 'R2' && x.task_type === 'code')).toMatchObject({ samples: 1 });
     const pe = path.join(root, 'pe');
     const fe = path.join(root, 'fe');
     ok(deia(['--store', db.url, 'export', '--out', pe], { cwd: root }), 'export postgres');
@@ -365,8 +385,7 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
     expect(fs.readdirSync(root).filter((f) => f.includes('migrating') || f === 'never')).toEqual([]);
     expect(snapshotTree(dir)).toEqual(hiveBefore);
 
-    // Both ends folders, --from with --store: usage errors (exit 2); a store into itself holds a hive already.
-    refused(deia(['--dir', dir, 'migrate', '--to', fresh]), 2, /^deia: --to must be a postgres/);
+    // --from with --store: a usage error (exit 2); a store into itself holds a hive already.
     refused(deia(['migrate', '--from', db.url, '--to', db.url]), 1, /^deia: postgres:\/\/\S+ already holds a hive \(/);
     refused(deia(['--store', db.url, 'migrate', '--from', db.url, '--to', fresh]), 2, /^deia: give --from or --store, not both/);
     expect(fs.existsSync(fresh)).toBe(false);
@@ -383,6 +402,7 @@ describe('deia migrate, both ways: folder → PostgreSQL → folder', () => {
 function hiveWithTasksAndHealth(now: string): { root: string; dir: string; ids: Record<string, string> } {
   const { root, dir } = tempHive('deia-roundtrip-tasks-');
   cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+  makeFolderLayout(dir); // a 0.1 folder: migrate's source (and --upgrade's)
   const run = (args: string[]) => ok(deia(['--dir', dir, ...args], { env: { DEIA_NOW: now } }), args.join(' '));
   run(['init']);
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
@@ -462,7 +482,7 @@ describe('deia migrate, both ways, with tasks and health', () => {
     expect(alertLines('postgres')).toBe(original);
 
     const home = JSON.parse(ok(deia(['migrate', '--from', db.url, '--to', back, '--json'], { env, cwd: root }), 'migrate back').stdout);
-    expect(home).toMatchObject({ direction: 'postgres-to-folder', tasks: there.tasks, health: there.health, presence: there.presence, not_copied: [] });
+    expect(home).toMatchObject({ direction: 'postgres-to-interface', tasks: there.tasks, health: there.health, presence: there.presence, not_copied: [] });
     fs.copyFileSync(path.join(dir, 'config.json'), path.join(back, 'config.json'));
     const firstBack = JSON.parse(on('copy', ['health', '--json']));
     expect(firstBack.alerts).toEqual([]);
@@ -565,7 +585,7 @@ describe('deia migrate, both ways, with tasks and health', () => {
     const back = path.join(root, 'hive');
     const res = JSON.parse(ok(deia(['--store', db.url, 'migrate', '--to', back, '--json'], { env, cwd: root }), 'migrate to a folder').stdout);
     expect(res).toMatchObject({
-      direction: 'postgres-to-folder',
+      direction: 'postgres-to-interface',
       tasks: { tasks: 3, open: 2, archived_records: archivedTasks },
       health: { samples: 2, archived_samples: 2 }, // B1's 96 and B2's 30: the reset forgot B2's 90
       not_copied: [],
@@ -611,6 +631,7 @@ describe('deia migrate, both ways, with tasks and health', () => {
     const long = new Date(Date.parse(now) - 10 * 86_400_000).toISOString();
     const { root, dir } = tempHive('deia-migrate-archived-');
     cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+    makeFolderLayout(dir); // a 0.1 folder: its archive files, and a task outcome it owes (planted in its tasks.jsonl)
     const run = (at: string, args: string[]) => ok(deia(['--dir', dir, ...args], { env: { DEIA_NOW: at } }), args.join(' ')).stdout;
     run(long, ['init']);
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
@@ -751,8 +772,10 @@ describe("the folder's upgrade: deia migrate --to file://… (the storage interf
 
     // From the new layout on: into a folder (and that folder answers as the upgraded one), into a store.
     const back = path.join(root, 'back', '.deia');
-    expect(JSON.parse(ok(deia(['--dir', upgraded, 'migrate', '--to', back, '--json'], { env }), 'file:// to folder').stdout)).toMatchObject({ from: url, direction: 'interface-to-folder' });
-    expect(fs.existsSync(path.join(back, 'layout.json'))).toBe(false);
+    // A folder path is a new folder in the same layout (as a new folder starts): a copy of the upgraded one.
+    expect(JSON.parse(ok(deia(['--dir', upgraded, 'migrate', '--to', back, '--json'], { env }), 'file:// to folder').stdout)).toMatchObject({ from: url, to: back, direction: 'interface-to-interface' });
+    expect(JSON.parse(fs.readFileSync(path.join(back, 'layout.json'), 'utf8'))).toEqual({ layout: 'records', version: 1 });
+    expect(fs.existsSync(path.join(back, 'mailboxes'))).toBe(false);
     where.back = ['--dir', back];
     for (const args of [['task', 'list', '--json'], ['inbox', 'B2', '--all', '--json', '--as', 'B2'], ['health', '--json'], ['stats', '--json']]) {
       const norm = (v: unknown) => (args[0] === 'inbox' ? byId(v as Array<{ message_id: string }>) : v);
@@ -768,7 +791,7 @@ describe("the folder's upgrade: deia migrate --to file://… (the storage interf
     }
   }, 240_000);
 
-  it('one folder is never written both ways: file:// refuses a folder-layout hive, a non-empty target is refused, a folder → folder copy is a usage error', () => {
+  it('one folder is never written both ways: file:// refuses a folder-layout hive, a non-empty target is refused, a folder path as --to is written in the new layout', () => {
     const { root, dir } = hiveWithRouting();
     const before = snapshotTree(dir);
     const refused = (r: CliResult, code: number, re: RegExp) => {
@@ -782,10 +805,18 @@ describe("the folder's upgrade: deia migrate --to file://… (the storage interf
     refused(deia(['--store', asStore, 'send', 'B', 'hi', '--as', 'A']), 1, /holds a hive in the folder layout/);
     refused(deia(['--store', asStore, 'init']), 1, /holds a hive in the folder layout/);
     refused(deia(['--dir', dir, 'migrate', '--to', asStore]), 1, /already holds a hive/);
+    // A folder path as --to: the same as file://, a new folder in the storage interface's layout (the 0.1 layout is never written).
     const other = path.join(root, 'other');
-    refused(deia(['--dir', dir, 'migrate', '--to', other]), 2, /^deia: --to must be a postgres:\/\/ or file:\/\/ URL when copying from a folder/);
+    expect(JSON.parse(ok(deia(['--dir', dir, 'migrate', '--to', other, '--json']), 'migrate to a folder path').stdout)).toMatchObject({ from: dir, to: other, direction: 'folder-to-interface' });
     expect(snapshotTree(dir)).toEqual(before);
-    expect(fs.existsSync(other)).toBe(false);
+    expect(JSON.parse(fs.readFileSync(path.join(other, 'layout.json'), 'utf8'))).toEqual({ layout: 'records', version: 1 });
+    expect(fs.existsSync(path.join(other, 'mailboxes'))).toBe(false);
+    const pinned = { DEIA_NOW: new Date().toISOString() };
+    for (const args of [['status', '--json'], ['stats', '--json'], ['inbox', 'B', '--all', '--json', '--as', 'B']]) {
+      const on = (d: string) => JSON.parse(ok(deia(['--dir', d, ...args], { env: pinned }), `${d}: ${args.join(' ')}`).stdout);
+      expect(on(other), args.join(' ')).toEqual(on(dir));
+    }
+    refused(deia(['--dir', dir, 'migrate', '--to', other]), 1, /already holds a hive/); // and it is not written twice
     // A new hive made through file:// is marked at once, and a plain --dir then runs it the same way.
     const fresh = path.join(root, 'fresh', '.deia');
     ok(deia(['--store', pathToFileURL(fresh).href, 'init']), 'init file://');
@@ -829,6 +860,12 @@ describe('deia migrate --upgrade: a folder moved onto the storage interface\'s l
     expect(JSON.parse(on(['task', 'show', ids.assigned!, '--json']).stdout)).toMatchObject({ status: 'done' });
     expect(JSON.parse(ok(on(['migrate', '--upgrade', '--json']), 'again').stdout)).toMatchObject({ upgraded: false, kept_as: null });
     expect(fs.existsSync(path.join(dir, 'mailboxes'))).toBe(false);
+    // A new folder starts in that layout: nothing to upgrade there either, and nothing changed.
+    const fresh = path.join(root, 'fresh', '.deia');
+    ok(deia(['--dir', fresh, 'init']), 'init a new folder');
+    const freshBefore = snapshotTree(fresh);
+    expect(JSON.parse(ok(deia(['--dir', fresh, 'migrate', '--upgrade', '--json']), 'upgrade a new folder').stdout)).toMatchObject({ dir: fresh, upgraded: false, kept_as: null });
+    expect(snapshotTree(fresh)).toEqual(freshBefore);
   }, 120_000);
 
   it('refuses while a bot holds a lock (nothing changed); a process still waiting on the old layout stops with a clear error, never hangs', async () => {

@@ -479,7 +479,7 @@ function keptSamples(lines: ReadonlyArray<{ r: MetricLine; archived: boolean }>)
   return kept;
 }
 
-/** This store's health, as a folder's restore writes it (`deia migrate --from postgres://…`). */
+/** This store's health as one copy, for `deia migrate` to write into another backend. */
 export async function healthFromStore(b: StorageBackend, ctx: HiveContext): Promise<HealthCopy> {
   const lines: Array<{ r: MetricLine; archived: boolean }> = [];
   for await (const r of b.log<MetricLine>(METRICS_LOG).streamArchive()) lines.push({ r, archived: true });

@@ -1,13 +1,15 @@
 /**
- * `deia migrate`: copy a whole hive between a folder, a PostgreSQL store and a folder in the
- * storage interface's layout (file://), any way but folder → folder.
+ * `deia migrate`: copy a whole hive from a folder (either layout) or a PostgreSQL store into a
+ * PostgreSQL store or a new folder, which is always written in the storage interface's layout
+ * (the layout a new folder starts in); the 0.1 folder layout is only ever read.
  *   into a store     `deia [--dir FOLDER] migrate --to postgres://…` into a store holding no hive
- *   into a folder    `deia migrate --from postgres://… --to FOLDER` into a folder that is missing or empty
- *   a layout change  `deia --dir FOLDER migrate --to file:///new/.deia` (the folder's upgrade)
+ *   into a folder    `deia migrate --from postgres://… --to FOLDER` (or `--to file:///…/.deia`)
+ *                    into a folder that is missing or empty
+ *   a layout change  `deia --dir 0.1-FOLDER migrate --to NEW-FOLDER` (the folder's upgrade)
  * Each domain is one entry of DOMAINS: how to tell a store holds some of it, how to read it
- * from either side, how to write it into either side, in that side's own format by that side's
- * own code: messaging, routing, tasks, health and presence. What retention archived goes into
- * the other side's archive (archive/tasks.jsonl and archive/metrics.jsonl, a log's archive).
+ * from a 0.1 folder (by the folder's own code) or a backend, how to write it into a backend:
+ * messaging, routing, tasks, health and presence. What retention archived goes into the
+ * target's archive (a log's archive).
  *
  * The source is read whole first (a folder at one instant per domain, its locks held, no
  * network call meanwhile; a store record by record) and left unchanged. A store is written
@@ -21,19 +23,18 @@ import { CONFIG_FILE } from '../config/index.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { createContext, type HiveContext } from '../hive.js';
 import type { AuditRecord } from '../messaging/types.js';
-import { restoreMessaging, withMessagingSnapshot } from '../messaging/ops.js';
+import { withMessagingSnapshot } from '../messaging/ops.js';
 import { copyMessagingOn, messagingFromStore, messagingIsEmptyOn, type MessagingCopy } from '../messaging/records.js';
-import { restoreRouting, withRoutingSnapshot, type AuditEvent, type RoutingCopy } from '../scheduling/api.js';
+import { withRoutingSnapshot, type AuditEvent, type RoutingCopy } from '../scheduling/api.js';
 import { copyRoutingOn, routingFromStore, routingIsEmptyOn } from '../scheduling/records.js';
-import { AGG_FILE, ALERTS_FILE, LEVELS_FILE, METRICS_ARCHIVE, METRICS_FILE, PERF_FILE, foldNew, loadAgg, loadLevels } from '../health/api.js';
+import { AGG_FILE, ALERTS_FILE, LEVELS_FILE, METRICS_ARCHIVE, METRICS_FILE, foldNew, loadAgg, loadLevels } from '../health/api.js';
 import type { MetricRecord } from '../health/agg.js';
 import type { AlertEvent } from '../health/rules.js';
 import { copyHealthOn, healthFromStore, healthIsEmptyOn, type HealthCopy } from '../health/records.js';
 import { TASKS_FILE, type TaskRecord } from '../tasks/model.js';
 import { copyTasksOn, tasksFromStore, tasksIsEmptyOn, type TasksCopy } from '../tasks/records.js';
-import { TASKS_ARCHIVE, TASKS_STATE, catchUp, readState, saveHeld } from '../tasks/state.js';
+import { TASKS_ARCHIVE, TASKS_STATE, catchUp, readState } from '../tasks/state.js';
 import { lastSeenAll, lastSeenAllOn, presenceDoc, type PresenceDoc } from '../presence/presence.js';
-import { PRESENCE_DIR, markSeen } from '../store/presence.js';
 import { iso } from '../common/clock.js';
 import { isPostgresUrl, openBackend, redactUrl } from '../store/open.js';
 import { isFileUrl } from '../store/select.js';
@@ -47,10 +48,11 @@ interface Domain<C> {
   name: string;
   /** Whether a store holds none of it (migrate writes only into an empty store). */
   isEmptyOn(b: StorageBackend): Promise<boolean>;
+  /** From a folder in the 0.1 layout, by the folder's own code. */
   fromFolder(ctx: HiveContext): Promise<C>;
   fromStore(b: StorageBackend, ctx: HiveContext): Promise<C>;
+  /** Into a backend: a PostgreSQL store, or a new folder in the storage interface's layout. */
   toStore(b: StorageBackend, copy: C): Promise<void>;
-  toFolder(ctx: HiveContext, copy: C): Promise<void>;
   /** What the copy holds, for the report. */
   counts(copy: C): Record<string, number>;
 }
@@ -70,7 +72,6 @@ const messaging: Domain<MessagingCopy> = {
     withMessagingSnapshot(ctx, async (s) => ({ bots: s.bots, inboxes: s.inboxes, undelivered: s.undelivered, keys: s.keys, audit: await folderAudit<AuditRecord>(ctx, 'bot-messaging') })),
   fromStore: messagingFromStore,
   toStore: async (b, c) => void (await copyMessagingOn(b, c)),
-  toFolder: restoreMessaging,
   counts: (c) => ({
     bots: c.bots.length,
     inbox_messages: [...c.inboxes.values()].reduce((n, l) => n + l.length, 0),
@@ -87,7 +88,6 @@ const routing: Domain<RoutingCopy> = {
   fromFolder: (ctx) => withRoutingSnapshot(ctx, () => folderAudit<AuditEvent>(ctx, 'adaptive-scheduling'), async (c) => c),
   fromStore: routingFromStore,
   toStore: async (b, c) => void (await copyRoutingOn(b, c)),
-  toFolder: restoreRouting,
   counts: (c) => ({ outcomes: c.outcomes.length + c.unfolded.length, task_types: c.types ? Object.keys(c.types).length : 0, audit_lines: c.audit.length }),
 };
 
@@ -111,7 +111,6 @@ const tasks: Domain<TasksCopy> = {
     }),
   fromStore: tasksFromStore,
   toStore: copyTasksOn,
-  toFolder: restoreTasks,
   counts: (c) => ({
     tasks: c.records.filter((r) => r?.event === 'submitted').length,
     open: c.fold.open.size,
@@ -119,21 +118,6 @@ const tasks: Domain<TasksCopy> = {
     archived_records: c.archived.length,
   }),
 };
-
-/**
- * Write another store's tasks into this folder in its own files: tasks.jsonl, the archive, and
- * the state (the store's fold taken as it is) naming the end of both. The caller made the folder.
- */
-async function restoreTasks(ctx: HiveContext, copy: TasksCopy): Promise<void> {
-  if (copy.records.length === 0 && copy.archived.length === 0 && copy.fold.activity.size === 0) return;
-  const { store } = ctx;
-  await store.withLock([TASKS_FILE, TASKS_STATE, TASKS_ARCHIVE], async () => {
-    inBatches(ctx, TASKS_ARCHIVE, copy.archived);
-    inBatches(ctx, TASKS_FILE, copy.records);
-    store.appendHeld(TASKS_FILE, []); // exists before its position is taken: the state names its inode
-    await saveHeld(ctx, { fold: copy.fold, cursor: store.cursorAtEnd(TASKS_FILE), archive: store.cursorAtEnd(TASKS_ARCHIVE), dirty: true });
-  });
-}
 
 const health: Domain<HealthCopy> = {
   name: 'health',
@@ -154,7 +138,6 @@ const health: Domain<HealthCopy> = {
     }),
   fromStore: healthFromStore,
   toStore: copyHealthOn,
-  toFolder: restoreHealth,
   counts: (c) => ({
     samples: c.samples.length,
     archived_samples: c.archived.length,
@@ -162,30 +145,6 @@ const health: Domain<HealthCopy> = {
     alert_lines: c.alerts.length,
   }),
 };
-
-/**
- * Write another store's health into this folder in its own files, after routing's outcomes:
- * metrics.jsonl and its archive, the alert log, the levels, and the aggregates (taken as they
- * are) naming the end of metrics.jsonl and performance.jsonl. The caller made the folder.
- */
-async function restoreHealth(ctx: HiveContext, copy: HealthCopy): Promise<void> {
-  const { store } = ctx;
-  await store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE, METRICS_ARCHIVE], async () => {
-    inBatches(ctx, METRICS_ARCHIVE, copy.archived);
-    inBatches(ctx, METRICS_FILE, copy.samples);
-    inBatches(ctx, ALERTS_FILE, copy.alerts);
-    store.appendHeld(METRICS_FILE, []);
-    const m = store.cursorAtEnd(METRICS_FILE);
-    const p = store.cursorAtEnd(PERF_FILE);
-    const agg = { ...copy.agg, metrics_off: m.offset, metrics_ino: m.ino, perf_off: p.offset, perf_ino: p.ino };
-    await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + '\n');
-    await store.writeJsonHeld(LEVELS_FILE, copy.levels);
-  });
-}
-
-function inBatches(ctx: HiveContext, rel: string, records: readonly unknown[]): void {
-  for (let i = 0; i < records.length; i += 1000) ctx.store.appendHeld(rel, records.slice(i, i + 1000));
-}
 
 /**
  * When each bot was last seen (presence/ files' times, `presence.<bot>` documents): health counts a
@@ -203,15 +162,16 @@ const presence: Domain<Map<string, number>> = {
       if (!((there.get(bot) ?? -Infinity) >= ms)) await b.docs.put<PresenceDoc>(presenceDoc(bot), { bot_id: bot, last_seen: iso(ms) });
     }
   },
-  toFolder: async (ctx, seen) => {
-    for (const [bot, ms] of seen) markSeen(ctx.store, `${PRESENCE_DIR}/${bot}`, ms);
-  },
   counts: (seen) => ({ bots: seen.size }),
 };
 
 const DOMAINS = [messaging, routing, tasks, health, presence] as const;
 
-/** Where a hive lives, as migrate names the ends: a folder, a PostgreSQL store, a folder in the storage interface's layout (file://). */
+/**
+ * Where a hive lives, as migrate names the ends: a folder in the 0.1 layout (a source only), a
+ * PostgreSQL store, a folder in the storage interface's layout (a file:// URL, or any folder path
+ * given as --to: a new folder is written in that layout).
+ */
 export type HiveKind = 'folder' | 'postgres' | 'interface';
 
 export interface MigrateResult {
@@ -219,7 +179,7 @@ export interface MigrateResult {
   from: string;
   /** Where it was written (likewise). */
   to: string;
-  /** `<from>-to-<to>`, each end a HiveKind (e.g. folder-to-postgres, folder-to-interface). */
+  /** `<from>-to-<to>`, each end a HiveKind (e.g. folder-to-postgres, folder-to-interface, postgres-to-interface). */
   direction: `${HiveKind}-to-${HiveKind}`;
   /** Into a store: its schema version (created or upgraded first, as `deia init --store` does). */
   schema_version?: number;
@@ -245,23 +205,17 @@ export interface HiveCopy {
 }
 
 /**
- * Copy the hive `ctx` names (a folder, or the store chosen by --from / --store / DEIA_STORE /
- * its layout) to `to`: a postgres:// URL (a store holding no hive), a file:// URL (a new folder
- * in the storage interface's layout) or a path (a new folder in the folder layout).
+ * Copy the hive `ctx` names (a folder in either layout, or the store chosen by --from / --store /
+ * DEIA_STORE) to `to`: a postgres:// URL (a store holding no hive), or a file:// URL or a path
+ * (a new folder, in the storage interface's layout either way).
  */
 export async function migrateHive(ctx: HiveContext, to: string): Promise<MigrateResult> {
   if (!to) throw new UsageError('migrate needs --to', EXAMPLE);
   const source = ctx.storeChoice;
-  const target: HiveKind = isPostgresUrl(to) ? 'postgres' : isFileUrl(to) ? 'interface' : 'folder';
-  if (source.kind === 'file' && target === 'folder') {
-    throw new UsageError(
-      '--to must be a postgres:// or file:// URL when copying from a folder',
-      'a copy of a folder in its own layout is a copy of its files (stop the bots, then cp -a); to change its layout: --to file:///path/to/new/.deia',
-    );
-  }
+  const target: HiveKind = isPostgresUrl(to) ? 'postgres' : 'interface';
   const from: HiveKind = source.kind === 'file' ? 'folder' : source.kind;
   const copy = source.kind === 'file' ? await readFolder(ctx) : await readStore(ctx, source.url);
-  const written = target === 'postgres' ? await writeStore(copy, to, ctx) : await writeFolder(copy, to, ctx, target === 'interface');
+  const written = target === 'postgres' ? await writeStore(copy, to, ctx) : await writeFolder(copy, to, ctx);
   return {
     from: source.kind === 'file' ? ctx.dir : redactUrl(source.url),
     to: written.location,
@@ -277,7 +231,7 @@ export function countsOf(c: HiveCopy): Pick<MigrateResult, 'messaging' | 'routin
   return { messaging: messaging.counts(c.m), routing: routing.counts(c.r), tasks: tasks.counts(c.t), health: health.counts(c.h), presence: presence.counts(c.seen) };
 }
 
-/** A folder in its own layout, every area read (and allowed to refuse) before anything is written. */
+/** A folder in the 0.1 layout, every area read (and allowed to refuse) before anything is written. */
 export async function readFolder(ctx: HiveContext): Promise<HiveCopy> {
   const m = await messaging.fromFolder(ctx);
   const r = await routing.fromFolder(ctx);
@@ -349,13 +303,15 @@ function refuseTarget(target: string): void {
 }
 
 /**
- * Into a new folder, in the folder layout or (`records`) the storage interface's: written beside
- * its place and renamed into it once complete, so a failure leaves no half hive.
+ * Into a new folder in the storage interface's layout (named by a file:// URL or a path): written
+ * beside its place and renamed into it once complete, so a failure leaves no half hive. Its
+ * location is reported as it was named (a URL, or the path resolved).
  */
-async function writeFolder(c: HiveCopy, to: string, ctx: HiveContext, records: boolean): Promise<{ location: string; schema_version?: number }> {
-  const target = path.resolve(records ? fileURLToPath(to) : to);
+async function writeFolder(c: HiveCopy, to: string, ctx: HiveContext): Promise<{ location: string; schema_version?: number }> {
+  const url = isFileUrl(to);
+  const target = path.resolve(url ? fileURLToPath(to) : to);
   refuseTarget(target);
-  const tmp = await buildFolder(c, target, ctx, records);
+  const tmp = await buildFolder(c, target, ctx);
   try {
     refuseTarget(target); // made meanwhile by someone else?
     fs.renameSync(tmp, target);
@@ -363,33 +319,26 @@ async function writeFolder(c: HiveCopy, to: string, ctx: HiveContext, records: b
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { location: records ? pathToFileURL(target).href : target };
+  return { location: url ? pathToFileURL(target).href : target };
 }
 
 /**
- * The copy as a complete folder beside `target` (a temporary name in the same parent, so a rename
- * puts it in place), with the settings this command read (config.json less store.url, which would
- * point it elsewhere). Removed again if anything fails.
+ * The copy as a complete folder in the storage interface's layout beside `target` (a temporary
+ * name in the same parent, so a rename puts it in place), with the settings this command read
+ * (config.json less store.url, which would point it elsewhere). Removed again if anything fails.
  */
-export async function buildFolder(c: HiveCopy, target: string, ctx: HiveContext, records: boolean): Promise<string> {
+export async function buildFolder(c: HiveCopy, target: string, ctx: HiveContext): Promise<string> {
   const parent = path.dirname(target);
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.migrating-`));
   try {
-    const folder = createContext({ dir: tmp, store: records ? pathToFileURL(tmp).href : tmp, env: {}, clock: ctx.clock, ids: ctx.ids, random: ctx.random, warn: (w) => ctx.store.warn(w), need: 'create' });
+    const url = pathToFileURL(tmp).href;
+    const folder = createContext({ dir: tmp, store: url, env: {}, clock: ctx.clock, ids: ctx.ids, random: ctx.random, warn: (w) => ctx.store.warn(w), need: 'create' });
     await initHive(folder);
     await carryConfig(ctx, folder);
-    if (records) {
-      const b = await openBackend(pathToFileURL(tmp).href, { clock: ctx.clock, warn: (w) => ctx.store.warn(w) });
-      await copyInto(b, c);
-      await b.close();
-    } else {
-      await messaging.toFolder(folder, c.m);
-      await routing.toFolder(folder, c.r);
-      await tasks.toFolder(folder, c.t);
-      await health.toFolder(folder, c.h); // after routing: its aggregates name the end of performance.jsonl
-      await presence.toFolder(folder, c.seen);
-    }
+    const b = await openBackend(url, { clock: ctx.clock, warn: (w) => ctx.store.warn(w) });
+    await copyInto(b, c);
+    await b.close();
     return tmp;
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -36,7 +36,7 @@ export async function upgradeInPlace(ctx: HiveContext): Promise<UpgradeResult> {
   refuseHeldLocks(ctx);
   const before = fingerprint(ctx);
   const copy = await readFolder(ctx);
-  const tmp = await buildFolder(copy, ctx.dir, ctx, true);
+  const tmp = await buildFolder(copy, ctx.dir, ctx);
   try {
     keepAccess(ctx.dir, tmp);
     // A bot that started meanwhile shows as a changed file or a lock taken (checked last, just

@@ -57,7 +57,7 @@ import type {
   QueueDepth,
   SendInput,
 } from './types.js';
-import type { MessagingCopy, SentKey } from './records.js';
+import type { SentKey } from './records.js';
 import { appendAllHeld, PartialCommitError, unwritable, writeError, type Batch } from '../store/commit.js';
 import { MESSAGING_LOG, OUTBOX_FILE } from '../common/files.js';
 
@@ -1012,56 +1012,4 @@ export async function withMessagingSnapshot<R>(ctx: HiveContext, read: (s: Folde
     if (done) return done.value;
   }
   throw new DeiaError('bots kept registering while the hive was being read', 'try again when fewer bots are starting');
-}
-
-/**
- * The mailbox records that fold (foldMailbox) into `m` as it stands: the message, one claim
- * per claim it had (each given back at once but the last, which keeps its lease if it still
- * holds one), and the read. The earlier claims' times are not known: they carry the delivery time.
- */
-function mailboxRecordsOf(m: Message): MailboxRecord[] {
-  const id = m.message_id;
-  const out: MailboxRecord[] = [{ t: 'msg', m: { ...m, status: 'delivered', read_at: null, claim_count: 0, claimed_by: null, lease_expires_at: null } }];
-  const at = m.delivered_at ?? m.created_at;
-  const n = m.claimed_by === null ? 0 : (m.claim_count ?? 0);
-  const leased = m.status === 'delivered' && m.lease_expires_at !== null;
-  for (let i = 1; i <= n; i++) {
-    const last = i === n && leased;
-    out.push({ t: 'claim', id, at, by: m.claimed_by!, until: last ? m.lease_expires_at! : at, n: i });
-    if (!last) out.push({ t: 'nack', id, at, by: m.claimed_by!, n: i });
-  }
-  if (m.status === 'read') out.push({ t: 'read', id, at: m.read_at ?? at });
-  return out;
-}
-
-/**
- * Write another store's messaging into this folder, in the folder's own files (`deia migrate
- * --from postgres://… --to FOLDER`): bots.jsonl and one mailbox per registered bot (each message
- * with the records that fold into its state: read, claims, lease), outbox.jsonl and its state
- * (pending, failed and expired mail), keys/<sender>.jsonl, bot-messaging.jsonl. The caller made
- * the folder and checked it held no hive.
- */
-export async function restoreMessaging(ctx: HiveContext, copy: MessagingCopy): Promise<void> {
-  const { store } = ctx;
-  const bots = copy.bots.map((r) => validateBotId(r.bot_id));
-  const keysBy = new Map<string, KeyRecord[]>();
-  for (const k of copy.keys) {
-    const f = keysFile(k.from);
-    keysBy.set(f, [...(keysBy.get(f) ?? []), { key: k.key, at: k.at, ids: k.messages.map((m) => m.message_id), messages: k.messages }]);
-  }
-  store.ensureDir('mailboxes');
-  await store.withLock([BOTS_FILE, OUTBOX, ...keysBy.keys(), ...bots.map(mailboxFile), AUDIT], async () => {
-    const inBatches = (rel: string, records: readonly unknown[]) => {
-      for (let i = 0; i < records.length; i += 1000) store.appendHeld(rel, records.slice(i, i + 1000));
-    };
-    inBatches(BOTS_FILE, copy.bots);
-    for (const bot of bots) store.appendHeld(mailboxFile(bot), (copy.inboxes.get(bot) ?? []).flatMap(mailboxRecordsOf));
-    const undelivered = [...copy.undelivered].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
-    if (undelivered.length) {
-      inBatches(OUTBOX, undelivered.map((m): OutboxRecord => ({ t: 'msg', m })));
-      await writeMeta(ctx, undelivered);
-    }
-    for (const [f, recs] of keysBy) inBatches(f, recs);
-    inBatches(AUDIT, copy.audit);
-  });
 }

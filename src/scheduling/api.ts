@@ -486,18 +486,6 @@ export interface RoutingCopy {
   audit: AuditEvent[];
 }
 
-/** A task type as stored elsewhere, checked before it names a file. */
-function storedType(t: string): string {
-  let ok = false;
-  try {
-    ok = normalizeTaskType(t) === t;
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new UsageError(`the routing state names an invalid task type ${JSON.stringify(t).slice(0, 60)}`, 'nothing was written');
-  return t;
-}
-
 /**
  * Read this folder's routing at one instant (performance.jsonl, the state and the audit log
  * locked; `readAudit` reads the log under them) and leave it unchanged.
@@ -522,32 +510,4 @@ export async function withRoutingSnapshot<R>(ctx: HiveContext, readAudit: () => 
     return { outcomes: all.slice(0, folded), unfolded: all.slice(folded), forgotten, types, audit };
   });
   return use(copy);
-}
-
-/**
- * Write another store's routing into this folder in its own files: performance.jsonl, the
- * state (index and one document per type, as a pass writes them) naming the end of the folded
- * outcomes, then the unfolded ones, archive/performance-reset.jsonl and adaptive-scheduling.jsonl.
- * The caller made the folder and checked it held no hive.
- */
-export async function restoreRouting(ctx: HiveContext, copy: RoutingCopy): Promise<void> {
-  const { store } = ctx;
-  const types = copy.types ? Object.entries(copy.types).map(([t, v]) => [storedType(t), v] as const) : null;
-  await store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE, RESET_ARCHIVE], async () => {
-    const inBatches = (rel: string, records: readonly unknown[]) => {
-      for (let i = 0; i < records.length; i += 1000) store.appendHeld(rel, records.slice(i, i + 1000));
-    };
-    inBatches(PERFORMANCE_FILE, copy.outcomes);
-    if (types) {
-      // The file exists before its position is taken, so the state names its inode.
-      store.appendHeld(PERFORMANCE_FILE, []);
-      const end = store.cursorAtEnd(PERFORMANCE_FILE);
-      for (const [t, v] of types) await store.writeFileAtomic(typeFile(t, 1), JSON.stringify(v) + '\n');
-      const index: StateIndex = { version: 2, offset: end.offset, ino: end.ino, types: Object.fromEntries(types.map(([t]) => [t, 1])) };
-      await store.writeJsonHeld(STATE_FILE, index);
-    }
-    inBatches(PERFORMANCE_FILE, copy.unfolded);
-    inBatches(RESET_ARCHIVE, copy.forgotten);
-    inBatches(AUDIT_FILE, copy.audit);
-  });
 }

@@ -332,10 +332,10 @@ export async function copyRoutingOn(b: StorageBackend, copy: RoutingCopy): Promi
 const BATCH = 1000;
 
 /**
- * This store's routing, as `restoreRouting` writes it into a folder (`deia migrate --from
- * postgres://…`). The `learning_reset` records of `performance` are the folder's archive: the
- * outcomes each one forgot move to `forgotten`, as `stats reset` moves them in a folder. The
- * type documents are taken verbatim when the index is current; otherwise the folder refolds.
+ * This store's routing as one copy (the shape `withRoutingSnapshot` reads from a 0.1 folder), for
+ * `deia migrate`. The `learning_reset` records of `performance` become `forgotten`: the outcomes
+ * each one forgot, as `stats reset` moves them in a folder. The type documents are taken verbatim
+ * when the index is current; otherwise the target refolds.
  */
 export async function routingFromStore(b: StorageBackend): Promise<RoutingCopy> {
   const all: PerfLine[] = [];

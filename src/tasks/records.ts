@@ -502,7 +502,7 @@ export async function tasksIsEmptyOn(b: StorageBackend): Promise<boolean> {
   return true;
 }
 
-/** This store's tasks, as a folder's restore writes them (`deia migrate --from postgres://…`). */
+/** This store's tasks as one copy, for `deia migrate` to write into another backend. */
 export async function tasksFromStore(b: StorageBackend): Promise<TasksCopy> {
   const archived: TaskRecord[] = [];
   for await (const r of b.log<TaskRecord>(TASKS_LOG).streamArchive()) archived.push(r);

@@ -1,13 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../common/errors.js';
+import { isFileUrl } from '../../store/select.js';
 import { defineCommand, type Run } from '../command.js';
 import type { UpgradeResult } from '../../maintenance/upgrade.js';
 
 export default defineCommand({
   name: 'migrate',
-  summary: "copy a whole hive (messaging, routing, tasks, health and presence) into an empty PostgreSQL store or a new folder, in the folder's layout or the storage interface's (file://)",
+  summary: "copy a whole hive (messaging, routing, tasks, health and presence) into an empty PostgreSQL store or a new folder (in the storage interface's layout)",
   options: [
-    { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), file:///path/.deia or a folder path (not there yet, or empty)' },
+    { flags: '--to <where>', description: 'where to copy to: postgres://user@host/db (holding no hive yet), or a new folder as a path or file:///path/.deia (not there yet, or empty; written in the storage interface\'s layout)' },
     { flags: '--upgrade', description: "move this folder onto the storage interface's layout where it is (stop the bots first; the old files are kept beside it)" },
     { flags: '--from <where>', description: 'the hive to copy from, a postgres:// or file:// URL or a folder (default: the one this command would use: --store, DEIA_STORE, store.url, else the folder)' },
   ],
@@ -15,7 +16,7 @@ export default defineCommand({
     'deia migrate --to postgres://deia@db.internal/hive',
     'deia migrate --dir /srv/project/.deia --to postgres://deia@db.internal/hive --json',
     'deia migrate --from postgres://deia@db.internal/hive --to ./restored/.deia',
-    'deia migrate --dir ./.deia --to file://$PWD/.deia-new',
+    'deia migrate --dir ./.deia --to ./.deia-new',
     'deia migrate --upgrade',
   ],
   postgres: true,
@@ -47,7 +48,7 @@ export default defineCommand({
     out.line(
       res.direction.endsWith('-to-postgres')
         ? 'point bots at the store with DEIA_STORE or --store'
-        : `point bots at the folder with --dir ${res.direction.endsWith('-to-interface') ? fileURLToPath(res.to) : res.to} (and without DEIA_STORE or --store)`,
+        : `point bots at the folder with --dir ${isFileUrl(res.to) ? fileURLToPath(res.to) : res.to} (and without DEIA_STORE or --store)`,
     );
   },
 });
