@@ -16,7 +16,7 @@ import { iso } from '../common/clock.js';
 import { dict } from '../common/dict.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
-import type { HiveContext } from '../hive.js';
+import { requireIdentity, type HiveContext } from '../hive.js';
 import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
 import { ALL, applyAttempt, audit, conversationOf, isDue, decideAttempt, decideSettle, summarizeMessaging, type MessagingStatus, newMessage, parseLease, resolvePrefixes, validateSend, type Settle } from './rules.js';
 import type { AckOptions, AuditRecord, DeliverResult, InboxOptions, Message, Priority, SendInput } from './types.js';
@@ -290,8 +290,8 @@ export async function markReadOn(b: StorageBackend, ctx: HiveContext, prefixes: 
  * before any is settled.
  */
 export async function settleOn(b: StorageBackend, ctx: HiveContext, kind: Settle, prefixes: readonly string[], opts: AckOptions = {}): Promise<Message[]> {
-  const by = ctx.identity;
-  if (!by) throw new UsageError(`${kind} needs to know who you are`, 'pass --as BOT or set DEIA_BOT');
+  // The folder's own words (settleMessages: requireIdentity), so an error reads the same on every store.
+  const by = requireIdentity(ctx, kind);
   if (prefixes.length === 0) throw new UsageError('no message id given', `e.g. deia ${kind} 3f2a9c1b --as ${by}`);
   if (opts.claim !== undefined && (!Number.isInteger(opts.claim) || opts.claim < 1)) {
     throw new UsageError(`--claim must be a positive whole number (got ${opts.claim})`, 'give the claim_count the claim returned');
