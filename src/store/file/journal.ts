@@ -13,6 +13,7 @@
  * held those locks until the journal was gone), and replays first.
  */
 import { randomUUID } from 'node:crypto';
+import { DeiaError } from '../../common/errors.js';
 import type { Store } from '../store.js';
 
 export interface JournalEntry {
@@ -71,8 +72,43 @@ export class Journal {
     // so a journal naming one is too: else a power loss could keep the document and lose the
     // journal that would complete the rest.
     await this.store.writeFileAtomic(rel, JSON.stringify(e), { sync: e.docs.length > 0 });
-    await apply(this.store, e, false);
+    // What the files held before, to put back when a write fails (a full disk): the command
+    // then stores nothing, as a folder's commit (store/commit.ts), and running it again does
+    // not duplicate what replaying the journal would otherwise complete later.
+    const docsBefore = new Map(e.docs.map((d) => [d.rel, this.store.readText(d.rel)]));
+    const existed = new Map(e.appends.map((a) => [a.rel, this.store.exists(a.rel)]));
+    try {
+      await apply(this.store, e, false);
+    } catch (err) {
+      if (!(await this.undo(e, docsBefore, existed))) {
+        const msg = err instanceof Error ? err.message : String(err);
+        throw new DeiaError(`${msg}; what was written could not be undone: ${rel} completes it once the file can be written`, 'fix the file, then run `deia doctor --repair`; do not run the command again', 1, 'EPARTIAL');
+      }
+      this.store.remove(rel);
+      if (err instanceof DeiaError) throw new DeiaError(err.message, `nothing was stored${err.hint ? `; ${err.hint}` : ''}`, err.exitCode, err.code);
+      throw err;
+    }
     this.store.remove(rel);
+  }
+
+  /** Put back what a failed `commit` wrote (the caller holds every lock); false when that failed too. */
+  private async undo(e: JournalEntry, docsBefore: Map<string, string | undefined>, existed: Map<string, boolean>): Promise<boolean> {
+    try {
+      for (const a of e.appends) {
+        if (!existed.get(a.rel)) {
+          if (this.store.exists(a.rel)) this.store.remove(a.rel);
+        } else if (this.store.size(a.rel) > a.at) this.store.truncateHeld(a.rel, a.at);
+      }
+      for (const d of e.docs) {
+        const old = docsBefore.get(d.rel);
+        if (this.store.readText(d.rel) === old) continue; // not written yet
+        if (old === undefined) this.store.remove(d.rel);
+        else await this.store.writeFileAtomic(d.rel, old);
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
