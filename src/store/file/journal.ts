@@ -10,7 +10,8 @@
  * began and written again, documents are written with the same version, so replaying twice is
  * replaying once. While a journal is pending nothing else writes its files: every write of the
  * backend checks, under its locks, that no journal names them (its writer is then dead, since it
- * held those locks until the journal was gone), and replays first.
+ * held those locks until the journal was gone), and replays first. A write that fails without
+ * killing its writer (a full disk) is undone instead, with the journal: nothing is stored.
  */
 import { randomUUID } from 'node:crypto';
 import { DeiaError } from '../../common/errors.js';
@@ -66,25 +67,32 @@ export class Journal {
   /** Write the journal, make the changes, remove it. The caller holds the lock of every file in `e.files`. */
   async commit(e: JournalEntry): Promise<void> {
     const rel = `${DIR}/${process.pid}-${randomUUID()}.json`;
+    // What the files hold before, to put back when a write fails (a full disk): the command
+    // then stores nothing, as a folder's commit does (store/commit.ts), and running it again
+    // does not duplicate what replaying the journal would otherwise complete later.
+    const docsBefore = new Map(e.docs.map((d) => [d.rel, this.store.readText(d.rel)]));
+    const existed = new Map(e.appends.map((a) => [a.rel, this.store.exists(a.rel)]));
     // Appends alone are not fsynced anywhere in a hive (a power loss can lose the last lines of
     // any file), so a journal of appends only guards against a killed writer, which the page
     // cache survives: not fsynced (that was a tenth of a send). Documents are written durably,
     // so a journal naming one is too: else a power loss could keep the document and lose the
     // journal that would complete the rest.
     await this.store.writeFileAtomic(rel, JSON.stringify(e), { sync: e.docs.length > 0 });
-    // What the files held before, to put back when a write fails (a full disk): the command
-    // then stores nothing, as a folder's commit (store/commit.ts), and running it again does
-    // not duplicate what replaying the journal would otherwise complete later.
-    const docsBefore = new Map(e.docs.map((d) => [d.rel, this.store.readText(d.rel)]));
-    const existed = new Map(e.appends.map((a) => [a.rel, this.store.exists(a.rel)]));
     try {
       await apply(this.store, e, false);
     } catch (err) {
-      if (!(await this.undo(e, docsBefore, existed))) {
+      let undone = await this.undo(e, docsBefore, existed);
+      if (undone) {
+        try {
+          this.store.remove(rel);
+        } catch {
+          undone = false; // the journal stays, and completes the transaction later: say so
+        }
+      }
+      if (!undone) {
         const msg = err instanceof Error ? err.message : String(err);
         throw new DeiaError(`${msg}; what was written could not be undone: ${rel} completes it once the file can be written`, 'fix the file, then run `deia doctor --repair`; do not run the command again', 1, 'EPARTIAL');
       }
-      this.store.remove(rel);
       if (err instanceof DeiaError) throw new DeiaError(err.message, `nothing was stored${err.hint ? `; ${err.hint}` : ''}`, err.exitCode, err.code);
       throw err;
     }
