@@ -17,6 +17,7 @@ import { archiveFile, archiveMarkerFile, ensureInbox, keysFile } from '../src/me
 import { mailboxFile } from '../src/messaging/registry.js';
 import type { KeyRecord, MailboxRecord } from '../src/messaging/types.js';
 import { deia, deiaAsync, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 const HOUR = 3_600_000;
@@ -272,15 +273,28 @@ describe('ids and human output', () => {
     expect((await sendMessages(ok, [{ to: 'BOT-002', body: 'hi' }]))[0]!.message_id).toBe('run-7:task.3_ok');
   });
 
-  it('inbox --next and read print stored ids and priorities sanitised (real processes)', async () => {
+  it.each([
+    { layout: 'the default layout (layout.json)', folder: false },
+    { layout: 'a 0.1 folder (mailboxes/)', folder: true },
+  ])('inbox --next and read print stored ids and priorities sanitised (real processes), on $layout', async ({ folder }) => {
     const { dir } = tempHive('deia-msgidem-cli-');
+    if (folder) makeFolderLayout(dir);
     expect(deia(['init'], { dir }).code).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(!folder);
     expect(deia(['register', 'V'], { dir }).code).toBe(0);
-    // A record as any process able to write the mailbox could leave it.
+    // A record as any process able to write the inbox's file could leave it.
     const evil = '\x1b]0;pwned\x07EVIL\x1b[2J-0001';
     const template = JSON.parse(deia(['send', 'ELSEWHERE', 'hello', '--as', 'S', '--json'], { dir }).stdout);
-    const rec: MailboxRecord = { t: 'msg', m: { ...template, to_bot: 'V', message_id: evil, priority: 'P1\x1b[31m' } };
-    await createContext({ dir, env: {} }).store.append(mailboxFile('V'), [rec]);
+    const m = { ...template, to_bot: 'V', message_id: evil, priority: 'P1\x1b[31m' };
+    if (folder) {
+      const rec: MailboxRecord = { t: 'msg', m };
+      await createContext({ dir, env: {} }).store.append(mailboxFile('V'), [rec]);
+    } else {
+      // The layout's inbox is a queue file: one item line per message (queue-fold.ts).
+      fs.mkdirSync(path.join(dir, 'queues'), { recursive: true });
+      const item = { t: 'item', id: evil, priority: 1, created_at: Date.parse(template.created_at), payload: m };
+      fs.appendFileSync(path.join(dir, 'queues', 'inbox.V.jsonl'), JSON.stringify(item) + '\n');
+    }
     const next = deia(['inbox', 'V', '--next'], { dir });
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toMatch(/EVIL-0001 {2}from S {2}P1 /);

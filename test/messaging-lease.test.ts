@@ -2,10 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { foldMailbox, decideSettle, isClaimable, leaseClaim, nextLapseAt, parseLease, selectInbox } from '../src/messaging/rules.js';
 import type { MailboxRecord, Message } from '../src/messaging/types.js';
 import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
+import fs from 'node:fs';
 import path from 'node:path';
 import { openHive } from '../src/index.js';
 import { sequentialIds } from '../src/common/ids.js';
 import { compactMailboxes } from '../src/messaging/api.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
+
+/**
+ * The layouts a test runs on: the default (a new folder starts in the storage interface's layout)
+ * and a deia 0.1 folder (mailboxes/), which keeps running on the folder's own code.
+ */
+const LAYOUTS = [
+  { layout: 'the default layout (layout.json)', folder: false },
+  { layout: 'a 0.1 folder (mailboxes/)', folder: true },
+];
+function layoutHive(prefix: string, folder: boolean): string {
+  const { dir } = tempHive(prefix);
+  if (folder) makeFolderLayout(dir);
+  return dir;
+}
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
@@ -105,10 +121,11 @@ describe('the lease fold (pure rules)', () => {
   });
 });
 
-describe('ack and nack from the command line', () => {
+describe.each(LAYOUTS)('ack and nack from the command line, on $layout', ({ folder }) => {
   it('errors are one line, exit 1 (not held) or 2 (bad input), and store nothing', () => {
-    const { dir } = tempHive('deia-lease-');
+    const dir = layoutHive('deia-lease-', folder);
     expect(deia(['init'], { dir }).code).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(!folder);
     deia(['register', 'Q'], { dir });
     deia(['send', 'Q', 'one', '--as', 'A'], { dir });
     deia(['send', 'Q', 'two', '--as', 'A'], { dir });
@@ -152,22 +169,47 @@ describe('ack and nack from the command line', () => {
     expect(deia(['nack', plain, '--as', 'W2', '--inbox', 'Q'], { dir }).code).toBe(0);
     const again = JSON.parse(deia(['inbox', 'Q', '--next', '--lease', '1m', '--as', 'W3', '--json'], { dir }).stdout);
     expect(again).toMatchObject({ message_id: plain, claim_count: 2, claimed_by: 'W3' });
-    const events = readJsonl(path.join(dir, 'mailboxes', 'Q.jsonl')).filter((r) => r.t !== 'msg');
-    expect(events.map((e) => [e.t, e.by, e.n])).toEqual([
-      ['claim', 'W1', 1],
-      ['claim', 'W2', 1],
-      ['ack', 'W1', 1],
-      ['nack', 'W2', 1],
-      ['claim', 'W3', 2],
+    // Every lease event, by whom and for which claim, in order: the audit log (the same file in both layouts).
+    const audit = readJsonl(path.join(dir, 'bot-messaging.jsonl'));
+    const leaseEvents = ['message_claimed', 'message_acked', 'message_released'];
+    expect(audit.filter((a) => leaseEvents.includes(a.event)).map((a) => [a.event, a.message_id, a.details.claimed_by, a.details.claim_count])).toEqual([
+      ['message_claimed', m.message_id, 'W1', 1],
+      ['message_claimed', plain, 'W2', 1],
+      ['message_acked', m.message_id, 'W1', 1],
+      ['message_released', plain, 'W2', 1],
+      ['message_claimed', plain, 'W3', 2],
     ]);
-    const audit = readJsonl(path.join(dir, 'bot-messaging.jsonl')).map((a) => a.event);
-    expect(audit.filter((e) => e === 'message_claimed')).toHaveLength(3);
-    expect(audit).toContain('message_acked');
-    expect(audit).toContain('message_released');
+    if (folder) {
+      // The 0.1 folder's own mailbox file keeps the same events, with claimer and claim number.
+      const events = readJsonl(path.join(dir, 'mailboxes', 'Q.jsonl')).filter((r) => r.t !== 'msg');
+      expect(events.map((e) => [e.t, e.by, e.n])).toEqual([
+        ['claim', 'W1', 1],
+        ['claim', 'W2', 1],
+        ['ack', 'W1', 1],
+        ['nack', 'W2', 1],
+        ['claim', 'W3', 2],
+      ]);
+    } else {
+      // The layout's queue file holds the claims (by whom) and the settlements, in the same order.
+      const events = readJsonl(path.join(dir, 'queues', 'inbox.Q.jsonl')).filter((r) => r.t !== 'item');
+      expect(events.map((e) => [e.t, e.id, e.by])).toEqual([
+        ['claim', m.message_id, 'W1'],
+        ['claim', plain, 'W2'],
+        ['ack', m.message_id, undefined],
+        ['nack', plain, undefined],
+        ['claim', plain, 'W3'],
+      ]);
+    }
+    // and what `inbox --all` answers on both: one read (claim 1 by W1), one leased again (claim 2 by W3)
+    const all = JSON.parse(deia(['inbox', 'Q', '--all', '--json'], { dir }).stdout) as Message[];
+    expect(all.map((x) => [x.message_id, x.status, x.claim_count, x.claimed_by])).toEqual([
+      [m.message_id, 'read', 1, 'W1'],
+      [plain, 'delivered', 2, 'W3'],
+    ]);
   });
 
   it('a lapsed lease makes the message claimable again (DEIA_NOW), and the first holder can no longer ack', () => {
-    const { dir } = tempHive('deia-lease-');
+    const dir = layoutHive('deia-lease-', folder);
     expect(deia(['init'], { dir }).code).toBe(0);
     const t = (ms: number) => ({ DEIA_NOW: String(T0 + ms) });
     deia(['register', 'Q'], { dir, env: t(0) });
@@ -183,9 +225,9 @@ describe('ack and nack from the command line', () => {
   });
 });
 
-describe('leases through the library', () => {
+describe.each(LAYOUTS)('leases through the library, on $layout', ({ folder }) => {
   it('Hive.inbox({ next, lease }), Hive.ack / Hive.nack, and compaction of acked messages with their events', async () => {
-    const { dir } = tempHive('deia-lease-lib-');
+    const dir = layoutHive('deia-lease-lib-', folder);
     const clock = { now: T0 };
     const open = (as: string) => openHive({ dir, as, clock: () => clock.now, ids: sequentialIds(`${as}-`), warn: () => undefined });
     const producer = await open('P');
@@ -206,13 +248,23 @@ describe('leases through the library', () => {
     expect(await w1.inbox({ bot: 'Q', next: true })).toMatchObject({ message_id: b.message_id, status: 'read' });
     // a week and a bit later cleanup's compaction drops both with every event of theirs
     clock.now = T0 + 169 * 3_600_000;
-    const ctx = (await open('X')).ctx;
-    expect(await compactMailboxes(ctx)).toMatchObject({ dropped: 2, kept: 0 });
-    expect(readJsonl(path.join(dir, 'mailboxes', 'Q.jsonl'))).toEqual([]);
-    const archived = readJsonl(path.join(dir, 'archive', 'mailboxes', 'Q.jsonl'));
-    expect(archived.map((m) => [m.message_id, m.status, m.claim_count])).toEqual([
-      [a.message_id, 'read', 1],
-      [b.message_id, 'read', 1],
-    ]);
+    const x = await open('X');
+    expect(x.ctx.storeChoice.kind).toBe(folder ? 'file' : 'interface');
+    if (folder) {
+      // The 0.1 folder's own compaction: the mailbox file loses both, their read copies go to its archive.
+      expect(await compactMailboxes(x.ctx)).toMatchObject({ dropped: 2, kept: 0 });
+      expect(readJsonl(path.join(dir, 'mailboxes', 'Q.jsonl'))).toEqual([]);
+      const archived = readJsonl(path.join(dir, 'archive', 'mailboxes', 'Q.jsonl'));
+      expect(archived.map((m) => [m.message_id, m.status, m.claim_count])).toEqual([
+        [a.message_id, 'read', 1],
+        [b.message_id, 'read', 1],
+      ]);
+    } else {
+      // On the layout, cleanup's retention forgets read mail: the queue file keeps no line of either
+      // (item, claims, ack, nack), and the inbox lists neither.
+      expect((await x.cleanup()).compaction).toMatchObject({ dropped: 2, kept: 0 });
+      expect(readJsonl(path.join(dir, 'queues', 'inbox.Q.jsonl'))).toEqual([]);
+    }
+    expect(await x.inbox({ bot: 'Q', all: true })).toEqual([]);
   });
 });

@@ -2,14 +2,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive } from './helpers/cli.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 /**
  * The retry path of pending mail, end to end across processes, with no `cleanup` or
  * `deliver`: ordinary commands (send, inbox) must notice when pending mail is due.
  */
-function hive(messaging: Record<string, number> = {}) {
+function hive(messaging: Record<string, number> = {}, folder = false) {
   const { dir } = tempHive('deia-retry-');
+  if (folder) makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(!folder);
   const file = path.join(dir, 'config.json');
   const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
   Object.assign(cfg.messaging, messaging);
@@ -25,9 +28,28 @@ function pendingOf(dir: string, id: string, ms: number) {
   return { pending: st.pending.find((p: { message_id: string }) => p.message_id === id), failed: st.failed.find((p: { message_id: string }) => p.message_id === id) };
 }
 
+/**
+ * An inbox that appears without anything delivered to it, as when its creator died right after
+ * creating it: in a 0.1 folder the empty mailbox file; in the default layout what registering
+ * commits (its registration document and line, one transaction) before it hands over waiting mail.
+ */
+function inboxAppears(dir: string, bot: string, folder: boolean, now: number) {
+  if (folder) {
+    fs.writeFileSync(path.join(dir, 'mailboxes', `${bot}.jsonl`), '');
+    return;
+  }
+  const timestamp = new Date(now).toISOString();
+  expect(fs.existsSync(path.join(dir, 'docs', `bot.${bot}.json`))).toBe(false);
+  fs.writeFileSync(path.join(dir, 'docs', `bot.${bot}.json`), JSON.stringify({ version: 1, value: { bot_id: bot, timestamp } }));
+  fs.appendFileSync(path.join(dir, 'bots.jsonl'), JSON.stringify({ event: 'registered', bot_id: bot, timestamp }) + '\n');
+}
+
 describe('pending mail is rescheduled by ordinary commands', () => {
-  it('a send to a bot without an inbox is retried when due by a later send, and delivered once its inbox exists', () => {
-    const dir = hive({ backoff_base_ms: 10_000, backoff_cap_ms: 10_000 });
+  it.each([
+    { layout: 'the default layout (layout.json)', folder: false },
+    { layout: 'a 0.1 folder (mailboxes/)', folder: true },
+  ])('a send to a bot without an inbox is retried when due by a later send, and delivered once its inbox exists, on $layout', ({ folder }) => {
+    const dir = hive({ backoff_base_ms: 10_000, backoff_cap_ms: 10_000 }, folder);
     const id = deia(['send', 'LATE', 'hi', '--as', 'A'], { dir, env: at(0) }).stdout.trim();
     const p0 = pendingOf(dir, id, 1000).pending;
     expect(p0).toMatchObject({ retry_count: 0 });
@@ -40,7 +62,9 @@ describe('pending mail is rescheduled by ordinary commands', () => {
     expect(Date.parse(p1.next_attempt_at)).toBeGreaterThan(due);
     // The inbox appears without delivering (as when its creator died before delivering):
     // the next ordinary command after the retry is due delivers the message.
-    fs.writeFileSync(path.join(dir, 'mailboxes', 'LATE.jsonl'), '');
+    inboxAppears(dir, 'LATE', folder, due - t0 + 3);
+    // Nothing delivers it before the retry is due.
+    expect(pendingOf(dir, id, due - t0 + 4).pending).toMatchObject({ retry_count: 1 });
     const due2 = Date.parse(p1.next_attempt_at) - t0;
     expect(deia(['send', 'B', 'unrelated 2', '--as', 'A'], { dir, env: at(due2 + 1) }).code).toBe(0);
     expect(pendingOf(dir, id, due2 + 2).pending).toBeUndefined();

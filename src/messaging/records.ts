@@ -16,7 +16,7 @@ import { iso } from '../common/clock.js';
 import { dict } from '../common/dict.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
-import type { HiveContext } from '../hive.js';
+import { requireIdentity, type HiveContext } from '../hive.js';
 import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
 import { ALL, applyAttempt, audit, conversationOf, isDue, decideAttempt, decideSettle, summarizeMessaging, type MessagingStatus, newMessage, parseLease, resolvePrefixes, validateSend, type Settle } from './rules.js';
 import type { AckOptions, AuditRecord, DeliverResult, InboxOptions, Message, Priority, SendInput } from './types.js';
@@ -141,6 +141,8 @@ export async function sendOn(b: StorageBackend, ctx: HiveContext, inputs: readon
     const nowIso = iso(now);
     const hasInbox = new Map<string, boolean>();
     for (const r of recipients) hasInbox.set(r, (await tx.get(BOT_DOC(r))) !== undefined);
+    // As in a folder: an inbox whose file cannot be written refuses the whole send, naming the file, before anything is stored.
+    (b as StorageBackend & { checkQueuesWritable?: (queues: readonly string[]) => void }).checkQueuesWritable?.(recipients.filter((r) => hasInbox.get(r)).map(INBOX));
     const isFull = inboxFullCheck(b, cfg.max_inbox_unread);
     const seen = new Map<string, Message[]>();
     for (const k of keys) {
@@ -290,8 +292,8 @@ export async function markReadOn(b: StorageBackend, ctx: HiveContext, prefixes: 
  * before any is settled.
  */
 export async function settleOn(b: StorageBackend, ctx: HiveContext, kind: Settle, prefixes: readonly string[], opts: AckOptions = {}): Promise<Message[]> {
-  const by = ctx.identity;
-  if (!by) throw new UsageError(`${kind} needs to know who you are`, 'pass --as BOT or set DEIA_BOT');
+  // The folder's own words (settleMessages: requireIdentity), so an error reads the same on every store.
+  const by = requireIdentity(ctx, kind);
   if (prefixes.length === 0) throw new UsageError('no message id given', `e.g. deia ${kind} 3f2a9c1b --as ${by}`);
   if (opts.claim !== undefined && (!Number.isInteger(opts.claim) || opts.claim < 1)) {
     throw new UsageError(`--claim must be a positive whole number (got ${opts.claim})`, 'give the claim_count the claim returned');
@@ -422,6 +424,13 @@ export async function deliverDueOn(b: StorageBackend, ctx: HiveContext, opts: { 
     const res = { ...ZERO };
     const has = new Map<string, boolean>();
     for (const r of recipients) has.set(r, (await tx.get(BOT_DOC(r))) !== undefined);
+    // As in a folder (ops.ts deliverDue): an inbox whose file cannot be written blocks only its
+    // own mail, which is retried and in the end failed, not every command that delivers.
+    const broken = new Map<string, string>();
+    for (const r of recipients) {
+      const why = has.get(r) ? inboxUnwritable(b, r) : undefined;
+      if (why) broken.set(r, `recipient inbox cannot be written: ${why}`);
+    }
     const isFull = inboxFullCheck(b, ctx.config.messaging.max_inbox_unread);
     const keep: Message[] = [];
     const lines: AuditRecord[] = [];
@@ -432,7 +441,7 @@ export async function deliverDueOn(b: StorageBackend, ctx: HiveContext, opts: { 
         keep.push(m);
         continue;
       }
-      const blocked = !has.get(m.to_bot) ? 'recipient has no inbox' : (await isFull(m.to_bot)) ? 'recipient inbox is full' : undefined;
+      const blocked = !has.get(m.to_bot) ? 'recipient has no inbox' : (broken.get(m.to_bot) ?? ((await isFull(m.to_bot)) ? 'recipient inbox is full' : undefined));
       const r = applyAttempt(m, decideAttempt(m, now, blocked, false, ctx.config.messaging, ctx.random), now);
       res[r.outcome]++;
       lines.push(r.line);
@@ -446,6 +455,11 @@ export async function deliverDueOn(b: StorageBackend, ctx: HiveContext, opts: { 
     tx.append(AUDIT_LOG, lines);
     return res;
   });
+}
+
+/** Why `bot`'s inbox cannot be written now: asked of a file backend (its queue file), never so on PostgreSQL. */
+function inboxUnwritable(b: StorageBackend, bot: string): string | undefined {
+  return (b as StorageBackend & { unwritableQueue?: (queue: string) => string | undefined }).unwritableQueue?.(INBOX(bot));
 }
 
 /** When the next pending message to `bot` falls due (a retry or its expiry), ms since the epoch; Infinity when none waits. */

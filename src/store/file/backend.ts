@@ -9,6 +9,7 @@
  *   docs/<key>.json        {"version": n, "value": …}, replaced atomically
  */
 import { systemClock, type Clock } from '../../common/clock.js';
+import { checkWritable, unwritable } from '../commit.js';
 import { Store } from '../store.js';
 import {
   checkName,
@@ -431,6 +432,18 @@ export class FileBackend implements StorageBackend {
     return this.store.root;
   }
 
+  /** Why a queue's file cannot take an append now (a folder, a link, a read-only file), else undefined (store/commit.ts). */
+  unwritableQueue(queue: string): string | undefined {
+    checkName('queue', queue);
+    return unwritable(this.store, queueFile(queue));
+  }
+
+  /** Throw the folder's one-line error (`cannot write queues/<queue>.jsonl: …`, EUNWRITABLE) for the first queue whose file cannot take an append. */
+  checkQueuesWritable(queues: readonly string[]): void {
+    for (const q of queues) checkName('queue', q);
+    checkWritable(this.store, queues.map(queueFile));
+  }
+
   log<T extends object = Record<string, unknown>>(name: string, opts: LogOptions<T> = {}): Log<T> {
     return new FileLog<T>(this.store, this.locks, name, opts);
   }
@@ -467,6 +480,13 @@ export class FileBackend implements StorageBackend {
         enqueue: (queue, items) => (need(queues, 'queue', queue), void pushAll(w.enqueues, queue, items)),
       };
       const result = await fn(tx);
+      // As a folder's commit (store/commit.ts): a file that cannot take an append (a folder, a
+      // link, a read-only or immutable file) stops the transaction before anything is written,
+      // naming it; else a journal would be left that every later write tries to complete first.
+      checkWritable(this.store, [
+        ...[...w.appends].filter(([, r]) => r.length > 0).map(([log]) => logFile(log)),
+        ...[...w.enqueues].filter(([, i]) => i.length > 0).map(([queue]) => queueFile(queue)),
+      ]);
       const entry = await this.entryOf(w);
       if (entry.docs.length + entry.appends.length > 1) await this.locks.journal.commit(entry);
       else await apply(this.store, entry, false);

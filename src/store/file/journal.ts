@@ -10,9 +10,11 @@
  * began and written again, documents are written with the same version, so replaying twice is
  * replaying once. While a journal is pending nothing else writes its files: every write of the
  * backend checks, under its locks, that no journal names them (its writer is then dead, since it
- * held those locks until the journal was gone), and replays first.
+ * held those locks until the journal was gone), and replays first. A write that fails without
+ * killing its writer (a full disk) is undone instead, with the journal: nothing is stored.
  */
 import { randomUUID } from 'node:crypto';
+import { DeiaError } from '../../common/errors.js';
 import type { Store } from '../store.js';
 
 export interface JournalEntry {
@@ -65,14 +67,56 @@ export class Journal {
   /** Write the journal, make the changes, remove it. The caller holds the lock of every file in `e.files`. */
   async commit(e: JournalEntry): Promise<void> {
     const rel = `${DIR}/${process.pid}-${randomUUID()}.json`;
+    // What the files hold before, to put back when a write fails (a full disk): the command
+    // then stores nothing, as a folder's commit does (store/commit.ts), and running it again
+    // does not duplicate what replaying the journal would otherwise complete later.
+    const docsBefore = new Map(e.docs.map((d) => [d.rel, this.store.readText(d.rel)]));
+    const existed = new Map(e.appends.map((a) => [a.rel, this.store.exists(a.rel)]));
     // Appends alone are not fsynced anywhere in a hive (a power loss can lose the last lines of
     // any file), so a journal of appends only guards against a killed writer, which the page
     // cache survives: not fsynced (that was a tenth of a send). Documents are written durably,
     // so a journal naming one is too: else a power loss could keep the document and lose the
     // journal that would complete the rest.
     await this.store.writeFileAtomic(rel, JSON.stringify(e), { sync: e.docs.length > 0 });
-    await apply(this.store, e, false);
+    try {
+      await apply(this.store, e, false);
+    } catch (err) {
+      let undone = await this.undo(e, docsBefore, existed);
+      if (undone) {
+        try {
+          this.store.remove(rel);
+        } catch {
+          undone = false; // the journal stays, and completes the transaction later: say so
+        }
+      }
+      if (!undone) {
+        const msg = err instanceof Error ? err.message : String(err);
+        throw new DeiaError(`${msg}; what was written could not be undone: ${rel} completes it once the file can be written`, 'fix the file, then run `deia doctor --repair`; do not run the command again', 1, 'EPARTIAL');
+      }
+      if (err instanceof DeiaError) throw new DeiaError(err.message, `nothing was stored${err.hint ? `; ${err.hint}` : ''}`, err.exitCode, err.code);
+      throw err;
+    }
     this.store.remove(rel);
+  }
+
+  /** Put back what a failed `commit` wrote (the caller holds every lock); false when that failed too. */
+  private async undo(e: JournalEntry, docsBefore: Map<string, string | undefined>, existed: Map<string, boolean>): Promise<boolean> {
+    try {
+      for (const a of e.appends) {
+        if (!existed.get(a.rel)) {
+          if (this.store.exists(a.rel)) this.store.remove(a.rel);
+        } else if (this.store.size(a.rel) > a.at) this.store.truncateHeld(a.rel, a.at);
+      }
+      for (const d of e.docs) {
+        const old = docsBefore.get(d.rel);
+        if (this.store.readText(d.rel) === old) continue; // not written yet
+        if (old === undefined) this.store.remove(d.rel);
+        else await this.store.writeFileAtomic(d.rel, old);
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
