@@ -290,7 +290,8 @@ class FileQueues implements Queues {
     const claimable = (i: QueueItem<T>) => i.state === 'ready' || (i.state === 'leased' && (i.leaseUntil ?? 0) <= now);
     const keep = opts.states ? (i: QueueItem<T>) => opts.states!.includes(i.state) : claimable;
     const items = [...this.fold<T>(queue).values()].filter(keep);
-    items.sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // A stable sort: ties keep the order the items arrived in (the file's), as pickNext takes them.
+    items.sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt);
     return opts.limit === undefined ? items : items.slice(0, opts.limit);
   }
 

@@ -60,18 +60,20 @@ export function foldQueue<T>(events: readonly QueueEvent<T>[]): Map<string, Queu
   return items;
 }
 
-/** The item a claim takes now: claimable (ready, or leased with its lease lapsed), lowest priority, then oldest, then id. */
+/** Whether a claim may take the item now: ready, or leased with its lease lapsed. */
 export function isClaimable(it: QueueItem<unknown>, now: number): boolean {
   return it.state === 'ready' || (it.state === 'leased' && (it.leaseUntil ?? 0) <= now);
 }
 
+/**
+ * The item a claim takes now: claimable, lowest priority, then oldest, then first to arrive (the
+ * map keeps the file's order), so a batch sent in one millisecond is taken in the order it was sent.
+ */
 export function pickNext<T>(items: Map<string, QueueItem<T>>, now: number, priority?: number): QueueItem<T> | undefined {
   let best: QueueItem<T> | undefined;
   for (const it of items.values()) {
     if (!isClaimable(it, now) || (priority !== undefined && it.priority !== priority)) continue;
-    if (!best || it.priority < best.priority || (it.priority === best.priority && (it.createdAt < best.createdAt || (it.createdAt === best.createdAt && it.id < best.id)))) {
-      best = it;
-    }
+    if (!best || it.priority < best.priority || (it.priority === best.priority && it.createdAt < best.createdAt)) best = it;
   }
   return best;
 }
