@@ -9,6 +9,7 @@
  *   docs/<key>.json        {"version": n, "value": …}, replaced atomically
  */
 import { systemClock, type Clock } from '../../common/clock.js';
+import { checkWritable } from '../commit.js';
 import { Store } from '../store.js';
 import {
   checkName,
@@ -468,6 +469,13 @@ export class FileBackend implements StorageBackend {
       };
       const result = await fn(tx);
       const entry = await this.entryOf(w);
+      // Every file is checked before anything is written, as the folder's own code does
+      // (commit.ts): a link planted where one of them belongs, a folder in its place or a
+      // read-only file is refused with nothing stored. Found only while applying, it would leave
+      // a journal half made that no later write can complete, and every write naming one of its
+      // files (the audit log: every send) would fail until the file is fixed.
+      for (const rel of entry.files) this.store.writePath(rel);
+      checkWritable(this.store, entry.files);
       if (entry.docs.length + entry.appends.length > 1) await this.locks.journal.commit(entry);
       else await apply(this.store, entry, false);
       return result;
