@@ -101,7 +101,7 @@ function forgetFoldedState(dir: string, layout: Layout): void {
 
 // Reading commands on a hive they cannot write: behaviour a user relies on (a read-only backup, a
 // monitoring user), on the default layout and on a 0.1 folder alike.
-describe.each(['folder'] as const)('a hive this process cannot write (%s layout)', (layout) => {
+describe.each(['new', 'folder'] as const)('a hive this process cannot write (%s layout)', (layout) => {
   it('on a read-only mount, health, recommend and stats answer and store nothing; record says why it cannot', () => {
     const mnt = tmpfs('2m');
     const dir = path.join(mnt, '.deia');
