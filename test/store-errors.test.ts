@@ -185,4 +185,25 @@ describe('a folder where a file belongs', () => {
     const named = inbox.replace(/[./]/g, (c) => `\\${c}`);
     oneLineError(r.stderr, new RegExp(`^deia: found a folder where a file should be while reading .*${named} \\(move the folder aside`));
   });
+
+  it('a document that is a folder (new layout): health record is a one-line error, stores nothing and leaves no transaction half made', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-isdir-'));
+    const dir = path.join(root, '.deia');
+    expect(deia(['init'], { dir }).code).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
+    expect(deia(['health', 'record', 'cpu', '5', '--bot', 'B1'], { dir }).code).toBe(0);
+    const agg = path.join(dir, 'docs/health-agg.json');
+    expect(fs.lstatSync(agg).isFile()).toBe(true);
+    fs.rmSync(agg);
+    fs.mkdirSync(agg);
+    const r = deia(['health', 'record', 'cpu', '7', '--bot', 'B1'], { dir });
+    expect(r.code).toBe(1);
+    oneLineError(r.stderr, /^deia: .*docs\/health-agg\.json.*(directory|folder)/);
+    expect(readJsonl(path.join(dir, 'metrics.jsonl')).map((x) => x.value)).toEqual([5]);
+    expect(fs.existsSync(path.join(dir, 'txn')) ? fs.readdirSync(path.join(dir, 'txn')) : []).toEqual([]);
+    // Folder moved aside: the next sample is stored once, and the refused one never appears.
+    fs.rmdirSync(agg);
+    expect(deia(['health', 'record', 'cpu', '9', '--bot', 'B1'], { dir }).code).toBe(0);
+    expect(readJsonl(path.join(dir, 'metrics.jsonl')).map((x) => x.value)).toEqual([5, 9]);
+  });
 });
