@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { folderDoctorReport, type DoctorProblem } from './helpers/doctor.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const HOUR = 3_600_000;
 const t0 = Date.parse('2030-01-01T00:00:00Z');
@@ -20,11 +21,31 @@ const at = (ms: number): Record<string, string> => ({ DEIA_NOW: String(t0 + ms) 
 
 type Problem = DoctorProblem;
 
-/** The keys of the folder's doctor --json, from a real folder run. */
+/** `deia doctor --json` of a new hive in a 0.1 folder (the folder's own code), from a real run. */
+function folderLayoutDoctorReport(): Record<string, unknown> {
+  const h = tempHive();
+  try {
+    makeFolderLayout(h.dir);
+    expect(deia(['init'], { dir: h.dir }).code).toBe(0);
+    const r = deia(['doctor', '--json'], { dir: h.dir });
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  } finally {
+    fs.rmSync(h.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The keys of a folder's doctor --json, from real folder runs: a new folder (the storage
+ * interface's layout, the default) and a 0.1 folder give the same keys.
+ */
 function folderDoctorKeys(): string[] {
-  const j = folderDoctorReport();
-  expect(j.store).toEqual({ kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] });
-  return Object.keys(j).sort();
+  const current = folderDoctorReport();
+  expect(current.store).toEqual({ kind: 'interface', schema_version: null, schema_expected: null, not_applicable: [] });
+  const old = folderLayoutDoctorReport();
+  expect(old.store).toEqual({ kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] });
+  expect(Object.keys(old).sort()).toEqual(Object.keys(current).sort());
+  return Object.keys(current).sort();
 }
 
 describe('deia doctor on PostgreSQL', () => {
@@ -168,11 +189,18 @@ describe('deia doctor on PostgreSQL', () => {
     expect(fs.readdirSync(cwd)).toEqual([]);
   });
 
-  it('store.url in config.json chooses PostgreSQL for doctor too; a config.json that does not parse is reported from the folder', () => {
+  // The folder holding config.json is a new folder (the storage interface's layout, doctor kind
+  // 'interface') or a 0.1 folder (kind 'file'): either way store.url chooses PostgreSQL.
+  it.each([
+    { layout: 'new', kind: 'interface' },
+    { layout: 'folder', kind: 'file' },
+  ])('store.url in config.json chooses PostgreSQL for doctor too; a config.json that does not parse is reported from the folder ($layout layout)', ({ layout, kind }) => {
     expect(run(['init']).code).toBe(0);
     const h = tempHive();
     try {
+      if (layout === 'folder') makeFolderLayout(h.dir);
       expect(deia(['init'], { dir: h.dir }).code).toBe(0);
+      expect(fs.existsSync(path.join(h.dir, 'layout.json'))).toBe(layout === 'new');
       const file = path.join(h.dir, 'config.json');
       const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
       cfg.store = { ...cfg.store, url: db.url };
@@ -183,7 +211,7 @@ describe('deia doctor on PostgreSQL', () => {
       fs.writeFileSync(file, '{"store": ');
       const broken = deia(['doctor', '--json'], { dir: h.dir });
       expect(broken.code).toBe(1);
-      expect(JSON.parse(broken.stdout)).toMatchObject({ store: { kind: 'file' }, problems: [expect.objectContaining({ kind: 'config', path: 'config.json' })] });
+      expect(JSON.parse(broken.stdout)).toMatchObject({ dir: h.dir, store: { kind }, problems: [expect.objectContaining({ kind: 'config', path: 'config.json' })] });
     } finally {
       fs.rmSync(h.root, { recursive: true, force: true });
     }

@@ -2,10 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, readJsonl, tempHive } from './helpers/cli.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
-function initHive() {
+function initHive(layout: 'new' | 'folder' = 'new') {
   const { dir } = tempHive();
+  if (layout === 'folder') makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
   return dir;
 }
 
@@ -113,8 +116,13 @@ describe('deia doctor', () => {
     expect(r.stdout).toMatch(/x\.jsonl:1/);
   });
 
-  it('cross-checks mailboxes against the audit log: a delivered message missing from its mailbox is a problem', () => {
-    const dir = initHive();
+  // The inbox a message is lost from is each layout's own file: mailboxes/B2.jsonl in a 0.1 folder,
+  // queues/inbox.B2.jsonl in the new default layout.
+  it.each([
+    { layout: 'new' as const, inbox: 'queues/inbox.B2.jsonl' },
+    { layout: 'folder' as const, inbox: 'mailboxes/B2.jsonl' },
+  ])('cross-checks mailboxes against the audit log: a delivered message missing from its mailbox is a problem ($layout layout)', ({ layout, inbox }) => {
+    const dir = initHive(layout);
     deia(['register', 'B2'], { dir });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -127,14 +135,16 @@ describe('deia doctor', () => {
     expect(ok.audit).toMatchObject({ delivered_events: 3, missing: 0 });
     expect(ok.audit.in_mailboxes).toBeGreaterThanOrEqual(3);
     // lose one message from the mailbox behind deia's back
-    const box = path.join(dir, 'mailboxes/B2.jsonl');
-    const kept = fs.readFileSync(box, 'utf8').split('\n').filter((l) => !l.includes(ids[1]!));
+    const box = path.join(dir, inbox);
+    const lines = fs.readFileSync(box, 'utf8').split('\n');
+    const kept = lines.filter((l) => !l.includes(ids[1]!));
+    expect(kept.length).toBeLessThan(lines.length);
     fs.writeFileSync(box, kept.join('\n'));
     const r = deia(['doctor', '--json'], { dir });
     expect(r.code).toBe(1);
     const res = JSON.parse(r.stdout);
     expect(res.audit.missing).toBe(1);
-    expect(res.problems).toEqual([expect.objectContaining({ kind: 'audit_mismatch', path: 'mailboxes/B2.jsonl', repaired: false })]);
+    expect(res.problems).toEqual([expect.objectContaining({ kind: 'audit_mismatch', path: inbox, repaired: false })]);
     expect(res.problems[0].detail).toContain(ids[1]);
   });
 });

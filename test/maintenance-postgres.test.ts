@@ -5,12 +5,14 @@
  * test PostgreSQL server (fails without it, never skips).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { logLines, withBackend } from './helpers/logs.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
 import { configure } from './helpers/tasks.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -78,8 +80,9 @@ describe('deia cleanup on PostgreSQL', () => {
 });
 
 /** A folder whose `deia health` does not measure this machine (its load would make answers random). */
-function unmeasured(): { dir: string; root: string } {
+function unmeasured(folderLayout = false): { dir: string; root: string } {
   const h = tempHive('deia-retain-');
+  if (folderLayout) makeFolderLayout(h.dir);
   configure(h.dir, { health: { measure_system: false } });
   return h;
 }
@@ -196,14 +199,17 @@ describe('cleanup retention of finished tasks and health samples, folder, Postgr
   const made: Array<() => Promise<void>> = [];
   let hives: Hive[] = [];
 
-  function configured(): { dir: string; root: string } {
-    const h = unmeasured();
+  function configured(folderLayout = false): { dir: string; root: string } {
+    const h = unmeasured(folderLayout);
     made.push(async () => fs.rmSync(h.root, { recursive: true, force: true }));
     return h;
   }
 
   beforeEach(async () => {
-    const folder = configured();
+    // The 'file' fixture is a 0.1 folder run by the folder's own code (a new folder would be a second
+    // file:// fixture); the settings folder only holds PostgreSQL's config.json.
+    const folder = configured(true);
+    expect(fs.existsSync(path.join(folder.dir, 'layout.json'))).toBe(false);
     const settings = configured();
     // A file:// folder (the storage interface's file backend), with the same settings.
     const iface = freshInterfaceFolder();

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, tempHive } from './helpers/cli.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 /**
  * Issue 12.2, each reproduction with real processes: a link planted inside .deia/ never gets
@@ -23,10 +24,13 @@ function victim(): { file: string; check: () => void } {
   };
 }
 
-function hive(): string {
+/** A hive with ALICE: 'folder' is a 0.1 folder (mailboxes/, state/), 'new' the default layout (queues/, docs/). */
+function hive(layout: 'folder' | 'new'): string {
   const { dir } = tempHive('deia-links-');
+  if (layout === 'folder') makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
   expect(deia(['register', 'ALICE'], { dir }).code).toBe(0);
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
   return dir;
 }
 
@@ -40,8 +44,9 @@ function expectRefused(r: { code: number; stderr: string }, link: string): void 
 }
 
 describe('symbolic links inside the hive', () => {
-  it('a mailbox linked to a victim file: send and send @all refuse, the victim is untouched', () => {
-    const dir = hive();
+  // A 0.1 folder's own files (mailboxes/): its folder code must keep refusing the link.
+  it('a mailbox linked to a victim file: send and send @all refuse, the victim is untouched (0.1 folder)', () => {
+    const dir = hive('folder');
     const v = victim();
     fs.mkdirSync(path.join(dir, 'mailboxes'), { recursive: true });
     const link = path.join(dir, 'mailboxes', 'EVIL.jsonl');
@@ -51,8 +56,36 @@ describe('symbolic links inside the hive', () => {
     v.check();
   });
 
-  it('a linked audit log (bot-messaging.jsonl) gets no audit lines', () => {
-    const dir = hive();
+  it('an inbox queue linked to a victim file: send and send @all refuse, store nothing, and the hive keeps working (new layout)', () => {
+    const dir = hive('new');
+    expect(deia(['register', 'EVIL'], { dir }).code).toBe(0);
+    expect(deia(['register', 'BOB'], { dir }).code).toBe(0);
+    const v = victim();
+    fs.mkdirSync(path.join(dir, 'queues'), { recursive: true });
+    const link = path.join(dir, 'queues', 'inbox.EVIL.jsonl');
+    fs.symlinkSync(v.file, link);
+    const audit = () => (fs.existsSync(path.join(dir, 'bot-messaging.jsonl')) ? fs.readFileSync(path.join(dir, 'bot-messaging.jsonl'), 'utf8') : '');
+    const before = audit();
+    expectRefused(deia(['send', 'EVIL', 'hi', '--as', 'ALICE'], { dir }), link);
+    expectRefused(deia(['send', '@all', 'hi all', '--as', 'ALICE'], { dir }), link);
+    v.check();
+    // Refused before anything is written: no audit line claims a delivery, no half-made transaction is left
+    // (one would block every later write naming the audit log), and mail to the other bots still flows.
+    expect(audit()).toBe(before);
+    expect(fs.existsSync(path.join(dir, 'txn')) ? fs.readdirSync(path.join(dir, 'txn')) : []).toEqual([]);
+    const ok = deia(['send', 'BOB', 'still works', '--as', 'ALICE'], { dir });
+    expect(ok.code, ok.stderr).toBe(0);
+    const inbox = deia(['inbox', '--as', 'BOB', '--json'], { dir });
+    expect(inbox.code, inbox.stderr).toBe(0);
+    expect(inbox.stdout).toContain('still works');
+    expect(inbox.stdout).not.toContain('hi all');
+    expect(deia(['doctor', '--json'], { dir }).stdout).not.toContain('pending_transaction');
+    v.check();
+  });
+
+  // bot-messaging.jsonl is the same file in both layouts.
+  it.each(['folder', 'new'] as const)('a linked audit log (bot-messaging.jsonl) gets no audit lines (%s layout)', (layout) => {
+    const dir = hive(layout);
     const v = victim();
     const link = path.join(dir, 'bot-messaging.jsonl');
     fs.rmSync(link, { force: true });
@@ -61,8 +94,9 @@ describe('symbolic links inside the hive', () => {
     v.check();
   });
 
-  it('linked state/*.json files are not replaced by health or cleanup (the atomic writer)', () => {
-    const dir = hive();
+  // state/*.json are a 0.1 folder's own files; the new layout's state is docs/*.json (next test).
+  it('linked state/*.json files are not replaced by health or cleanup (the atomic writer, 0.1 folder)', () => {
+    const dir = hive('folder');
     expect(deia(['record', 'ALICE', 'code', '--success', '--duration', '100'], { dir }).code).toBe(0);
     expect(deia(['health', 'record', 'cpu', '50', '--bot', 'ALICE'], { dir }).code).toBe(0);
     const state = path.join(dir, 'state');
@@ -83,8 +117,36 @@ describe('symbolic links inside the hive', () => {
     for (const name of ['health.json', 'outbox.json']) expect(fs.lstatSync(path.join(state, name)).isSymbolicLink()).toBe(true);
   });
 
-  it('a linked folder (mailboxes/ pointing elsewhere) is refused too', () => {
-    const dir = hive();
+  it('linked docs/*.json documents are not replaced by health, cleanup, send or recommend (new layout)', () => {
+    const dir = hive('new');
+    expect(deia(['record', 'ALICE', 'code', '--success', '--duration', '100'], { dir }).code).toBe(0);
+    expect(deia(['health', 'record', 'cpu', '50', '--bot', 'ALICE'], { dir }).code).toBe(0);
+    const docs = path.join(dir, 'docs');
+    const names = ['health.json', 'health-agg.json', 'outbox.json', 'scheduling.json', 'scheduling.code.json', 'presence.ALICE.json', 'bot.ALICE.json'];
+    // The documents those commands wrote are there, so the links below take real documents' places.
+    for (const name of ['health.json', 'health-agg.json', 'scheduling.json', 'scheduling.code.json', 'bot.ALICE.json']) {
+      expect(fs.lstatSync(path.join(docs, name)).isFile(), name).toBe(true);
+    }
+    const victims: Array<ReturnType<typeof victim>> = [];
+    for (const name of names) {
+      const v = victim();
+      fs.rmSync(path.join(docs, name), { force: true });
+      fs.symlinkSync(v.file, path.join(docs, name));
+      victims.push(v);
+    }
+    for (const args of [['health'], ['health', '--json'], ['cleanup'], ['send', 'ALICE', 'x', '--as', 'ALICE'], ['recommend', 'code']]) {
+      const r = deia(args, { dir });
+      expect(r.stderr, args.join(' ')).not.toMatch(/internal error|\n\s+at /);
+    }
+    expectRefused(deia(['send', 'ALICE', 'x', '--as', 'ALICE'], { dir }), path.join(docs, 'bot.ALICE.json'));
+    for (const v of victims) v.check();
+    for (const name of names) expect(fs.lstatSync(path.join(docs, name)).isSymbolicLink(), name).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'txn')) ? fs.readdirSync(path.join(dir, 'txn')) : []).toEqual([]);
+  });
+
+  it('a linked folder (mailboxes/ pointing elsewhere) is refused too (0.1 folder)', () => {
+    // makeFolderLayout made mailboxes/: replaced by the link, the folder is still a 0.1 folder.
+    const dir = hive('folder');
     const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-elsewhere-'));
     fs.rmSync(path.join(dir, 'mailboxes'), { recursive: true, force: true });
     fs.symlinkSync(elsewhere, path.join(dir, 'mailboxes'));
@@ -93,33 +155,57 @@ describe('symbolic links inside the hive', () => {
     expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 
-  it('a lock folder planted as a link is refused, and its target folder is left alone', () => {
-    const dir = hive();
+  it.each([
+    { folder: 'queues', args: ['send', 'ALICE', 'hi', '--as', 'ALICE'] },
+    { folder: 'docs', args: ['health', 'record', 'cpu', '50', '--bot', 'ALICE'] },
+    { folder: 'txn', args: ['send', '@all', 'hi all', '--as', 'ALICE'] },
+  ])('a linked folder ($folder/ pointing elsewhere) is refused too (new layout)', ({ folder, args }) => {
+    const dir = hive('new');
+    expect(deia(['register', 'BOB'], { dir }).code).toBe(0);
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-elsewhere-'));
+    fs.rmSync(path.join(dir, folder), { recursive: true, force: true });
+    fs.symlinkSync(elsewhere, path.join(dir, folder));
+    expectRefused(deia(args, { dir }), path.join(dir, folder));
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+  });
+
+  // bots.jsonl's lock is taken in both layouts; a queue's lock only in the new one.
+  it.each([
+    { layout: 'folder' as const, lock: 'bots.jsonl.lock', args: ['register', 'BOB'] },
+    { layout: 'new' as const, lock: 'bots.jsonl.lock', args: ['register', 'BOB'] },
+    { layout: 'new' as const, lock: 'queues/inbox.ALICE.jsonl.lock', args: ['send', 'ALICE', 'hi', '--as', 'ALICE'] },
+  ])('a lock folder planted as a link ($lock, $layout layout) is refused, and its target folder is left alone', ({ layout, lock, args }) => {
+    const dir = hive(layout);
     const target = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-lockvictim-'));
     const old = new Date('2020-01-01T00:00:00Z');
     fs.utimesSync(target, old, old);
-    const link = path.join(dir, 'bots.jsonl.lock');
+    const link = path.join(dir, lock);
+    fs.mkdirSync(path.dirname(link), { recursive: true });
     fs.symlinkSync(target, link);
-    expectRefused(deia(['register', 'BOB'], { dir }), link);
+    expectRefused(deia(args, { dir }), link);
     expect(fs.readdirSync(target)).toEqual([]);
     expect(fs.statSync(target).mtimeMs).toBe(old.getTime());
     expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
   });
 
-  it('doctor reports links; doctor --repair renames the link itself and never touches its target', () => {
-    const dir = hive();
+  // mailboxes/EVIL.jsonl on a 0.1 folder, queues/inbox.EVIL.jsonl in the new layout: each layout's inbox file.
+  it.each([
+    { layout: 'folder' as const, rel: 'mailboxes/EVIL.jsonl' },
+    { layout: 'new' as const, rel: 'queues/inbox.EVIL.jsonl' },
+  ])('doctor reports links; doctor --repair renames the link itself and never touches its target ($layout layout)', ({ layout, rel }) => {
+    const dir = hive(layout);
     const v = victim();
-    fs.mkdirSync(path.join(dir, 'mailboxes'), { recursive: true });
-    const link = path.join(dir, 'mailboxes', 'EVIL.jsonl');
+    fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true });
+    const link = path.join(dir, rel);
     fs.symlinkSync(v.file, link);
     const check = deia(['doctor', '--json'], { dir });
     expect(check.code).toBe(1);
     const found = JSON.parse(check.stdout).problems.filter((p: { kind: string }) => p.kind === 'symlink');
-    expect(found.map((p: { path: string }) => p.path)).toEqual(['mailboxes/EVIL.jsonl']);
+    expect(found.map((p: { path: string }) => p.path)).toEqual([rel]);
     expect(found[0].detail).toContain(v.file);
     const repair = deia(['doctor', '--repair', '--json'], { dir });
     expect(repair.code).toBe(0);
-    expect(JSON.parse(repair.stdout).problems[0].action).toContain('mailboxes/EVIL.jsonl.link-moved-aside');
+    expect(JSON.parse(repair.stdout).problems[0].action).toContain(`${rel}.link-moved-aside`);
     expect(fs.existsSync(link)).toBe(false);
     expect(fs.readlinkSync(link + '.link-moved-aside')).toBe(v.file);
     v.check();
@@ -128,6 +214,7 @@ describe('symbolic links inside the hive', () => {
     expect(deia(['register', 'EVIL'], { dir }).code).toBe(0);
     expect(deia(['send', 'EVIL', 'hi', '--as', 'ALICE'], { dir }).code).toBe(0);
     expect(fs.lstatSync(link).isFile()).toBe(true);
+    expect(deia(['inbox', '--as', 'EVIL', '--json'], { dir }).stdout).toContain('"hi"');
     v.check();
   });
 });

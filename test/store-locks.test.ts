@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { deia, mainPath, tempHive } from './helpers/cli.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 /**
  * Lock staleness never trusts a process's clock (issue 12.5): a holder on this host is judged by
@@ -66,9 +67,13 @@ describe('locks on disk', () => {
     expect(fs.existsSync(lock)).toBe(false);
   });
 
-  it('cleanup removes a future-stamped lock and a dead holder\'s lock, and keeps a live holder\'s however old it looks', async () => {
+  // These lock folders (metrics, tasks, bots) are taken in both layouts: cleanup judges them alike on
+  // the new default and on a 0.1 folder.
+  it.each(['new', 'folder'] as const)('cleanup removes a future-stamped lock and a dead holder\'s lock, and keeps a live holder\'s however old it looks (%s layout)', async (layout) => {
     const { dir } = tempHive();
+    if (layout === 'folder') makeFolderLayout(dir);
     expect(deia(['init'], { dir }).code).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
     const future = path.join(dir, 'metrics.jsonl.lock');
     fs.mkdirSync(future);
     shift(future, HOUR);

@@ -122,8 +122,13 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
  * retention of read mail, dead mail and keys, of health samples (to the `metrics` log's archive)
  * and of finished tasks (to the `tasks` log's archive), by the folder's rules. There are no
  * locks, temp files or log files to look after, so those counts stay 0.
+ * On a folder in the storage interface's layout (file://, layout.json) the same, plus what any
+ * folder needs: leftovers of dead processes first (stale locks, their temp files), and the audit
+ * logs rotated at the end, as for a folder (its readers and `deia export` read the generations).
  */
 async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupResult, started: number): Promise<CleanupResult> {
+  const folder = ctx.storeChoice.kind === 'interface' && ctx.store.exists();
+  if (folder) await step(res, 'leftovers', () => clearLeftovers(ctx, dryRun, res));
   await onStore(ctx, async (b) => {
     if (dryRun) res.skipped.push('delivery and task dispatch are not run in a dry run');
     else {
@@ -151,6 +156,14 @@ async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupRe
       const { taskRetentionOn } = await import('../tasks/records.js');
       res.task_retention = await taskRetentionOn(b, ctx, { dryRun });
     });
+    if (folder) {
+      for (const log of AUDIT_LOGS) {
+        await step(res, `rotate ${log}`, async () => {
+          const r = await rotateLog(ctx, log, dryRun);
+          if (r) res.rotated.push(r);
+        });
+      }
+    }
     const d = res.delivery;
     const t = res.tasks;
     res.changed =
@@ -159,7 +172,10 @@ async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupRe
         (res.compaction?.dropped ?? 0) +
         (res.key_retention?.dropped ?? 0) +
         (res.metrics_retention?.dropped ?? 0) +
-        (res.task_retention?.archived ?? 0) >
+        (res.task_retention?.archived ?? 0) +
+        res.rotated.length +
+        res.locks_removed.length +
+        res.temp_removed.length >
       0;
     res.duration_ms = Date.now() - started;
     // The same line a folder's cleanup writes to bot-messaging.jsonl, here in the bot-messaging log.

@@ -1,6 +1,7 @@
 import { CONFIG_FILE, parseConfigText } from '../config/index.js';
 import type { HiveContext } from '../hive.js';
 import { readText, tempInfo, walk } from '../store/inspect.js';
+import { LAYOUT_FILE } from '../store/file/layout.js';
 import { isPostgresUrl } from '../store/postgres/url.js';
 import { checkConfigFile, checkEntries, checkJsonl, isJsonl } from './doctor-files.js';
 import { emptyDoctorResult, MAX_LISTED_PER_FILE, type DoctorResult } from './doctor-report.js';
@@ -49,7 +50,10 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
  */
 function postgresChoice(ctx: HiveContext): string | undefined {
   if (ctx.storeChoice.kind === 'postgres') return ctx.storeChoice.url;
-  if (ctx.storeChoice.dir !== undefined) return undefined; // --store / DEIA_STORE named a folder
+  // --store / DEIA_STORE named a folder (a path or a file:// URL). A folder chosen by its own
+  // layout.json still defers to store.url, as it does for every other command (hive.ts).
+  const c = ctx.storeChoice;
+  if (c.kind === 'interface' ? c.from !== LAYOUT_FILE : c.dir !== undefined) return undefined;
   const text = readText(ctx.store, CONFIG_FILE);
   if (text === undefined) return undefined;
   try {

@@ -8,6 +8,7 @@
  *   queues/<queue>.jsonl   items and their claim / ack / nack events, folded under the lock
  *   docs/<key>.json        {"version": n, "value": …}, replaced atomically
  */
+import fs from 'node:fs';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { checkWritable, unwritable } from '../commit.js';
 import { Store } from '../store.js';
@@ -72,6 +73,25 @@ class Locks {
       const r = await this.store.withLock(list, async () => (this.journal.touches(list) ? undefined : { value: await fn() }));
       if (r) return r.value;
     }
+  }
+}
+
+/**
+ * Before a transaction writes anything: no link on the way to any of its files (refused as every
+ * write refuses one), every file it appends to takes lines, and every document's place takes a
+ * new file (a document is replaced by a rename, so an existing one's own mode does not matter).
+ */
+function checkTransactionFiles(store: Store, entry: JournalEntry): void {
+  for (const rel of entry.files) store.writePath(rel);
+  checkWritable(store, entry.appends.map((a) => a.rel));
+  checkWritable(store, entry.docs.filter((d) => !isRegularFile(store.path(d.rel))).map((d) => d.rel));
+}
+
+function isRegularFile(abs: string): boolean {
+  try {
+    return fs.lstatSync(abs).isFile();
+  } catch {
+    return false;
   }
 }
 
@@ -489,6 +509,12 @@ export class FileBackend implements StorageBackend {
         ...[...w.enqueues].filter(([, i]) => i.length > 0).map(([queue]) => queueFile(queue)),
       ]);
       const entry = await this.entryOf(w);
+      // Every file is checked before anything is written, as the folder's own code does
+      // (commit.ts): a link planted where one of them belongs, a folder in its place or a
+      // read-only file is refused with nothing stored. Found only while applying, it would leave
+      // a journal half made that no later write can complete, and every write naming one of its
+      // files (the audit log: every send) would fail until the file is fixed.
+      checkTransactionFiles(this.store, entry);
       if (entry.docs.length + entry.appends.length > 1) await this.locks.journal.commit(entry);
       else await apply(this.store, entry, false);
       return result;
