@@ -1,7 +1,8 @@
 /**
  * Health (deia health, --json, --nagios, record, history, export, reset, and routing's use of
- * it) on both backends: one suite with two fixtures, a hive folder (--dir) and a PostgreSQL store
- * (--store, with settings from a folder's config.json), through real processes. The postgres
+ * it) on both backends: one suite with three fixtures, a 0.1 hive folder (--dir), a PostgreSQL store
+ * (--store, with settings from a folder's config.json) and a folder in the storage interface's
+ * layout (--store file://), through real processes. The postgres
  * fixture fails (never skips) without a reachable server.
  */
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import { freshDatabase } from './helpers/pg.js';
 import { logLines, withBackend } from './helpers/logs.js';
 import { serve } from './helpers/serve.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 const NOW = '2026-01-01T12:00:00.000Z';
 const env = { DEIA_NOW: NOW };
 
@@ -27,10 +29,12 @@ interface Fixture {
 }
 
 /** A folder hive whose `deia health` does not measure this machine (its cpu would make exit codes random). */
-function configuredHive(): { dir: string; root: string } {
+function configuredHive(opts: { folderLayout?: boolean } = {}): { dir: string; root: string } {
   const h = tempHive('deia-health-');
+  if (opts.folderLayout) makeFolderLayout(h.dir);
   const r = deia(['init', '--dir', h.dir]);
   if (r.code !== 0) throw new Error(r.stderr);
+  if (opts.folderLayout && fs.existsSync(path.join(h.dir, 'layout.json'))) throw new Error('the file fixture must be a 0.1 folder');
   const cfgPath = path.join(h.dir, 'config.json');
   const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
   cfg.health = { ...cfg.health, measure_system: false };
@@ -42,7 +46,8 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
   {
     kind: 'file',
     make: async () => {
-      const h = configuredHive();
+      // The folder's own code: a folder deia 0.1 left (new folders start in the storage interface's layout).
+      const h = configuredHive({ folderLayout: true });
       return { kind: 'file', where: h.dir, dir: h.dir, args: ['--dir', h.dir], loseAgg: async () => fs.rmSync(path.join(h.dir, 'state', 'health-agg.json')), cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
     },
   },
@@ -284,6 +289,7 @@ describe('health --json, --nagios, export and alert lines are the same on both b
     expect(pg.docs.map((d) => d.code)).toEqual(file.docs.map((d) => d.code));
     expect(file.docs.map((d) => d.code)).toEqual([3, 3, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 2, 2, 0, 2]);
     // On a folder the reset moved the outcomes to an archive file; on PostgreSQL they stay in the log.
+    expect(file.docs[17]!.out.archived_to).toBe('archive/performance-reset.jsonl');
     expect(pg.docs[17]!.out.archived_to).toBeNull();
     pg.docs[17]!.out.archived_to = file.docs[17]!.out.archived_to;
     const b0 = (d: { out: { bots: Array<{ bot_id: string; metrics: unknown[] }> } }) => d.out.bots.find((x) => x.bot_id === 'B0');

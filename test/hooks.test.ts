@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, mainPath, tempHive } from './helpers/cli.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const T0 = Date.parse('2026-11-28T10:00:00Z');
 const at = (s: number) => String(T0 + s * 1000);
@@ -249,16 +250,26 @@ describe('deia hook: the payloads each harness sends', () => {
     const broken = project();
     fs.mkdirSync(broken.dir);
     fs.writeFileSync(path.join(broken.dir, 'config.json'), '{ not json');
+    // mailboxes/ is the 0.1 folder layout's own: that breakage is made on an explicit 0.1 folder.
     const fileAsMailboxes = project();
-    deia(['init'], { dir: fileAsMailboxes.dir });
+    makeFolderLayout(fileAsMailboxes.dir);
+    expect(deia(['init'], { dir: fileAsMailboxes.dir }).code).toBe(0);
+    expect(fs.existsSync(path.join(fileAsMailboxes.dir, 'layout.json'))).toBe(false);
+    fs.rmSync(path.join(fileAsMailboxes.dir, 'mailboxes'), { recursive: true });
     fs.writeFileSync(path.join(fileAsMailboxes.dir, 'mailboxes'), 'this should be a folder');
+    // The same breakage on a new hive (the storage interface's layout): its inboxes' folder is a file.
+    const fileAsQueues = project();
+    expect(deia(['init'], { dir: fileAsQueues.dir }).code).toBe(0);
+    expect(fs.existsSync(path.join(fileAsQueues.dir, 'layout.json'))).toBe(true);
+    fs.rmSync(path.join(fileAsQueues.dir, 'queues'), { recursive: true, force: true });
+    fs.writeFileSync(path.join(fileAsQueues.dir, 'queues'), 'this should be a folder');
     const none = project();
     const payload = { session_id: 'abc12345', cwd: '', stop_hook_active: false, loop_count: 0 };
-    for (const p of [broken, fileAsMailboxes, none]) {
+    for (const [hive, p] of Object.entries({ broken, fileAsMailboxes, fileAsQueues, none })) {
       for (const harness of ['claude', 'codex', 'cursor', 'opencode']) {
         for (const event of ['session-start', 'prompt', 'stop']) {
           const r = hook(event, harness, { ...payload, cwd: p.root, workspace_roots: [p.root] }, { cwd: p.root });
-          expect({ harness, event, code: r.code, stdout: r.stdout }).toEqual({ harness, event, code: 0, stdout: '' });
+          expect({ hive, harness, event, code: r.code, stdout: r.stdout }).toEqual({ hive, harness, event, code: 0, stdout: '' });
         }
       }
     }

@@ -1,13 +1,16 @@
 /**
  * The messaging commands that run on both backends (send, inbox, --next, --wait, --mark-read,
- * read), one suite with two fixtures: a hive folder (--dir) and a PostgreSQL store (--store).
+ * read), one suite with three fixtures: a 0.1 hive folder (--dir), a PostgreSQL store (--store) and a
+ * folder in the storage interface's layout (--store file://).
  * The postgres fixture fails (never skips) without a reachable server.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -22,8 +25,19 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
   {
     kind: 'file',
     make: async () => {
-      const h = tempHive();
-      return { where: h.dir, args: ['--dir', h.dir], cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
+      // The folder's own code: a folder deia 0.1 left (new folders start in the storage interface's layout).
+      const h = makeFolderLayout(tempHive().dir);
+      const root = path.dirname(h);
+      return {
+        where: h,
+        args: ['--dir', h],
+        cleanup: async () => {
+          // Still the 0.1 layout when the test ends: nothing here ran the other layout's code.
+          const upgraded = fs.existsSync(path.join(h, 'layout.json'));
+          fs.rmSync(root, { recursive: true, force: true });
+          expect(upgraded).toBe(false);
+        },
+      };
     },
   },
   {

@@ -1,7 +1,7 @@
 /**
  * Adaptive routing (record, stats, stats export, stats reset, recommend) on both backends: one
- * suite with two fixtures, a hive folder (--dir) and a PostgreSQL store (--store), through real
- * processes. The postgres fixture fails (never skips) without a reachable server.
+ * suite with three fixtures, a 0.1 hive folder (--dir), a PostgreSQL store (--store) and a folder
+ * in the storage interface's layout (--store file://), through real processes. The postgres fixture fails (never skips) without a reachable server.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, snapshotTree, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
+import { makeFolderLayout } from './helpers/folder-layout.js';
 import { logLines } from './helpers/logs.js';
 
 type Lib = typeof import('../src/index.js');
@@ -41,9 +42,12 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
   {
     kind: 'file',
     make: async () => {
+      // The folder's own code: a folder deia 0.1 left (new folders start in the storage interface's layout).
       const h = tempHive();
+      makeFolderLayout(h.dir);
       const r = deia(['init', '--dir', h.dir]);
       if (r.code !== 0) throw new Error(r.stderr);
+      if (fs.existsSync(path.join(h.dir, 'layout.json'))) throw new Error('the file fixture must be a 0.1 folder');
       return {
         kind: 'file',
         where: h.dir,
@@ -274,7 +278,9 @@ describe('routing --json and audit lines are the same on both backends', () => {
 
   it('record, stats, export, recommend and reset give the same documents and the same lines (archived_to aside)', async () => {
     for (const f of fixtures) made.push(await f.make());
-    const [file, pg] = [await session(made[0]!), await session(made[1]!)];
+    const [file, pg, iface] = [await session(made[0]!), await session(made[1]!), await session(made[2]!)];
+    // The file:// folder runs the code PostgreSQL runs: the same documents and lines, archived_to included.
+    expect(iface).toEqual(pg);
     expect(pg.docs.map((d) => d.code)).toEqual(file.docs.map((d) => d.code));
     expect(file.docs.map((d) => d.code)).toEqual([0, 0, 0, 0, 0, 0, 1, 0, 0]);
     // On a folder the reset moved the outcomes to an archive file; on PostgreSQL they stay in the log.

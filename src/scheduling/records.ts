@@ -271,6 +271,13 @@ export async function resetOn(b: StorageBackend, ctx: HiveContext, filter: Stats
 
 // ------------------------------------------------------------------ recommend
 
+/** Whether `performance` holds records the documents have not folded yet (read outside a transaction: a hint). */
+async function unfoldedOutcomes(b: StorageBackend): Promise<boolean> {
+  const idx = asIndex((await b.docs.get(INDEX_DOC))?.value);
+  const got = await b.log<PerfLine>(PERF_LOG).readSince(idx?.cursor ?? undefined);
+  return got.records.length > (idx && !got.reset ? idx.pending : 0);
+}
+
 /**
  * `deia recommend` on the interface. Candidates: bots registered on the store (log `bots`) and
  * bots with outcomes for the type. Load shown: unread P0/P1 mail and tasks in progress. Health as in a folder: a
@@ -279,8 +286,13 @@ export async function resetOn(b: StorageBackend, ctx: HiveContext, filter: Stats
  */
 export async function recommendOn(b: StorageBackend, ctx: HiveContext, opts: RecommendOptions, sources: RoutingSources): Promise<RecommendResult> {
   const q = recommendQuestion(ctx, opts);
+  // Outcomes appended without being folded (imports, a crash, lines written to the log) may name
+  // bots we would not ask health about: fold them first, in a pass of their own (as in a folder).
+  const seen = (await unfoldedOutcomes(b)) ? await pass(b, ctx, { types: [q.type] }, (P, tx) => {
+    if (P.events.length) tx.append(AUDIT_LOG, P.events.map((e) => auditOf(ctx.clock(), e)));
+    return P.state.types.get(q.type)!;
+  }) : (typeStateFromJson((await b.docs.get(TYPE_DOC(q.type)))?.value) ?? emptyTypeState());
   // Signals first, outside the transaction (they read other records); bots only seen inside are shown with no load.
-  const seen = typeStateFromJson((await b.docs.get(TYPE_DOC(q.type)))?.value) ?? emptyTypeState();
   const registered = [...(await sources.registered())];
   const early = [...new Set([...registered, ...seen.aggs.keys()])].filter((x) => !q.exclude.has(x));
   const urgentUnread = early.length ? await sources.urgentUnread(early) : {};

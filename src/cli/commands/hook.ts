@@ -1,5 +1,6 @@
 import { defineCommand } from '../command.js';
 import { HOOK_EVENTS, parseHarness, type HookEvent } from '../../hooks/harness.js';
+import { LAYOUT_FILE } from '../../store/file/layout.js';
 
 export default defineCommand({
   name: 'hook',
@@ -19,8 +20,12 @@ export default defineCommand({
       const payload = parsePayload(process.stdin.isTTY ? '{}' : await run.stdin());
       const cwd = payloadCwd(payload) ?? process.cwd();
       const ctx = run.hive({ cwd, warn: () => undefined });
-      // No hive here: nothing to do. A PostgreSQL store (DEIA_STORE, --store, store.url) is the hive itself.
-      if (ctx.storeChoice.kind === 'file' && !ctx.store.exists('config.json') && !ctx.store.exists('mailboxes')) return 0;
+      // No hive here: nothing to do. A store named by URL (DEIA_STORE, --store, store.url) is the hive
+      // itself; a folder found here (either layout: a missing one would start in the interface's) is a
+      // hive once it holds config.json, the 0.1 layout's mailboxes/ or layout.json.
+      const c = ctx.storeChoice;
+      const found = c.kind === 'file' || (c.kind === 'interface' && c.from === LAYOUT_FILE);
+      if (found && !['config.json', 'mailboxes', LAYOUT_FILE].some((f) => ctx.store.exists(f))) return 0;
       const id = run.opts.as ? { bot: String(run.opts.as), from: 'env' as const } : identityFor(harness, payload, run.env, cwd);
       // The exact command the agent should type: `deia` when it is on PATH, else this deia's path.
       const { findOnPath } = await import('../../store/outside.js');
