@@ -222,7 +222,9 @@ async function evaluateOn(
   opts: { alerts: boolean; alertKeys?: (k: string) => boolean; append?: MetricRecord[] },
 ): Promise<Evaluated> {
   const cfg = ctx.config.health;
-  return b.transaction({ docs: [AGG_DOC, LEVELS_DOC], logs: [METRICS_LOG, ALERTS_LOG] }, async (tx) => {
+  // A look (no sample to store) answers on a hive this process cannot write, storing nothing.
+  const scope = { docs: [AGG_DOC, LEVELS_DOC], logs: [METRICS_LOG, ALERTS_LOG], answerReadOnly: !opts.append?.length };
+  return b.transaction(scope, async (tx) => {
     const doc = asAggDoc((await tx.get(AGG_DOC))?.value);
     const f = await fold(b, ctx, doc);
     const now = ctx.clock();

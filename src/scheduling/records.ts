@@ -90,13 +90,14 @@ function typesOf(r: PerfLine, all: Iterable<string>): string[] {
  * Run `body` in one transaction holding the index, the documents of `types` (all known types
  * with `all`) and both logs, after folding what the log holds beyond the documents.
  */
-async function pass<R>(b: StorageBackend, ctx: HiveContext, want: { types: string[]; all?: boolean }, body: (P: Pass, tx: Transaction) => Promise<R> | R, extra: TransactionScope = {}): Promise<R> {
+async function pass<R>(b: StorageBackend, ctx: HiveContext, want: { types: string[]; all?: boolean; look?: boolean }, body: (P: Pass, tx: Transaction) => Promise<R> | R, extra: TransactionScope = {}): Promise<R> {
   const scope = new Set(want.types);
   if (want.all) for (const t of asIndex((await b.docs.get(INDEX_DOC))?.value)?.types ?? []) scope.add(t);
   for (let i = 0; i < MAX_PASSES; i++) {
     try {
       const routing = { docs: [INDEX_DOC, ...[...scope].map(TYPE_DOC)], logs: [PERF_LOG, AUDIT_LOG] };
-      const all = { docs: [...routing.docs, ...(extra.docs ?? [])], logs: [...routing.logs, ...(extra.logs ?? [])], queues: [...(extra.queues ?? [])] };
+      // A look (stats, recommend) answers on a hive this process cannot write, storing nothing.
+      const all = { docs: [...routing.docs, ...(extra.docs ?? [])], logs: [...routing.logs, ...(extra.logs ?? [])], queues: [...(extra.queues ?? [])], answerReadOnly: Boolean(want.look) };
       return await b.transaction(all, async (tx) => {
         const P = await openPass(b, ctx, tx, scope, Boolean(want.all));
         const r = await body(P, tx);
@@ -245,7 +246,7 @@ export function outcomeRecords(ctx: HiveContext, outcomes: readonly OutcomeInput
 /** `deia stats` (and export) on the interface; catching up on unfolded outcomes is stored, as in a folder. */
 export async function statsOn(b: StorageBackend, ctx: HiveContext, filter: StatsOptions): Promise<StatsRow[]> {
   const now = ctx.clock();
-  return pass(b, ctx, filter.type ? { types: [filter.type] } : { types: [], all: true }, (P, tx) => {
+  return pass(b, ctx, filter.type ? { types: [filter.type], look: true } : { types: [], all: true, look: true }, (P, tx) => {
     if (P.events.length) tx.append(AUDIT_LOG, P.events.map((e) => auditOf(now, e)));
     return statsRows(P.state, paramsFromConfig(ctx.config.scheduling), now, filter);
   });
@@ -288,7 +289,7 @@ export async function recommendOn(b: StorageBackend, ctx: HiveContext, opts: Rec
   const q = recommendQuestion(ctx, opts);
   // Outcomes appended without being folded (imports, a crash, lines written to the log) may name
   // bots we would not ask health about: fold them first, in a pass of their own (as in a folder).
-  const seen = (await unfoldedOutcomes(b)) ? await pass(b, ctx, { types: [q.type] }, (P, tx) => {
+  const seen = (await unfoldedOutcomes(b)) ? await pass(b, ctx, { types: [q.type], look: true }, (P, tx) => {
     if (P.events.length) tx.append(AUDIT_LOG, P.events.map((e) => auditOf(ctx.clock(), e)));
     return P.state.types.get(q.type)!;
   }) : (typeStateFromJson((await b.docs.get(TYPE_DOC(q.type)))?.value) ?? emptyTypeState());
@@ -300,7 +301,7 @@ export async function recommendOn(b: StorageBackend, ctx: HiveContext, opts: Rec
   const health = early.length ? await attemptSignal(ctx, 'health levels', () => sources.health(early)) : {};
   const inProgress = early.length ? ((await attemptSignal(ctx, 'tasks in progress', () => sources.inProgress())) ?? {}) : {};
   const now = ctx.clock();
-  return pass(b, ctx, { types: [q.type] }, (P, tx) => {
+  return pass(b, ctx, { types: [q.type], look: true }, (P, tx) => {
     const ts = P.state.types.get(q.type)!;
     const bots = [...new Set([...registered, ...ts.aggs.keys()])].filter((x) => !q.exclude.has(x)).sort();
     const rec: RecommendResult = decide(P.state, q.type, bots, { urgentUnread, health, inProgress }, paramsFromConfig(ctx.config.scheduling), q.random, now, { greedy: opts.greedy });

@@ -192,6 +192,13 @@ export interface TransactionScope {
   docs?: readonly string[];
   logs?: readonly string[];
   queues?: readonly string[];
+  /**
+   * For a read that stores only what it worked out on the way (folded aggregates, audit lines of a
+   * look): where the store cannot be written at all (a read-only mount, another user's hive), run
+   * `fn` on what is stored now and drop its writes, rather than fail. A store that can be written
+   * runs the transaction as usual.
+   */
+  answerReadOnly?: boolean;
 }
 
 /** Inside `transaction`: reads see the locked state; writes are applied together at commit. */

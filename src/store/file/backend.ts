@@ -474,6 +474,12 @@ export class FileBackend implements StorageBackend {
    * file's write is atomic by itself; writes to several files go through the journal
    * (journal.ts), so a process killed halfway leaves them to be completed, never torn.
    */
+  /** Reads what is stored now; writes go nowhere (see TransactionScope.answerReadOnly). */
+  private readOnlyTransaction(): Transaction {
+    const drop = () => undefined;
+    return { get: (key) => this.docs.get(key), put: drop, delete: drop, append: drop, enqueue: drop };
+  }
+
   async transaction<R>(scope: TransactionScope, fn: (tx: Transaction) => Promise<R> | R): Promise<R> {
     const docs = new Set(scope.docs ?? []);
     const logs = new Set(scope.logs ?? []);
@@ -482,6 +488,8 @@ export class FileBackend implements StorageBackend {
     for (const l of logs) checkName('log', l);
     for (const q of queues) checkName('queue', q);
     const rels = [...[...docs].map(docFile), ...[...logs].map(logFile), ...[...queues].map(queueFile)];
+    // A hive this process cannot write (a read-only mount, another user's) still answers a look.
+    if (scope.answerReadOnly && !this.store.canWrite(rels)) return fn(this.readOnlyTransaction());
     return this.locks.run(rels, async () => {
       const w: Writes = { docs: new Map(), appends: new Map(), enqueues: new Map() };
       const need = (set: Set<string>, kind: string, name: string) => {
