@@ -21,20 +21,6 @@ const at = (ms: number): Record<string, string> => ({ DEIA_NOW: String(t0 + ms) 
 
 type Problem = DoctorProblem;
 
-/** `deia doctor --json` of a new hive in a 0.1 folder (the folder's own code), from a real run. */
-function folderLayoutDoctorReport(): Record<string, unknown> {
-  const h = tempHive();
-  try {
-    makeFolderLayout(h.dir);
-    expect(deia(['init'], { dir: h.dir }).code).toBe(0);
-    const r = deia(['doctor', '--json'], { dir: h.dir });
-    expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(r.stdout);
-  } finally {
-    fs.rmSync(h.root, { recursive: true, force: true });
-  }
-}
-
 /**
  * The keys of a folder's doctor --json, from real folder runs: a new folder (the storage
  * interface's layout, the default) and a 0.1 folder give the same keys.
@@ -42,7 +28,7 @@ function folderLayoutDoctorReport(): Record<string, unknown> {
 function folderDoctorKeys(): string[] {
   const current = folderDoctorReport();
   expect(current.store).toEqual({ kind: 'interface', schema_version: null, schema_expected: null, not_applicable: [] });
-  const old = folderLayoutDoctorReport();
+  const old = folderDoctorReport('0.1');
   expect(old.store).toEqual({ kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] });
   expect(Object.keys(old).sort()).toEqual(Object.keys(current).sort());
   return Object.keys(current).sort();
