@@ -113,8 +113,9 @@ export class LiveDashboard {
     }
     this.metricsAt = m.cursor;
     this.perfAt = p.cursor;
-    // The audit log is only ever appended to or rotated away whole: after a rotation the
-    // new file holds only new events, so what was counted stays counted.
+    // The audit log is only ever appended to or rotated away whole: after a rotation the read
+    // goes on from the cursor through the rest of the rotated file into the new one (the file
+    // backend's readSince), so what was counted stays counted and nothing in between is lost.
     const a = await read<MessagingEvent>(MESSAGING_LOG, this.messagingAt);
     for (const e of a.records) foldTraffic(this.traffic, e);
     this.messagingAt = a.cursor;

@@ -6,14 +6,11 @@ import { ageOf, clearStaleLock, fsNowOf, lockStatus, removeFile, tempInfo, walk 
 import { archiveFinishedTasks, dispatchQueued } from '../tasks/api.js';
 import { AUDIT_LOGS, MESSAGING_LOG } from '../common/files.js';
 import { deliverDueOn, onStore, retentionOn } from '../messaging/records.js';
+import { rotateHeld, rotationPlan } from '../store/file/generations.js';
 
 /** The three audit logs of the original design, rotated past `cleanup.log_max_bytes`. */
 export { AUDIT_LOGS, MESSAGING_LOG };
 
-/** `bot-messaging.jsonl`, 2 → `bot-messaging.2.jsonl`. */
-export function generationName(log: string, n: number): string {
-  return `${log.replace(/\.jsonl$/, '')}.${n}.jsonl`;
-}
 
 export interface CleanupOptions {
   /** Show what would be done; change nothing. */
@@ -118,13 +115,13 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
 }
 
 /**
- * On PostgreSQL: delivery and expiry, task dispatch (taking back tasks of stale bots), then
- * retention of read mail, dead mail and keys, of health samples (to the `metrics` log's archive)
- * and of finished tasks (to the `tasks` log's archive), by the folder's rules. There are no
- * locks, temp files or log files to look after, so those counts stay 0.
- * On a folder in the storage interface's layout (file://, layout.json) the same, plus what any
- * folder needs: leftovers of dead processes first (stale locks, their temp files), and the audit
- * logs rotated at the end, as for a folder (its readers and `deia export` read the generations).
+ * Through the storage interface (PostgreSQL, or a folder in its layout): delivery and expiry,
+ * task dispatch (taking back tasks of stale bots), then retention of read mail, dead mail and
+ * keys, of health samples (to the `metrics` log's archive) and of finished tasks (to the `tasks`
+ * log's archive), by the folder's rules. A folder in that layout also has what any folder needs:
+ * leftovers of dead processes first (stale locks, their temp files), and at the end the audit
+ * logs' rotation (the backend's `rotate`), as in a 0.1 folder. PostgreSQL keeps its rows (no
+ * rotation) and has no locks or temp files, so those counts stay 0 there.
  */
 async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupResult, started: number): Promise<CleanupResult> {
   const folder = ctx.storeChoice.kind === 'interface' && ctx.store.exists();
@@ -156,13 +153,15 @@ async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupRe
       const { taskRetentionOn } = await import('../tasks/records.js');
       res.task_retention = await taskRetentionOn(b, ctx, { dryRun });
     });
-    if (folder) {
-      for (const log of AUDIT_LOGS) {
-        await step(res, `rotate ${log}`, async () => {
-          const r = await rotateLog(ctx, log, dryRun);
-          if (r) res.rotated.push(r);
-        });
-      }
+    // Before the cleanup_completed line, as in a 0.1 folder: that line starts the new live log.
+    const { log_max_bytes: maxBytes, log_generations: generations } = ctx.config.cleanup;
+    for (const file of AUDIT_LOGS) {
+      const log = b.log(file.replace(/\.jsonl$/, ''));
+      if (!log.rotate) continue; // PostgreSQL: rows, not files
+      await step(res, `rotate ${file}`, async () => {
+        const r = await log.rotate!({ maxBytes, generations, dryRun });
+        if (r) res.rotated.push({ log: file, ...r });
+      });
     }
     const d = res.delivery;
     const t = res.tasks;
@@ -220,27 +219,17 @@ async function clearLeftovers(ctx: HiveContext, dryRun: boolean, res: CleanupRes
   }
 }
 
+/** The same files as the file backend's `rotate` (store/file/generations.ts), under the log's own lock. */
 async function rotateLog(ctx: HiveContext, log: string, dryRun: boolean): Promise<CleanupResult['rotated'][number] | null> {
   const { store } = ctx;
   const { log_max_bytes: maxBytes, log_generations: generations } = ctx.config.cleanup;
-  if (store.size(log) <= maxBytes) return null;
-  const plan = () => {
-    const oldest = generationName(log, generations);
-    return { log, bytes: store.size(log), to: generationName(log, 1), dropped: store.exists(oldest) ? oldest : null };
-  };
-  if (dryRun) return plan();
-  return store.withLock(log, () => {
-    // Re-checked under the lock: an overlapping cleanup may have rotated it already.
-    if (store.size(log) <= maxBytes) return null;
-    const r = plan();
-    if (r.dropped) store.remove(r.dropped);
-    for (let n = generations - 1; n >= 1; n--) {
-      const from = generationName(log, n);
-      if (store.exists(from)) store.renameHeld(from, generationName(log, n + 1));
-    }
-    store.renameHeld(log, r.to);
-    return r;
-  });
+  const name = log.replace(/\.jsonl$/, '');
+  const plan = rotationPlan(store, name, { maxBytes, generations });
+  if (!plan) return null;
+  if (dryRun) return { log, ...plan };
+  // Re-checked under the lock: an overlapping cleanup may have rotated it already.
+  const r = await store.withLock(log, () => rotateHeld(store, name, { maxBytes, generations }));
+  return r && { log, ...r };
 }
 
 /** Delivery, dispatch and retention belong to messaging and tasks; cleanup only runs them. */

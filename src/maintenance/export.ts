@@ -13,6 +13,7 @@ import type { HiveContext } from '../hive.js';
 import { onStore } from '../messaging/records.js';
 import { ensureOutsideDir, lstatOrUndefined, OutsideFile, realPathLoose } from '../store/outside.js';
 import type { StorageBackend } from '../store/types.js';
+import { rotatedFiles } from '../store/file/generations.js';
 
 export interface ExportOptions {
   /** The folder to write into (created when missing). */
@@ -133,37 +134,27 @@ async function writeLog(ctx: HiveContext, b: StorageBackend, log: string, file: 
     await file.write(JSON.stringify(r) + '\n');
     archived++;
   }
-  if (b.kind === 'file') {
-    for (const rel of rotatedGenerations(ctx, log)) {
-      // Read as every reader does: a torn or corrupt line is skipped and reported on stderr.
-      for await (const { record } of ctx.store.stream(rel)) {
-        await file.write(JSON.stringify(record) + '\n');
-        archived++;
-      }
-    }
-  }
   let lines = archived;
-  for await (const line of b.log(log).exportLines()) {
-    await file.write(line);
+  // In a folder (either layout) the log's rotated generations come first, oldest first, then the
+  // live log (the file backend's log whole); read as every reader does: a torn or corrupt line is
+  // skipped and reported on stderr.
+  const l = b.log(log);
+  const parts = l.exportParts?.() ?? tagLive(l.exportLines());
+  for await (const p of parts) {
+    await file.write(p.line);
     lines++;
+    if (p.rotated) archived++;
   }
   return { lines, archived_lines: archived };
 }
 
-/** A folder's log as it stands, oldest first: its rotated generations, then the live log. */
-export async function* folderLogRecords(ctx: HiveContext, log: string): AsyncIterable<object> {
-  for (const rel of [...rotatedGenerations(ctx, log), `${log}.jsonl`]) {
-    for await (const { record } of ctx.store.stream<object>(rel)) yield record;
-  }
+async function* tagLive(lines: AsyncIterable<string>): AsyncIterable<{ line: string; rotated: boolean }> {
+  for await (const line of lines) yield { line, rotated: false };
 }
 
-/** NAME.N.jsonl in the hive folder, oldest (highest N) first: whatever log_generations was when they were made. */
-function rotatedGenerations(ctx: HiveContext, log: string): string[] {
-  const re = new RegExp(`^${log.replace(/[.-]/g, '\\$&')}\\.(\\d+)\\.jsonl$`);
-  return ctx.store
-    .list('.')
-    .map((f) => ({ f, n: Number(re.exec(f)?.[1] ?? NaN) }))
-    .filter((g) => Number.isSafeInteger(g.n))
-    .sort((x, y) => y.n - x.n)
-    .map((g) => g.f);
+/** A folder's log as it stands, oldest first: its rotated generations, then the live log. */
+export async function* folderLogRecords(ctx: HiveContext, log: string): AsyncIterable<object> {
+  for (const rel of [...rotatedFiles(ctx.store, log), `${log}.jsonl`]) {
+    for await (const { record } of ctx.store.stream<object>(rel)) yield record;
+  }
 }

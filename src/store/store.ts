@@ -342,24 +342,18 @@ export class Store {
    * Read every complete record of a JSONL file (or those after byte `from`).
    * Missing file: no records. Bad lines are skipped and reported once.
    */
-  read<T>(rel: string, opts: { from?: number } = {}): ReadResult<T> {
+  read<T>(rel: string, opts: { from?: number; fd?: number } = {}): ReadResult<T> {
     const abs = this.path(rel);
     let buf: Buffer;
     const from = opts.from ?? 0;
     try {
-      if (from === 0) buf = fs.readFileSync(abs);
+      // `fd`: `rel` opened already (generations.ts); left open here.
+      if (opts.fd !== undefined) buf = readRest(opts.fd, from);
+      else if (from === 0) buf = fs.readFileSync(abs);
       else {
         const fd = fs.openSync(abs, 'r');
         try {
-          const size = fs.fstatSync(fd).size;
-          buf = Buffer.alloc(Math.max(0, size - from));
-          let got = 0;
-          while (got < buf.length) {
-            const n = fs.readSync(fd, buf, got, buf.length - got, from + got);
-            if (n === 0) break;
-            got += n;
-          }
-          buf = buf.subarray(0, got);
+          buf = readRest(fd, from);
         } finally {
           fs.closeSync(fd);
         }
@@ -415,17 +409,21 @@ export class Store {
    */
   async *stream<T>(
     rel: string,
-    opts: { onBad?: (bad: BadLine) => void; from?: number } = {},
+    opts: { onBad?: (bad: BadLine) => void; from?: number; fd?: number } = {},
   ): AsyncGenerator<StreamedRecord<T>> {
     const abs = this.path(rel);
     // Synchronous reads of one chunk at a time: bounded, and the first use of fs.promises would
     // load a module of Node's own that costs a short command about 3 ms.
+    // `fd`: `rel` opened already (a log's files opened together, generations.ts); left open here.
     let fd: number;
-    try {
-      fd = fs.openSync(abs, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
+    if (opts.fd !== undefined) fd = opts.fd;
+    else {
+      try {
+        fd = fs.openSync(abs, 'r');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
     }
     const onBad = opts.onBad ?? ((bad: BadLine) => this.reportBad(rel, bad, true));
     try {
@@ -452,7 +450,7 @@ export class Store {
         onBad({ line, offset: lines.start, reason: 'torn', text: carry.toString('utf8') });
       }
     } finally {
-      fs.closeSync(fd);
+      if (opts.fd === undefined) fs.closeSync(fd);
     }
   }
 
@@ -727,6 +725,19 @@ guardMethods(Store.prototype, {
   remove: ['removing'],
   truncateHeld: ['cutting back'],
 });
+
+/** An open file's bytes from `from` to its end. */
+function readRest(fd: number, from: number): Buffer {
+  const size = fs.fstatSync(fd).size;
+  const buf = Buffer.alloc(Math.max(0, size - from));
+  let got = 0;
+  while (got < buf.length) {
+    const n = fs.readSync(fd, buf, got, buf.length - got, from + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
 
 /** Where an incremental reader stopped in a file: byte offset and the file's inode. */
 export interface FileCursor {

@@ -65,6 +65,34 @@ export interface Log<T extends object = Record<string, unknown>> {
   streamArchive(): AsyncIterable<T>;
   /** The log as JSONL text: one line per record, each ending in "\n", byte-identical to what was appended. */
   exportLines(): AsyncIterable<string>;
+  /**
+   * Only where a log is a file (a folder, the file backend; PostgreSQL keeps its rows and has
+   * none): once the live log is past `maxBytes`, move it aside whole as the newest of its rotated
+   * generations, keeping `generations` of them (the oldest beyond dropped), under the lock its
+   * appends take; null when it is not past the size. With `dryRun`, only says what it would do.
+   * The rotated records stay part of the log for `stream` and `exportLines` (oldest first);
+   * `readSince` goes on from its cursor into the new live log, losing nothing.
+   */
+  rotate?(opts: RotateOptions): Promise<Rotation | null>;
+  /** Where there is `rotate`: `exportLines`, each line with whether it lies in a rotated generation rather than the live log. */
+  exportParts?(): AsyncIterable<{ line: string; rotated: boolean }>;
+}
+
+export interface RotateOptions {
+  maxBytes: number;
+  /** How many rotated generations to keep (at least 1). */
+  generations: number;
+  dryRun?: boolean;
+}
+
+/** A rotation, as the backend names its files (safe to print). */
+export interface Rotation {
+  /** The live log's size when moved. */
+  bytes: number;
+  /** Where it went (in a folder `<log>.1.jsonl`). */
+  to: string;
+  /** The generation dropped to make room, or null. */
+  dropped: string | null;
 }
 
 export interface LogOptions<T> {
@@ -250,6 +278,10 @@ const ITEM_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export function checkName(kind: string, name: string): void {
   if (!(kind === 'item id' ? ITEM_ID_PATTERN : NAME_PATTERN).test(name)) {
     throw new StoreError(`invalid ${kind} name: ${JSON.stringify(name)}`, 'names use letters, digits, ".", "_" and "-" (at most 128)');
+  }
+  // In a folder `<log>.<N>.jsonl` is a rotated generation of `<log>` (file/generations.ts), never a log of its own.
+  if (kind === 'log' && /\.\d+$/.test(name)) {
+    throw new StoreError(`invalid log name: ${JSON.stringify(name)}`, 'a log name does not end in "." and digits (the names of rotated generations)');
   }
 }
 

@@ -4,6 +4,7 @@
  *
  * Layout inside the hive folder:
  *   <log>.jsonl            one record a line, exactly as appended
+ *   <log>.<N>.jsonl        what `rotate` moved aside whole (generations.ts), still part of the log
  *   archive/<log>.jsonl    what retention moved out of a log
  *   queues/<queue>.jsonl   items and their claim / ack / nack events, folded under the lock
  *   docs/<key>.json        {"version": n, "value": …}, replaced atomically
@@ -25,6 +26,8 @@ import {
   type OpenOptions,
   type QueueItem,
   type Queues,
+  type RotateOptions,
+  type Rotation,
   type SettleOptions,
   type StorageBackend,
   type Transaction,
@@ -36,6 +39,7 @@ import {
 import { applyEvent, foldQueue, isClaimable, pickNext, type QueueEvent, type Restored } from './queue-fold.js';
 import { apply, Journal, type JournalEntry } from './journal.js';
 import { markRecordsLayout } from './layout.js';
+import { closeFiles, openLogFiles, rotateHeld, rotationPlan } from './generations.js';
 
 const logFile = (name: string) => `${name}.jsonl`;
 const archiveFile = (name: string) => `archive/${name}.jsonl`;
@@ -145,16 +149,68 @@ class FileLog<T extends object> implements Log<T> {
   }
 
   async readSince(cursor?: Cursor): Promise<LogReadResult<T>> {
-    const r = this.store.readSince<T>(logFile(this.name), decodeCursor(cursor));
+    const c = decodeCursor(cursor);
+    // Only a cursor into another file than the live one (one stat) looks among the generations.
+    const rotated = c && c.ino > 0 && this.store.cursorAtEnd(logFile(this.name)).ino !== c.ino ? this.sinceRotation(c) : undefined;
+    if (rotated) return rotated;
+    const r = this.store.readSince<T>(logFile(this.name), c);
     return { records: r.records, cursor: encodeCursor(r.cursor), reset: r.reset };
+  }
+
+  /**
+   * A cursor into a file `deia cleanup` rotated away since (it names a generation's inode): the
+   * rest of that generation, the newer ones, then the live log, so nothing appended before the
+   * rotation is lost, nor read twice. Undefined when the cursor names no generation.
+   */
+  private sinceRotation(c: { ino: number; offset: number }): LogReadResult<T> | undefined {
+    const files = openLogFiles(this.store, this.name);
+    try {
+      const at = files.findIndex((f) => f.ino === c.ino);
+      const live = files[files.length - 1];
+      if (at < 0 || files[at]!.rel === logFile(this.name) || fs.fstatSync(files[at]!.fd).size < c.offset) return undefined;
+      const records: T[] = [];
+      let end = { offset: 0, ino: 0 };
+      for (let i = at; i < files.length; i++) {
+        const f = files[i]!;
+        const r = this.store.read<T>(f.rel, { from: i === at ? c.offset : 0, fd: f.fd });
+        records.push(...r.records);
+        if (f === live && f.rel === logFile(this.name)) end = { offset: r.end, ino: f.ino };
+      }
+      return { records, cursor: encodeCursor(end), reset: false };
+    } finally {
+      closeFiles(files);
+    }
   }
 
   async end(): Promise<Cursor> {
     return encodeCursor(this.store.cursorAtEnd(logFile(this.name)));
   }
 
+  /** The whole log, oldest first: its rotated generations (highest N first), then the live file. */
   async *stream(): AsyncIterable<T> {
-    for await (const { record } of this.store.stream<T>(logFile(this.name))) yield record;
+    for await (const p of this.parts()) yield p.record;
+  }
+
+  private async *parts(): AsyncIterable<{ record: T; rotated: boolean }> {
+    const files = openLogFiles(this.store, this.name);
+    try {
+      for (const f of files) {
+        const rotated = f.rel !== logFile(this.name);
+        for await (const { record } of this.store.stream<T>(f.rel, { fd: f.fd })) yield { record, rotated };
+      }
+    } finally {
+      closeFiles(files);
+    }
+  }
+
+  async rotate(opts: RotateOptions): Promise<Rotation | null> {
+    if (!Number.isInteger(opts.generations) || opts.generations < 1) throw new Error(`rotate: generations must be a whole number >= 1, not ${opts.generations}`);
+    const plan = rotationPlan(this.store, this.name, opts);
+    if (!plan || opts.dryRun) return plan;
+    // The lock every append to the log takes (a transaction's too, and a killed one's journal is
+    // replayed before it is granted): no append lands in a file being renamed, and no journal
+    // names a position in a file that moved.
+    return this.locks.run(logFile(this.name), () => rotateHeld(this.store, this.name, opts));
   }
 
   async archiveOlderThan(before: number): Promise<{ archived: number }> {
@@ -183,9 +239,13 @@ class FileLog<T extends object> implements Log<T> {
   }
 
   async *exportLines(): AsyncIterable<string> {
+    for await (const p of this.exportParts()) yield p.line;
+  }
+
+  async *exportParts(): AsyncIterable<{ line: string; rotated: boolean }> {
     // Lines were written by JSON.stringify, and parse + stringify of such a line gives it back
     // byte for byte; torn and corrupt lines are skipped (and reported) as every reader does.
-    for await (const r of this.stream()) yield JSON.stringify(r) + '\n';
+    for await (const p of this.parts()) yield { line: JSON.stringify(p.record) + '\n', rotated: p.rotated };
   }
 }
 

@@ -8,15 +8,16 @@ import fs from 'node:fs';
 import { fsNowOf, isLink, isPidAlive } from '../inspect.js';
 import type { Store } from '../store.js';
 import { Journal } from './journal.js';
+import { closeFiles, generationOf, openLogFiles } from './generations.js';
 import { foldQueue, type QueueEvent } from './queue-fold.js';
 import type { RawDocument, RawItem, RawLogLine } from '../raw.js';
 
 const isLive = (f: string, ext: string) => f.endsWith(ext) && !f.endsWith(`.corrupt${ext}`);
 
 /** The parsed records of one JSONL file; bad lines, and a file that cannot be read, are left to doctor's JSONL check. */
-async function* records<T>(store: Store, rel: string): AsyncIterable<T> {
+async function* records<T>(store: Store, rel: string, fd?: number): AsyncIterable<T> {
   try {
-    for await (const { record } of store.stream<T>(rel, { onBad: () => {} })) yield record;
+    for await (const { record } of store.stream<T>(rel, { onBad: () => {}, fd })) yield record;
   } catch {
     return; // reported as unreadable
   }
@@ -72,12 +73,22 @@ export function* rawDocuments(store: Store): Iterable<RawDocument> {
   }
 }
 
-/** Every record of every log (`<log>.jsonl` at the top; not the archive), `seq` its number among the log's records. */
+/**
+ * Every record of every log (`<log>.jsonl` at the top, after its rotated generations
+ * `<log>.<N>.jsonl`, oldest first, as the backend reads it whole; not the archive), `seq` its
+ * number among the log's records.
+ */
 export async function* rawLogLines(store: Store): AsyncIterable<RawLogLine> {
-  for (const f of store.list('.').filter((f) => isLive(f, '.jsonl')).sort()) {
-    if (isLink(store, f)) continue;
-    let seq = 0;
-    for await (const r of records<unknown>(store, f)) yield { log: f.slice(0, -'.jsonl'.length), seq: ++seq, line: JSON.stringify(r) };
+  const logs = new Set<string>();
+  for (const f of store.list('.').filter((f) => isLive(f, '.jsonl'))) logs.add(generationOf(f)?.log ?? f.slice(0, -'.jsonl'.length));
+  for (const log of [...logs].sort()) {
+    const files = openLogFiles(store, log, (rel) => isLink(store, rel));
+    try {
+      let seq = 0;
+      for (const f of files) for await (const r of records<unknown>(store, f.rel, f.fd)) yield { log, seq: ++seq, line: JSON.stringify(r) };
+    } finally {
+      closeFiles(files);
+    }
   }
 }
 
