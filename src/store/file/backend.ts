@@ -154,7 +154,9 @@ class FileLog<T extends object> implements Log<T> {
     const rotated = c && c.ino > 0 && this.store.cursorAtEnd(logFile(this.name)).ino !== c.ino ? this.sinceRotation(c) : undefined;
     if (rotated) return rotated;
     const r = this.store.readSince<T>(logFile(this.name), c);
-    return { records: r.records, cursor: encodeCursor(r.cursor), reset: r.reset };
+    // A rotation between that stat and this read shows as a reset: the cursor's file is a generation now.
+    const late = r.reset && c && c.ino > 0 ? this.sinceRotation(c) : undefined;
+    return late ?? { records: r.records, cursor: encodeCursor(r.cursor), reset: r.reset };
   }
 
   /**
@@ -174,7 +176,9 @@ class FileLog<T extends object> implements Log<T> {
         const f = files[i]!;
         const r = this.store.read<T>(f.rel, { from: i === at ? c.offset : 0, fd: f.fd });
         records.push(...r.records);
-        if (f === live && f.rel === logFile(this.name)) end = { offset: r.end, ino: f.ino };
+        // The end of the newest file read: a generation's when there is no live log yet, so a
+        // rotation of the next live log before the next read is followed from here too.
+        if (f === live) end = { offset: r.end, ino: f.ino };
       }
       return { records, cursor: encodeCursor(end), reset: false };
     } finally {
