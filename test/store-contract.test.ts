@@ -285,7 +285,7 @@ describe.each(fixtures)('storage contract: $kind backend', ({ kind, make }) => {
     }
   });
 
-  it('queues: claims by priority, then age, then id; enqueue is idempotent by id', async () => {
+  it('queues: claims by priority, then age; enqueue is idempotent by id', async () => {
     let now = 1_000_000;
     const b = await open({ clock: () => now });
     await b.queues.enqueue('inbox', [
