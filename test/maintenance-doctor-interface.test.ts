@@ -241,8 +241,11 @@ describe('which layout doctor found', () => {
     const fresh = tempHive();
     const old = folderLayoutHive();
     try {
+      for (const h of [fresh, old]) expect(deia(['init'], { dir: h.dir }).code).toBe(0);
       for (const h of [fresh, old]) expect(deia(['send', 'B', 'hi', '--as', 'A'], { dir: h.dir }).code).toBe(0);
       expect(fs.existsSync(path.join(fresh.dir, 'layout.json'))).toBe(true);
+      // Nothing of the 0.1 layout in a new folder (init's lock included), so it is never taken for one.
+      for (const e of ['mailboxes', 'outbox.jsonl', 'presence', 'state']) expect(fs.existsSync(path.join(fresh.dir, e)), e).toBe(false);
       const a = deia(['doctor'], { dir: fresh.dir });
       expect(a.code, a.stdout).toBe(0);
       expect(a.stdout).toMatch(/^note: a folder in the storage interface's layout/m);

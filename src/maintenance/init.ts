@@ -23,7 +23,8 @@ export async function initHive(ctx: HiveContext, opts: { force?: boolean } = {})
   const records = ctx.storeChoice.kind === 'interface';
   if (records) assertNotFolderLayout(ctx.dir);
   store.ensureDir();
-  return store.withLock(`state/init`, async () => {
+  // The 0.1 layout's lock name where its own code may run; a new folder gets no state/ of that layout.
+  return store.withLock(records ? 'init' : 'state/init', async () => {
     if (records) await markRecordsLayout(store);
     const hadConfig = store.exists(CONFIG_FILE);
     let configWritten = false;
