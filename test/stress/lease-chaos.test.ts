@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { deia, mainPath, readJsonl, tempHive } from '../helpers/cli.js';
 import { freshDatabase } from '../helpers/pg.js';
+import { makeFolderLayout } from '../helpers/folder-layout.js';
 
 /**
  * Claims that survive the claimer's death (issue 12.7): worker processes loop
@@ -46,12 +47,24 @@ interface Backend {
   done: () => Promise<void>;
 }
 
+/** A folder deia 0.1 made: its mailbox file records every claim and ack, read back directly. */
 async function folderBackend(dir: string): Promise<Backend> {
+  makeFolderLayout(dir);
   const mailbox = path.join(dir, 'mailboxes', 'QUEUE.jsonl');
   return {
     where: dir,
     cli: (args, input) => deia(args, { dir, input }),
     events: () => readJsonl(mailbox).filter((r) => r.t !== 'msg'),
+    done: async () => undefined,
+  };
+}
+
+/** A new folder (the storage interface's layout, the default): claims and acks as the workers logged them. */
+async function newFolderBackend(dir: string): Promise<Backend> {
+  return {
+    where: dir,
+    cli: (args, input) => deia(args, { dir, input }),
+    events: eventsFromWorkerLogs,
     done: async () => undefined,
   };
 }
@@ -79,11 +92,12 @@ function eventsFromWorkerLogs(workerLogs: string[]): Event[] {
 }
 
 const backends = [
-  { kind: 'file', open: () => folderBackend(tempHive('deia-lease-chaos-').dir) },
+  { kind: 'folder (0.1 layout)', open: () => folderBackend(tempHive('deia-lease-chaos-').dir) },
+  { kind: 'new folder', open: () => newFolderBackend(tempHive('deia-lease-chaos-').dir) },
   { kind: 'postgres', open: postgresBackend },
 ];
 
-describe.each(backends)('lease chaos on the $kind backend', ({ open: openBackend }) => {
+describe.each(backends)('lease chaos on the $kind backend', ({ kind, open: openBackend }) => {
   it('leases: SIGKILLed workers lose no message; duplicates only after a claimer died', async () => {
     const hive = await openBackend();
     const root = tempHive('deia-lease-chaos-logs-').root;
@@ -207,7 +221,7 @@ describe.each(backends)('lease chaos on the $kind backend', ({ open: openBackend
       if (who.length > 1) expect(others.every((w) => excused(id, w)), `${id} processed by ${who.join(',')}, acked by ${acker}`).toBe(true);
     }
     console.log(
-      `lease chaos (${hive.where.startsWith('postgres') ? 'PostgreSQL' : 'folder'}): ${sent.length} sent, ${acks.size} acked, ${killed.size} workers killed, ${reclaimed.length} reclaimed, ` +
+      `lease chaos (${kind}): ${sent.length} sent, ${acks.size} acked, ${killed.size} workers killed, ${reclaimed.length} reclaimed, ` +
         `${events.filter((e) => e.t === 'claim').length} claims, ${lateIds.size} leases outlived by a live worker, ` +
         `${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
