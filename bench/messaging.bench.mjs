@@ -83,9 +83,33 @@ export async function run() {
     times.sort((a, b) => a - b);
     const med = times[times.length >> 1];
     rows.push({ name: 'send --stdin-jsonl 10,000 messages (end to end)', b: med, value: 10_000 / (med / 1000), unit: 'msg/s', target: 20_000, targetKind: 'min', pass: 10_000 / (med / 1000) >= 20_000 });
+    rows.push(markReadRow());
   } finally {
     small.cleanup();
     big.cleanup();
   }
   return rows;
+}
+
+/** `inbox --mark-read` of 10,000 unread messages against 1,000: cost follows the messages (linear: about 10x). */
+function markReadRow() {
+  const once = (n) => {
+    const h = tempHive();
+    try {
+      cli(['init', '--dir', h.hive]);
+      cli(['register', 'BOT-A', '--dir', h.hive]);
+      cli(['send', '--stdin-jsonl', '--as', 'BOT-Z', '--dir', h.hive], jsonl(n, () => 'BOT-A'));
+      const t0 = process.hrtime.bigint();
+      const out = JSON.parse(cli(['inbox', 'BOT-A', '--mark-read', '--json', '--dir', h.hive]));
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (out.length !== n || out.some((m) => m.status !== 'read')) throw new Error(`mark-read of ${n}: not all read`);
+      return ms;
+    } finally {
+      h.cleanup();
+    }
+  };
+  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  const a = median([once(1000), once(1000), once(1000)]);
+  const b = median([once(10_000), once(10_000), once(10_000)]);
+  return { name: 'deia inbox --mark-read: 10,000 unread messages', baseline: 'same, 1,000', a, b, ratio: b / a, runs: 3, target: 15 };
 }

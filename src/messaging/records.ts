@@ -237,7 +237,7 @@ export async function inboxOn(b: StorageBackend, ctx: HiveContext, bot: string, 
     if (priority !== undefined) items = items.filter((i) => i.priority === priority);
     if (opts.limit !== undefined) items = items.slice(0, opts.limit);
     const list = items.map(toMessage);
-    return opts.markRead ? Promise.all(list.map((m) => (m.status === 'delivered' ? takeRead(b, ctx, bot, m) : m))) : list;
+    return opts.markRead ? markListRead(b, ctx, bot, list) : list;
   };
   const empty = (r: Message[] | Message | null) => r === null || (Array.isArray(r) && r.length === 0);
   if (!opts.wait) return attempt();
@@ -258,6 +258,26 @@ export async function inboxOn(b: StorageBackend, ctx: HiveContext, bot: string, 
   } finally {
     await w.close();
   }
+}
+
+/**
+ * `inbox --mark-read`: the delivered messages listed, read (claims by id), each with its audit
+ * line; one taken by another process meanwhile is shown as it is now. Where the backend takes
+ * many at once (a folder), one claim and one append for the whole list.
+ */
+async function markListRead(b: StorageBackend, ctx: HiveContext, bot: string, list: Message[]): Promise<Message[]> {
+  const queues = b.queues;
+  if (!queues.takeMany) return Promise.all(list.map((m) => (m.status === 'delivered' ? takeRead(b, ctx, bot, m) : m)));
+  const wanted = list.filter((m) => m.status === 'delivered').map((m) => m.message_id);
+  const taken = new Map((await queues.takeMany<Message>(INBOX(bot), wanted, { by: ctx.identity ?? bot })).map((it) => [it.id, toMessage(it)] as const));
+  const now = ctx.clock();
+  if (taken.size) await b.log<AuditRecord>(AUDIT_LOG).append([...taken.values()].map((m) => audit('message_read', now, m, 'read', null)));
+  const out: Message[] = [];
+  for (const m of list) {
+    if (m.status !== 'delivered') out.push(m);
+    else out.push(taken.get(m.message_id) ?? toMessage((await queues.get<Message>(INBOX(bot), m.message_id))!));
+  }
+  return out;
 }
 
 /** Mark one delivered message read (a claim by id); unchanged if another process read it first. */

@@ -172,6 +172,12 @@ export interface Queues {
   claimNext<T>(queue: string, opts?: ClaimOptions): Promise<QueueItem<T> | null>;
   /** Claim this item if it is claimable (as `claimNext` would, but by id); `null` when it is not. */
   take<T>(queue: string, id: string, opts?: ClaimOptions): Promise<QueueItem<T> | null>;
+  /**
+   * `take` of several ids at once: the items claimed, in the order given (those not claimable
+   * left out). Optional: where a `take` costs a read of the whole queue (a folder), one read and
+   * one write for all; a caller without it takes them one by one.
+   */
+  takeMany?<T>(queue: string, ids: readonly string[], opts?: ClaimOptions): Promise<QueueItem<T>[]>;
   /** Finish a leased item. False when it was not leased (lapsed and reclaimed, already acked, unknown). */
   ack(queue: string, id: string, opts?: SettleOptions): Promise<boolean>;
   /** Give a leased item back (claimable again now). False when it was not leased. */
