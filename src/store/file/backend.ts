@@ -82,12 +82,12 @@ class Locks {
 
 /**
  * Before a transaction writes anything: no link on the way to any of its files (refused as every
- * write refuses one), every file it appends to takes lines, and every document's place takes a
+ * write refuses one; the files it appends to were checked before its entry was made) and every document's place takes a
  * new file (a document is replaced by a rename, so an existing one's own mode does not matter).
  */
 function checkTransactionFiles(store: Store, entry: JournalEntry): void {
   for (const rel of entry.files) store.writePath(rel);
-  checkWritable(store, entry.appends.map((a) => a.rel));
+  // Appended files were checked before the entry was made (transaction): only documents' places here.
   checkWritable(store, entry.docs.filter((d) => !isRegularFile(store.path(d.rel))).map((d) => d.rel));
 }
 
