@@ -176,9 +176,12 @@ describe.each(['file', 'postgres', 'interface'])('integration scenarios on the %
     const toBest = (ts: any[]) => ts.filter((t) => t.bot_id === BOTS[TYPES.indexOf(t.task_type)]).length / ts.length;
     const first = toBest(ordered.slice(0, 50));
     const last = toBest(ordered.slice(-50));
-    expect(last).toBeGreaterThan(first);
-    // Chance alone would give 25 %; learning routes clearly more of the last round to the best bot.
-    expect(last).toBeGreaterThanOrEqual(0.4);
+    // Routing learns within the first round already (its bots record as they go), so the last
+    // round may tie with it (CI saw 0.68 and 0.68); it must not fall behind.
+    expect(last).toBeGreaterThanOrEqual(first);
+    // Chance alone would give 25 % (23 or more of 50 by chance: about 1 in 800); learning routes
+    // clearly more of the last round to the best bot.
+    expect(last).toBeGreaterThanOrEqual(0.46);
   });
 
 });
