@@ -33,6 +33,12 @@ export interface HiveOptions {
    * 'init': `deia init`, which creates on purpose.
    */
   need?: 'existing' | 'create' | 'init';
+  /**
+   * Open a folder deia 0.1 made (mailboxes/, outbox.jsonl… and no layout.json) as it is: only
+   * `doctor`, `export` and `migrate` do, to check, read, copy or upgrade it. Everything else
+   * refuses one (EOLDLAYOUT) with the one command that upgrades it.
+   */
+  oldLayoutOk?: boolean;
 }
 
 /**
@@ -78,6 +84,7 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
   const config = opts.ignoreConfig ? resolveConfig(undefined) : loadConfig(store);
   const configured = early.kind !== 'file' ? early : chooseStore({ configUrl: () => config.store.url });
   const storeChoice = configured.kind !== 'file' ? configured : chooseByLayout(dir);
+  if (storeChoice.kind === 'file' && !opts.oldLayoutOk) throw oldLayoutError(dir);
   if (storeChoice.kind === 'file') store.layoutGuard = () => refuseIfUpgraded(dir);
   store.lockOptions = { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
   const asRaw = opts.as ?? (env.DEIA_BOT || env.AGENT_NAME || undefined);
@@ -92,6 +99,19 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
     identity,
     storeChoice,
   };
+}
+
+/**
+ * A folder deia 0.1 made runs after a one-time upgrade in place (its data copied onto the layout new
+ * folders use, the old files kept beside it): one command, with the bots stopped.
+ */
+export function oldLayoutError(dir: string): DeiaError {
+  return new DeiaError(
+    `${dir} is a hive folder in deia 0.1's layout: this deia runs it after a one-time upgrade`,
+    `stop the bots that use it, then run once: deia --dir ${dir} migrate --upgrade; deia doctor --repair does the same`,
+    1,
+    'EOLDLAYOUT',
+  );
 }
 
 /** A missing hive: an error for commands that need one, a notice when one is about to be made implicitly. */

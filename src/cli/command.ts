@@ -40,6 +40,8 @@ export interface CommandSpec {
   errorExitCode?: number;
   /** Runs on a PostgreSQL store too; other commands refuse one with a clear error. */
   postgres?: boolean;
+  /** Opens a folder deia 0.1 made (doctor, export, migrate); every other command refuses one (EOLDLAYOUT). */
+  oldLayout?: boolean;
   /** Returns the exit code (0 when omitted). */
   exec(run: Run): Promise<number | void>;
 }

@@ -203,6 +203,7 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
             clock: clockFromEnv(env),
             warn: (m) => out.warn(m),
             need: hiveNeed(spec.name),
+            oldLayoutOk: spec.oldLayout,
             ...overrides,
           });
           const choice = ctx.storeChoice;

@@ -14,6 +14,8 @@ export type ProblemKind =
   | 'symlink'
   | 'unreadable'
   | 'audit_mismatch'
+  // a folder deia 0.1 made (--repair upgrades it in place):
+  | 'old_layout'
   // PostgreSQL (doctor-postgres.ts):
   | 'schema'
   | 'bad_payload'

@@ -4,7 +4,8 @@ import { readText, tempInfo, walk } from '../store/inspect.js';
 import { LAYOUT_FILE } from '../store/file/layout.js';
 import { isPostgresUrl } from '../store/postgres/url.js';
 import { checkConfigFile, checkEntries, checkJsonl, isJsonl } from './doctor-files.js';
-import { emptyDoctorResult, MAX_LISTED_PER_FILE, type DoctorResult } from './doctor-report.js';
+import { emptyDoctorResult, MAX_LISTED_PER_FILE, type DoctorResult, type Problem } from './doctor-report.js';
+import type { DeiaError } from '../common/errors.js';
 
 export type { DoctorResult, Problem, ProblemKind } from './doctor-report.js';
 
@@ -37,10 +38,40 @@ export async function doctor(ctx: HiveContext, opts: { repair?: boolean } = {}):
     await checkJsonl(ctx, e, repair, result, audit.visitor(e.rel));
   }
   audit.finish(result);
+  await checkOldLayout(ctx, repair, result);
 
   result.repaired = result.problems.filter((p) => p.repaired).length;
   result.ok = result.problems.every((p) => p.repaired);
   return result;
+}
+
+/**
+ * A folder deia 0.1 made is a problem of its own: no other command runs it. --repair upgrades it
+ * in place (after the repairs above, which clear the stale locks an upgrade would wait for), as
+ * `deia migrate --upgrade` does; a hive in use is left as it is, with what to do.
+ */
+async function checkOldLayout(ctx: HiveContext, repair: boolean, result: DoctorResult): Promise<void> {
+  const problem: Problem = {
+    kind: 'old_layout',
+    path: '.',
+    detail: "deia 0.1's folder layout: other commands refuse it until it is upgraded",
+    repaired: false,
+    action: 'stop the bots that use it, then: deia doctor --repair (or deia migrate --upgrade)',
+  };
+  result.problems.push(problem);
+  if (!repair) return;
+  if (result.problems.some((p) => p !== problem && !p.repaired)) {
+    problem.action = 'not upgraded: fix the problems above first';
+    return;
+  }
+  try {
+    const up = await (await import('./upgrade.js')).upgradeInPlace(ctx);
+    problem.repaired = true;
+    problem.action = `upgraded in place; the old files are kept in ${up.kept_as} (delete it once the hive works)`;
+  } catch (e) {
+    const err = e as DeiaError;
+    problem.action = `not upgraded: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+  }
 }
 
 /**

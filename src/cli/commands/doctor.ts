@@ -4,11 +4,12 @@ import { formatAge } from '../../common/parse.js';
 import { doctor, type DoctorResult } from '../../maintenance/doctor.js';
 
 /** What --repair fixes on a file:// folder (the rest it names, with what to do). */
-const REPAIRABLE = new Set(['corrupt_line', 'torn_tail', 'stale_lock', 'orphan_temp', 'world_writable', 'symlink', 'overdue_mail', 'pending_transaction']);
+const REPAIRABLE = new Set(['old_layout', 'corrupt_line', 'torn_tail', 'stale_lock', 'orphan_temp', 'world_writable', 'symlink', 'overdue_mail', 'pending_transaction']);
 
 export default defineCommand({
   name: 'doctor',
   postgres: true,
+  oldLayout: true,
   summary: 'check .deia/ (config, every JSONL line, stale locks, orphan temp files, permissions), a file:// folder (the same, its data and pending transactions) or a PostgreSQL store (schema, rows); exit 1 on problems',
   options: [
     {
@@ -70,10 +71,6 @@ function notes(out: Output, res: DoctorResult): string[] {
     lines.push(`note: PostgreSQL at ${out.safe(res.dir)}, schema version ${res.store.schema_version ?? '?'} (this deia: ${res.store.schema_expected}); not applicable there: ${res.store.not_applicable.join(', ')}`);
   }
   if (res.store.kind === 'interface') lines.push(`note: a folder in the storage interface's layout (layout.json) at ${out.safe(res.dir)}`);
-  // A folder deia 0.1 made keeps working as it is; this is where its owner learns how to move it.
-  if (res.store.kind === 'file' && res.exists) {
-    lines.push(`note: ${out.safe(res.dir)} is in deia 0.1's folder layout: \`deia migrate --upgrade\` moves it onto the layout new folders use (stop the bots first; the old files are kept beside it)`);
-  }
   return lines;
 }
 

@@ -13,6 +13,7 @@ export default defineCommand({
     'diff folder-export/bot-messaging.jsonl pg-export/bot-messaging.jsonl',
   ],
   postgres: true,
+  oldLayout: true,
   async exec(run) {
     const ctx = run.hive();
     const { exportAuditLogs } = await import('../../maintenance/export.js');

@@ -20,6 +20,7 @@ export default defineCommand({
     'deia migrate --upgrade',
   ],
   postgres: true,
+  oldLayout: true,
   async exec(run) {
     const from = run.opts.from === undefined ? undefined : String(run.opts.from);
     if (from !== undefined && run.opts.store !== undefined) throw new UsageError('give --from or --store, not both', 'they name the same thing for migrate: the hive to copy from');
