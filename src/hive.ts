@@ -114,6 +114,12 @@ export function oldLayoutError(dir: string): DeiaError {
   );
 }
 
+/** Where a context's records are: a postgres:// or file:// URL (a 0.1 folder has none: it is only read, to be copied). */
+export function storeUrl(ctx: HiveContext): string {
+  if (ctx.storeChoice.kind === 'file') throw oldLayoutError(ctx.dir);
+  return ctx.storeChoice.url;
+}
+
 /** A missing hive: an error for commands that need one, a notice when one is about to be made implicitly. */
 function checkPresence(located: LocatedHive, opts: HiveOptions): void {
   if (hiveExists(located.dir)) return;

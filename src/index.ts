@@ -3,7 +3,7 @@
  *   import { openHive } from 'deia';
  *   const hive = await openHive({ dir: '.deia', as: 'BOT-001' });
  */
-import { createContext, requireIdentity, type HiveContext, type HiveOptions } from './hive.js';
+import { createContext, requireIdentity, storeUrl, type HiveContext, type HiveOptions } from './hive.js';
 import type { AckOptions, InboxOptions, Message, SendInput } from './messaging/types.js';
 import type { StorageBackend } from './store/types.js';
 
@@ -42,11 +42,10 @@ export type { Task, TaskStatus } from './tasks/model.js';
 export class Hive {
   constructor(readonly ctx: HiveContext) {}
 
-  /** On a PostgreSQL store run `pg` there; in a folder run `folder`. */
-  private async on<R>(pg: (b: StorageBackend) => Promise<R>, folder: () => Promise<R> | R): Promise<R> {
-    if (this.ctx.storeChoice.kind === 'file') return folder();
+  /** Run `fn` on the hive's store (a folder's or PostgreSQL's), opened for this call and closed after. */
+  private async on<R>(fn: (b: StorageBackend) => Promise<R>): Promise<R> {
     const { onStore } = await import('./messaging/records.js');
-    return onStore(this.ctx, pg);
+    return onStore(this.ctx, fn);
   }
 
   get dir(): string {
@@ -75,43 +74,36 @@ export class Hive {
   }
 
   async register(bot: string) {
-    const { ensureInbox } = await import('./messaging/ops.js');
-    return this.on(async (b) => (await import('./messaging/records.js')).ensureInboxOn(b, this.ctx, bot), () => ensureInbox(this.ctx, bot));
+    return this.on(async (b) => (await import('./messaging/records.js')).ensureInboxOn(b, this.ctx, bot));
   }
 
   /** Record one task outcome (or many: an array) for routing; what `deia record --json` prints. */
   async record(outcome: import('./scheduling/input.js').OutcomeInput | readonly import('./scheduling/input.js').OutcomeInput[]) {
-    const { recordOutcomes } = await import('./scheduling/api.js');
     const all = Array.isArray(outcome) ? outcome : [outcome as import('./scheduling/input.js').OutcomeInput];
     return this.on(
       async (b) => {
         const { outcomeRecords, recordOn } = await import('./scheduling/records.js');
         return recordOn(b, this.ctx, outcomeRecords(this.ctx, all));
-      },
-      () => recordOutcomes(this.ctx, all),
+      }
     );
   }
 
   /** The best bot for a task type or free-text task; what `deia recommend --json` prints. */
   async recommend(opts: import('./scheduling/api.js').RecommendOptions) {
-    const { recommend } = await import('./scheduling/api.js');
-    const { folderRoutingSources, storeRoutingSources } = await import('./routing-signals.js');
+    const { storeRoutingSources } = await import('./routing-signals.js');
     return this.on(
-      async (b) => (await import('./scheduling/records.js')).recommendOn(b, this.ctx, opts, storeRoutingSources(b, this.ctx)),
-      () => recommend(this.ctx, opts, folderRoutingSources(this.ctx)),
+      async (b) => (await import('./scheduling/records.js')).recommendOn(b, this.ctx, opts, storeRoutingSources(b, this.ctx))
     );
   }
 
   /** Per bot × task type statistics; what `deia stats --json` prints. */
   async stats(opts: import('./scheduling/api.js').StatsOptions = {}) {
-    const { stats } = await import('./scheduling/api.js');
-    return this.on(async (b) => (await import('./scheduling/records.js')).statsOn(b, this.ctx, opts), () => stats(this.ctx, opts));
+    return this.on(async (b) => (await import('./scheduling/records.js')).statsOn(b, this.ctx, opts));
   }
 
   /** Forget what routing learned for a bot and/or type; what `deia stats reset --json` prints. */
   async resetStats(opts: import('./scheduling/api.js').StatsOptions = {}) {
-    const { resetStats } = await import('./scheduling/api.js');
-    return this.on(async (b) => (await import('./scheduling/records.js')).resetOn(b, this.ctx, opts), () => resetStats(this.ctx, opts));
+    return this.on(async (b) => (await import('./scheduling/records.js')).resetOn(b, this.ctx, opts));
   }
 
   /** `deia send --json`: the stored message (for `to: '@all'`, one per recipient). */
@@ -124,16 +116,14 @@ export class Hive {
 
   /** `deia send --stdin-jsonl --json`: a batch under one lock pass. */
   async sendMany(inputs: SendInput[]): Promise<Message[]> {
-    const { sendMessages } = await import('./messaging/ops.js');
-    return this.on(async (b) => (await import('./messaging/records.js')).sendOn(b, this.ctx, inputs), () => sendMessages(this.ctx, inputs));
+    return this.on(async (b) => (await import('./messaging/records.js')).sendOn(b, this.ctx, inputs));
   }
 
   /** `deia inbox --json`: unread messages of `bot` (default: the acting bot); with `next`, one claimed message or null. */
   async inbox(opts: InboxOptions & { bot?: string; next: true }): Promise<Message | null>;
   async inbox(opts?: InboxOptions & { bot?: string }): Promise<Message[]>;
   async inbox(opts: InboxOptions & { bot?: string } = {}): Promise<Message[] | Message | null> {
-    const { inboxMessages } = await import('./messaging/ops.js');
-    const inboxOf = (bot: string, o: InboxOptions) => this.on(async (b) => (await import('./messaging/records.js')).inboxOn(b, this.ctx, bot, o), () => inboxMessages(this.ctx, bot, o));
+    const inboxOf = (bot: string, o: InboxOptions) => this.on(async (b) => (await import('./messaging/records.js')).inboxOn(b, this.ctx, bot, o));
     const bot = opts.bot ?? requireIdentity(this.ctx, 'inbox');
     return inboxOf(bot, opts);
   }
@@ -149,67 +139,56 @@ export class Hive {
   }
 
   private async settle(kind: 'ack' | 'nack', ids: string[], opts: AckOptions): Promise<Message[]> {
-    const { settleMessages } = await import('./messaging/ops.js');
-    return this.on(async (b) => (await import('./messaging/records.js')).settleOn(b, this.ctx, kind, ids, opts), () => settleMessages(this.ctx, kind, ids, opts));
+    return this.on(async (b) => (await import('./messaging/records.js')).settleOn(b, this.ctx, kind, ids, opts));
   }
 
   /** `deia read --json`: mark messages read by id or unique prefix. */
   async read(ids: string[]): Promise<Message[]> {
-    const { markRead } = await import('./messaging/ops.js');
-    return this.on(async (b) => (await import('./messaging/records.js')).markReadOn(b, this.ctx, ids, this.ctx.identity), () => markRead(this.ctx, ids, this.ctx.identity));
+    return this.on(async (b) => (await import('./messaging/records.js')).markReadOn(b, this.ctx, ids, this.ctx.identity));
   }
 
   async conversation(a: string, b: string): Promise<Message[]> {
-    const { conversation } = await import('./messaging/ops.js');
-    return this.on(async (s) => (await import('./messaging/records.js')).conversationOn(s, a, b), () => conversation(this.ctx, a, b));
+    return this.on(async (s) => (await import('./messaging/records.js')).conversationOn(s, a, b));
   }
 
   /** `deia status --json`. */
   async messagingStatus() {
-    const { messagingStatus } = await import('./messaging/ops.js');
-    return this.on(async (b) => (await import('./messaging/records.js')).statusOn(b, this.ctx), () => messagingStatus(this.ctx));
+    return this.on(async (b) => (await import('./messaging/records.js')).statusOn(b, this.ctx));
   }
 
   /** `deia deliver --json`. */
   async deliver() {
-    const { deliverDue } = await import('./messaging/ops.js');
-    return this.on(async (b) => (await import('./messaging/records.js')).deliverDueOn(b, this.ctx), () => deliverDue(this.ctx));
+    return this.on(async (b) => (await import('./messaging/records.js')).deliverDueOn(b, this.ctx));
   }
 
   /** `deia health --json`: levels per component and per bot; evaluates and writes alerts. */
   async health(opts: import('./health/api.js').HealthOptions = {}) {
-    const { healthReport } = await import('./health/api.js');
-    return this.on(async (b) => (await import('./health/records.js')).healthReportOn(b, this.ctx, opts), () => healthReport(this.ctx, opts));
+    return this.on(async (b) => (await import('./health/records.js')).healthReportOn(b, this.ctx, opts));
   }
 
   /** `deia health record --json`: store a metric sample (db_pool as 'IN_USE/SIZE'). */
   async recordMetric(input: import('./health/api.js').RecordInput) {
-    const { recordMetric } = await import('./health/api.js');
-    return this.on(async (b) => (await import('./health/records.js')).recordMetricOn(b, this.ctx, input), () => recordMetric(this.ctx, input));
+    return this.on(async (b) => (await import('./health/records.js')).recordMetricOn(b, this.ctx, input));
   }
 
   /** Per bot level, as routing uses it (writes no alerts). */
   async botHealthLevels() {
-    const { botHealthLevels } = await import('./health/api.js');
-    return this.on(async (b) => (await import('./health/records.js')).botHealthLevelsOn(b, this.ctx), () => botHealthLevels(this.ctx));
+    return this.on(async (b) => (await import('./health/records.js')).botHealthLevelsOn(b, this.ctx));
   }
 
   /** `deia health history --json`. */
   async healthHistory(opts: import('./health/api.js').HistoryOptions) {
-    const { metricHistory } = await import('./health/api.js');
-    return this.on(async (b) => (await import('./health/records.js')).metricHistoryOn(b, this.ctx, opts), () => metricHistory(this.ctx, opts));
+    return this.on(async (b) => (await import('./health/records.js')).metricHistoryOn(b, this.ctx, opts));
   }
 
   /** `deia health export`: everything the dashboard shows. */
   async healthExport(opts: import('./health/api.js').HealthOptions = {}) {
-    const { dashboardData } = await import('./health/api.js');
-    return this.on(async (b) => (await import('./health/records.js')).dashboardDataOn(b, this.ctx, opts), () => dashboardData(this.ctx, opts));
+    return this.on(async (b) => (await import('./health/records.js')).dashboardDataOn(b, this.ctx, opts));
   }
 
   /** `deia health reset --json`. */
   async healthReset(opts: { bot?: string } = {}) {
-    const { resetHealth } = await import('./health/api.js');
-    return this.on(async (b) => (await import('./health/records.js')).resetHealthOn(b, this.ctx, opts), () => resetHealth(this.ctx, opts));
+    return this.on(async (b) => (await import('./health/records.js')).resetHealthOn(b, this.ctx, opts));
   }
 
   /** `deia health serve`: start the dashboard server; close() stops it. */
@@ -221,14 +200,12 @@ export class Hive {
 
   /** `deia task submit --json`: classify, route, store and send the assignment (acts as the hive's identity). */
   async submitTask(input: import('./tasks/ops.js').SubmitInput) {
-    const { submitTask } = await import('./tasks/ops.js');
-    return this.on(async (b) => (await (await import('./tasks/records.js')).submitOn(b, this.ctx, [input]))[0]!, () => submitTask(this.ctx, input));
+    return this.on(async (b) => (await (await import('./tasks/records.js')).submitOn(b, this.ctx, [input]))[0]!);
   }
 
   /** `deia task start --json`: only the assigned bot (the hive's identity) may. */
   async startTask(id: string) {
-    const { startTask } = await import('./tasks/ops.js');
-    return this.on(async (b) => (await import('./tasks/records.js')).startOn(b, this.ctx, id), () => startTask(this.ctx, id));
+    return this.on(async (b) => (await import('./tasks/records.js')).startOn(b, this.ctx, id));
   }
 
   /** `deia task done --json`: records the outcome and notifies the submitter. */
@@ -242,52 +219,43 @@ export class Hive {
   }
 
   private async finish(id: string, input: import('./tasks/ops.js').FinishInput) {
-    const { finishTask } = await import('./tasks/ops.js');
-    return this.on(async (b) => (await import('./tasks/records.js')).finishOn(b, this.ctx, id, input), () => finishTask(this.ctx, id, input));
+    return this.on(async (b) => (await import('./tasks/records.js')).finishOn(b, this.ctx, id, input));
   }
 
   /** `deia task list --json`. */
   async listTasks(opts: import('./tasks/ops.js').ListOptions = {}) {
-    const { listTasks } = await import('./tasks/ops.js');
-    return this.on(async (b) => (await import('./tasks/records.js')).listOn(b, opts), () => listTasks(this.ctx, opts));
+    return this.on(async (b) => (await import('./tasks/records.js')).listOn(b, opts));
   }
 
   /** `deia task show --json`. */
   async showTask(id: string) {
-    const { showTask } = await import('./tasks/ops.js');
-    return this.on(async (b) => (await import('./tasks/records.js')).showOn(b, id), () => showTask(this.ctx, id));
+    return this.on(async (b) => (await import('./tasks/records.js')).showOn(b, id));
   }
 
   /** `deia task dispatch --json`: assign queued tasks, take back those of stale bots. */
   async dispatchTasks() {
-    const { dispatchQueued } = await import('./tasks/ops.js');
-    return this.on(async (b) => (await import('./tasks/records.js')).dispatchOn(b, this.ctx), () => dispatchQueued(this.ctx));
+    return this.on(async (b) => (await import('./tasks/records.js')).dispatchOn(b, this.ctx));
   }
 
   /** `deia bots --json`: every bot with last seen, unread mail, open tasks, health and a stale flag. */
   async bots() {
-    const { listBots, listBotsOn } = await import('./presence/bots.js');
-    return this.on((b) => listBotsOn(b, this.ctx), () => listBots(this.ctx));
+    const { listBotsOn } = await import('./presence/bots.js');
+    return this.on((b) => listBotsOn(b, this.ctx));
   }
 
   /** `deia scale --json`: advice; with `exec`, runs the configured spawn/retire command. */
   async scale(opts: { exec?: boolean } = {}) {
-    const { scale } = await import('./tasks/scaling.js');
-    const choice = this.ctx.storeChoice;
-    const storeUrl = choice.kind !== 'file' ? choice.url : undefined;
-    return this.on(async (b) => (await import('./tasks/records.js')).scaleOn(b, this.ctx, { ...opts, storeUrl }), () => scale(this.ctx, opts));
+    return this.on(async (b) => (await import('./tasks/records.js')).scaleOn(b, this.ctx, { ...opts, storeUrl: storeUrl(this.ctx) }));
   }
 
   /** Whether this bot has an inbox (was ever registered). */
   async hasInbox(bot: string): Promise<boolean> {
-    const { hasInbox } = await import('./messaging/registry.js');
-    return this.on(async (b) => (await (await import('./messaging/records.js')).withInboxOn(b, [bot])).has(bot), () => hasInbox(this.ctx, bot));
+    return this.on(async (b) => (await (await import('./messaging/records.js')).withInboxOn(b, [bot])).has(bot));
   }
 
   /** Bots that have an inbox, sorted. */
   async knownBots(): Promise<string[]> {
-    const { knownBots } = await import('./messaging/registry.js');
-    return this.on(async (b) => (await import('./messaging/records.js')).knownBotsOn(b), () => knownBots(this.ctx));
+    return this.on(async (b) => (await import('./messaging/records.js')).knownBotsOn(b));
   }
 }
 

@@ -10,21 +10,10 @@
  * never loads messaging's operations or the tasks area.
  */
 import type { HiveContext } from './hive.js';
-import { knownBots } from './messaging/registry.js';
 import type { RoutingSources } from './scheduling/signals.js';
 import type { StorageBackend } from './store/types.js';
 
-/** Routing's sources in a hive folder: each area's operations on its files. */
-export function folderRoutingSources(ctx: HiveContext): RoutingSources {
-  return {
-    registered: () => knownBots(ctx),
-    health: async (bots) => (await import('./health/api.js')).routingLevelsFor(ctx, bots),
-    urgentUnread: async (bots) => (await import('./messaging/api.js')).urgentUnreadCounts(ctx, [...bots]),
-    inProgress: async () => (await import('./tasks/api.js')).inProgressCounts(ctx),
-  };
-}
-
-/** Routing's sources on a store (PostgreSQL): each area's records. */
+/** Routing's sources on the hive's store: each area's records. */
 export function storeRoutingSources(b: StorageBackend, ctx: HiveContext): RoutingSources {
   return {
     registered: async () => (await import('./messaging/records.js')).registeredBots(b),

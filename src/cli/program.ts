@@ -225,9 +225,6 @@ function configure(cmd: Command, spec: CommandSpec, out: Output, env: NodeJS.Pro
     };
     const code = await spec.exec(runCtx);
     setExit(typeof code === 'number' ? code : 0);
-    // Every command a bot runs says it is alive (throttled: usually one stat, no write). Not
-    // after an error: a refused command stores nothing, not even this.
-    if (ctx?.identity) (await import('../presence/presence.js')).touchPresenceQuietly(ctx);
   });
 }
 

@@ -4,25 +4,18 @@
  * failed according to its hidden skill. Until its stdin closes, a stop file appears, or time runs out.
  */
 import type { HiveContext } from '../hive.js';
-import { inboxMessages } from '../messaging/api.js';
 import type { Message } from '../messaging/types.js';
 import type { StorageBackend } from '../store/types.js';
-import { finishTask, startTask, type FinishInput } from '../tasks/api.js';
+import type { FinishInput } from '../tasks/api.js';
 import { taskIdFromMessage, type Task } from '../tasks/model.js';
 import type { BotProfile } from './profiles.js';
 
-/** What a bot does to the hive: the folder's operations, or the same on a PostgreSQL store. */
+/** What a bot does to the hive, on its store. */
 interface BotOps {
   next(bot: string): Promise<Message | null>;
   start(taskId: string): Promise<Task>;
   finish(taskId: string, input: FinishInput): Promise<unknown>;
 }
-
-const folderOps = (ctx: HiveContext): BotOps => ({
-  next: async (bot) => (await inboxMessages(ctx, bot, { next: true })) as Message | null,
-  start: (id) => startTask(ctx, id),
-  finish: (id, input) => finishTask(ctx, id, input),
-});
 
 async function storeOps(ctx: HiveContext, b: StorageBackend): Promise<BotOps> {
   const [{ inboxOn }, { startOn, finishOn }] = await Promise.all([import('../messaging/records.js'), import('../tasks/records.js')]);
@@ -46,9 +39,8 @@ export interface BotRunStats {
 
 type RunOptions = { maxMs: number; stopped: () => boolean; fixedOutcome?: boolean };
 
-/** Run on the hive's store: a folder, or PostgreSQL (one connection for the bot's whole run; the stop file is still looked for in the folder). */
+/** Run on the hive's store, opened once for the bot's whole run (the stop file is looked for in the folder). */
 export async function runDemoBot(ctx: HiveContext, profile: BotProfile, opts: RunOptions): Promise<BotRunStats> {
-  if (ctx.storeChoice.kind === 'file') return runWith(ctx, folderOps(ctx), profile, opts);
   const { onStore } = await import('../messaging/records.js');
   return onStore(ctx, async (b) => runWith(ctx, await storeOps(ctx, b), profile, opts));
 }

@@ -9,9 +9,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import type { HiveContext } from '../hive.js';
+import { storeUrl, type HiveContext } from '../hive.js';
 import { isDeiaError } from '../common/errors.js';
-import { reportReadOnly, type HealthOptions } from './api.js';
+import { type HealthOptions } from './api.js';
 import { dashboardPage } from './dashboard.js';
 import { prometheusText } from './format.js';
 import { LiveDashboard, type LiveSource, type Snapshot } from './live.js';
@@ -172,22 +172,17 @@ export async function startHealthServer(ctx: HiveContext, opts: ServeOptions): P
  * store through one connection per refresh (so a restarted server is simply reached again).
  */
 async function sourceFor(ctx: HiveContext): Promise<LiveSource> {
-  const choice = ctx.storeChoice;
-  if (choice.kind !== 'file') {
-    const [{ openBackend }, { reportReadOnlyOn }] = await Promise.all([import('../store/open.js'), import('./records.js')]);
-    return {
-      use: async (fn) => {
-        const b = await openBackend(choice.url, { clock: ctx.clock });
-        try {
-          return await fn(b);
-        } finally {
-          await b.close();
-        }
-      },
-      report: (b, agg, o) => reportReadOnlyOn(b, ctx, agg, o),
-    };
-  }
-  const { openFileBackend } = await import('../store/file/backend.js');
-  const b = openFileBackend(ctx.dir, { clock: ctx.clock, warn: (m) => ctx.store.warn(m) });
-  return { use: (fn) => fn(b), report: (_b, agg, o) => reportReadOnly(ctx, agg, o) };
+  const url = storeUrl(ctx);
+  const [{ openBackend }, { reportReadOnlyOn }] = await Promise.all([import('../store/open.js'), import('./records.js')]);
+  return {
+    use: async (fn) => {
+      const b = await openBackend(url, { clock: ctx.clock });
+      try {
+        return await fn(b);
+      } finally {
+        await b.close();
+      }
+    },
+    report: (b, agg, o) => reportReadOnlyOn(b, ctx, agg, o),
+  };
 }

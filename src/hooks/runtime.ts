@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { iso } from '../common/clock.js';
 import { isBotId } from '../common/ids.js';
 import { formatAge } from '../common/parse.js';
-import type { HiveContext } from '../hive.js';
+import { storeUrl, type HiveContext } from '../hive.js';
 import type { Message } from '../messaging/types.js';
 import type { StorageBackend } from '../store/types.js';
 import type { Task } from '../tasks/model.js';
@@ -135,7 +135,6 @@ export interface PromptState {
   keys: string[];
   at: string;
 }
-const stateFile = (bot: string) => `hooks/${bot}.json`;
 
 /** What the digest is about, without the parts that change by themselves (ages). */
 export function digestKeys(unread: readonly Message[], tasks: readonly Task[]): string[] {
@@ -169,30 +168,8 @@ interface HookSide {
   where: string;
 }
 
-function folderSide(ctx: HiveContext, me: string): HookSide {
-  return {
-    where: ctx.dir,
-    async register() {
-      const { ensureInbox } = await import('../messaging/ops.js');
-      await ensureInbox(ctx, me);
-    },
-    async touch() {
-      const { touchPresence } = await import('../presence/presence.js');
-      touchPresence(ctx, me);
-    },
-    async gather() {
-      const { inboxMessages } = await import('../messaging/ops.js');
-      const unread = await inboxMessages(ctx, me, {});
-      const { openTasks } = await import('../tasks/ops.js');
-      const tasks = ctx.store.exists('tasks.jsonl') ? [...openTasks(ctx).values()].filter((t) => t.bot_id === me) : [];
-      return { unread, tasks };
-    },
-    readState: async () => ctx.store.readJson<PromptState>(stateFile(me)),
-    writeState: (state) => ctx.store.writeFileAtomic(stateFile(me), JSON.stringify(state) + '\n'),
-  };
-}
 
-/** The document of the prompt state on a store: `hook.<bot>` (the folder's hooks/<bot>.json). */
+/** The document of the prompt state: `hook.<bot>`. */
 export const hookStateDoc = (bot: string) => `hook.${bot}`;
 
 /**
@@ -222,17 +199,14 @@ function storeSide(b: StorageBackend, ctx: HiveContext, me: string): HookSide {
 }
 
 export async function runHook(ctx: HiveContext, event: HookEvent, p: HookPayload, me: string, deia = 'deia'): Promise<HookAnswer> {
-  if (ctx.storeChoice.kind !== 'file') {
-    const { openBackend } = await import('../store/open.js');
-    // A hook runs at every prompt: an unreachable server is given one short retry, not the usual 10 s.
-    const b = await openBackend(ctx.storeChoice.url, { clock: ctx.clock, reconnectMs: HOOK_RECONNECT_MS });
-    try {
-      return await answer(storeSide(b, ctx, me), ctx, event, p, me, deia);
-    } finally {
-      await b.close();
-    }
+  const { openBackend } = await import('../store/open.js');
+  // A hook runs at every prompt: an unreachable server is given one short retry, not the usual 10 s.
+  const b = await openBackend(storeUrl(ctx), { clock: ctx.clock, reconnectMs: HOOK_RECONNECT_MS });
+  try {
+    return await answer(storeSide(b, ctx, me), ctx, event, p, me, deia);
+  } finally {
+    await b.close();
   }
-  return answer(folderSide(ctx, me), ctx, event, p, me, deia);
 }
 
 async function answer(side: HookSide, ctx: HiveContext, event: HookEvent, p: HookPayload, me: string, deia: string): Promise<HookAnswer> {

@@ -1,12 +1,8 @@
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
-import { compactKeys, compactMailboxes, deliverDue } from '../messaging/api.js';
-import { pruneMetrics } from '../health/api.js';
 import { ageOf, clearStaleLock, fsNowOf, lockStatus, removeFile, tempInfo, walk } from '../store/inspect.js';
-import { archiveFinishedTasks, dispatchQueued } from '../tasks/api.js';
 import { AUDIT_LOGS, MESSAGING_LOG } from '../common/files.js';
 import { deliverDueOn, onStore, retentionOn } from '../messaging/records.js';
-import { rotateHeld, rotationPlan } from '../store/file/generations.js';
 
 /** The three audit logs of the original design, rotated past `cleanup.log_max_bytes`. */
 export { AUDIT_LOGS, MESSAGING_LOG };
@@ -72,58 +68,18 @@ export async function cleanup(ctx: HiveContext, opts: CleanupOptions = {}): Prom
     changed: false,
     duration_ms: 0,
   };
-  if (ctx.storeChoice.kind !== 'file') return cleanupPostgres(ctx, dryRun, res, started);
-  const { store } = ctx;
-  if (!store.exists()) {
-    res.skipped.push('no hive folder');
-    res.duration_ms = Date.now() - started;
-    return res;
-  }
-
-  // 1. Leftovers of dead processes first, so later steps do not wait out their stale locks.
-  await step(res, 'leftovers', () => clearLeftovers(ctx, dryRun, res));
-
-  // 2. The areas' own upkeep: delivery and expiry, task dispatch, mailbox retention.
-  await areaSteps(ctx, dryRun, res);
-
-  // 3. Audit log rotation.
-  for (const log of AUDIT_LOGS) {
-    await step(res, `rotate ${log}`, async () => {
-      const r = await rotateLog(ctx, log, dryRun);
-      if (r) res.rotated.push(r);
-    });
-  }
-
-  const d = res.delivery;
-  res.changed =
-    (d ? d.delivered + d.retried + d.failed + d.expired : 0) +
-      (res.tasks ? res.tasks.dispatched + res.tasks.redispatched : 0) +
-      (res.compaction ? res.compaction.dropped : 0) +
-      (res.task_retention ? res.task_retention.archived : 0) +
-      (res.key_retention ? res.key_retention.dropped : 0) +
-      (res.metrics_retention ? res.metrics_retention.dropped : 0) +
-      res.rotated.length +
-      res.locks_removed.length +
-      res.temp_removed.length >
-    0;
-  res.duration_ms = Date.now() - started;
-
-  if (!dryRun && res.changed) {
-    await store.append(MESSAGING_LOG, [completedLine(ctx, res)]);
-  }
-  return res;
+  return cleanupOn(ctx, dryRun, res, started);
 }
 
 /**
- * Through the storage interface (PostgreSQL, or a folder in its layout): delivery and expiry,
- * task dispatch (taking back tasks of stale bots), then retention of read mail, dead mail and
- * keys, of health samples (to the `metrics` log's archive) and of finished tasks (to the `tasks`
- * log's archive), by the folder's rules. A folder in that layout also has what any folder needs:
- * leftovers of dead processes first (stale locks, their temp files), and at the end the audit
- * logs' rotation (the backend's `rotate`), as in a 0.1 folder. PostgreSQL keeps its rows (no
- * rotation) and has no locks or temp files, so those counts stay 0 there.
+ * Through the storage interface (a folder or PostgreSQL): delivery and expiry, task dispatch
+ * (taking back tasks of stale bots), then retention of read mail, dead mail and keys, of health
+ * samples (to the `metrics` log's archive) and of finished tasks (to the `tasks` log's archive).
+ * A folder also has what any folder needs: leftovers of dead processes first (stale locks, their
+ * temp files), and at the end the audit logs' rotation (the backend's `rotate`). PostgreSQL keeps
+ * its rows (no rotation) and has no locks or temp files, so those counts stay 0 there.
  */
-async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupResult, started: number): Promise<CleanupResult> {
+async function cleanupOn(ctx: HiveContext, dryRun: boolean, res: CleanupResult, started: number): Promise<CleanupResult> {
   const folder = ctx.storeChoice.kind === 'interface' && ctx.store.exists();
   if (folder) await step(res, 'leftovers', () => clearLeftovers(ctx, dryRun, res));
   await onStore(ctx, async (b) => {
@@ -133,7 +89,7 @@ async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupRe
         const d = await deliverDueOn(b, ctx);
         res.delivery = { delivered: d.delivered, retried: d.retried, failed: d.failed, expired: d.expired };
       });
-      // As in a folder: queued tasks assigned, tasks of stale bots taken back (tasks/records.ts).
+      // Queued tasks assigned, tasks of stale bots taken back (tasks/records.ts).
       await step(res, 'tasks', async () => {
         const { dispatchOn } = await import('../tasks/records.js');
         const t = await dispatchOn(b, ctx);
@@ -153,7 +109,7 @@ async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupRe
       const { taskRetentionOn } = await import('../tasks/records.js');
       res.task_retention = await taskRetentionOn(b, ctx, { dryRun });
     });
-    // Before the cleanup_completed line, as in a 0.1 folder: that line starts the new live log.
+    // Before the cleanup_completed line: that line starts the new live log.
     const { log_max_bytes: maxBytes, log_generations: generations } = ctx.config.cleanup;
     for (const file of AUDIT_LOGS) {
       const log = b.log(file.replace(/\.jsonl$/, ''));
@@ -177,7 +133,6 @@ async function cleanupPostgres(ctx: HiveContext, dryRun: boolean, res: CleanupRe
         res.temp_removed.length >
       0;
     res.duration_ms = Date.now() - started;
-    // The same line a folder's cleanup writes to bot-messaging.jsonl, here in the bot-messaging log.
     if (!dryRun && res.changed) await b.log('bot-messaging').append([completedLine(ctx, res)]);
   });
   return res;
@@ -217,49 +172,6 @@ async function clearLeftovers(ctx: HiveContext, dryRun: boolean, res: CleanupRes
       if (dryRun || removeFile(store, e.rel)) res.temp_removed.push({ path: e.rel, age_ms: age });
     }
   }
-}
-
-/** The same files as the file backend's `rotate` (store/file/generations.ts), under the log's own lock. */
-async function rotateLog(ctx: HiveContext, log: string, dryRun: boolean): Promise<CleanupResult['rotated'][number] | null> {
-  const { store } = ctx;
-  const { log_max_bytes: maxBytes, log_generations: generations } = ctx.config.cleanup;
-  const name = log.replace(/\.jsonl$/, '');
-  const plan = rotationPlan(store, name, { maxBytes, generations });
-  if (!plan) return null;
-  if (dryRun) return { log, ...plan };
-  // Re-checked under the lock: an overlapping cleanup may have rotated it already.
-  const r = await store.withLock(log, () => rotateHeld(store, name, { maxBytes, generations }));
-  return r && { log, ...r };
-}
-
-/** Delivery, dispatch and retention belong to messaging and tasks; cleanup only runs them. */
-async function areaSteps(ctx: HiveContext, dryRun: boolean, res: CleanupResult): Promise<void> {
-  if (dryRun) {
-    res.skipped.push('delivery and task dispatch are not run in a dry run');
-  } else {
-    await step(res, 'delivery', async () => {
-      const d = await deliverDue(ctx);
-      res.delivery = { delivered: d.delivered, retried: d.retried, failed: d.failed, expired: d.expired };
-    });
-    await step(res, 'tasks', async () => {
-      const t = await dispatchQueued(ctx);
-      res.tasks = { dispatched: t.dispatched, redispatched: t.redispatched };
-    });
-  }
-  await step(res, 'compaction', async () => {
-    const c = await compactMailboxes(ctx, { dryRun });
-    res.compaction = { mailboxes: c.mailboxes, dropped: c.dropped, kept: c.kept };
-  });
-  // Its own step so a damaged tasks.jsonl fails only this one; it locks tasks.jsonl after dispatch released it.
-  await step(res, 'key retention', async () => {
-    res.key_retention = await compactKeys(ctx, { dryRun });
-  });
-  await step(res, 'metrics retention', async () => {
-    res.metrics_retention = await pruneMetrics(ctx, { dryRun });
-  });
-  await step(res, 'task retention', async () => {
-    res.task_retention = await archiveFinishedTasks(ctx, { dryRun });
-  });
 }
 
 /** One step's failure is reported and the others still run: cron must not stall on one bad file. */

@@ -8,7 +8,6 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { isDeiaError } from '../common/errors.js';
 import type { Hive } from '../index.js';
-import { touchPresenceQuietly } from '../presence/presence.js';
 import { TOOLS, checkArgs, listEntry, type Args } from './tools.js';
 
 const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
@@ -40,8 +39,6 @@ export function createMcpServer(hive: Hive, me: string, version: string): Server
       return { content: [{ type: 'text', text: JSON.stringify(result ?? null) }] };
     } catch (e) {
       return toolError(e);
-    } finally {
-      touchPresenceQuietly(hive.ctx, me);
     }
   });
   return server;
@@ -50,7 +47,6 @@ export function createMcpServer(hive: Hive, me: string, version: string): Server
 /** Serve on stdin/stdout until the client goes away. Resolves when the transport closes. */
 export async function serveStdio(hive: Hive, me: string, version: string): Promise<void> {
   await hive.register(me);
-  touchPresenceQuietly(hive.ctx, me);
   const server = createMcpServer(hive, me, version);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {

@@ -16,7 +16,7 @@ import { iso } from '../common/clock.js';
 import { dict } from '../common/dict.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
-import { requireIdentity, type HiveContext } from '../hive.js';
+import { requireIdentity, storeUrl, type HiveContext } from '../hive.js';
 import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
 import { ALL, applyAttempt, audit, conversationOf, isDue, decideAttempt, decideSettle, summarizeMessaging, type MessagingStatus, newMessage, parseLease, resolvePrefixes, validateSend, type Settle } from './rules.js';
 import type { AckOptions, AuditRecord, DeliverResult, InboxOptions, Message, Priority, SendInput } from './types.js';
@@ -41,8 +41,7 @@ const MOVE_LEASE_MS = 30_000;
 /** Open the chosen store for one command and close it after, whatever happens. */
 export async function onStore<R>(ctx: HiveContext, fn: (b: StorageBackend) => Promise<R>): Promise<R> {
   const { openBackend } = await import('../store/open.js');
-  const where = ctx.storeChoice.kind !== 'file' ? ctx.storeChoice.url : ctx.dir;
-  const b = await openBackend(where, { clock: ctx.clock });
+  const b = await openBackend(storeUrl(ctx), { clock: ctx.clock });
   try {
     const r = await fn(b);
     // Every command a bot runs says it is alive, as in a folder (program.ts), here on the

@@ -1,6 +1,5 @@
 import { defineCommand } from '../command.js';
 import { formatAge } from '../../common/parse.js';
-import { listBots } from '../../presence/bots.js';
 
 export default defineCommand({
   name: 'bots',
@@ -11,10 +10,7 @@ export default defineCommand({
   async exec(run) {
     const { out, opts } = run;
     const ctx = run.hive();
-    const report =
-      ctx.storeChoice.kind !== 'file'
-        ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../presence/bots.js')).listBotsOn(b, ctx))
-        : await listBots(ctx);
+    const report = await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../presence/bots.js')).listBotsOn(b, ctx));
     if (opts.stale) report.bots = report.bots.filter((b) => b.stale);
     if (out.json) return out.printJson(report);
     if (report.bots.length === 0) return out.line(opts.stale ? 'no stale bots' : 'no bots yet (a bot appears once it registers, sends or reads its inbox)');

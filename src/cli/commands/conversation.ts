@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { conversation } from '../../messaging/ops.js';
 import { renderMessages } from './messages-view.js';
 
 export default defineCommand({
@@ -11,10 +10,7 @@ export default defineCommand({
   async exec(run) {
     const ctx = run.hive();
     const [a, b] = [run.args[0] as string, run.args[1] as string];
-    const list =
-      ctx.storeChoice.kind !== 'file'
-        ? await import('../../messaging/records.js').then(({ onStore, conversationOn }) => onStore(ctx, (s) => conversationOn(s, a, b)))
-        : conversation(ctx, a, b);
+    const list = await import('../../messaging/records.js').then(({ onStore, conversationOn }) => onStore(ctx, (s) => conversationOn(s, a, b)));
     if (run.out.json) return run.out.printJson(list);
     if (list.length === 0) return run.out.line('no messages between them');
     await renderMessages(run, list, ctx.clock(), { withTo: true, withStatus: true });

@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { deliverDue } from '../../messaging/ops.js';
 
 export default defineCommand({
   name: 'deliver',
@@ -8,10 +7,7 @@ export default defineCommand({
   examples: ['deia deliver', 'deia deliver --json'],
   async exec(run) {
     const ctx = run.hive();
-    const res =
-      ctx.storeChoice.kind !== 'file'
-        ? await import('../../messaging/records.js').then(({ onStore, deliverDueOn }) => onStore(ctx, (b) => deliverDueOn(b, ctx)))
-        : await deliverDue(ctx);
+    const res = await import('../../messaging/records.js').then(({ onStore, deliverDueOn }) => onStore(ctx, (b) => deliverDueOn(b, ctx)));
     if (run.out.json) return run.out.printJson(res);
     run.out.line(`delivered ${res.delivered}, retried ${res.retried}, failed ${res.failed}, expired ${res.expired}`);
   },

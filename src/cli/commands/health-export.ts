@@ -7,9 +7,7 @@ export default defineCommand({
   postgres: true,
   examples: ['deia health export > health.json', 'deia health export --bot BOT-002'],
   async exec(run) {
-    const { dashboardData } = await import('../../health/api.js');
     const ctx = run.hive();
-    if (ctx.storeChoice.kind === 'file') return run.out.printJson(await dashboardData(ctx, { bot: run.opts.bot }));
     const { checkBot, dashboardDataOn } = await import('../../health/records.js');
     const { onStore } = await import('../../messaging/records.js');
     checkBot(run.opts.bot);

@@ -32,20 +32,15 @@ export default defineCommand({
   postgres: true,
   examples: ['deia health history cpu --bot BOT-002', 'deia health history queue_depth --since 1d --json'],
   async exec(run) {
-    const { metricHistory } = await import('../../health/api.js');
     const { sparkline } = await import('../../health/format.js');
     const ctx = run.hive();
     const since = parseSince(String(run.opts.since), ctx.clock());
     const q = { metric: run.args[0] as string, bot: run.opts.bot, since };
-    let res;
-    if (ctx.storeChoice.kind === 'file') res = await metricHistory(ctx, q);
-    else {
-      const { historyQuestion } = await import('../../health/api.js');
-      const { metricHistoryOn } = await import('../../health/records.js');
-      const { onStore } = await import('../../messaging/records.js');
-      historyQuestion(q);
-      res = await onStore(ctx, (b) => metricHistoryOn(b, ctx, q));
-    }
+    const { historyQuestion } = await import('../../health/api.js');
+    const { metricHistoryOn } = await import('../../health/records.js');
+    const { onStore } = await import('../../messaging/records.js');
+    historyQuestion(q);
+    const res = await onStore(ctx, (b) => metricHistoryOn(b, ctx, q));
     if (run.out.json) return run.out.printJson(res);
     const vals = res.samples.map((s) => s.value);
     run.out.line(`${res.metric} for ${run.out.safe(res.component)} since ${res.since ?? 'the start'}: ${res.samples.length} ${res.source === 'derived' ? 'per-minute values' : 'samples'}`);

@@ -9,18 +9,13 @@ export default defineCommand({
   postgres: true,
   examples: ['deia health record cpu 42 --bot BOT-002', 'deia health record db_pool 18/20 --bot BOT-002', 'deia health record queue_depth 120 --json'],
   async exec(run) {
-    const { recordMetric } = await import('../../health/api.js');
     const [metric, value] = run.args as [string, string];
     const ctx = run.hive();
     const input = { metric, value, bot: run.opts.bot };
-    let res;
-    if (ctx.storeChoice.kind === 'file') res = await recordMetric(ctx, input);
-    else {
-      const { checkSample, recordMetricOn } = await import('../../health/records.js');
-      const { onStore } = await import('../../messaging/records.js');
-      checkSample(ctx, input);
-      res = await onStore(ctx, (b) => recordMetricOn(b, ctx, input));
-    }
+    const { checkSample, recordMetricOn } = await import('../../health/records.js');
+    const { onStore } = await import('../../messaging/records.js');
+    checkSample(ctx, input);
+    const res = await onStore(ctx, (b) => recordMetricOn(b, ctx, input));
     if (run.out.json) return run.out.printJson(res);
     const l = levelPaint(run.out, res.level);
     run.out.line(`recorded ${res.sample.metric}=${value} for ${run.out.safe(res.component)}: ${l.style(l.text)}`);

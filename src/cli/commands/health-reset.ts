@@ -7,16 +7,11 @@ export default defineCommand({
   postgres: true,
   examples: ['deia health reset --bot BOT-002', 'deia health reset --json'],
   async exec(run) {
-    const { resetHealth } = await import('../../health/api.js');
     const ctx = run.hive();
-    let res;
-    if (ctx.storeChoice.kind === 'file') res = await resetHealth(ctx, { bot: run.opts.bot });
-    else {
-      const { checkBot, resetHealthOn } = await import('../../health/records.js');
-      const { onStore } = await import('../../messaging/records.js');
-      checkBot(run.opts.bot);
-      res = await onStore(ctx, (b) => resetHealthOn(b, ctx, { bot: run.opts.bot }));
-    }
+    const { checkBot, resetHealthOn } = await import('../../health/records.js');
+    const { onStore } = await import('../../messaging/records.js');
+    checkBot(run.opts.bot);
+    const res = await onStore(ctx, (b) => resetHealthOn(b, ctx, { bot: run.opts.bot }));
     if (run.out.json) return run.out.printJson(res);
     run.out.line(`reset ${res.bot ? `bot ${run.out.safe(res.bot)}` : 'all health state'}: ${res.samples_removed} samples removed, ${res.components_reset} alert states cleared`);
   },

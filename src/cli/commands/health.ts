@@ -62,7 +62,6 @@ export default defineCommand({
   errorExitCode: 3,
   postgres: true,
   async exec(run) {
-    const { healthReport } = await import('../../health/api.js');
     const { exitCodeOf } = await import('../../health/rules.js');
     let ctx;
     try {
@@ -81,20 +80,17 @@ export default defineCommand({
       return 3;
     }
     let report: HealthReport;
-    if (ctx.storeChoice.kind === 'file') report = await healthReport(ctx, { bot: run.opts.bot });
-    else {
-      const { checkBot, healthReportOn } = await import('../../health/records.js');
-      const { onStore } = await import('../../messaging/records.js');
-      checkBot(run.opts.bot);
-      try {
-        report = await onStore(ctx, (b) => healthReportOn(b, ctx, { bot: run.opts.bot }));
-      } catch (e) {
-        // A store that cannot be reached (or refuses) is UNKNOWN to a monitoring system: one line, exit 3.
-        const { StoreError } = await import('../../store/types.js');
-        if (!(e instanceof StoreError) || !run.opts.nagios || run.out.json) throw e;
-        run.out.line(`DEIA HEALTH UNKNOWN - ${run.out.safe(oneLine(e.message))}`);
-        return 3;
-      }
+    const { checkBot, healthReportOn } = await import('../../health/records.js');
+    const { onStore } = await import('../../messaging/records.js');
+    checkBot(run.opts.bot);
+    try {
+      report = await onStore(ctx, (b) => healthReportOn(b, ctx, { bot: run.opts.bot }));
+    } catch (e) {
+      // A store that cannot be reached (or refuses) is UNKNOWN to a monitoring system: one line, exit 3.
+      const { StoreError } = await import('../../store/types.js');
+      if (!(e instanceof StoreError) || !run.opts.nagios || run.out.json) throw e;
+      run.out.line(`DEIA HEALTH UNKNOWN - ${run.out.safe(oneLine(e.message))}`);
+      return 3;
     }
     if (run.opts.nagios && !run.out.json) {
       const { nagiosLine } = await import('../../health/format.js');

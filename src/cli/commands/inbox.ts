@@ -1,6 +1,5 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../../common/errors.js';
-import { inboxMessages } from '../../messaging/ops.js';
 import { parsePriority } from '../../common/parse.js';
 import { renderMessages } from './messages-view.js';
 import type { InboxOptions, Message } from '../../messaging/types.js';
@@ -34,13 +33,10 @@ export default defineCommand({
     const common = { priority, all: Boolean(opts.all), limit: opts.limit as number | undefined, markRead: Boolean(opts.markRead), wait: opts.wait === undefined ? undefined : (opts.wait as number) / 1000 };
     if (opts.lease !== undefined && !opts.next) throw new UsageError('--lease applies to a claim', 'use it with --next: deia inbox --next --lease 10m');
     // On a PostgreSQL store the same command runs on the storage interface (messaging/records.ts).
-    const fetch =
-      ctx.storeChoice.kind !== 'file'
-        ? async (o: InboxOptions) => {
-            const { onStore, inboxOn } = await import('../../messaging/records.js');
-            return onStore(ctx, (b) => inboxOn(b, ctx, bot, o));
-          }
-        : (o: InboxOptions) => inboxMessages(ctx, bot, o);
+    const fetch = async (o: InboxOptions) => {
+      const { onStore, inboxOn } = await import('../../messaging/records.js');
+      return onStore(ctx, (b) => inboxOn(b, ctx, bot, o));
+    };
     if (opts.next) {
       const m = (await fetch({ ...common, next: true, lease: opts.lease === undefined ? undefined : String(opts.lease) })) as Message | null;
       if (out.json) out.printJson(m);

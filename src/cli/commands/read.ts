@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { markRead } from '../../messaging/ops.js';
 
 export default defineCommand({
   name: 'read',
@@ -10,10 +9,7 @@ export default defineCommand({
   async exec(run) {
     const ctx = run.hive();
     const ids = run.args[0] as string[];
-    const msgs =
-      ctx.storeChoice.kind !== 'file'
-        ? await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../messaging/records.js')).markReadOn(b, ctx, ids, ctx.identity))
-        : await markRead(ctx, ids, ctx.identity);
+    const msgs = await (await import('../../messaging/records.js')).onStore(ctx, async (b) => (await import('../../messaging/records.js')).markReadOn(b, ctx, ids, ctx.identity));
     if (run.out.json) return run.out.printJson(msgs);
     // Id and status come from the mailbox file, which any process can write: sanitised.
     for (const m of msgs) run.out.line(`${run.out.safe(String(m.message_id).slice(0, 8))}  ${run.out.safe(m.status)}`);

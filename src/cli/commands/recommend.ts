@@ -1,9 +1,8 @@
 import { defineCommand, type Run } from '../command.js';
 import type { Candidate } from '../../scheduling/policy.js';
-import { recommend, recommendQuestion, type RecommendOptions } from '../../scheduling/api.js';
+import { recommendQuestion, type RecommendOptions } from '../../scheduling/api.js';
 import type { HiveContext } from '../../hive.js';
 import { UsageError } from '../../common/errors.js';
-import { folderRoutingSources } from '../../routing-signals.js';
 import { durationText, pct, rateCell, trendCell } from './sched-view.js';
 
 export default defineCommand({
@@ -33,7 +32,7 @@ export default defineCommand({
     const ctx = run.hive();
     // The table shows no load column: only --json pays for reading the mailboxes.
     const question = { type: run.args[0] as string | undefined, task: opts.task, exclude: opts.exclude, greedy: Boolean(opts.greedy), seed, load: out.json };
-    const rec = ctx.storeChoice.kind !== 'file' ? await recommendOnStore(ctx, question) : await recommend(ctx, question, folderRoutingSources(ctx));
+    const rec = await recommendOnStore(ctx, question);
     if (out.json) {
       out.printJson(rec);
       return rec.recommended_bot ? 0 : 1;

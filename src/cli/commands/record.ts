@@ -3,7 +3,6 @@ import { defineCommand } from '../command.js';
 import type { HiveContext } from '../../hive.js';
 import { parseTokens } from '../../common/parse.js';
 import { parseOutcomeLines, type OutcomeInput } from '../../scheduling/input.js';
-import { recordOutcomes } from '../../scheduling/api.js';
 
 export default defineCommand({
   name: 'record',
@@ -49,7 +48,7 @@ export default defineCommand({
       ];
     }
     const ctx = run.hive();
-    const res = ctx.storeChoice.kind !== 'file' ? await recordOnStore(ctx, outcomes) : await recordOutcomes(ctx, outcomes);
+    const res = await recordOnStore(ctx, outcomes);
     if (out.json) return out.printJson(res);
     if (res.recorded === 1) {
       const r = res.records[0]!;

@@ -9,10 +9,7 @@ export default defineCommand({
   async exec(run) {
     const bot = run.args[0] as string;
     const ctx = run.hive();
-    const res =
-      ctx.storeChoice.kind !== 'file'
-        ? await import('../../messaging/records.js').then(({ onStore, ensureInboxOn }) => onStore(ctx, (b) => ensureInboxOn(b, ctx, bot)))
-        : await import('../../messaging/ops.js').then(({ ensureInbox }) => ensureInbox(ctx, bot));
+    const res = await import('../../messaging/records.js').then(({ onStore, ensureInboxOn }) => onStore(ctx, (b) => ensureInboxOn(b, ctx, bot)));
     if (run.out.json) return run.out.printJson(res);
     run.out.line(res.created ? `registered ${bot}` : `${bot} already has an inbox`);
   },

@@ -1,5 +1,5 @@
 import { defineCommand } from '../command.js';
-import { scale } from '../../tasks/scaling.js';
+import { storeUrl } from '../../hive.js';
 import { onTasksStore } from '../tasks-render.js';
 
 export default defineCommand({
@@ -10,11 +10,8 @@ export default defineCommand({
   postgres: true,
   async exec(run) {
     const ctx = run.hive();
-    let r;
     const exec = Boolean(run.opts.exec);
-    const choice = ctx.storeChoice;
-    if (choice.kind !== 'file') r = await onTasksStore(ctx, (t, b) => t.scaleOn(b, ctx, { exec, storeUrl: choice.url }));
-    else r = await scale(ctx, { exec });
+    const r = await onTasksStore(ctx, (t, b) => t.scaleOn(b, ctx, { exec, storeUrl: storeUrl(ctx) }));
     if (run.out.json) return run.out.printJson(r);
     const { out } = run;
     const head = r.action === 'up' ? out.c.yellow : r.action === 'down' ? out.c.cyan : out.c.green;

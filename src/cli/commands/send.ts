@@ -1,7 +1,5 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../../common/errors.js';
-import { knownBots } from '../../messaging/registry.js';
-import { PartialSendError, sendMessages } from '../../messaging/ops.js';
 import { ALL, suggestBot } from '../../messaging/rules.js';
 import type { Message, SendInput } from '../../messaging/types.js';
 
@@ -72,26 +70,16 @@ export default defineCommand({
       ];
     }
     const ctx = run.hive(from ? { as: from } : {});
-    let sent: Message[];
     // The bots that have an inbox, for "did you mean" and recipient_known: read from the same store.
-    let knownOnStore: string[] | undefined;
-    try {
-      if (ctx.storeChoice.kind !== 'file') {
-        const records = await import('../../messaging/records.js');
-        [sent, knownOnStore] = await records.onStore(ctx, async (b) => {
-          const done = await records.sendOn(b, ctx, inputs, label);
-          // The recipients' own registrations; the whole list (for "did you mean") only when one is unknown.
-          const targets = [...new Set(done.map((m) => m.to_bot))];
-          const registered = await records.withInboxOn(b, targets);
-          return [done, registered.size === targets.length ? [...registered] : await records.knownBotsOn(b)] as const;
-        });
-      } else sent = await sendMessages(ctx, inputs, { label });
-    } catch (e) {
-      // A commit that could only partly be undone: --json callers get exactly what stayed.
-      if (e instanceof PartialSendError && out.json) out.printJson({ error: { code: e.code, message: e.message }, stored: e.stored, audited: e.audited });
-      throw e;
-    }
-    const known = () => knownOnStore ?? knownBots(ctx);
+    const records = await import('../../messaging/records.js');
+    const [sent, knownOnStore]: readonly [Message[], string[]] = await records.onStore(ctx, async (b) => {
+      const done = await records.sendOn(b, ctx, inputs, label);
+      // The recipients' own registrations; the whole list (for "did you mean") only when one is unknown.
+      const targets = [...new Set(done.map((m) => m.to_bot))];
+      const registered = await records.withInboxOn(b, targets);
+      return [done, registered.size === targets.length ? [...registered] : await records.knownBotsOn(b)] as const;
+    });
+    const known = () => knownOnStore;
     warnUndelivered(run.out, known, sent);
     if (!opts.stdinJsonl && to === ALL && sent.length === 0) out.warn('no other bot has an inbox: nothing sent');
     if (out.json) {

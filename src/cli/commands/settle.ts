@@ -1,7 +1,6 @@
 // Shared body of `deia ack` and `deia nack` (not a command).
 import type { Run } from '../command.js';
 import { UsageError } from '../../common/errors.js';
-import { settleMessages } from '../../messaging/ops.js';
 import type { Settle } from '../../messaging/rules.js';
 
 export async function settle(run: Run, kind: Settle): Promise<void> {
@@ -15,10 +14,7 @@ export async function settle(run: Run, kind: Settle): Promise<void> {
   const ids = run.args[0] as string[];
   const how = { inbox: opts.inbox as string | undefined, claim };
   // On a PostgreSQL store: the same rule on the storage interface (messaging/records.ts).
-  const msgs =
-    ctx.storeChoice.kind !== 'file'
-      ? await import('../../messaging/records.js').then(({ onStore, settleOn }) => onStore(ctx, (b) => settleOn(b, ctx, kind, ids, how)))
-      : await settleMessages(ctx, kind, ids, how);
+  const msgs = await import('../../messaging/records.js').then(({ onStore, settleOn }) => onStore(ctx, (b) => settleOn(b, ctx, kind, ids, how)));
   if (out.json) return out.printJson(msgs);
   // Ids and statuses come from a mailbox any process can write: sanitised.
   for (const m of msgs) out.line(`${out.safe(String(m.message_id).slice(0, 8))}  ${kind === 'ack' ? 'acked' : 'released'}  claim ${m.claim_count}`);

@@ -1,5 +1,5 @@
 import { defineCommand } from '../command.js';
-import { resetStats, statsFilter, type StatsOptions } from '../../scheduling/api.js';
+import { statsFilter, type StatsOptions } from '../../scheduling/api.js';
 import type { HiveContext } from '../../hive.js';
 
 export default defineCommand({
@@ -14,8 +14,8 @@ export default defineCommand({
   async exec(run) {
     const { out, opts } = run;
     const ctx = run.hive();
-    const pg = ctx.storeChoice.kind !== 'file';
-    const res = pg ? await resetOnStore(ctx, { bot: opts.bot, type: opts.type }) : await resetStats(ctx, { bot: opts.bot, type: opts.type });
+    const pg = ctx.storeChoice.kind === 'postgres';
+    const res = await resetOnStore(ctx, { bot: opts.bot, type: opts.type });
     if (out.json) return out.printJson(res);
     const what = [res.bot_id ? `bot ${res.bot_id}` : null, res.task_type ? `type ${res.task_type}` : null].filter(Boolean).join(', ') || 'everything';
     // On PostgreSQL the outcomes stay in the append-only log, followed by the reset.

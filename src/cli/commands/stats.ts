@@ -1,5 +1,5 @@
 import { defineCommand } from '../command.js';
-import { stats, statsFilter, type StatsOptions } from '../../scheduling/api.js';
+import { statsFilter, type StatsOptions } from '../../scheduling/api.js';
 import type { HiveContext } from '../../hive.js';
 import { durationText, pct, rateCell, trendCell } from './sched-view.js';
 
@@ -39,7 +39,6 @@ export default defineCommand({
 
 /** The statistics from the chosen store (shared by `stats export`); a bad filter is refused before the store is opened. */
 export async function statsOf(ctx: HiveContext, opts: StatsOptions) {
-  if (ctx.storeChoice.kind === 'file') return stats(ctx, opts);
   const filter = statsFilter(opts);
   const { statsOn } = await import('../../scheduling/records.js');
   const { onStore } = await import('../../messaging/records.js');

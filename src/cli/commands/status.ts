@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { messagingStatus } from '../../messaging/ops.js';
 import { formatAge } from '../../common/parse.js';
 import { PRIORITIES, STATUSES } from '../../messaging/types.js';
 import { priorityCell } from './messages-view.js';
@@ -12,10 +11,7 @@ export default defineCommand({
   async exec(run) {
     const { out } = run;
     const ctx = run.hive();
-    const s =
-      ctx.storeChoice.kind !== 'file'
-        ? await import('../../messaging/records.js').then(({ onStore, statusOn }) => onStore(ctx, (b) => statusOn(b, ctx)))
-        : messagingStatus(ctx);
+    const s = await import('../../messaging/records.js').then(({ onStore, statusOn }) => onStore(ctx, (b) => statusOn(b, ctx)));
     if (out.json) return out.printJson(s);
     const now = ctx.clock();
     out.line(`messages: ${s.total}  ` + STATUSES.map((k) => `${k} ${s.by_status[k]}`).join(', '));

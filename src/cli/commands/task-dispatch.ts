@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { dispatchQueued } from '../../tasks/api.js';
 import { onTasksStore, shortId } from '../tasks-render.js';
 
 export default defineCommand({
@@ -9,7 +8,7 @@ export default defineCommand({
   examples: ['deia task dispatch', 'deia task dispatch --json'],
   async exec(run) {
     const ctx = run.hive();
-    const r = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (t, b) => t.dispatchOn(b, ctx)) : await dispatchQueued(ctx);
+    const r = await onTasksStore(ctx, (t, b) => t.dispatchOn(b, ctx));
     if (run.out.json) return run.out.printJson(r);
     const { out } = run;
     for (const s of r.stale) out.line(out.c.yellow(`took ${shortId(s.task_id)} back: ${out.safe(s.reason)}`));

@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { finishTask } from '../../tasks/api.js';
 import { onTasksStore, parseTokens, taskLine } from '../tasks-render.js';
 
 export default defineCommand({
@@ -18,7 +17,7 @@ export default defineCommand({
     const ctx = run.hive();
     const id = run.args[0] as string;
     const input = { success: false, tokens, reason: run.opts.reason, retry: Boolean(run.opts.retry) };
-    const t = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.finishOn(b, ctx, id, input)) : await finishTask(ctx, id, input);
+    const t = await onTasksStore(ctx, (r, b) => r.finishOn(b, ctx, id, input));
     if (run.out.json) return run.out.printJson(t);
     const { out } = run;
     out.line(taskLine(out, t));

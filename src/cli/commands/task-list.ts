@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { listTasks } from '../../tasks/api.js';
 import { onTasksStore, taskTable } from '../tasks-render.js';
 
 export default defineCommand({
@@ -17,7 +16,7 @@ export default defineCommand({
     const limit: number | undefined = run.opts.limit;
     const ctx = run.hive();
     const filter = { status: run.opts.status, bot: run.opts.bot, type: run.opts.type, limit };
-    const tasks = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.listOn(b, filter)) : listTasks(ctx, filter);
+    const tasks = await onTasksStore(ctx, (r, b) => r.listOn(b, filter));
     if (run.out.json) return run.out.printJson(tasks);
     if (tasks.length === 0) return run.out.line('no tasks');
     await taskTable(run.out, tasks, ctx.clock());

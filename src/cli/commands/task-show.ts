@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { showTask } from '../../tasks/api.js';
 import { age, onTasksStore, statusCell } from '../tasks-render.js';
 
 export default defineCommand({
@@ -11,7 +10,7 @@ export default defineCommand({
   async exec(run) {
     const ctx = run.hive();
     const id = run.args[0] as string;
-    const t = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.showOn(b, id)) : showTask(ctx, id);
+    const t = await onTasksStore(ctx, (r, b) => r.showOn(b, id));
     if (run.out.json) return run.out.printJson(t);
     const now = ctx.clock();
     const { out } = run;

@@ -1,5 +1,4 @@
 import { defineCommand } from '../command.js';
-import { startTask } from '../../tasks/api.js';
 import { onTasksStore, taskLine } from '../tasks-render.js';
 
 export default defineCommand({
@@ -11,7 +10,7 @@ export default defineCommand({
   async exec(run) {
     const ctx = run.hive();
     const id = run.args[0] as string;
-    const t = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.startOn(b, ctx, id)) : await startTask(ctx, id);
+    const t = await onTasksStore(ctx, (r, b) => r.startOn(b, ctx, id));
     if (run.out.json) return run.out.printJson(t);
     run.out.line(taskLine(run.out, t));
   },

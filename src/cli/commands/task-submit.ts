@@ -1,6 +1,6 @@
 import { defineCommand } from '../command.js';
 import { UsageError } from '../../common/errors.js';
-import { submitTasks, type SubmitInput } from '../../tasks/api.js';
+import { type SubmitInput } from '../../tasks/api.js';
 import { onTasksStore } from '../tasks-render.js';
 
 export default defineCommand({
@@ -44,7 +44,7 @@ export default defineCommand({
       inputs = [{ description: words.join(' '), type: opts.type, to: opts.to, priority: opts.priority }];
     }
     const ctx = run.hive();
-    const tasks = ctx.storeChoice.kind !== 'file' ? await onTasksStore(ctx, (r, b) => r.submitOn(b, ctx, inputs)) : await submitTasks(ctx, inputs);
+    const tasks = await onTasksStore(ctx, (r, b) => r.submitOn(b, ctx, inputs));
     if (out.json) return out.printJson(opts.stdinJsonl ? tasks : tasks[0]);
     if (opts.stdinJsonl) return out.raw(tasks.map((t) => `${t.task_id}\n`).join(''));
     const t = tasks[0]!;
