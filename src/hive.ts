@@ -120,6 +120,11 @@ export function storeUrl(ctx: HiveContext): string {
   return ctx.storeChoice.url;
 }
 
+/** How the hive's store is opened for a context: its clock, and a folder's lock settings from config.json. */
+export function openOptions(ctx: HiveContext): { clock: Clock; lock: { staleMs: number; maxWaitMs: number } } {
+  return { clock: ctx.clock, lock: { staleMs: ctx.config.store.lock_stale_ms, maxWaitMs: ctx.config.store.lock_max_wait_ms } };
+}
+
 /** A missing hive: an error for commands that need one, a notice when one is about to be made implicitly. */
 function checkPresence(located: LocatedHive, opts: HiveOptions): void {
   if (hiveExists(located.dir)) return;

@@ -9,7 +9,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { storeUrl, type HiveContext } from '../hive.js';
+import { openOptions, storeUrl, type HiveContext } from '../hive.js';
 import { isDeiaError } from '../common/errors.js';
 import { type HealthOptions } from './api.js';
 import { dashboardPage } from './dashboard.js';
@@ -176,7 +176,7 @@ async function sourceFor(ctx: HiveContext): Promise<LiveSource> {
   const [{ openBackend }, { reportReadOnlyOn }] = await Promise.all([import('../store/open.js'), import('./records.js')]);
   return {
     use: async (fn) => {
-      const b = await openBackend(url, { clock: ctx.clock });
+      const b = await openBackend(url, openOptions(ctx));
       try {
         return await fn(b);
       } finally {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { iso } from '../common/clock.js';
 import { isBotId } from '../common/ids.js';
 import { formatAge } from '../common/parse.js';
-import { storeUrl, type HiveContext } from '../hive.js';
+import { openOptions, storeUrl, type HiveContext } from '../hive.js';
 import type { Message } from '../messaging/types.js';
 import type { StorageBackend } from '../store/types.js';
 import type { Task } from '../tasks/model.js';
@@ -201,7 +201,7 @@ function storeSide(b: StorageBackend, ctx: HiveContext, me: string): HookSide {
 export async function runHook(ctx: HiveContext, event: HookEvent, p: HookPayload, me: string, deia = 'deia'): Promise<HookAnswer> {
   const { openBackend } = await import('../store/open.js');
   // A hook runs at every prompt: an unreachable server is given one short retry, not the usual 10 s.
-  const b = await openBackend(storeUrl(ctx), { clock: ctx.clock, reconnectMs: HOOK_RECONNECT_MS });
+  const b = await openBackend(storeUrl(ctx), { ...openOptions(ctx), reconnectMs: HOOK_RECONNECT_MS });
   try {
     return await answer(storeSide(b, ctx, me), ctx, event, p, me, deia);
   } finally {

@@ -16,7 +16,7 @@ import { iso } from '../common/clock.js';
 import { dict } from '../common/dict.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
-import { requireIdentity, storeUrl, type HiveContext } from '../hive.js';
+import { openOptions, requireIdentity, storeUrl, type HiveContext } from '../hive.js';
 import type { EnqueueInput, QueueItem, StorageBackend } from '../store/types.js';
 import { ALL, applyAttempt, audit, conversationOf, isDue, decideAttempt, decideSettle, summarizeMessaging, type MessagingStatus, newMessage, parseLease, resolvePrefixes, validateSend, type Settle } from './rules.js';
 import type { AckOptions, AuditRecord, DeliverResult, InboxOptions, Message, Priority, SendInput } from './types.js';
@@ -41,7 +41,7 @@ const MOVE_LEASE_MS = 30_000;
 /** Open the chosen store for one command and close it after, whatever happens. */
 export async function onStore<R>(ctx: HiveContext, fn: (b: StorageBackend) => Promise<R>): Promise<R> {
   const { openBackend } = await import('../store/open.js');
-  const b = await openBackend(storeUrl(ctx), { clock: ctx.clock });
+  const b = await openBackend(storeUrl(ctx), openOptions(ctx));
   try {
     const r = await fn(b);
     // Every command a bot runs says it is alive, as in a folder (program.ts), here on the
@@ -274,15 +274,22 @@ async function markListRead(b: StorageBackend, ctx: HiveContext, bot: string, li
   const out: Message[] = [];
   for (const m of list) {
     if (m.status !== 'delivered') out.push(m);
-    else out.push(taken.get(m.message_id) ?? toMessage((await queues.get<Message>(INBOX(bot), m.message_id))!));
+    else out.push(taken.get(m.message_id) ?? (await current(b, bot, m.message_id)));
   }
   return out;
+}
+
+/** A message another process took first: as it is now, or "not found" when it has gone meanwhile (read and compacted). */
+async function current(b: StorageBackend, bot: string, id: string): Promise<Message> {
+  const it = await b.queues.get<Message>(INBOX(bot), id);
+  if (!it) throw new UsageError(`no message with id ${JSON.stringify(id)}`, 'it was read and removed meanwhile; see `deia inbox --all` for ids');
+  return toMessage(it);
 }
 
 /** Mark one delivered message read (a claim by id); unchanged if another process read it first. */
 async function takeRead(b: StorageBackend, ctx: HiveContext, bot: string, m: Message): Promise<Message> {
   const it = await b.queues.take<Message>(INBOX(bot), m.message_id, { by: ctx.identity ?? bot });
-  if (!it) return toMessage((await b.queues.get<Message>(INBOX(bot), m.message_id))!);
+  if (!it) return current(b, bot, m.message_id);
   const read = toMessage(it);
   await b.log<AuditRecord>(AUDIT_LOG).append([audit('message_read', ctx.clock(), read, 'read', null)]);
   return read;

@@ -1,12 +1,10 @@
 /** `deia bots`: every bot the hive knows, with presence, mail, tasks and health in one row. */
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
-import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
-import { messagingStatus } from '../messaging/ops.js';
 import type { StorageBackend } from '../store/types.js';
-import { isStale, lastSeenAll, lastSeenAllOn, staleWindowMs } from './presence.js';
+import { isStale, lastSeenAllOn, staleWindowMs } from './presence.js';
 
-export interface BotRow {
+interface BotRow {
   bot_id: string;
   registered_at: string | null;
   last_seen: string | null;
@@ -19,33 +17,10 @@ export interface BotRow {
   health: string;
 }
 
-export interface BotsReport {
+interface BotsReport {
   generated_at: string;
   stale_after_ms: number;
   bots: BotRow[];
-}
-
-export async function listBots(ctx: HiveContext): Promise<BotsReport> {
-  const now = ctx.clock();
-  const windowMs = staleWindowMs(ctx);
-  const registered = new Map<string, string>();
-  for (const r of ctx.store.read<BotRecord>(BOTS_FILE).records) {
-    if (r && r.event === 'registered' && typeof r.bot_id === 'string' && !registered.has(r.bot_id)) registered.set(r.bot_id, r.timestamp);
-  }
-  const seen = lastSeenAll(ctx);
-  const mail = new Map(messagingStatus(ctx).bots.map((b) => [b.bot_id, b] as const));
-  const tasks = new Map<string, number>();
-  const { openTasks } = await import('../tasks/ops.js');
-  for (const t of openTasks(ctx).values()) if (t.bot_id) tasks.set(t.bot_id, (tasks.get(t.bot_id) ?? 0) + 1);
-  let levels: Record<string, string> = {};
-  try {
-    const { botHealthLevels } = await import('../health/api.js');
-    levels = await botHealthLevels(ctx);
-  } catch (e) {
-    ctx.store.warn(`bots: health levels unavailable (${(e as Error).message})`);
-  }
-  const names = new Set([...registered.keys(), ...knownBots(ctx), ...seen.keys()]);
-  return report(now, windowMs, names, registered, seen, mail, tasks, levels);
 }
 
 type MailRow = { unread: number; unread_by_priority: Record<string, number> };

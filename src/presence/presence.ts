@@ -8,13 +8,12 @@ import { iso } from '../common/clock.js';
 import { isBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { StorageBackend } from '../store/types.js';
-import { PRESENCE_DIR, allSeen, markSeen, seenAt } from '../store/presence.js';
 
 /** At most one presence write per bot per this many ms (a stat is all the other calls cost). */
 export const PRESENCE_THROTTLE_MS = 15_000;
 
 /** Pure: does a sighting at `now` need writing, given the last one recorded? */
-export function needsRefresh(last: number | undefined, now: number, throttleMs = PRESENCE_THROTTLE_MS): boolean {
+function needsRefresh(last: number | undefined, now: number, throttleMs = PRESENCE_THROTTLE_MS): boolean {
   return last === undefined || now < last || now - last >= throttleMs;
 }
 
@@ -25,39 +24,6 @@ export function isStale(lastSeen: number | undefined, now: number, windowMs: num
 
 export function staleWindowMs(ctx: HiveContext): number {
   return ctx.config.health.staleness_seconds * 1000;
-}
-
-/**
- * Record that `bot` (default: the acting bot) is alive. Never creates a hive: a command run
- * where there is none leaves no folder behind. Returns whether a write happened.
- */
-export function touchPresence(ctx: HiveContext, bot: string | undefined = ctx.identity): boolean {
-  if (!bot || !isBotId(bot) || !ctx.store.exists('.')) return false;
-  const rel = `${PRESENCE_DIR}/${bot}`;
-  const now = ctx.clock();
-  if (!needsRefresh(seenAt(ctx.store, rel), now)) return false;
-  ctx.store.layoutGuard?.(); // no presence/ file in a folder upgraded under this process
-  markSeen(ctx.store, rel, now);
-  return true;
-}
-
-/** Presence must never fail the command it rides on (a read-only hive, a full disk): errors are swallowed. */
-export function touchPresenceQuietly(ctx: HiveContext | undefined, bot?: string): void {
-  // On a PostgreSQL store presence is kept there, by `touchPresenceOn` while the command's
-  // connection is open (messaging/records.ts onStore); never in whatever .deia/ is around.
-  if (!ctx || ctx.storeChoice.kind !== 'file') return;
-  try {
-    touchPresence(ctx, bot ?? ctx.identity);
-  } catch {
-    // best effort by design
-  }
-}
-
-/** Last sighting of every bot that has one (ms since epoch). */
-export function lastSeenAll(ctx: HiveContext): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [bot, ms] of allSeen(ctx.store)) if (isBotId(bot)) out.set(bot, ms);
-  return out;
 }
 
 // ---------------------------------------------------------------- on the storage interface (PostgreSQL)

@@ -276,6 +276,8 @@ export interface OpenOptions {
   clock?: Clock;
   /** Receives one line per problem found in stored data (torn or corrupt lines). */
   warn?: (message: string) => void;
+  /** A folder's locks: how long a holder may be silent before it counts as dead, and the longest wait (config's store.lock_stale_ms, store.lock_max_wait_ms). */
+  lock?: { staleMs: number; maxWaitMs: number };
 }
 
 /** Ids of queue items: also ':' (message ids allow it); never file names. */

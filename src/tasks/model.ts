@@ -398,3 +398,8 @@ export function waitingReason(t: Task): string | null {
   if (t.attempts > 0) return `failed on ${t.excluded[t.excluded.length - 1] ?? 'its bot'} (${t.reason ?? 'no reason given'}), to be retried on another bot; ${next}`;
   return `no bot could take it when it was submitted (none registered besides ${t.submitted_by ?? 'the submitter'}); ${next}`;
 }
+
+/** A copy of a task for a caller, so later folding never changes what was returned. */
+export function copyTask<T extends Task>(t: T): T {
+  return { ...t, excluded: [...t.excluded], ...(t.taken_back ? { taken_back: [...t.taken_back] } : {}) };
+}

@@ -36,6 +36,7 @@ import {
   checkTransition,
   emptyFold,
   foldOpen,
+  copyTask,
   foldTasks,
   requireTask,
   staleTasks,
@@ -62,7 +63,6 @@ import {
   type SubmitResult,
   type ValidSubmit,
 } from './ops.js';
-import { copyTask } from './state.js';
 import { counts, retentionRule, staying, taskRetentionCutoff, type TaskRetentionResult } from './retention.js';
 import type { ScaleState } from './scale.js';
 import { act, adviser, type Cooldown, type ScaleResult } from './scaling.js';

@@ -7,8 +7,7 @@
  * (the work that stays), never the history being archived.
  */
 import type { HiveContext } from '../hive.js';
-import { TASKS_FILE, emptyFold, foldOpen, type OpenFold, type TaskRecord } from './model.js';
-import { TASKS_ARCHIVE, TASKS_STATE, catchUp, loadView, readState, saveHeld, type TaskView } from './state.js';
+import { type OpenFold, type TaskRecord } from './model.js';
 
 export interface TaskRetentionResult {
   /** Tasks moved (or, in a dry run, that would move) to archive/tasks.jsonl. */
@@ -17,10 +16,6 @@ export interface TaskRetentionResult {
   records: number;
   /** Tasks that stay in tasks.jsonl (open, or with a record newer than the cutoff). */
   kept: number;
-}
-
-interface Plan extends TaskRetentionResult {
-  eligible: (r: TaskRecord) => boolean;
 }
 
 /**
@@ -56,16 +51,6 @@ export function retentionRule(stays: ReadonlySet<string>, cutoff: number) {
   };
 }
 
-/** The folder's two passes over tasks.jsonl. */
-async function plan(ctx: HiveContext, open: ReadonlySet<string>, cutoff: number): Promise<Plan> {
-  const { store } = ctx;
-  const rule = retentionRule(open, cutoff);
-  const quiet = { onBad: () => undefined }; // damaged lines: reported by readers and doctor, moved aside by the rewrite
-  for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, quiet)) rule.recent(r);
-  for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, quiet)) rule.count(r);
-  return { ...rule.result(), eligible: rule.eligible };
-}
-
 /** The cutoff of tasks.retention_hours: records before it are old. */
 export function taskRetentionCutoff(ctx: HiveContext): number {
   return ctx.clock() - ctx.config.tasks.retention_hours * 3_600_000;
@@ -83,84 +68,6 @@ export function staying(fold: OpenFold): Set<string> {
 
 function hasId(r: TaskRecord): boolean {
   return Boolean(r) && typeof r === 'object' && typeof r.task_id === 'string';
-}
-
-/**
- * Archive finished tasks past tasks.retention_hours. Looks without a lock first: a run with
- * nothing to move takes no lock and writes nothing. Otherwise, under the locks of tasks.jsonl,
- * the state and the archive (in that order): archive the records, then rewrite tasks.jsonl
- * (temp + rename), then store the state refolded from what was kept.
- */
-export async function archiveFinishedTasks(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<TaskRetentionResult> {
-  const { store } = ctx;
-  const none: TaskRetentionResult = { archived: 0, records: 0, kept: 0 };
-  if (!store.exists(TASKS_FILE)) return none;
-  const cutoff = taskRetentionCutoff(ctx);
-  const look = await plan(ctx, staying(loadView(ctx).fold), cutoff);
-  if (look.records === 0 || opts.dryRun) return counts(look);
-
-  return store.withLock([TASKS_FILE, TASKS_STATE, TASKS_ARCHIVE], async () => {
-    // Again under the locks: an overlapping cleanup may have archived them already.
-    const view = catchUp(ctx, readState(ctx));
-    const p = await plan(ctx, staying(view.fold), cutoff);
-    if (p.records === 0) {
-      if (view.dirty) await saveHeld(ctx, view);
-      return counts(p);
-    }
-    const already = await unfinishedArchive(ctx, view);
-    // 1. Append to the archive first, in batches: a crash before the rewrite leaves records in
-    //    both files, and the retry skips the copies already there (exact records, counted).
-    const archive = store.batchAppender<TaskRecord>(TASKS_ARCHIVE);
-    for await (const { record: r } of store.stream<TaskRecord>(TASKS_FILE, { onBad: () => undefined })) {
-      if (!p.eligible(r)) continue;
-      const key = JSON.stringify(r);
-      const n = already.get(key) ?? 0;
-      if (n > 0) {
-        already.set(key, n - 1);
-        continue;
-      }
-      archive.push(r);
-    }
-    archive.flush();
-    // 2. Rewrite tasks.jsonl without them, folding what is kept on the way: the new state.
-    const fold = emptyFold(view.fold.activity); // activity of archived tasks is still true
-    await store.rewriteHeld<TaskRecord>(TASKS_FILE, async function* (src) {
-      for await (const r of src) {
-        if (p.eligible(r)) continue;
-        foldOpen(fold, [r]);
-        yield r;
-      }
-    });
-    // 3. The state covers the new file and marks the archive as complete up to here.
-    const next: TaskView = {
-      fold,
-      cursor: store.cursorAtEnd(TASKS_FILE),
-      archive: store.cursorAtEnd(TASKS_ARCHIVE),
-      dirty: true,
-    };
-    await saveHeld(ctx, next);
-    return counts(p);
-  });
-}
-
-/**
- * Records appended to the archive by a run that died before its rewrite: those past the
- * archive cursor of the last completed run (the whole archive when the state was lost).
- * Keyed by their exact JSON, with a count, so a record is skipped as often as it is there.
- */
-async function unfinishedArchive(ctx: HiveContext, view: TaskView): Promise<Map<string, number>> {
-  const { store } = ctx;
-  const out = new Map<string, number>();
-  const now = store.cursorAtEnd(TASKS_ARCHIVE);
-  const c = view.archive;
-  const valid = c && (!c.ino || c.ino === now.ino) && c.offset <= now.offset;
-  const from = valid ? c.offset : 0;
-  if (from >= now.offset) return out;
-  for await (const { record } of store.stream<TaskRecord>(TASKS_ARCHIVE, { from, onBad: () => undefined })) {
-    const key = JSON.stringify(record);
-    out.set(key, (out.get(key) ?? 0) + 1);
-  }
-  return out;
 }
 
 export function counts(p: TaskRetentionResult): TaskRetentionResult {

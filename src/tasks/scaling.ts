@@ -3,17 +3,9 @@ import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import type { HiveContext } from '../hive.js';
 import { assertOwnedForCommands } from '../store/locate.js';
-import { botHealthLevels } from '../health/api.js';
-import { urgentUnreadCounts } from '../messaging/api.js';
-import { BOTS_FILE, knownBots, type BotRecord } from '../messaging/registry.js';
 import { countType, TASKS_FILE, type OpenFold } from './model.js';
-import { loadView } from './state.js';
 import { runDetached, type RunResult } from './runner.js';
 import { adviceLine, fillTemplate, newBotIds, scaleAdvice, type Level, type ScaleAdvice, type ScaleState } from './scale.js';
-
-export const SCALING_STATE = 'state/scaling.json';
-/** Audit log of what `scale --exec` ran (one JSON object a line). */
-export const SCALING_LOG = 'scaling.jsonl';
 
 export interface ScaleResult extends ScaleAdvice {
   advice: string;
@@ -21,23 +13,6 @@ export interface ScaleResult extends ScaleAdvice {
   executed: Array<RunResult & { action: 'spawn' | 'retire'; bot_id: string; task_type: string }>;
   /** Why nothing ran with --exec (no template configured), if so. */
   exec_note: string | null;
-}
-
-export async function scale(ctx: HiveContext, opts: { exec?: boolean } = {}): Promise<ScaleResult> {
-  const now = ctx.clock();
-  // The incremental fold: open tasks, activity, and finished tasks only as per-bot type counts.
-  const view = loadView(ctx);
-  const firstSeen = new Map<string, number>();
-  for (const r of ctx.store.read<BotRecord>(BOTS_FILE).records) {
-    if (r?.bot_id && !firstSeen.has(r.bot_id)) firstSeen.set(r.bot_id, Date.parse(r.timestamp));
-  }
-  const { botIds, adviseFrom } = await adviser(ctx, now, view.fold, {
-    firstSeen,
-    known: knownBots(ctx),
-    urgent: (bots) => urgentUnreadCounts(ctx, bots),
-    levels: async () => (await botHealthLevels(ctx)) as Record<string, Level>,
-  });
-  return act(ctx, { now, botIds, adviseFrom, exec: Boolean(opts.exec) }, folderCooldown(ctx), { DEIA_DIR: ctx.dir });
 }
 
 /**
@@ -49,16 +24,6 @@ export interface Cooldown {
   /** Read-modify-write under the state's lock (a document transaction on a store). */
   update<R>(fn: (state: ScaleState | undefined) => { state?: ScaleState; result: R }): Promise<R>;
   log(entry: Record<string, unknown>): Promise<void>;
-}
-
-function folderCooldown(ctx: HiveContext): Cooldown {
-  return {
-    read: async () => ctx.store.readJson<ScaleState>(SCALING_STATE),
-    update: (fn) => ctx.store.update<ScaleState, ReturnType<typeof fn>['result']>(SCALING_STATE, fn),
-    log: async (entry) => {
-      await ctx.store.append(SCALING_LOG, [entry]);
-    },
-  };
 }
 
 interface Advising {
@@ -132,7 +97,7 @@ function jobsFor(advice: ScaleAdvice, botIds: readonly string[], prefix: string)
 }
 
 /** Where the signals come from: the folder, or a store (tasks/records.ts scaleOn). */
-export interface ScaleSources {
+interface ScaleSources {
   /** First registration time per bot. */
   firstSeen: Map<string, number>;
   /** Bots with an inbox. */

@@ -43,6 +43,8 @@ import { closeFiles, openLogFiles, rotateHeld, rotationPlan } from './generation
 
 const logFile = (name: string) => `${name}.jsonl`;
 const archiveFile = (name: string) => `archive/${name}.jsonl`;
+/** Where an archive ended before a move into it (archiveWhere), until the move is done. */
+const movingFile = (name: string) => `archive/${name}.moving.json`;
 const queueFile = (name: string) => `queues/${name}.jsonl`;
 const docFile = (key: string) => `docs/${key}.json`;
 
@@ -118,7 +120,7 @@ function pushAll<T>(m: Map<string, T[]>, key: string, items: readonly T[]): void
  * backend only reads a folder the folder's own code writes (the logs both layouts share).
  */
 export function openFileBackend(dir: string, opts: OpenOptions & { markLayout?: boolean } = {}): StorageBackend {
-  return new FileBackend(new Store(dir, { warn: opts.warn }), opts.clock ?? systemClock, Boolean(opts.markLayout));
+  return new FileBackend(new Store(dir, { warn: opts.warn, lock: opts.lock }), opts.clock ?? systemClock, Boolean(opts.markLayout));
 }
 
 /** Cursors of this backend: the file's inode and the byte offset read up to. */
@@ -231,11 +233,25 @@ class FileLog<T extends object> implements Log<T> {
     const arch = archiveFile(this.name);
     if (!this.store.exists(rel)) return { archived: 0 };
     // Under the log's lock (re-entrant: a transaction holding it may call this), the archive is
-    // appended first, then the log rewritten without the moved records (temp + rename).
+    // appended first, then the log rewritten without the moved records (temp + rename). A marker
+    // says where the archive ended and which log file it came from until the rename is done, so a
+    // move killed in between is cut back by the next one, never archived twice.
+    const mark = movingFile(this.name);
     return this.locks.run([rel, arch], async () => {
+      this.cutBackMove(rel, arch, mark);
+      await this.store.writeFileAtomic(mark, JSON.stringify({ at: this.store.size(arch), from: this.store.stamp(rel) }) + '\n', { sync: true });
       const r = await this.store.rewriteMovingHeld<T>(rel, arch, (rec) => (pick(rec) ? { archive: rec } : 'keep'));
+      this.store.remove(mark);
       return { archived: r.moved };
     });
+  }
+
+  /** A move a killed process left: its archive lines cut back while the log still holds them (no rename yet). */
+  private cutBackMove(rel: string, arch: string, mark: string): void {
+    const m = this.store.readJson<{ at: number; from: string }>(mark);
+    if (!m) return;
+    if (this.store.stamp(rel) === m.from && typeof m.at === 'number' && this.store.size(arch) > m.at) this.store.truncateHeld(arch, m.at);
+    this.store.remove(mark);
   }
 
   async *streamArchive(): AsyncIterable<T> {
