@@ -1,8 +1,8 @@
 /**
  * Health (deia health, --json, --nagios, record, history, export, reset, and routing's use of
- * it) on both backends: one suite with three fixtures, a 0.1 hive folder (--dir), a PostgreSQL store
- * (--store, with settings from a folder's config.json) and a folder in the storage interface's
- * layout (--store file://), through real processes. The postgres
+ * it) on both backends: one suite with three fixtures, a new hive folder named by --dir (what users get
+ * by default), a PostgreSQL store (--store, with settings from a folder's config.json) and a folder
+ * named by --store file://, through real processes. The postgres
  * fixture fails (never skips) without a reachable server.
  */
 import fs from 'node:fs';
@@ -13,7 +13,6 @@ import { freshDatabase } from './helpers/pg.js';
 import { logLines, withBackend } from './helpers/logs.js';
 import { serve } from './helpers/serve.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 const NOW = '2026-01-01T12:00:00.000Z';
 const env = { DEIA_NOW: NOW };
 
@@ -29,12 +28,10 @@ interface Fixture {
 }
 
 /** A folder hive whose `deia health` does not measure this machine (its cpu would make exit codes random). */
-function configuredHive(opts: { folderLayout?: boolean } = {}): { dir: string; root: string } {
+function configuredHive(): { dir: string; root: string } {
   const h = tempHive('deia-health-');
-  if (opts.folderLayout) makeFolderLayout(h.dir);
   const r = deia(['init', '--dir', h.dir]);
   if (r.code !== 0) throw new Error(r.stderr);
-  if (opts.folderLayout && fs.existsSync(path.join(h.dir, 'layout.json'))) throw new Error('the file fixture must be a 0.1 folder');
   const cfgPath = path.join(h.dir, 'config.json');
   const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
   cfg.health = { ...cfg.health, measure_system: false };
@@ -46,9 +43,9 @@ const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
   {
     kind: 'file',
     make: async () => {
-      // The folder's own code: a folder deia 0.1 left (new folders start in the storage interface's layout).
-      const h = configuredHive({ folderLayout: true });
-      return { kind: 'file', where: h.dir, dir: h.dir, args: ['--dir', h.dir], loseAgg: async () => fs.rmSync(path.join(h.dir, 'state', 'health-agg.json')), cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
+      // A new folder named by --dir, nothing planted: the hive users get by default.
+      const h = configuredHive();
+      return { kind: 'file', where: h.dir, dir: h.dir, args: ['--dir', h.dir], loseAgg: async () => fs.rmSync(path.join(h.dir, 'docs', 'health-agg.json')), cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
     },
   },
   {
@@ -185,13 +182,11 @@ describe.each(fixtures)('health on the $kind backend', ({ make }) => {
       expect(rec.candidate_bots.find((c: { bot_id: string }) => c.bot_id === 'B2')).toMatchObject({ health: 'DEGRADED', excluded: false });
     }
     // Outcomes routing folded are stored with the aggregates once: a later recommend writes nothing more.
-    if (fx.kind !== 'file') {
-      const version = () => withBackend(fx.where, async (b) => (await b.docs.get('health-agg'))?.version);
-      const v = await version();
-      expect(v).toBeGreaterThan(0);
-      expect(run(['recommend', 'code', '--json']).code).toBe(0);
-      expect(await version()).toBe(v);
-    }
+    const version = () => withBackend(fx.where, async (b) => (await b.docs.get('health-agg'))?.version);
+    const v = await version();
+    expect(v).toBeGreaterThan(0);
+    expect(run(['recommend', 'code', '--json']).code).toBe(0);
+    expect(await version()).toBe(v);
     // Routing writes no alerts: only the two samples' changes are in the log.
     expect(await alertsIn(fx.where)).toEqual(['critical_alert bot:B1 memory HEALTHY->CRITICAL', 'alert_triggered bot:B2 cpu HEALTHY->DEGRADED']);
   });
@@ -281,30 +276,21 @@ describe('health --json, --nagios, export and alert lines are the same on both b
   it('gives the same documents, lines, exit codes and alert lines', async () => {
     for (const f of fixtures) made.push(await f.make());
     const [file, pg, iface] = [await session(made[0]!), await session(made[1]!), await session(made[2]!)];
-    // A file:// folder runs the store's code: the same answers as PostgreSQL, line for line (a send's id and time aside).
-    const but3 = (x: typeof pg) => x.docs.map((d, i) => (i === 3 ? { ...d, out: undefined } : d));
-    expect(but3(iface)).toEqual(but3(pg));
-    expect(iface.alerts).toEqual(pg.alerts);
-    expect(iface.exported).toEqual(pg.exported);
-    expect(pg.docs.map((d) => d.code)).toEqual(file.docs.map((d) => d.code));
     expect(file.docs.map((d) => d.code)).toEqual([3, 3, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 2, 2, 0, 2]);
-    // On a folder the reset moved the outcomes to an archive file; on PostgreSQL they stay in the log.
-    expect(file.docs[17]!.out.archived_to).toBe('archive/performance-reset.jsonl');
-    expect(pg.docs[17]!.out.archived_to).toBeNull();
-    pg.docs[17]!.out.archived_to = file.docs[17]!.out.archived_to;
+    // Routing's reset forgets B0's outcomes: health judged them before, and no longer does.
     const b0 = (d: { out: { bots: Array<{ bot_id: string; metrics: unknown[] }> } }) => d.out.bots.find((x) => x.bot_id === 'B0');
     expect(b0(file.docs[15]!)?.metrics).not.toEqual([]);
     expect(b0(file.docs[18]!)).toBeUndefined();
-    // A send creates a message id and a time of its own; the rest is the same document.
-    delete pg.docs[3]!.out;
-    delete file.docs[3]!.out;
-    expect(pg.docs).toEqual(file.docs);
     expect(file.alerts.length).toBeGreaterThan(2);
-    expect(pg.alerts).toEqual(file.alerts);
-    const fields = (lines: Array<Record<string, unknown>>) => lines.map((e) => [e.event, Object.keys(e).sort().join(',')]);
-    expect(fields(pg.exported)).toEqual(fields(file.exported));
-    expect(pg.exported).toEqual(file.exported);
-    expect(pg.exported).toEqual(pg.alerts);
+    // A send creates a message id and a time of its own; the rest is the same document, line for line,
+    // whether the folder is named by --dir or by --store file://, or the hive is in PostgreSQL.
+    const but3 = (x: typeof pg) => x.docs.map((d, i) => (i === 3 ? { ...d, out: undefined } : d));
+    for (const other of [pg, iface]) {
+      expect(but3(other)).toEqual(but3(file));
+      expect(other.alerts).toEqual(file.alerts);
+      expect(other.exported).toEqual(file.exported);
+    }
+    expect(file.exported).toEqual(file.alerts);
   }, 180_000);
 });
 
@@ -383,7 +369,7 @@ describe('deia health serve on both backends', () => {
         expect(r.alertsAfter.slice(0, r.alertsBefore.length)).toEqual(r.alertsBefore);
         expect(r.alertsAfter.length - r.alertsBefore.length).toBe(1);
       }
-      for (const r of [file, pg]) {
+      for (const r of [file, pg, iface]) {
         expect(r.dash.history['bot:B1']?.cpu?.length).toBeGreaterThan(0);
         expect(r.reset.history['bot:B1']?.cpu).toBeUndefined();
         expect(JSON.stringify(r.dash.routing)).toContain('B2');

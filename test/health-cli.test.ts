@@ -2,15 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, deiaAsync, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const NOW = '2026-01-01T12:00:00.000Z';
 const at = (ms: number) => new Date(Date.parse(NOW) + ms).toISOString();
 
 /** A hive whose `deia health` does not measure this machine (its cpu would make exit codes random). */
-function hive(extra: Record<string, unknown> = {}, layout: Layout = 'new folder') {
+function hive(extra: Record<string, unknown> = {}) {
   const { dir } = tempHive('deia-health-');
-  if (layout === '0.1 folder') makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
   const cfgPath = path.join(dir, 'config.json');
   const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
@@ -21,12 +19,8 @@ function hive(extra: Record<string, unknown> = {}, layout: Layout = 'new folder'
 
 const env = (now = NOW) => ({ DEIA_NOW: now });
 
-/** A new hive (the storage interface's layout), or a folder deia 0.1 left (its own files). */
-type Layout = 'new folder' | '0.1 folder';
-
 /** Where health's aggregates stand in performance.jsonl: the byte offset folded so far. */
-function perfFolded(dir: string, layout: Layout): number {
-  if (layout === '0.1 folder') return JSON.parse(fs.readFileSync(path.join(dir, 'state/health-agg.json'), 'utf8')).perf_off;
+function perfFolded(dir: string): number {
   // The new layout's document health-agg names a cursor f1:<inode>:<offset> of the log file.
   const cursor = JSON.parse(fs.readFileSync(path.join(dir, 'docs/health-agg.json'), 'utf8')).value.perf as string;
   const m = /^f1:(\d+):(\d+)$/.exec(cursor);
@@ -89,11 +83,10 @@ describe('deia health: levels and exit codes', () => {
     expect(r.stdout).toBe('DEIA HEALTH DEGRADED - bot:B DEGRADED (cpu=75%) | B_cpu=75%;70;90;0;100\n');
   });
 
-  // performance.jsonl is a log both layouts keep under that name; how far it is folded is stored
-  // in each layout's own file (state/health-agg.json on a 0.1 folder, docs/health-agg.json otherwise).
-  it.each<Layout>(['new folder', '0.1 folder'])('derives error_rate and response_time_p95 from performance.jsonl, per bot and overall, %s', (layout) => {
-    const dir = hive({}, layout);
-    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new folder');
+  // performance.jsonl is the outcomes log; how far health has folded it is stored in docs/health-agg.json.
+  it('derives error_rate and response_time_p95 from performance.jsonl, per bot and overall', () => {
+    const dir = hive();
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
     const lines = [];
     for (let i = 0; i < 50; i++) {
       lines.push({ timestamp: at(-60_000), bot_id: 'A', task_type: 'code', success: i % 10 >= 3, duration_ms: 100, tokens: null, task_id: null });
@@ -116,7 +109,7 @@ describe('deia health: levels and exit codes', () => {
     expect(doc.level).toBe('DEGRADED');
     expect(r.code).toBe(1);
     // incremental: offsets folded; new lines only are read next time
-    expect(perfFolded(dir, layout)).toBe(fs.statSync(path.join(dir, 'performance.jsonl')).size);
+    expect(perfFolded(dir)).toBe(fs.statSync(path.join(dir, 'performance.jsonl')).size);
     fs.appendFileSync(
       path.join(dir, 'performance.jsonl'),
       Array.from({ length: 10 }, () => JSON.stringify({ timestamp: at(0), bot_id: 'C', task_type: 'code', success: true, duration_ms: 5000 }) + '\n').join(''),

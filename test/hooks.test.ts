@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deia, mainPath, tempHive } from './helpers/cli.js';
+import { deia, mainPath, snapshotTree, tempHive } from './helpers/cli.js';
 import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const T0 = Date.parse('2026-11-28T10:00:00Z');
@@ -250,14 +250,13 @@ describe('deia hook: the payloads each harness sends', () => {
     const broken = project();
     fs.mkdirSync(broken.dir);
     fs.writeFileSync(path.join(broken.dir, 'config.json'), '{ not json');
-    // mailboxes/ is the 0.1 folder layout's own: that breakage is made on an explicit 0.1 folder.
-    const fileAsMailboxes = project();
-    makeFolderLayout(fileAsMailboxes.dir);
-    expect(deia(['init'], { dir: fileAsMailboxes.dir }).code).toBe(0);
-    expect(fs.existsSync(path.join(fileAsMailboxes.dir, 'layout.json'))).toBe(false);
-    fs.rmSync(path.join(fileAsMailboxes.dir, 'mailboxes'), { recursive: true });
-    fs.writeFileSync(path.join(fileAsMailboxes.dir, 'mailboxes'), 'this should be a folder');
-    // The same breakage on a new hive (the storage interface's layout): its inboxes' folder is a file.
+    // A hive folder in deia 0.1's layout, which this deia runs only after a one-time upgrade
+    // (other commands refuse it with EOLDLAYOUT): a hook neither upgrades it nor gets in the agent's way.
+    const oldLayout = project();
+    makeFolderLayout(oldLayout.dir);
+    const oldBefore = snapshotTree(oldLayout.dir);
+    expect(deia(['inbox', '--as', 'X', '--json'], { dir: oldLayout.dir })).toMatchObject({ code: 1, stdout: expect.stringContaining('EOLDLAYOUT') });
+    // A new hive whose inboxes' folder is a file.
     const fileAsQueues = project();
     expect(deia(['init'], { dir: fileAsQueues.dir }).code).toBe(0);
     expect(fs.existsSync(path.join(fileAsQueues.dir, 'layout.json'))).toBe(true);
@@ -265,7 +264,7 @@ describe('deia hook: the payloads each harness sends', () => {
     fs.writeFileSync(path.join(fileAsQueues.dir, 'queues'), 'this should be a folder');
     const none = project();
     const payload = { session_id: 'abc12345', cwd: '', stop_hook_active: false, loop_count: 0 };
-    for (const [hive, p] of Object.entries({ broken, fileAsMailboxes, fileAsQueues, none })) {
+    for (const [hive, p] of Object.entries({ broken, oldLayout, fileAsQueues, none })) {
       for (const harness of ['claude', 'codex', 'cursor', 'opencode']) {
         for (const event of ['session-start', 'prompt', 'stop']) {
           const r = hook(event, harness, { ...payload, cwd: p.root, workspace_roots: [p.root] }, { cwd: p.root });
@@ -274,6 +273,7 @@ describe('deia hook: the payloads each harness sends', () => {
       }
     }
     expect(fs.existsSync(none.dir)).toBe(false);
+    expect(snapshotTree(oldLayout.dir)).toEqual(oldBefore);
     // An unknown harness or event is not an error for the agent either.
     expect(hook('stop', 'vim', payload, { cwd: none.root })).toMatchObject({ code: 0, stdout: '' });
     expect(hook('teardown', 'claude', payload, { cwd: none.root })).toMatchObject({ code: 0, stdout: '' });

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deia, tempHive } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const drops: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -11,10 +10,9 @@ afterEach(async () => {
 
 /** Where the hive is: a folder (`dir`), or a fresh PostgreSQL database (`store`, from an empty folder). */
 const places = {
-  // 'file': a folder deia 0.1 made (its own code); 'interface': a new folder's layout, named by file://.
+  // 'file': a new folder named by `dir` (nothing planted: what users get); 'interface': a new folder named by file://.
   file: async () => {
     const { dir } = tempHive();
-    makeFolderLayout(dir);
     return { where: { dir }, cli: ['--dir', dir] };
   },
   postgres: async () => {

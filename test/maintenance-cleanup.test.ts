@@ -2,14 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
-function hiveWith(config: Record<string, unknown> = {}, layout: 'new' | 'folder' = 'new') {
+/** A new hive folder (the storage interface's layout, which `deia init` marks with layout.json). */
+function hiveWith(config: Record<string, unknown> = {}) {
   const { dir } = tempHive();
-  if (layout === 'folder') makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
-  // Which layout the hive holds: layout.json only in the storage interface's.
-  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   for (const [k, v] of Object.entries(config)) {
     const [s, key] = k.split('.');
@@ -27,9 +25,8 @@ function old(p: string, ms = 3_600_000) {
 const bigLog = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ event: 'message_queued', i, pad: 'x'.repeat(40) })).join('\n') + '\n';
 
 describe('deia cleanup', () => {
-  // The audit logs are the same files in both layouts: rotated on the new default and on a 0.1 folder alike.
-  it.each(['new', 'folder'] as const)('rotates audit logs past log_max_bytes, keeping log_generations, and logs cleanup_completed (%s layout)', (layout) => {
-    const dir = hiveWith({ 'cleanup.log_max_bytes': 1024, 'cleanup.log_generations': 2 }, layout);
+  it('rotates audit logs past log_max_bytes, keeping log_generations, and logs cleanup_completed', () => {
+    const dir = hiveWith({ 'cleanup.log_max_bytes': 1024, 'cleanup.log_generations': 2 });
     const log = path.join(dir, 'bot-messaging.jsonl');
     const sched = path.join(dir, 'adaptive-scheduling.jsonl');
     for (let round = 1; round <= 3; round++) {
@@ -55,13 +52,11 @@ describe('deia cleanup', () => {
     );
   });
 
-  // Locks and temp files are each layout's own files: a 0.1 folder (mailboxes/, outbox.jsonl) and
-  // the storage interface's layout (queues/, docs/), each with the lock folders it really takes.
-  it.each([
-    { layout: 'folder' as const, staleLock: 'mailboxes/B1.jsonl.lock', liveLock: 'outbox.jsonl.lock' },
-    { layout: 'new' as const, staleLock: 'queues/inbox.B1.jsonl.lock', liveLock: 'docs/outbox.json.lock' },
-  ])('removes stale locks and dead writers\' old temp files, and keeps live ones ($layout layout)', ({ layout, staleLock, liveLock }) => {
-    const dir = hiveWith({}, layout);
+  it('removes stale locks and dead writers\' old temp files, and keeps live ones', () => {
+    // Lock folders the storage interface's layout really takes: a queue's and a document's.
+    const staleLock = 'queues/inbox.B1.jsonl.lock';
+    const liveLock = 'docs/outbox.json.lock';
+    const dir = hiveWith({});
     fs.mkdirSync(path.join(dir, path.dirname(staleLock)), { recursive: true });
     fs.mkdirSync(path.join(dir, staleLock));
     old(path.join(dir, staleLock));
@@ -87,11 +82,11 @@ describe('deia cleanup', () => {
     expect(fs.existsSync(path.join(dir, liveTmp))).toBe(true);
     fs.rmdirSync(path.join(dir, liveLock));
     // Still the layout it started in.
-    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
   });
 
-  it.each(['new', 'folder'] as const)('--dry-run reports the work and changes nothing; a second run right after does nothing (%s layout)', (layout) => {
-    const dir = hiveWith({ 'cleanup.log_max_bytes': 1024 }, layout);
+  it('--dry-run reports the work and changes nothing; a second run right after does nothing', () => {
+    const dir = hiveWith({ 'cleanup.log_max_bytes': 1024 });
     fs.writeFileSync(path.join(dir, 'health-alerts.jsonl'), bigLog(40));
     fs.mkdirSync(path.join(dir, 'metrics.jsonl.lock'));
     old(path.join(dir, 'metrics.jsonl.lock'));

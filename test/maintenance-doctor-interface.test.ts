@@ -9,10 +9,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deia, readJsonl, tempHive } from './helpers/cli.js';
+import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
 import { folderDoctorReport, type DoctorProblem } from './helpers/doctor.js';
-import { folderLayoutHive } from './helpers/folder-layout.js';
+import { fixture as hive01 } from './helpers/hive-0.1.js';
 
 const HOUR = 3_600_000;
 const t0 = Date.parse('2030-01-01T00:00:00Z');
@@ -237,12 +237,13 @@ describe('deia doctor on a file:// folder', () => {
 });
 
 describe('which layout doctor found', () => {
-  it('a new folder is in the storage interface\'s layout; a folder deia 0.1 made is told how to move (and stays ok)', () => {
+  it("a new folder is in the storage interface's layout; a folder deia 0.1 made is the problem old_layout (exit 1), left as it is until --repair", () => {
     const fresh = tempHive();
-    const old = folderLayoutHive();
+    const fixtureCleanups: Array<() => void | Promise<void>> = [];
+    const old = hive01('messaging', fixtureCleanups); // a copy of a hive deia 0.1 made (test/fixtures/hive-0.1/)
     try {
-      for (const h of [fresh, old]) expect(deia(['init'], { dir: h.dir }).code).toBe(0);
-      for (const h of [fresh, old]) expect(deia(['send', 'B', 'hi', '--as', 'A'], { dir: h.dir }).code).toBe(0);
+      expect(deia(['init'], { dir: fresh.dir }).code).toBe(0);
+      expect(deia(['send', 'B', 'hi', '--as', 'A'], { dir: fresh.dir }).code).toBe(0);
       expect(fs.existsSync(path.join(fresh.dir, 'layout.json'))).toBe(true);
       // Nothing of the 0.1 layout in a new folder (init's lock included), so it is never taken for one.
       for (const e of ['mailboxes', 'outbox.jsonl', 'presence', 'state']) expect(fs.existsSync(path.join(fresh.dir, e)), e).toBe(false);
@@ -250,13 +251,22 @@ describe('which layout doctor found', () => {
       expect(a.code, a.stdout).toBe(0);
       expect(a.stdout).toMatch(/^note: a folder in the storage interface's layout/m);
       expect(JSON.parse(deia(['doctor', '--json'], { dir: fresh.dir }).stdout).store.kind).toBe('interface');
-      const b = deia(['doctor'], { dir: old.dir });
-      expect(b.code, b.stdout).toBe(0);
-      expect(b.stdout).toMatch(/^note: .* is in deia 0\.1's folder layout: `deia migrate --upgrade` moves it onto the layout new folders use/m);
+
+      const before = snapshotTree(old.dir);
+      const b = deia(['doctor'], { dir: old.dir, env: old.env });
+      expect(b.code, b.stdout).toBe(1);
+      expect(b.stdout).toMatch(/^old_layout +\. +deia 0\.1's folder layout: other commands refuse it until it is upgraded$/m);
+      expect(b.stdout).toMatch(/run `deia doctor --repair`/);
+      const j = deia(['doctor', '--json'], { dir: old.dir, env: old.env });
+      expect(j.code).toBe(1);
+      const res = JSON.parse(j.stdout);
+      expect(res.store.kind).toBe('file');
+      expect(res.problems).toEqual([expect.objectContaining({ kind: 'old_layout', repaired: false, action: 'stop the bots that use it, then: deia doctor --repair (or deia migrate --upgrade)' })]);
       expect(fs.existsSync(path.join(old.dir, 'layout.json'))).toBe(false);
-      expect(JSON.parse(deia(['doctor', '--json'], { dir: old.dir }).stdout).store.kind).toBe('file');
+      expect(snapshotTree(old.dir)).toEqual(before);
     } finally {
-      for (const h of [fresh, old]) fs.rmSync(h.root, { recursive: true, force: true });
+      fs.rmSync(fresh.root, { recursive: true, force: true });
+      for (const c of fixtureCleanups) c();
     }
   });
 });

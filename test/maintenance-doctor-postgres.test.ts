@@ -13,7 +13,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { folderDoctorReport, type DoctorProblem } from './helpers/doctor.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const HOUR = 3_600_000;
 const t0 = Date.parse('2030-01-01T00:00:00Z');
@@ -21,16 +20,10 @@ const at = (ms: number): Record<string, string> => ({ DEIA_NOW: String(t0 + ms) 
 
 type Problem = DoctorProblem;
 
-/**
- * The keys of a folder's doctor --json, from real folder runs: a new folder (the storage
- * interface's layout, the default) and a 0.1 folder give the same keys.
- */
+/** The keys of a folder's doctor --json, from a real run on a new folder (the storage interface's layout, the default). */
 function folderDoctorKeys(): string[] {
   const current = folderDoctorReport();
   expect(current.store).toEqual({ kind: 'interface', schema_version: null, schema_expected: null, not_applicable: [] });
-  const old = folderDoctorReport('0.1');
-  expect(old.store).toEqual({ kind: 'file', schema_version: null, schema_expected: null, not_applicable: [] });
-  expect(Object.keys(old).sort()).toEqual(Object.keys(current).sort());
   return Object.keys(current).sort();
 }
 
@@ -175,18 +168,14 @@ describe('deia doctor on PostgreSQL', () => {
     expect(fs.readdirSync(cwd)).toEqual([]);
   });
 
-  // The folder holding config.json is a new folder (the storage interface's layout, doctor kind
-  // 'interface') or a 0.1 folder (kind 'file'): either way store.url chooses PostgreSQL.
-  it.each([
-    { layout: 'new', kind: 'interface' },
-    { layout: 'folder', kind: 'file' },
-  ])('store.url in config.json chooses PostgreSQL for doctor too; a config.json that does not parse is reported from the folder ($layout layout)', ({ layout, kind }) => {
+  // The folder holding config.json is a new folder (the storage interface's layout, doctor kind 'interface').
+  it('store.url in config.json chooses PostgreSQL for doctor too; a config.json that does not parse is reported from the folder', () => {
+    const kind = 'interface';
     expect(run(['init']).code).toBe(0);
     const h = tempHive();
     try {
-      if (layout === 'folder') makeFolderLayout(h.dir);
       expect(deia(['init'], { dir: h.dir }).code).toBe(0);
-      expect(fs.existsSync(path.join(h.dir, 'layout.json'))).toBe(layout === 'new');
+      expect(fs.existsSync(path.join(h.dir, 'layout.json'))).toBe(true);
       const file = path.join(h.dir, 'config.json');
       const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
       cfg.store = { ...cfg.store, url: db.url };

@@ -12,7 +12,6 @@ import { logLines, withBackend } from './helpers/logs.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
 import { configure } from './helpers/tasks.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -80,9 +79,8 @@ describe('deia cleanup on PostgreSQL', () => {
 });
 
 /** A folder whose `deia health` does not measure this machine (its load would make answers random). */
-function unmeasured(folderLayout = false): { dir: string; root: string } {
+function unmeasured(): { dir: string; root: string } {
   const h = tempHive('deia-retain-');
-  if (folderLayout) makeFolderLayout(h.dir);
   configure(h.dir, { health: { measure_system: false } });
   return h;
 }
@@ -186,30 +184,31 @@ describe('task retention on PostgreSQL under concurrent commands', () => {
 });
 
 /**
- * Task retention and health-sample retention: one scripted session on a folder and on a fresh
- * PostgreSQL database (settings from a folder's config.json), then `cleanup` must give the same
- * numbers on both and leave the same answers behind.
+ * Task retention and health-sample retention: one scripted session on a new folder named by --dir,
+ * on a fresh PostgreSQL database (settings from a folder's config.json) and on a folder named by
+ * --store file://, then `cleanup` must give the same numbers on all three and leave the same
+ * answers behind.
  */
 describe('cleanup retention of finished tasks and health samples, folder, PostgreSQL and file:// folder alike', () => {
   interface Hive {
-    kind: 'file' | 'postgres' | 'interface';
+    kind: 'dir' | 'postgres' | 'interface';
     where: string;
     args: string[];
   }
   const made: Array<() => Promise<void>> = [];
   let hives: Hive[] = [];
 
-  function configured(folderLayout = false): { dir: string; root: string } {
-    const h = unmeasured(folderLayout);
+  function configured(): { dir: string; root: string } {
+    const h = unmeasured();
     made.push(async () => fs.rmSync(h.root, { recursive: true, force: true }));
     return h;
   }
 
   beforeEach(async () => {
-    // The 'file' fixture is a 0.1 folder run by the folder's own code (a new folder would be a second
-    // file:// fixture); the settings folder only holds PostgreSQL's config.json.
-    const folder = configured(true);
-    expect(fs.existsSync(path.join(folder.dir, 'layout.json'))).toBe(false);
+    // A new folder named by --dir (what users get by default); the settings folder only holds
+    // PostgreSQL's config.json.
+    const folder = configured();
+    expect(fs.existsSync(path.join(folder.dir, 'layout.json'))).toBe(true);
     const settings = configured();
     // A file:// folder (the storage interface's file backend), with the same settings.
     const iface = freshInterfaceFolder();
@@ -220,7 +219,7 @@ describe('cleanup retention of finished tasks and health samples, folder, Postgr
     const r = deia(['init', '--store', pgdb.url]);
     if (r.code !== 0) throw new Error(r.stderr);
     hives = [
-      { kind: 'file', where: folder.dir, args: ['--dir', folder.dir] },
+      { kind: 'dir', where: folder.dir, args: ['--dir', folder.dir] },
       { kind: 'postgres', where: pgdb.url, args: ['--dir', settings.dir, '--store', pgdb.url] },
       { kind: 'interface', where: iface.url, args: ['--store', iface.url] },
     ];
@@ -281,7 +280,7 @@ describe('cleanup retention of finished tasks and health samples, folder, Postgr
     return { old: [done, failed], stays: [open, recent] };
   }
 
-  it('cleanup archives the same tasks and samples on both, --dry-run moves nothing, and the answers after are the same', async () => {
+  it('cleanup archives the same tasks and samples on every backend, --dry-run moves nothing, and the answers after are the same', async () => {
     const ids = hives.map((h) => session(h));
     const T = 200 * HOUR;
     const tasksBefore = hives.map((h) => tasksOf(h, T));
@@ -325,16 +324,16 @@ describe('cleanup retention of finished tasks and health samples, folder, Postgr
       expect(arch).toHaveLength(12);
       expect(new Set(arch.map((r) => r.task_id))).toEqual(new Set(ids[i]!.old));
       expect((await logLines(h.where, 'tasks')).filter((r) => ids[i]!.old.includes(r.task_id as string))).toEqual([]);
-      // Samples: the old ones in the archive (on PostgreSQL also B2's, which its reset forgot), the recent ones kept.
+      // Samples: the old ones in the archive (also B2's, which its reset forgot), the recent ones kept.
       const samples = (await logLines(h.where, 'metrics')).filter((r) => r.event !== 'health_reset');
       expect(samples.map((r) => [r.metric, r.value, r.bot ?? null])).toEqual([
         ['cpu', 30, 'B1'],
         ['memory', 45, null],
       ]);
       const movedSamples = (await archived(h, 'metrics')).map((r) => [r.metric, r.value, r.bot ?? null]);
-      expect(movedSamples).toEqual(h.kind === 'file' ? [['cpu', 95, 'B1'], ['memory', 40, null]] : [['cpu', 95, 'B1'], ['memory', 40, null], ['cpu', 50, 'B2']]);
+      expect(movedSamples).toEqual([['cpu', 95, 'B1'], ['memory', 40, null], ['cpu', 50, 'B2']]);
     }
-    // Health: the same report as before the cleanup, on both (levels, values, alerts).
+    // Health: the same report as before the cleanup, on every backend (levels, values, alerts).
     const healthAfter = hives.map((h) => health(h, T));
     for (const x of healthAfter.slice(1)) expect(x).toEqual(healthAfter[0]);
     // The first evaluation wrote its level changes as alerts; otherwise nothing changed.
@@ -342,7 +341,7 @@ describe('cleanup retention of finished tasks and health samples, folder, Postgr
     expect({ ...healthAfter[0], report: { ...healthAfter[0].report, alerts: healthBefore[0].report.alerts } }).toEqual(healthBefore[0]);
     expect(healthAfter[0].report.bots.map((b: { bot_id: string; level: string }) => b.bot_id)).toContain('B1');
 
-    // History: the samples kept, the archived ones no longer shown, on both alike.
+    // History: the samples kept, the archived ones no longer shown, on every backend alike.
     const history = hives.map((h) => jsonOn(h, ['health', 'history', 'cpu', '--bot', 'B1', '--since', '2030-01-01T00:00:00Z'], T));
     for (const x of history.slice(1)) expect(x).toEqual(history[0]);
     expect(history[0].samples.map((x: { value: number }) => x.value)).toEqual([30]);

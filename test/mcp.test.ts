@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, mainPath, tempHive, type CliResult } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 // The SDK's own client talks to real `deia mcp` child processes over stdio.
 const open: Client[] = [];
@@ -19,10 +18,9 @@ interface Place {
 }
 const drops: Array<() => Promise<void>> = [];
 const places = {
-  // 'file': a folder deia 0.1 made (its own code); 'interface': a new folder's layout, named by file://.
+  // 'file': a new folder named by --dir (nothing planted: what users get); 'interface': a new folder named by file://.
   file: async (): Promise<Place> => {
     const { root, dir } = tempHive();
-    makeFolderLayout(dir);
     return { args: ['--dir', dir], cwd: root, cli: (a, input) => deia(a, { dir, input }), cliAsync: (a) => deiaAsync(a, { dir }) };
   },
   postgres: async (): Promise<Place> => {

@@ -1,7 +1,7 @@
 /**
  * The messaging commands that run on both backends (send, inbox, --next, --wait, --mark-read,
- * read), one suite with three fixtures: a 0.1 hive folder (--dir), a PostgreSQL store (--store) and a
- * folder in the storage interface's layout (--store file://).
+ * read), one suite with three fixtures: a new hive folder named by --dir (the default), a PostgreSQL store
+ * (--store) and a folder named by --store file://.
  * The postgres fixture fails (never skips) without a reachable server.
  */
 import fs from 'node:fs';
@@ -10,7 +10,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -23,19 +22,20 @@ interface Fixture {
 
 const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
   {
-    kind: 'file',
+    kind: 'folder',
     make: async () => {
-      // The folder's own code: a folder deia 0.1 left (new folders start in the storage interface's layout).
-      const h = makeFolderLayout(tempHive().dir);
-      const root = path.dirname(h);
+      // A plain new folder named by --dir, nothing planted: what users get by default.
+      const h = tempHive();
       return {
-        where: h,
-        args: ['--dir', h],
+        where: h.dir,
+        args: ['--dir', h.dir],
         cleanup: async () => {
-          // Still the 0.1 layout when the test ends: nothing here ran the other layout's code.
-          const upgraded = fs.existsSync(path.join(h, 'layout.json'));
-          fs.rmSync(root, { recursive: true, force: true });
-          expect(upgraded).toBe(false);
+          // The commands ran it on the storage interface's layout, never on deia 0.1's files.
+          const marked = fs.existsSync(path.join(h.dir, 'layout.json'));
+          const old = ['mailboxes', 'outbox.jsonl', 'presence'].filter((e) => fs.existsSync(path.join(h.dir, e)));
+          fs.rmSync(h.root, { recursive: true, force: true });
+          expect(marked).toBe(true);
+          expect(old).toEqual([]);
         },
       };
     },
@@ -198,13 +198,13 @@ describe.each(fixtures)('messaging on the $kind backend', ({ kind, make }) => {
 
   it('a full inbox (max_inbox_unread) keeps mail pending; inbox --next --wait receives it once the first is claimed', async () => {
     // Settings live in the folder's config.json; a PostgreSQL hive reads them from the folder named by --dir.
-    const cfgDir = kind === 'file' ? fx.where : tempHive().dir;
+    const cfgDir = kind === 'folder' ? fx.where : tempHive().dir;
     expect(deia(['init', '--dir', cfgDir]).code).toBe(0);
     const cfgFile = `${cfgDir}/config.json`;
     const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
     Object.assign(cfg.messaging, { max_inbox_unread: 1, backoff_base_ms: 1000, backoff_cap_ms: 2000 });
     fs.writeFileSync(cfgFile, JSON.stringify(cfg));
-    const withCfg = kind === 'file' ? [] : ['--dir', cfgDir];
+    const withCfg = kind === 'folder' ? [] : ['--dir', cfgDir];
     expect(run([...withCfg, 'register', 'Q']).code).toBe(0);
     const first = JSON.parse(run([...withCfg, 'send', 'Q', 'first', '--as', 'A', '--json']).stdout).message_id;
     const r2 = run([...withCfg, 'send', 'Q', 'second', '--as', 'A', '--json']);

@@ -1,33 +1,23 @@
-import { describe, expect, it } from 'vitest';
-import { foldMailbox, decideSettle, isClaimable, leaseClaim, nextLapseAt, parseLease, selectInbox } from '../src/messaging/rules.js';
-import type { MailboxRecord, Message } from '../src/messaging/types.js';
-import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
+/**
+ * Leases on messages (inbox --next --lease, ack, nack): the settle rule every store applies
+ * (decideSettle, parseLease), then the command line and the library on a hive folder in the
+ * default layout (queues/inbox.<bot>.jsonl holds the claims). How a queue folds claims, acks,
+ * nacks and lapses is the storage interface's contract (test/store-contract.test.ts, queues).
+ */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openHive } from '../src/index.js';
-import { sequentialIds } from '../src/common/ids.js';
-import { compactMailboxes } from '../src/messaging/api.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
-
-/**
- * The layouts a test runs on: the default (a new folder starts in the storage interface's layout)
- * and a deia 0.1 folder (mailboxes/), which keeps running on the folder's own code.
- */
-const LAYOUTS = [
-  { layout: 'the default layout (layout.json)', folder: false },
-  { layout: 'a 0.1 folder (mailboxes/)', folder: true },
-];
-function layoutHive(prefix: string, folder: boolean): string {
-  const { dir } = tempHive(prefix);
-  if (folder) makeFolderLayout(dir);
-  return dir;
-}
+import { describe, expect, it } from 'vitest';
+import { decideSettle, parseLease } from '../src/messaging/rules.js';
+import type { Message } from '../src/messaging/types.js';
+import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
+import { lib } from './helpers/logs.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
-function msg(id: string): MailboxRecord {
-  const m = {
+/** A delivered message as an inbox shows it, never claimed. */
+function delivered(id: string): Message {
+  return {
     message_id: id,
     from_bot: 'A',
     to_bot: 'Q',
@@ -46,67 +36,30 @@ function msg(id: string): MailboxRecord {
     last_error: null,
     reply_to: null,
     metadata: {},
-  } as unknown as Message; // an older line, without the lease keys
-  return { t: 'msg', m };
+    claim_count: 0,
+    claimed_by: null,
+    lease_expires_at: null,
+  } as Message;
 }
-const claim = (id: string, by: string, ms: number, lease: number, n: number): MailboxRecord => ({ t: 'claim', id, at: at(ms), by, until: at(ms + lease), n });
-const settle = (t: 'ack' | 'nack', id: string, by: string, ms: number, n: number): MailboxRecord => ({ t, id, at: at(ms), by, n });
 
-describe('the lease fold (pure rules)', () => {
-  it('a claim hides a message until its lease lapses; then it is claimable again and counted', () => {
-    const st = foldMailbox([msg('a'), claim('a', 'W1', 0, 10_000, 1)]);
-    const a = st.byId.get('a')!;
-    expect(a).toMatchObject({ status: 'delivered', claim_count: 1, claimed_by: 'W1', lease_expires_at: at(10_000) });
-    expect(isClaimable(a, T0 + 9_999)).toBe(false);
-    expect(isClaimable(a, T0 + 10_000)).toBe(true);
-    expect(selectInbox(st, { now: T0 + 5_000 })).toEqual([]);
-    expect(selectInbox(st, { now: T0 + 5_000, all: true })).toHaveLength(1);
-    expect(st.unread).toBe(1);
-    expect(nextLapseAt(st.messages, T0 + 5_000)).toBe(T0 + 10_000);
-    // a claim made while another lease is live is ignored (it could only come from a broken writer)
-    const twice = foldMailbox([msg('a'), claim('a', 'W1', 0, 10_000, 1), claim('a', 'W2', 5_000, 10_000, 2)]).byId.get('a')!;
-    expect(twice).toMatchObject({ claim_count: 1, claimed_by: 'W1' });
-    // after the lapse another claimer takes it: claim 2
-    const again = foldMailbox([msg('a'), claim('a', 'W1', 0, 10_000, 1), claim('a', 'W2', 11_000, 10_000, 2)]).byId.get('a')!;
-    expect(again).toMatchObject({ claim_count: 2, claimed_by: 'W2', lease_expires_at: at(21_000) });
-  });
+/** The same message held by `by` under claim `n`, its lease lapsing at T0 + `untilMs`. */
+const held = (m: Message, by: string, n: number, untilMs: number): Message => ({ ...m, claimed_by: by, claim_count: n, lease_expires_at: at(untilMs) });
 
-  it('ack by the holder marks it read; nack gives it back at once; events from others or old claims are ignored', () => {
-    const acked = foldMailbox([msg('a'), claim('a', 'W1', 0, 10_000, 1), settle('ack', 'a', 'W1', 2_000, 1)]);
-    expect(acked.byId.get('a')).toMatchObject({ status: 'read', read_at: at(2_000), lease_expires_at: null });
-    expect(acked.unread).toBe(0);
-    const nacked = foldMailbox([msg('a'), claim('a', 'W1', 0, 10_000, 1), settle('nack', 'a', 'W1', 2_000, 1)]).byId.get('a')!;
-    expect(nacked).toMatchObject({ status: 'delivered', lease_expires_at: null, claim_count: 1 });
-    expect(isClaimable(nacked, T0 + 2_001)).toBe(true);
-    const foreign = foldMailbox([msg('a'), claim('a', 'W1', 0, 10_000, 1), settle('ack', 'a', 'W2', 2_000, 1)]).byId.get('a')!;
-    expect(foreign.status).toBe('delivered');
-    const stale = foldMailbox([
-      msg('a'),
-      claim('a', 'W1', 0, 1_000, 1),
-      claim('a', 'W1', 2_000, 1_000, 2),
-      settle('ack', 'a', 'W1', 2_500, 1),
-    ]).byId.get('a')!;
-    expect(stale).toMatchObject({ status: 'delivered', claim_count: 2 });
-    // an ack after the lease lapsed, before anyone claimed it again, still counts
-    const late = foldMailbox([msg('a'), claim('a', 'W1', 0, 1_000, 1), settle('ack', 'a', 'W1', 5_000, 1)]).byId.get('a')!;
-    expect(late.status).toBe('read');
-  });
-
+describe('the settle rule (pure)', () => {
   it('decideSettle refuses whoever does not hold the latest claim, and repeats an ack idempotently', () => {
-    const base = foldMailbox([msg('a')]).byId.get('a')!;
+    const base = delivered('a');
     expect(decideSettle(base, 'ack', 'W1', T0)).toEqual({ refused: expect.stringMatching(/not claimed with a lease/) });
-    const c1 = leaseClaim(base, 'W1', T0, 2_000);
-    expect(c1.event).toMatchObject({ t: 'claim', by: 'W1', n: 1, until: at(2_000) });
-    expect(decideSettle(c1.message, 'ack', 'W2', T0 + 1_000)).toEqual({ refused: expect.stringMatching(/held by W1 \(claim 1\), not by W2/) });
-    const c2 = leaseClaim(c1.message, 'W2', T0 + 3_000, 2_000);
-    expect(decideSettle(c2.message, 'ack', 'W1', T0 + 3_500)).toEqual({ refused: expect.stringMatching(/held by W2/) });
-    expect(decideSettle(c2.message, 'ack', 'W2', T0 + 3_500, 1)).toEqual({ refused: expect.stringMatching(/claim 1 .* lapsed .*claimed again \(claim 2\)/) });
-    const ok = decideSettle(c2.message, 'ack', 'W2', T0 + 3_500, 2);
+    const c1 = held(base, 'W1', 1, 2_000);
+    expect(decideSettle(c1, 'ack', 'W2', T0 + 1_000)).toEqual({ refused: expect.stringMatching(/held by W1 \(claim 1\), not by W2/) });
+    const c2 = held(c1, 'W2', 2, 5_000);
+    expect(decideSettle(c2, 'ack', 'W1', T0 + 3_500)).toEqual({ refused: expect.stringMatching(/held by W2/) });
+    expect(decideSettle(c2, 'ack', 'W2', T0 + 3_500, 1)).toEqual({ refused: expect.stringMatching(/claim 1 .* lapsed .*claimed again \(claim 2\)/) });
+    const ok = decideSettle(c2, 'ack', 'W2', T0 + 3_500, 2);
     expect(ok).toMatchObject({ event: { t: 'ack', by: 'W2', n: 2 }, message: { status: 'read' } });
     const done = 'message' in ok ? ok.message : base;
     expect(decideSettle(done, 'ack', 'W2', T0 + 4_000)).toMatchObject({ event: null, message: { status: 'read' } });
     expect(decideSettle(done, 'nack', 'W2', T0 + 4_000)).toEqual({ refused: expect.stringMatching(/already read/) });
-    const back = decideSettle(c2.message, 'nack', 'W2', T0 + 3_500);
+    const back = decideSettle(c2, 'nack', 'W2', T0 + 3_500);
     const released = 'message' in back ? back.message : base;
     expect(released.lease_expires_at).toBeNull();
     expect(decideSettle(released, 'ack', 'W2', T0 + 3_600)).toEqual({ refused: expect.stringMatching(/given back/) });
@@ -121,11 +74,11 @@ describe('the lease fold (pure rules)', () => {
   });
 });
 
-describe.each(LAYOUTS)('ack and nack from the command line, on $layout', ({ folder }) => {
+describe('ack and nack from the command line, on a new folder', () => {
   it('errors are one line, exit 1 (not held) or 2 (bad input), and store nothing', () => {
-    const dir = layoutHive('deia-lease-', folder);
+    const { dir } = tempHive('deia-lease-');
     expect(deia(['init'], { dir }).code).toBe(0);
-    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(!folder);
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
     deia(['register', 'Q'], { dir });
     deia(['send', 'Q', 'one', '--as', 'A'], { dir });
     deia(['send', 'Q', 'two', '--as', 'A'], { dir });
@@ -169,7 +122,7 @@ describe.each(LAYOUTS)('ack and nack from the command line, on $layout', ({ fold
     expect(deia(['nack', plain, '--as', 'W2', '--inbox', 'Q'], { dir }).code).toBe(0);
     const again = JSON.parse(deia(['inbox', 'Q', '--next', '--lease', '1m', '--as', 'W3', '--json'], { dir }).stdout);
     expect(again).toMatchObject({ message_id: plain, claim_count: 2, claimed_by: 'W3' });
-    // Every lease event, by whom and for which claim, in order: the audit log (the same file in both layouts).
+    // Every lease event, by whom and for which claim, in order: the audit log.
     const audit = readJsonl(path.join(dir, 'bot-messaging.jsonl'));
     const leaseEvents = ['message_claimed', 'message_acked', 'message_released'];
     expect(audit.filter((a) => leaseEvents.includes(a.event)).map((a) => [a.event, a.message_id, a.details.claimed_by, a.details.claim_count])).toEqual([
@@ -179,28 +132,16 @@ describe.each(LAYOUTS)('ack and nack from the command line, on $layout', ({ fold
       ['message_released', plain, 'W2', 1],
       ['message_claimed', plain, 'W3', 2],
     ]);
-    if (folder) {
-      // The 0.1 folder's own mailbox file keeps the same events, with claimer and claim number.
-      const events = readJsonl(path.join(dir, 'mailboxes', 'Q.jsonl')).filter((r) => r.t !== 'msg');
-      expect(events.map((e) => [e.t, e.by, e.n])).toEqual([
-        ['claim', 'W1', 1],
-        ['claim', 'W2', 1],
-        ['ack', 'W1', 1],
-        ['nack', 'W2', 1],
-        ['claim', 'W3', 2],
-      ]);
-    } else {
-      // The layout's queue file holds the claims (by whom) and the settlements, in the same order.
-      const events = readJsonl(path.join(dir, 'queues', 'inbox.Q.jsonl')).filter((r) => r.t !== 'item');
-      expect(events.map((e) => [e.t, e.id, e.by])).toEqual([
-        ['claim', m.message_id, 'W1'],
-        ['claim', plain, 'W2'],
-        ['ack', m.message_id, undefined],
-        ['nack', plain, undefined],
-        ['claim', plain, 'W3'],
-      ]);
-    }
-    // and what `inbox --all` answers on both: one read (claim 1 by W1), one leased again (claim 2 by W3)
+    // The layout's queue file holds the claims (by whom) and the settlements, in the same order.
+    const events = readJsonl(path.join(dir, 'queues', 'inbox.Q.jsonl')).filter((r) => r.t !== 'item');
+    expect(events.map((e) => [e.t, e.id, e.by])).toEqual([
+      ['claim', m.message_id, 'W1'],
+      ['claim', plain, 'W2'],
+      ['ack', m.message_id, undefined],
+      ['nack', plain, undefined],
+      ['claim', plain, 'W3'],
+    ]);
+    // and what `inbox --all` answers: one read (claim 1 by W1), one leased again (claim 2 by W3)
     const all = JSON.parse(deia(['inbox', 'Q', '--all', '--json'], { dir }).stdout) as Message[];
     expect(all.map((x) => [x.message_id, x.status, x.claim_count, x.claimed_by])).toEqual([
       [m.message_id, 'read', 1, 'W1'],
@@ -209,7 +150,7 @@ describe.each(LAYOUTS)('ack and nack from the command line, on $layout', ({ fold
   });
 
   it('a lapsed lease makes the message claimable again (DEIA_NOW), and the first holder can no longer ack', () => {
-    const dir = layoutHive('deia-lease-', folder);
+    const { dir } = tempHive('deia-lease-');
     expect(deia(['init'], { dir }).code).toBe(0);
     const t = (ms: number) => ({ DEIA_NOW: String(T0 + ms) });
     deia(['register', 'Q'], { dir, env: t(0) });
@@ -225,10 +166,11 @@ describe.each(LAYOUTS)('ack and nack from the command line, on $layout', ({ fold
   });
 });
 
-describe.each(LAYOUTS)('leases through the library, on $layout', ({ folder }) => {
+describe('leases through the library, on a new folder', () => {
   it('Hive.inbox({ next, lease }), Hive.ack / Hive.nack, and compaction of acked messages with their events', async () => {
-    const dir = layoutHive('deia-lease-lib-', folder);
+    const { dir } = tempHive('deia-lease-lib-');
     const clock = { now: T0 };
+    const { openHive, sequentialIds } = await lib();
     const open = (as: string) => openHive({ dir, as, clock: () => clock.now, ids: sequentialIds(`${as}-`), warn: () => undefined });
     const producer = await open('P');
     const w1 = await open('W1');
@@ -249,22 +191,11 @@ describe.each(LAYOUTS)('leases through the library, on $layout', ({ folder }) =>
     // a week and a bit later cleanup's compaction drops both with every event of theirs
     clock.now = T0 + 169 * 3_600_000;
     const x = await open('X');
-    expect(x.ctx.storeChoice.kind).toBe(folder ? 'file' : 'interface');
-    if (folder) {
-      // The 0.1 folder's own compaction: the mailbox file loses both, their read copies go to its archive.
-      expect(await compactMailboxes(x.ctx)).toMatchObject({ dropped: 2, kept: 0 });
-      expect(readJsonl(path.join(dir, 'mailboxes', 'Q.jsonl'))).toEqual([]);
-      const archived = readJsonl(path.join(dir, 'archive', 'mailboxes', 'Q.jsonl'));
-      expect(archived.map((m) => [m.message_id, m.status, m.claim_count])).toEqual([
-        [a.message_id, 'read', 1],
-        [b.message_id, 'read', 1],
-      ]);
-    } else {
-      // On the layout, cleanup's retention forgets read mail: the queue file keeps no line of either
-      // (item, claims, ack, nack), and the inbox lists neither.
-      expect((await x.cleanup()).compaction).toMatchObject({ dropped: 2, kept: 0 });
-      expect(readJsonl(path.join(dir, 'queues', 'inbox.Q.jsonl'))).toEqual([]);
-    }
+    expect(x.ctx.storeChoice.kind).toBe('interface');
+    // On the layout, cleanup's retention forgets read mail: the queue file keeps no line of either
+    // (item, claims, ack, nack), and the inbox lists neither.
+    expect((await x.cleanup()).compaction).toMatchObject({ dropped: 2, kept: 0 });
+    expect(readJsonl(path.join(dir, 'queues', 'inbox.Q.jsonl'))).toEqual([]);
     expect(await x.inbox({ bot: 'Q', all: true })).toEqual([]);
   });
 });

@@ -1,47 +1,36 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createContext } from '../src/hive.js';
 import { openHive } from '../src/index.js';
 import { sequentialIds } from '../src/common/ids.js';
-import { inboxMessages, sendMessages } from '../src/messaging/api.js';
-import { ensureInbox, PartialSendError } from '../src/messaging/ops.js';
 import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
-
-/** Issue 12.6: a failure exit must not hide a partial write (messaging operations). */
 
 /**
- * The layouts a test runs on, with where each keeps a bot's inbox: the default (a new folder
- * starts in the storage interface's layout: queues/inbox.<bot>.jsonl) and a deia 0.1 folder
- * (mailboxes/<bot>.jsonl), which keeps running on the folder's own code.
+ * Issue 12.6: a failure exit must not hide a partial write (messaging operations), on a hive
+ * folder in the default layout (the storage interface's: a bot's inbox is queues/inbox.<bot>.jsonl).
  */
-const LAYOUTS = [
-  { layout: 'the default layout (layout.json)', folder: false, inbox: (bot: string) => `queues/inbox.${bot}.jsonl` },
-  { layout: 'a 0.1 folder (mailboxes/)', folder: true, inbox: (bot: string) => `mailboxes/${bot}.jsonl` },
-];
 
-function layoutHive(folder: boolean): string {
+const inbox = (bot: string) => `queues/inbox.${bot}.jsonl`;
+
+function newHive(): string {
   const { dir } = tempHive('deia-partial-');
-  if (folder) makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
-  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(!folder);
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
   return dir;
 }
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-/** The audit lines (bot-messaging.jsonl: the same file in both layouts) of one event. */
+/** The audit lines (bot-messaging.jsonl) of one event. */
 const auditOf = (dir: string, event: string) => readJsonl(path.join(dir, 'bot-messaging.jsonl')).filter((a) => a.event === event);
 
-describe.each(LAYOUTS)('send @all when one inbox file cannot be written, on $layout', ({ folder, inbox }) => {
+describe('send @all when one inbox file cannot be written', () => {
   const box = (dir: string, bot: string) => path.join(dir, inbox(bot));
 
   it('stores nothing, says which file and why in one line, and a retry after the fix does not duplicate', () => {
-    const dir = layoutHive(folder);
+    const dir = newHive();
     for (const b of ['A', 'B', 'C', 'E']) expect(deia(['register', b], { dir }).code).toBe(0);
-    // A 0.1 folder makes the mailbox file on register; the default layout makes an inbox's queue file with its first message.
-    if (folder) fs.rmSync(box(dir, 'C'));
+    // An inbox's queue file is made with its first message: none yet for C.
     expect(fs.existsSync(box(dir, 'C'))).toBe(false);
     fs.mkdirSync(box(dir, 'C'), { recursive: true });
     const before = snapshotTree(dir);
@@ -59,25 +48,24 @@ describe.each(LAYOUTS)('send @all when one inbox file cannot be written, on $lay
     // Other commands keep working meanwhile (the broken inbox blocks only its own mail).
     expect(deia(['send', 'B', 'direct', '--as', 'A'], { dir }).code).toBe(0);
     fs.rmdirSync(box(dir, 'C'));
-    if (folder) fs.writeFileSync(box(dir, 'C'), '');
     const ok = deia(['send', '@all', 'hello all', '--as', 'A', '--json'], { dir });
     expect(ok.code, ok.stderr).toBe(0);
     for (const b of ['B', 'C', 'E']) {
       const got = (JSON.parse(deia(['inbox', b, '--all', '--json'], { dir }).stdout) as Array<{ content: string }>).filter((m) => m.content === 'hello all');
       expect(got, b).toHaveLength(1);
-      if (folder) expect(readJsonl(box(dir, b)).filter((r) => r.t === 'msg' && r.m.content === 'hello all'), b).toHaveLength(1);
+      expect(readJsonl(box(dir, b)).filter((r) => r.t === 'item' && r.payload.content === 'hello all'), b).toHaveLength(1);
     }
     expect(auditOf(dir, 'message_delivered')).toHaveLength(4); // the direct one and three copies: each message with its audit line
   });
 
   it('pending mail to an inbox that cannot be written is retried, not a failure of every command', () => {
-    const dir = layoutHive(folder);
+    const dir = newHive();
     const t0 = Date.parse('2030-01-01T00:00:00Z');
     const at = (ms: number) => ({ DEIA_NOW: String(t0 + ms) });
     const id = deia(['send', 'LATE', 'hi', '--as', 'A'], { dir, env: at(0) }).stdout.trim();
     fs.mkdirSync(box(dir, 'LATE'), { recursive: true }); // an inbox's file that is a directory
-    // In a 0.1 folder that directory is LATE's inbox already; in the default layout LATE registers (its delivery is retried too).
-    if (!folder) expect(deia(['register', 'LATE'], { dir, env: at(0) }).code).toBe(0);
+    // LATE registers: delivering its waiting mail is retried, as every later delivery attempt.
+    expect(deia(['register', 'LATE'], { dir, env: at(0) }).code).toBe(0);
     const r = deia(['inbox', '--as', 'A', '--json'], { dir, env: at(3_600_000 - 1000) });
     expect(r.code, r.stderr).toBe(0);
     expect(deia(['send', 'A', 'to myself', '--as', 'A'], { dir, env: at(3_600_000 - 900) }).code).toBe(0);
@@ -86,71 +74,8 @@ describe.each(LAYOUTS)('send @all when one inbox file cannot be written, on $lay
     const retries = auditOf(dir, 'message_retry').filter((a) => a.message_id === id);
     expect(retries[0]?.details.reason).toBe('recipient has no inbox');
     expect(retries.at(-1)?.details.reason).toMatch(why);
-    if (folder) {
-      const retry = readJsonl(path.join(dir, 'outbox.jsonl')).find((o) => o.t === 'retry' && o.id === id);
-      expect(retry?.reason).toMatch(why);
-    } else {
-      const waiting = JSON.parse(fs.readFileSync(path.join(dir, 'docs', 'outbox.json'), 'utf8')).value.messages.find((m: { message_id: string }) => m.message_id === id);
-      expect(waiting).toMatchObject({ status: 'pending', last_error: expect.stringMatching(why) });
-    }
-  });
-});
-
-describe('a commit that fails part-way (library, injected failures)', () => {
-  afterEach(() => vi.restoreAllMocks());
-
-  function hive() {
-    const { dir } = tempHive('deia-partial-lib-');
-    // The 0.1 folder's own commit (store/commit.ts appendAllHeld, ctx.store): a 0.1 folder on purpose.
-    makeFolderLayout(dir);
-    const ctx = createContext({ dir, as: 'A', ids: sequentialIds('m'), warn: () => undefined });
-    expect(ctx.storeChoice.kind).toBe('file');
-    return { dir, ctx };
-  }
-
-  function failOn(ctx: ReturnType<typeof createContext>, rel: string, code = 'ENOSPC') {
-    const real = ctx.store.appendHeld.bind(ctx.store);
-    vi.spyOn(ctx.store, 'appendHeld').mockImplementation((r, recs) => {
-      if (r === rel) throw Object.assign(new Error(`${code}: no space left on device, write`), { code });
-      return real(r, recs);
-    });
-  }
-
-  it('a full disk at the audit log rolls the delivered copies back: nothing stored, one-line error naming the file', async () => {
-    const { dir, ctx } = hive();
-    for (const b of ['B', 'C']) await ensureInbox(ctx, b);
-    await ensureInbox(ctx, 'A');
-    const before = snapshotTree(dir);
-    failOn(ctx, 'bot-messaging.jsonl');
-    const err = await sendMessages(ctx, [{ to: '@all', body: 'x' }]).catch((e) => e);
-    expect(err.message).toBe('cannot write bot-messaging.jsonl: the disk is full');
-    expect(err.code).toBe('ENOSPC');
-    vi.restoreAllMocks();
-    expect(snapshotTree(dir)).toEqual(before);
-    // and the same for a lease claim: the claim event is undone with its audit line
-    await sendMessages(ctx, [{ to: 'B', body: 'job' }]);
-    const mid = snapshotTree(dir);
-    failOn(ctx, 'bot-messaging.jsonl');
-    await expect(inboxMessages(ctx, 'B', { next: true, lease: '1m' })).rejects.toThrow(/disk is full/);
-    vi.restoreAllMocks();
-    expect(snapshotTree(dir)).toEqual(mid);
-  });
-
-  it('when the undo fails too, the error and `stored` say exactly which messages stayed and that no audit line did', async () => {
-    const { ctx } = hive();
-    for (const b of ['A', 'B', 'C']) await ensureInbox(ctx, b);
-    failOn(ctx, 'bot-messaging.jsonl');
-    vi.spyOn(fs, 'ftruncateSync').mockImplementation(() => {
-      throw Object.assign(new Error('EIO'), { code: 'EIO' });
-    });
-    const err = await sendMessages(ctx, [{ to: '@all', body: 'x' }]).catch((e) => e);
-    expect(err).toBeInstanceOf(PartialSendError);
-    expect(err.code).toBe('EPARTIAL');
-    expect(err.message).not.toMatch(/\n/);
-    expect(err.message).toMatch(/^cannot write bot-messaging\.jsonl: the disk is full; appends to mailboxes\/B\.jsonl, mailboxes\/C\.jsonl could not be undone/);
-    expect(err.message).toMatch(/2 message\(s\) stored: m\S* to B \(delivered\), m\S* to C \(delivered\); audit lines not written/);
-    expect(err.stored.map((m: { to_bot: string }) => m.to_bot)).toEqual(['B', 'C']);
-    expect(err.audited).toBe(false);
+    const waiting = JSON.parse(fs.readFileSync(path.join(dir, 'docs', 'outbox.json'), 'utf8')).value.messages.find((m: { message_id: string }) => m.message_id === id);
+    expect(waiting).toMatchObject({ status: 'pending', last_error: expect.stringMatching(why) });
   });
 });
 

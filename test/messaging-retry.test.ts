@@ -2,17 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 /**
  * The retry path of pending mail, end to end across processes, with no `cleanup` or
- * `deliver`: ordinary commands (send, inbox) must notice when pending mail is due.
+ * `deliver`: ordinary commands (send, inbox) must notice when pending mail is due. On a hive
+ * folder in the default layout (the storage interface's).
  */
-function hive(messaging: Record<string, number> = {}, folder = false) {
+function hive(messaging: Record<string, number> = {}) {
   const { dir } = tempHive('deia-retry-');
-  if (folder) makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
-  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(!folder);
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
   const file = path.join(dir, 'config.json');
   const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
   Object.assign(cfg.messaging, messaging);
@@ -30,14 +29,10 @@ function pendingOf(dir: string, id: string, ms: number) {
 
 /**
  * An inbox that appears without anything delivered to it, as when its creator died right after
- * creating it: in a 0.1 folder the empty mailbox file; in the default layout what registering
- * commits (its registration document and line, one transaction) before it hands over waiting mail.
+ * creating it: what registering commits (its registration document and line, one transaction)
+ * before it hands over waiting mail.
  */
-function inboxAppears(dir: string, bot: string, folder: boolean, now: number) {
-  if (folder) {
-    fs.writeFileSync(path.join(dir, 'mailboxes', `${bot}.jsonl`), '');
-    return;
-  }
+function inboxAppears(dir: string, bot: string, now: number) {
   const timestamp = new Date(now).toISOString();
   expect(fs.existsSync(path.join(dir, 'docs', `bot.${bot}.json`))).toBe(false);
   fs.writeFileSync(path.join(dir, 'docs', `bot.${bot}.json`), JSON.stringify({ version: 1, value: { bot_id: bot, timestamp } }));
@@ -45,11 +40,8 @@ function inboxAppears(dir: string, bot: string, folder: boolean, now: number) {
 }
 
 describe('pending mail is rescheduled by ordinary commands', () => {
-  it.each([
-    { layout: 'the default layout (layout.json)', folder: false },
-    { layout: 'a 0.1 folder (mailboxes/)', folder: true },
-  ])('a send to a bot without an inbox is retried when due by a later send, and delivered once its inbox exists, on $layout', ({ folder }) => {
-    const dir = hive({ backoff_base_ms: 10_000, backoff_cap_ms: 10_000 }, folder);
+  it('a send to a bot without an inbox is retried when due by a later send, and delivered once its inbox exists', () => {
+    const dir = hive({ backoff_base_ms: 10_000, backoff_cap_ms: 10_000 });
     const id = deia(['send', 'LATE', 'hi', '--as', 'A'], { dir, env: at(0) }).stdout.trim();
     const p0 = pendingOf(dir, id, 1000).pending;
     expect(p0).toMatchObject({ retry_count: 0 });
@@ -62,7 +54,7 @@ describe('pending mail is rescheduled by ordinary commands', () => {
     expect(Date.parse(p1.next_attempt_at)).toBeGreaterThan(due);
     // The inbox appears without delivering (as when its creator died before delivering):
     // the next ordinary command after the retry is due delivers the message.
-    inboxAppears(dir, 'LATE', folder, due - t0 + 3);
+    inboxAppears(dir, 'LATE', due - t0 + 3);
     // Nothing delivers it before the retry is due.
     expect(pendingOf(dir, id, due - t0 + 4).pending).toMatchObject({ retry_count: 1 });
     const due2 = Date.parse(p1.next_attempt_at) - t0;

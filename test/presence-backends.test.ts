@@ -11,7 +11,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deia, snapshotTree, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const T0 = Date.parse('2030-01-01T10:00:00Z');
 const at = (s: number) => String(T0 + s * 1000);
@@ -19,20 +18,14 @@ const seenIso = (s: number) => new Date(T0 + s * 1000).toISOString();
 
 type Backend = { name: string; opts: CliOptions; cleanup: () => Promise<void> };
 
-/** The folder's own code: a folder deia 0.1 left (new folders start in the storage interface's layout, the file:// fixture). */
+/** A new folder named by --dir, nothing planted: the hive users get by default. */
 async function folder(): Promise<Backend> {
   const h = tempHive();
-  makeFolderLayout(h.dir);
   expect(deia(['init'], { dir: h.dir }).code).toBe(0);
   return {
     name: 'folder',
     opts: { dir: h.dir },
-    cleanup: async () => {
-      // Still the 0.1 layout when the test ends: nothing here ran the other layout's code.
-      const upgraded = fs.existsSync(path.join(h.dir, 'layout.json'));
-      fs.rmSync(h.root, { recursive: true, force: true });
-      expect(upgraded).toBe(false);
-    },
+    cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }),
   };
 }
 

@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 /**
- * Issue 12.2, each reproduction with real processes: a link planted inside .deia/ never gets
- * a write through it. The victim stays byte-identical and keeps its mode.
+ * Issue 12.2, each reproduction with real processes: a link planted inside .deia/ (a hive folder
+ * in the default layout: queues/, docs/, txn/ and the audit logs) never gets a write through it.
+ * The victim stays byte-identical and keeps its mode.
  */
 function victim(): { file: string; check: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-victim-'));
@@ -24,13 +24,12 @@ function victim(): { file: string; check: () => void } {
   };
 }
 
-/** A hive with ALICE: 'folder' is a 0.1 folder (mailboxes/, state/), 'new' the default layout (queues/, docs/). */
-function hive(layout: 'folder' | 'new'): string {
+/** A new hive folder (the default layout: queues/, docs/) with ALICE registered. */
+function hive(): string {
   const { dir } = tempHive('deia-links-');
-  if (layout === 'folder') makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
   expect(deia(['register', 'ALICE'], { dir }).code).toBe(0);
-  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
   return dir;
 }
 
@@ -44,20 +43,8 @@ function expectRefused(r: { code: number; stderr: string }, link: string): void 
 }
 
 describe('symbolic links inside the hive', () => {
-  // A 0.1 folder's own files (mailboxes/): its folder code must keep refusing the link.
-  it('a mailbox linked to a victim file: send and send @all refuse, the victim is untouched (0.1 folder)', () => {
-    const dir = hive('folder');
-    const v = victim();
-    fs.mkdirSync(path.join(dir, 'mailboxes'), { recursive: true });
-    const link = path.join(dir, 'mailboxes', 'EVIL.jsonl');
-    fs.symlinkSync(v.file, link);
-    expectRefused(deia(['send', 'EVIL', 'hi', '--as', 'ALICE'], { dir }), link);
-    expectRefused(deia(['send', '@all', 'hi all', '--as', 'ALICE'], { dir }), link);
-    v.check();
-  });
-
-  it('an inbox queue linked to a victim file: send and send @all refuse, store nothing, and the hive keeps working (new layout)', () => {
-    const dir = hive('new');
+  it('an inbox queue linked to a victim file: send and send @all refuse, store nothing, and the hive keeps working', () => {
+    const dir = hive();
     expect(deia(['register', 'EVIL'], { dir }).code).toBe(0);
     expect(deia(['register', 'BOB'], { dir }).code).toBe(0);
     const v = victim();
@@ -83,9 +70,8 @@ describe('symbolic links inside the hive', () => {
     v.check();
   });
 
-  // bot-messaging.jsonl is the same file in both layouts.
-  it.each(['folder', 'new'] as const)('a linked audit log (bot-messaging.jsonl) gets no audit lines (%s layout)', (layout) => {
-    const dir = hive(layout);
+  it('a linked audit log (bot-messaging.jsonl) gets no audit lines', () => {
+    const dir = hive();
     const v = victim();
     const link = path.join(dir, 'bot-messaging.jsonl');
     fs.rmSync(link, { force: true });
@@ -94,31 +80,8 @@ describe('symbolic links inside the hive', () => {
     v.check();
   });
 
-  // state/*.json are a 0.1 folder's own files; the new layout's state is docs/*.json (next test).
-  it('linked state/*.json files are not replaced by health or cleanup (the atomic writer, 0.1 folder)', () => {
-    const dir = hive('folder');
-    expect(deia(['record', 'ALICE', 'code', '--success', '--duration', '100'], { dir }).code).toBe(0);
-    expect(deia(['health', 'record', 'cpu', '50', '--bot', 'ALICE'], { dir }).code).toBe(0);
-    const state = path.join(dir, 'state');
-    fs.mkdirSync(state, { recursive: true });
-    const victims: Array<ReturnType<typeof victim>> = [];
-    for (const name of ['health.json', 'outbox.json', 'tasks.json', 'scheduling.json', 'health-agg.json']) {
-      const v = victim();
-      fs.rmSync(path.join(state, name), { force: true });
-      fs.symlinkSync(v.file, path.join(state, name));
-      victims.push(v);
-    }
-    // Whatever each command answers, nothing reaches a victim.
-    for (const args of [['health'], ['health', '--json'], ['cleanup'], ['send', 'ALICE', 'x', '--as', 'ALICE'], ['recommend', 'code']]) {
-      const r = deia(args, { dir });
-      expect(r.stderr, args.join(' ')).not.toMatch(/internal error/);
-    }
-    for (const v of victims) v.check();
-    for (const name of ['health.json', 'outbox.json']) expect(fs.lstatSync(path.join(state, name)).isSymbolicLink()).toBe(true);
-  });
-
-  it('linked docs/*.json documents are not replaced by health, cleanup, send or recommend (new layout)', () => {
-    const dir = hive('new');
+  it('linked docs/*.json documents are not replaced by health, cleanup, send or recommend', () => {
+    const dir = hive();
     expect(deia(['record', 'ALICE', 'code', '--success', '--duration', '100'], { dir }).code).toBe(0);
     expect(deia(['health', 'record', 'cpu', '50', '--bot', 'ALICE'], { dir }).code).toBe(0);
     const docs = path.join(dir, 'docs');
@@ -144,23 +107,12 @@ describe('symbolic links inside the hive', () => {
     expect(fs.existsSync(path.join(dir, 'txn')) ? fs.readdirSync(path.join(dir, 'txn')) : []).toEqual([]);
   });
 
-  it('a linked folder (mailboxes/ pointing elsewhere) is refused too (0.1 folder)', () => {
-    // makeFolderLayout made mailboxes/: replaced by the link, the folder is still a 0.1 folder.
-    const dir = hive('folder');
-    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-elsewhere-'));
-    fs.rmSync(path.join(dir, 'mailboxes'), { recursive: true, force: true });
-    fs.symlinkSync(elsewhere, path.join(dir, 'mailboxes'));
-    const r = deia(['send', 'ALICE', 'hi', '--as', 'ALICE'], { dir });
-    expectRefused(r, path.join(dir, 'mailboxes'));
-    expect(fs.readdirSync(elsewhere)).toEqual([]);
-  });
-
   it.each([
     { folder: 'queues', args: ['send', 'ALICE', 'hi', '--as', 'ALICE'] },
     { folder: 'docs', args: ['health', 'record', 'cpu', '50', '--bot', 'ALICE'] },
     { folder: 'txn', args: ['send', '@all', 'hi all', '--as', 'ALICE'] },
-  ])('a linked folder ($folder/ pointing elsewhere) is refused too (new layout)', ({ folder, args }) => {
-    const dir = hive('new');
+  ])('a linked folder ($folder/ pointing elsewhere) is refused too', ({ folder, args }) => {
+    const dir = hive();
     expect(deia(['register', 'BOB'], { dir }).code).toBe(0);
     const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-elsewhere-'));
     fs.rmSync(path.join(dir, folder), { recursive: true, force: true });
@@ -169,13 +121,11 @@ describe('symbolic links inside the hive', () => {
     expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 
-  // bots.jsonl's lock is taken in both layouts; a queue's lock only in the new one.
   it.each([
-    { layout: 'folder' as const, lock: 'bots.jsonl.lock', args: ['register', 'BOB'] },
-    { layout: 'new' as const, lock: 'bots.jsonl.lock', args: ['register', 'BOB'] },
-    { layout: 'new' as const, lock: 'queues/inbox.ALICE.jsonl.lock', args: ['send', 'ALICE', 'hi', '--as', 'ALICE'] },
-  ])('a lock folder planted as a link ($lock, $layout layout) is refused, and its target folder is left alone', ({ layout, lock, args }) => {
-    const dir = hive(layout);
+    { lock: 'bots.jsonl.lock', args: ['register', 'BOB'] },
+    { lock: 'queues/inbox.ALICE.jsonl.lock', args: ['send', 'ALICE', 'hi', '--as', 'ALICE'] },
+  ])('a lock folder planted as a link ($lock) is refused, and its target folder is left alone', ({ lock, args }) => {
+    const dir = hive();
     const target = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-lockvictim-'));
     const old = new Date('2020-01-01T00:00:00Z');
     fs.utimesSync(target, old, old);
@@ -188,12 +138,9 @@ describe('symbolic links inside the hive', () => {
     expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
   });
 
-  // mailboxes/EVIL.jsonl on a 0.1 folder, queues/inbox.EVIL.jsonl in the new layout: each layout's inbox file.
-  it.each([
-    { layout: 'folder' as const, rel: 'mailboxes/EVIL.jsonl' },
-    { layout: 'new' as const, rel: 'queues/inbox.EVIL.jsonl' },
-  ])('doctor reports links; doctor --repair renames the link itself and never touches its target ($layout layout)', ({ layout, rel }) => {
-    const dir = hive(layout);
+  it('doctor reports links; doctor --repair renames the link itself and never touches its target', () => {
+    const rel = 'queues/inbox.EVIL.jsonl'; // the inbox's queue file
+    const dir = hive();
     const v = victim();
     fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true });
     const link = path.join(dir, rel);
@@ -210,7 +157,7 @@ describe('symbolic links inside the hive', () => {
     expect(fs.readlinkSync(link + '.link-moved-aside')).toBe(v.file);
     v.check();
     expect(deia(['doctor'], { dir }).code).toBe(0);
-    // After the repair the bot gets a real mailbox; the victim still untouched.
+    // After the repair the bot gets a real inbox; the victim still untouched.
     expect(deia(['register', 'EVIL'], { dir }).code).toBe(0);
     expect(deia(['send', 'EVIL', 'hi', '--as', 'ALICE'], { dir }).code).toBe(0);
     expect(fs.lstatSync(link).isFile()).toBe(true);

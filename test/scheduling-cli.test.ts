@@ -2,18 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, deiaAsync, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const NOW = '2026-01-01T12:00:00.000Z';
 
-/** A new hive (the storage interface's layout), or a folder deia 0.1 left (its own files). */
-type Layout = 'new folder' | '0.1 folder';
-const LAYOUTS: Layout[] = ['new folder', '0.1 folder'];
-function hiveIn(layout: Layout): string {
-  const { dir } = tempHive();
-  if (layout === '0.1 folder') makeFolderLayout(dir);
-  return dir;
-}
 /** A document of the storage interface's layout (docs/<key>.json holds {version, value}). */
 const docValue = (dir: string, key: string) => JSON.parse(fs.readFileSync(path.join(dir, 'docs', `${key}.json`), 'utf8')).value;
 
@@ -135,14 +126,13 @@ describe('deia record / recommend / stats (real processes)', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
-  // On a 0.1 folder the reset moves the outcomes to archive/performance-reset.jsonl (the folder's own
-  // files); on the new layout the log is append-only and a learning_reset record says what was forgotten.
-  it.each(LAYOUTS)('stats export as csv, and reset forgets (archiving the outcomes and logging learning_reset), %s', (layout) => {
-    const dir = hiveIn(layout);
+  // The outcomes log is append-only: a learning_reset record in it says what was forgotten.
+  it('stats export as csv, and reset forgets (logging learning_reset)', () => {
+    const { dir } = tempHive();
     deia(['record', 'B1', 'code', '--success', '--duration', '1.5s', '--tokens', '900', '--task', 'T-1'], { dir });
     deia(['record', 'B2', 'code', '--failure'], { dir });
     deia(['record', 'B2', 'writing', '--success'], { dir });
-    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new folder');
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
     const perf = readJsonl(path.join(dir, 'performance.jsonl'));
     expect(perf[0]).toEqual({ timestamp: expect.any(String), bot_id: 'B1', task_type: 'code', success: true, duration_ms: 1500, tokens: 900, task_id: 'T-1' });
     const csv = deia(['stats', 'export', '--format', 'csv'], { dir });
@@ -155,31 +145,22 @@ describe('deia record / recommend / stats (real processes)', () => {
     expect(JSON.parse(reset.stdout)).toMatchObject({ bot_id: 'B2', pairs_reset: 2, outcomes_removed: 2 });
     const after = JSON.parse(deia(['stats', '--json'], { dir }).stdout);
     expect(after.map((r: { bot_id: string }) => r.bot_id)).toEqual(['B1']);
-    if (layout === '0.1 folder') {
-      expect(JSON.parse(reset.stdout).archived_to).toBe('archive/performance-reset.jsonl');
-      expect(readJsonl(path.join(dir, 'performance.jsonl'))).toHaveLength(1);
-      expect(readJsonl(path.join(dir, 'archive/performance-reset.jsonl'))).toHaveLength(2);
-    } else {
-      expect(JSON.parse(reset.stdout).archived_to).toBeNull();
-      expect(readJsonl(path.join(dir, 'performance.jsonl'))).toEqual([...perf, { timestamp: expect.any(String), event: 'learning_reset', bot_id: 'B2', task_type: null }]);
-      expect(fs.existsSync(path.join(dir, 'archive'))).toBe(false);
-    }
+    expect(JSON.parse(reset.stdout).archived_to).toBeNull();
+    expect(readJsonl(path.join(dir, 'performance.jsonl'))).toEqual([...perf, { timestamp: expect.any(String), event: 'learning_reset', bot_id: 'B2', task_type: null }]);
+    expect(fs.existsSync(path.join(dir, 'archive'))).toBe(false);
     expect(readJsonl(path.join(dir, 'adaptive-scheduling.jsonl')).some((e) => e.event === 'learning_reset' && e.bot_id === 'B2')).toBe(true);
     // Recording after the reset keeps folding from the right offset.
     deia(['record', 'B1', 'code', '--failure'], { dir });
     expect(JSON.parse(deia(['stats', '--json'], { dir }).stdout)[0].samples).toBe(2);
   });
 
-  // Losing what routing learned: state/scheduling.json on a 0.1 folder, its documents on the new layout.
-  it.each(LAYOUTS)('rebuilds its state when the state file is lost, %s', (layout) => {
-    const dir = hiveIn(layout);
+  // Losing what routing learned: its documents (docs/scheduling*.json).
+  it('rebuilds its state when the state documents are lost', () => {
+    const { dir } = tempHive();
     for (let i = 0; i < 5; i++) deia(['record', 'B1', 'analysis', '--success'], { dir });
-    if (layout === '0.1 folder') fs.rmSync(path.join(dir, 'state/scheduling.json'));
-    else {
-      const lost = fs.readdirSync(path.join(dir, 'docs')).filter((d) => /^scheduling(\.|$)/.test(d));
-      expect(lost.sort()).toEqual(['scheduling.analysis.json', 'scheduling.json']);
-      for (const d of lost) fs.rmSync(path.join(dir, 'docs', d));
-    }
+    const lost = fs.readdirSync(path.join(dir, 'docs')).filter((d) => /^scheduling(\.|$)/.test(d));
+    expect(lost.sort()).toEqual(['scheduling.analysis.json', 'scheduling.json']);
+    for (const d of lost) fs.rmSync(path.join(dir, 'docs', d));
     expect(JSON.parse(deia(['stats', '--json'], { dir }).stdout)[0]).toMatchObject({ bot_id: 'B1', samples: 5 });
   });
 });

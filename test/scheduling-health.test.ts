@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 // Issue 10.5: three ordinary agent loops (tasks of about 3 s, 10-20 % failed) are normal, and
 // routing keeps using them; one bot failing far more than the others is not.
@@ -10,9 +9,8 @@ const NOW = '2026-01-01T12:00:00.000Z';
 const env = { DEIA_NOW: NOW };
 
 /** A hive whose health does not measure this machine (only the outcomes are judged here). */
-function hive(layout: Layout): string {
+function hive(): string {
   const { dir } = tempHive();
-  if (layout === '0.1 folder') makeFolderLayout(dir);
   expect(deia(['init'], { dir }).code).toBe(0);
   const cfgPath = path.join(dir, 'config.json');
   const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
@@ -34,13 +32,11 @@ function write(dir: string, failRates: Record<string, number>) {
   fs.writeFileSync(path.join(dir, 'performance.jsonl'), lines.join('\n') + '\n');
 }
 
-// The outcomes are lines in performance.jsonl, the log both layouts keep under that name: the same
-// judgement on a new hive (the storage interface's layout) and on a folder deia 0.1 left.
-type Layout = 'new folder' | '0.1 folder';
-describe.each<Layout>(['new folder', '0.1 folder'])('health and routing that fit agents (real processes), %s', (layout) => {
+// The outcomes are lines in performance.jsonl, the hive's outcomes log (written here as another program would).
+describe('health and routing that fit agents (real processes)', () => {
   it('three bot loops failing 10-20 % of ~3 s tasks: none CRITICAL, none excluded, honest confidence', () => {
-    const dir = hive(layout);
-    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new folder');
+    const dir = hive();
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
     write(dir, { A: 0.1, B: 0.15, C: 0.2 });
     const h = JSON.parse(deia(['health', '--json'], { dir, env }).stdout);
     const bots = h.bots.filter((b: any) => ['A', 'B', 'C'].includes(b.bot_id));
@@ -56,7 +52,7 @@ describe.each<Layout>(['new folder', '0.1 folder'])('health and routing that fit
   });
 
   it('one bot failing far more than the others is CRITICAL and routed around; the others stay HEALTHY', () => {
-    const dir = hive(layout);
+    const dir = hive();
     write(dir, { A: 0.1, B: 0.15, BAD: 0.7 });
     const h = JSON.parse(deia(['health', '--json'], { dir, env }).stdout);
     const level = (id: string) => h.bots.find((b: any) => b.bot_id === id).level;

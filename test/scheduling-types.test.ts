@@ -2,16 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
-/** A new hive (the storage interface's layout), or a folder deia 0.1 left (its own files). */
-type Layout = 'new folder' | '0.1 folder';
-
-/** The types routing keeps a document for, in the layout's own files. */
-function typeDocuments(dir: string, layout: Layout): string[] {
-  // A 0.1 folder: state/scheduling/<type>.<generation>.json.
-  if (layout === '0.1 folder') return fs.readdirSync(path.join(dir, 'state/scheduling')).map((f) => f.replace(/\.\d+\.json$/, '')).sort();
-  // The new layout: docs/scheduling.<type>.json, listed in the index document docs/scheduling.json.
+/** The types routing keeps a document for: docs/scheduling.<type>.json, listed in the index document docs/scheduling.json. */
+function typeDocuments(dir: string): string[] {
   const docs = fs.readdirSync(path.join(dir, 'docs')).flatMap((f) => /^scheduling\.(.+)\.json$/.exec(f)?.[1] ?? []).sort();
   expect(JSON.parse(fs.readFileSync(path.join(dir, 'docs/scheduling.json'), 'utf8')).value.types).toEqual(docs);
   return docs;
@@ -20,12 +13,10 @@ function typeDocuments(dir: string, layout: Layout): string[] {
 // Issue 14.6: teams have their own task types; routing learns each one separately, and
 // `--task TEXT` classifies onto the types the hive configures.
 describe('open task types (real processes)', () => {
-  // Which file holds a type's document is each layout's own: checked on a new hive and on an explicit 0.1 folder.
-  it.each<Layout>(['new folder', '0.1 folder'])('records and recommends any type name that passes the id rules, one state document per type, %s', (layout) => {
+  it('records and recommends any type name that passes the id rules, one state document per type', () => {
     const { dir } = tempHive();
-    if (layout === '0.1 folder') makeFolderLayout(dir);
     expect(deia(['init'], { dir }).code).toBe(0);
-    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new folder');
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
     for (let i = 0; i < 6; i++) {
       expect(deia(['record', 'DEPLOYER', 'deploy', '--success', '--duration', '40s'], { dir }).code).toBe(0);
       expect(deia(['record', 'CODER', 'deploy', '--failure'], { dir }).code).toBe(0);
@@ -39,7 +30,7 @@ describe('open task types (real processes)', () => {
     expect(doc.confidence).toBeLessThan(1);
     const stats = JSON.parse(deia(['stats', '--json'], { dir }).stdout) as Array<{ task_type: string; bot_id: string; samples: number }>;
     expect(stats.map((r) => `${r.task_type}/${r.bot_id}/${r.samples}`).sort()).toEqual(['deploy/CODER/6', 'deploy/DEPLOYER/6', 'triage/CODER/6']);
-    expect(typeDocuments(dir, layout)).toEqual(['deploy', 'triage']);
+    expect(typeDocuments(dir)).toEqual(['deploy', 'triage']);
   });
 
   it('--task TEXT classifies onto the configured types, a team type included', () => {

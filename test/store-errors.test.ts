@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deia, mainPath, readJsonl, snapshotTree } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 /**
  * A full disk, a read-only mount, permissions and a folder where a file belongs (issue 12.6):
@@ -37,13 +36,10 @@ function oneLineError(stderr: string, pattern: RegExp): void {
   expect(lines[0]).not.toMatch(/internal error|report it/);
 }
 
-type Layout = 'new' | 'folder';
-
-/** Outcomes and a sample in a new hive: the default layout, or a 0.1 folder (makeFolderLayout). */
-function hiveWithOutcomes(dir: string, layout: Layout = 'new'): void {
-  if (layout === 'folder') makeFolderLayout(dir);
+/** Outcomes and a sample in a new hive (the default layout). */
+function hiveWithOutcomes(dir: string): void {
   expect(deia(['init'], { dir }).code).toBe(0);
-  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
   for (const [bot, ok] of [['A', true], ['B', true], ['A', false]] as const) {
     expect(deia(['record', bot, 'code', ok ? '--success' : '--failure', '--duration', '100'], { dir }).code).toBe(0);
   }
@@ -85,30 +81,25 @@ describe('a full disk', () => {
 });
 
 /**
- * What a hive keeps folded (aggregates, routing and health state): a 0.1 folder's state/, the
- * default layout's health and scheduling documents in docs/. Removed, every answer must fold the logs.
+ * What a hive keeps folded (aggregates, routing and health state): the health and scheduling
+ * documents in docs/. Removed, every answer must fold the logs.
  */
-function forgetFoldedState(dir: string, layout: Layout): void {
-  if (layout === 'folder') {
-    expect(fs.readdirSync(path.join(dir, 'state')).length).toBeGreaterThan(0);
-    fs.rmSync(path.join(dir, 'state'), { recursive: true, force: true });
-    return;
-  }
+function forgetFoldedState(dir: string): void {
   const folded = fs.readdirSync(path.join(dir, 'docs')).filter((f) => /^(health|scheduling)/.test(f));
   expect(folded).toEqual(expect.arrayContaining(['health-agg.json', 'scheduling.json', 'scheduling.code.json']));
   for (const f of folded) fs.rmSync(path.join(dir, 'docs', f));
 }
 
 // Reading commands on a hive they cannot write: behaviour a user relies on (a read-only backup, a
-// monitoring user), on the default layout and on a 0.1 folder alike.
-describe.each(['new', 'folder'] as const)('a hive this process cannot write (%s layout)', (layout) => {
+// monitoring user).
+describe('a hive this process cannot write', () => {
   it('on a read-only mount, health, recommend and stats answer and store nothing; record says why it cannot', () => {
     const mnt = tmpfs('2m');
     const dir = path.join(mnt, '.deia');
-    hiveWithOutcomes(dir, layout);
+    hiveWithOutcomes(dir);
     // New outcomes that no state file has folded yet: the answers must still count them.
     expect(deia(['record', 'B', 'code', '--success'], { dir }).code).toBe(0);
-    forgetFoldedState(dir, layout);
+    forgetFoldedState(dir);
     const before = snapshotTree(dir);
     execFileSync('mount', ['-o', 'remount,ro', mnt]);
 
@@ -137,7 +128,7 @@ describe.each(['new', 'folder'] as const)('a hive this process cannot write (%s 
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-perm-'));
     fs.chmodSync(root, 0o755);
     const dir = path.join(root, '.deia');
-    hiveWithOutcomes(dir, layout);
+    hiveWithOutcomes(dir);
     const before = snapshotTree(dir);
     // The built CLI, copied where user nobody can read it (the worktree may not be).
     const build = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-build-'));
@@ -169,16 +160,12 @@ describe.each(['new', 'folder'] as const)('a hive this process cannot write (%s 
 });
 
 describe('a folder where a file belongs', () => {
-  // The inbox is each layout's own file: mailboxes/B.jsonl in a 0.1 folder, queues/inbox.B.jsonl in the default layout.
-  it.each([
-    { layout: 'folder' as const, inbox: 'mailboxes/B.jsonl' },
-    { layout: 'new' as const, inbox: 'queues/inbox.B.jsonl' },
-  ])('reading a mailbox that is a folder is a one-line error naming it, exit 1 ($layout layout)', ({ layout, inbox }) => {
+  it('reading an inbox that is a folder is a one-line error naming it, exit 1', () => {
+    const inbox = 'queues/inbox.B.jsonl'; // the inbox's queue file
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-isdir-'));
     const dir = path.join(root, '.deia');
-    if (layout === 'folder') makeFolderLayout(dir);
     expect(deia(['init'], { dir }).code).toBe(0);
-    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
     fs.mkdirSync(path.join(dir, inbox), { recursive: true });
     const r = deia(['inbox', 'B', '--as', 'B'], { dir });
     expect(r.code).toBe(1);
@@ -186,7 +173,7 @@ describe('a folder where a file belongs', () => {
     oneLineError(r.stderr, new RegExp(`^deia: found a folder where a file should be while reading .*${named} \\(move the folder aside`));
   });
 
-  it('a document that is a folder (new layout): health record is a one-line error, stores nothing and leaves no transaction half made', () => {
+  it('a document that is a folder: health record is a one-line error, stores nothing and leaves no transaction half made', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deia-isdir-'));
     const dir = path.join(root, '.deia');
     expect(deia(['init'], { dir }).code).toBe(0);

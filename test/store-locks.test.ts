@@ -1,26 +1,53 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { deia, mainPath, tempHive } from './helpers/cli.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 /**
  * Lock staleness never trusts a process's clock (issue 12.5): a holder on this host is judged by
  * its pid, any other lock by its heartbeat against the file system's clock, and a heartbeat in
- * the future is broken, not live.
+ * the future is broken, not live. On a hive folder in the default layout (the storage interface's).
  */
 import { FUTURE_TOLERANCE_MS, judgeLock } from '../src/store/lock.js';
 
-const { Store } = await import(process.env.DEIA_TEST_LIB!);
-const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/store-worker.mjs');
 const HOUR = 3_600_000;
 
 function shift(p: string, ms: number): void {
   const t = new Date(Date.now() + ms);
   fs.utimesSync(p, t, t);
+}
+
+/** Merge `store` settings (lock_stale_ms, lock_max_wait_ms) into a hive's config.json. */
+function storeConfig(dir: string, store: Record<string, number>): void {
+  const file = path.join(dir, 'config.json');
+  const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+  Object.assign(cfg.store, store);
+  fs.writeFileSync(file, JSON.stringify(cfg));
+}
+
+/**
+ * Another process holding the lock of the log `log` (bots.jsonl for `bots`) through the storage
+ * interface, inside a transaction that never ends: resolves once it holds it.
+ */
+async function holdLogLock(dir: string, log: string): Promise<ChildProcess> {
+  const script = `
+    const { openBackend } = await import(process.env.DEIA_TEST_LIB);
+    const b = await openBackend(process.argv[1]);
+    await b.transaction({ logs: [process.argv[2]] }, async () => {
+      process.stdout.write('locked\\n');
+      setInterval(() => {}, 1000);
+      await new Promise(() => {});
+    });`;
+  const holder = spawn(process.execPath, ['--input-type=module', '-e', script, dir, log], { env: process.env });
+  let err = '';
+  holder.stderr.on('data', (d) => (err += d));
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (d) => String(d).includes('locked') && resolve());
+    holder.on('exit', () => reject(new Error(`the holder exited: ${err}`)));
+  });
+  return holder;
 }
 
 describe('the staleness rule (pure, with injected mtimes)', () => {
@@ -49,31 +76,31 @@ describe('the staleness rule (pure, with injected mtimes)', () => {
 });
 
 describe('locks on disk', () => {
-  it('a lock folder stamped an hour in the future is taken over within the stale window, and doctor calls it broken', async () => {
+  it('a lock folder stamped an hour in the future is taken over within the stale window, and doctor calls it broken', () => {
     const { dir } = tempHive();
     expect(deia(['init'], { dir }).code).toBe(0);
-    const lock = path.join(dir, 'outbox.jsonl.lock');
-    fs.mkdirSync(lock);
+    expect(deia(['register', 'B'], { dir }).code).toBe(0);
+    storeConfig(dir, { lock_stale_ms: 5000, lock_max_wait_ms: 12000 });
+    const lock = path.join(dir, 'queues', 'inbox.B.jsonl.lock'); // the lock a send to B takes
+    fs.mkdirSync(lock, { recursive: true });
     shift(lock, HOUR);
     const doc = deia(['doctor', '--json'], { dir });
     const p = JSON.parse(doc.stdout).problems.find((x: any) => x.kind === 'stale_lock');
-    expect(p).toMatchObject({ path: 'outbox.jsonl.lock' });
+    expect(p).toMatchObject({ path: 'queues/inbox.B.jsonl.lock' });
     expect(p.detail).toMatch(/in the future/);
 
-    const store = new Store(dir, { lock: { staleMs: 5000, maxWaitMs: 12000 } });
     const t0 = Date.now();
-    await store.append('outbox.jsonl', [{ x: 1 }]);
+    const sent = deia(['send', 'B', 'through', '--as', 'A'], { dir });
+    expect(sent.code, sent.stderr).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(fs.existsSync(lock)).toBe(false);
+    expect(JSON.parse(deia(['inbox', 'B', '--json'], { dir }).stdout).map((m: any) => m.content)).toEqual(['through']);
   });
 
-  // These lock folders (metrics, tasks, bots) are taken in both layouts: cleanup judges them alike on
-  // the new default and on a 0.1 folder.
-  it.each(['new', 'folder'] as const)('cleanup removes a future-stamped lock and a dead holder\'s lock, and keeps a live holder\'s however old it looks (%s layout)', async (layout) => {
+  it("cleanup removes a future-stamped lock and a dead holder's lock, and keeps a live holder's however old it looks", async () => {
     const { dir } = tempHive();
-    if (layout === 'folder') makeFolderLayout(dir);
     expect(deia(['init'], { dir }).code).toBe(0);
-    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
+    expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
     const future = path.join(dir, 'metrics.jsonl.lock');
     fs.mkdirSync(future);
     shift(future, HOUR);
@@ -84,11 +111,8 @@ describe('locks on disk', () => {
     fs.mkdirSync(deadLock);
     fs.writeFileSync(path.join(deadLock, 'owner'), JSON.stringify({ pid: deadPid, host: os.hostname(), ns: fs.readlinkSync('/proc/self/ns/pid'), token: 'x' }));
 
-    const holder = spawn(process.execPath, [WORKER, 'hold', dir, 'bots.jsonl', '0'], { env: process.env });
+    const holder = await holdLogLock(dir, 'bots');
     try {
-      await new Promise<void>((resolve) => {
-        holder.stdout.on('data', (d) => String(d).includes('locked') && resolve());
-      });
       // Its heartbeat an hour old: a clock-based rule would call it stale; its pid says it is live.
       const liveLock = path.join(dir, 'bots.jsonl.lock');
       shift(path.join(liveLock, 'owner'), -HOUR);
@@ -100,8 +124,29 @@ describe('locks on disk', () => {
       expect(fs.existsSync(liveLock)).toBe(true);
       const doc = JSON.parse(deia(['doctor', '--json'], { dir }).stdout);
       expect(doc.held_locks).toEqual([expect.objectContaining({ path: 'bots.jsonl.lock', pid: holder.pid })]);
-      const store = new Store(dir, { lock: { staleMs: 1000, maxWaitMs: 1500 } });
-      await expect(store.append('bots.jsonl', [{ x: 1 }])).rejects.toThrow(new RegExp(`stayed locked by pid ${holder.pid}`));
+      // A command that needs it waits, then gives up naming the live holder: never takes it over.
+      storeConfig(dir, { lock_stale_ms: 2000, lock_max_wait_ms: 3000 });
+      const reg = deia(['register', 'BOB'], { dir });
+      expect(reg.code).toBe(1);
+      expect(reg.stderr).toMatch(new RegExp(`bots\\.jsonl stayed locked by pid ${holder.pid}`));
+      expect(fs.existsSync(liveLock)).toBe(true);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it('store.lock_max_wait_ms in config.json bounds how long a command waits for a lock a live process holds', async () => {
+    const { dir } = tempHive();
+    expect(deia(['init'], { dir }).code).toBe(0);
+    storeConfig(dir, { lock_stale_ms: 2000, lock_max_wait_ms: 3000 });
+    const holder = await holdLogLock(dir, 'bots');
+    try {
+      const t0 = Date.now();
+      const reg = deia(['register', 'BOB'], { dir });
+      const waited = Date.now() - t0;
+      expect(reg.code).toBe(1);
+      expect(reg.stderr).toMatch(new RegExp(`stayed locked by pid ${holder.pid} for more than 3 s`));
+      expect(waited).toBeLessThan(8000); // 3 s configured (the default is 25 s), plus start-up
     } finally {
       holder.kill('SIGKILL');
     }

@@ -10,7 +10,6 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 describe('choosing the store', () => {
   let db: { url: string; drop: () => Promise<void> };
@@ -103,12 +102,6 @@ describe('choosing the store', () => {
     const got = deia(['inbox', 'B', '--next', '--json', '--dir', hive.dir]);
     expect(got.code, got.stderr).toBe(0);
     expect(JSON.parse(got.stdout)).toMatchObject({ content: 'hello', from_bot: 'A', to_bot: 'B' });
-    // A folder deia 0.1 wrote, given to --store, is run by the folder's own code: its outbox (a 0.1 folder on purpose).
-    const old = makeFolderLayout(path.join(hive.root, 'old', '.deia'));
-    const r2 = deia(['send', 'B', 'hello', '--as', 'A', '--store', old, '--json'], { env: { DEIA_STORE: db.url } });
-    expect(r2.code, r2.stderr).toBe(0);
-    expect(fs.existsSync(path.join(old, 'outbox.jsonl'))).toBe(true);
-    expect(fs.existsSync(path.join(old, 'layout.json'))).toBe(false);
   });
 
   it('an unreachable server is one line with a hint, exit 1', () => {

@@ -1,17 +1,17 @@
 /**
  * Tasks (submit, dispatch, start, done, fail, list, show, and cleanup's dispatch) on every
- * backend: one suite with three fixtures, a hive folder in deia 0.1's layout (--dir), a fresh
- * PostgreSQL database (--store) and a folder in the storage interface's layout (--store file://),
+ * backend: one suite with three fixtures, a new hive folder named by --dir (what users get by
+ * default), a fresh PostgreSQL database (--store) and a folder named by URL (--store file://),
  * through real processes. The postgres fixture fails (never skips) without a server.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deia, deiaAsync, tempHive, type CliOptions } from './helpers/cli.js';
 import { freshDatabase } from './helpers/pg.js';
 import { freshInterfaceFolder } from './helpers/interface-folder.js';
 import { configure } from './helpers/tasks.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 type Lib = typeof import('../src/index.js');
 const lib = (): Promise<Lib> => import(process.env.DEIA_TEST_LIB!) as Promise<Lib>;
@@ -19,7 +19,7 @@ const NOW = Date.parse('2026-01-01T12:00:00.000Z');
 const at = (min: number) => ({ DEIA_NOW: String(NOW + min * 60_000) });
 
 interface Fixture {
-  kind: 'file' | 'postgres' | 'interface';
+  kind: 'dir' | 'postgres' | 'interface';
   where: string;
   args: string[];
   cleanup: () => Promise<void>;
@@ -27,18 +27,15 @@ interface Fixture {
 
 const fixtures: Array<{ kind: string; make: () => Promise<Fixture> }> = [
   {
-    kind: 'file',
+    kind: 'dir',
     make: async () => {
+      // A new folder named by --dir, nothing planted: the hive users get by default.
       const h = tempHive();
-      // The folder layout of deia 0.1, run by the folder's own code (a new folder would start in the
-      // storage interface's layout, which the file:// fixture below covers).
-      makeFolderLayout(h.dir);
       const r = deia(['init', '--dir', h.dir]);
       if (r.code !== 0) throw new Error(r.stderr);
-      if (fs.existsSync(path.join(h.dir, 'layout.json'))) throw new Error(`${h.dir} is not in the folder layout`);
       // The folder would measure this machine's load as the acting bot's health: keep it out.
       configure(h.dir, { health: { measure_system: false } });
-      return { kind: 'file', where: h.dir, args: ['--dir', h.dir], cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
+      return { kind: 'dir', where: h.dir, args: ['--dir', h.dir], cleanup: async () => fs.rmSync(h.root, { recursive: true, force: true }) };
     },
   },
   {
@@ -200,7 +197,7 @@ describe.each(fixtures)('tasks on the $kind backend', ({ make }) => {
   }, 120_000);
 });
 
-describe('task --json is the same on both backends', () => {
+describe('task --json is the same on every backend', () => {
   const made: Fixture[] = [];
   afterAll(async () => {
     for (const f of made) await f.cleanup();
@@ -250,7 +247,7 @@ describe('task --json is the same on both backends', () => {
 
   it('submit, start, done, fail, list, show and dispatch give the same documents, exit codes and errors', async () => {
     for (const f of fixtures) made.push(await f.make());
-    const [file, pg, iface] = [session(made[0]!), session(made[1]!), session(made[2]!)];
+    const [file, pg, iface] = [session(made[0]!), session(made[1]!), session(made[2]!)]; // file: the --dir folder
     expect(file.map((s) => s.code)).toEqual([0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 2, 0, 0, 0]);
     expect(pg).toEqual(file);
     expect(iface).toEqual(file);
@@ -260,8 +257,8 @@ describe('task --json is the same on both backends', () => {
     expect(q.queue_depth.assigned_not_started).toBe(2); // b and c, both given out again by the dispatch at 60 min
     expect(file[21]!.doc).toMatchObject({ queue_depth: { assigned_not_started: 4 } });
     expect(file[20]!.doc).toMatchObject([{ description: 'c', bot_id: 'BOT-B' }, { description: 'd', bot_id: 'BOT-B' }]);
-    // The records: tasks.jsonl's lines and the `tasks` log hold the same events (perf_from, a
-    // folder's byte offset into performance.jsonl, is null on PostgreSQL), as do the routing logs.
+    // The records: every backend's `tasks` log holds the same events (perf_from, where a backend
+    // keeps one, is left out of the comparison), as do the routing logs.
     const records = async (fx: Fixture, log: string) => {
       const ids = new Map<string, string>();
       const text = JSON.stringify(await logLines(fx.where, log)).replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (id) => {
@@ -285,9 +282,9 @@ describe.each(fixtures)('scale --exec on the $kind backend', ({ kind, make }) =>
     const dirs: string[] = [];
     try {
       // The settings come from a folder's config.json. On a store, two folders stand for two
-      // machines running `scale --exec` against the same hive; on a folder both are the hive.
+      // machines running `scale --exec` against the same hive; on a --dir folder both are the hive.
       const settings = () => {
-        if (kind === 'file') return { args: fx.args, dir: fx.where };
+        if (kind === 'dir') return { args: fx.args, dir: fx.where };
         const h = tempHive();
         dirs.push(h.root);
         return { args: [...fx.args, '--dir', h.dir], dir: h.dir };
@@ -312,8 +309,8 @@ describe.each(fixtures)('scale --exec on the $kind backend', ({ kind, make }) =>
       expect(ran).toMatchObject({ action: 'up', exec: true, executed: [{ action: 'spawn', bot_id: 'BOT-001', task_type: 'testing' }] });
       const deadline = Date.now() + 5000;
       while (!fs.existsSync(marker) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-      // The bot started is pointed at the same hive: DEIA_STORE names the store (empty in a folder, where DEIA_DIR does).
-      expect(fs.readFileSync(marker, 'utf8').trim()).toBe(kind === 'file' ? 'BOT-001 testing' : `BOT-001 testing ${fx.where}`);
+      // The bot started is pointed at the same hive: DEIA_STORE names it (a --dir folder by its file:// URL).
+      expect(fs.readFileSync(marker, 'utf8').trim()).toBe(`BOT-001 testing ${kind === 'dir' ? pathToFileURL(fx.where).href : fx.where}`);
       // The other scaler sees the cooldown that run started, and runs nothing.
       expect(json(['scale', '--exec'], two, 3)).toMatchObject({ action: 'steady', held_back: 'up', executed: [] });
       expect(await logLines(fx.where, 'scaling')).toMatchObject([{ event: 'scale_spawn', bot_id: 'BOT-001', task_type: 'testing' }]);

@@ -1,6 +1,8 @@
 /**
- * The five integration scenarios of issue 6, with real processes. Scenarios 1-4 run on both backends (a folder, and PostgreSQL with the same settings); 5 is about a folder's
- * files written by earlier versions, so it runs in a folder only.
+ * The five integration scenarios of issue 6, with real processes. Scenarios 1-4 run on every
+ * backend (a new folder named by --dir, PostgreSQL with the same settings, and the folder named
+ * by --store file://); 5 is about a hive whose files were written before tasks existed, so it
+ * runs in a folder only.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +12,6 @@ import { logLines } from './helpers/logs.js';
 import { freshDatabase } from './helpers/pg.js';
 import { pathToFileURL } from 'node:url';
 import { configure, json, startBot, stopBots } from './helpers/tasks.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 
 const TYPES = ['code', 'testing', 'documentation', 'analysis'];
 const BOTS = ['BOT-W', 'BOT-X', 'BOT-Y', 'BOT-Z'];
@@ -28,8 +29,7 @@ interface Hive {
 
 async function makeHive(kind: string): Promise<Hive> {
   const { dir } = tempHive();
-  // 'file': a folder deia 0.1 made (its own code); 'interface': a new folder's layout, named by file://.
-  if (kind === 'file') makeFolderLayout(dir);
+  // 'dir': a new folder named by --dir (what users get by default); 'interface': the same kind of folder, named by file://.
   configure(dir, {});
   const db = kind === 'postgres' ? await freshDatabase() : undefined;
   const url = db?.url ?? (kind === 'interface' ? pathToFileURL(dir).href : undefined);
@@ -50,7 +50,7 @@ async function makeHive(kind: string): Promise<Hive> {
   };
 }
 
-describe.each(['file', 'postgres', 'interface'])('integration scenarios on the %s backend', (kind) => {
+describe.each(['dir', 'postgres', 'interface'])('integration scenarios on the %s backend', (kind) => {
   let h: Hive;
   beforeEach(async () => {
     h = await makeHive(kind);

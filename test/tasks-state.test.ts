@@ -3,16 +3,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deia, readJsonl, snapshotTree, tempHive } from './helpers/cli.js';
 import { configure, json } from './helpers/tasks.js';
-import { makeFolderLayout } from './helpers/folder-layout.js';
 import { emptyFold, foldOpen, foldTasks, isFinished, type TaskRecord } from '../src/tasks/model.js';
 
 const NOW = Date.parse('2025-03-01T10:00:00Z');
 const at = (hours: number) => ({ DEIA_NOW: String(NOW + hours * 3_600_000) });
 
-/** A hive with `bots` registered: in deia 0.1's folder layout (`folder`), else in the layout a new folder starts in. */
-function hive(bots: string[] = [], layout: 'folder' | 'new' = 'folder') {
+/** A new hive folder (the layout every new folder starts in) with `bots` registered. */
+function hive(bots: string[] = []) {
   const { dir } = tempHive();
-  if (layout === 'folder') makeFolderLayout(dir);
   // No stale re-dispatch during these tests: they move the clock by days.
   // (nor health-driven re-dispatch: failing on purpose must not make the bot CRITICAL).
   configure(dir, {
@@ -26,9 +24,16 @@ function hive(bots: string[] = [], layout: 'folder' | 'new' = 'folder') {
     tasks: { stale_minutes: 1_000_000 },
   });
   for (const b of bots) expect(deia(['register', b], { dir }).code).toBe(0);
-  // The layout asked for is the one the commands run on.
-  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(layout === 'new');
+  expect(fs.existsSync(path.join(dir, 'layout.json'))).toBe(true);
   return dir;
+}
+
+/** The stored fold of tasks.jsonl (the document `tasks`, docs/tasks.json) and its cursor: the log file's inode and the byte offset folded up to. */
+function storedFold(dir: string): { open: any[]; finished: number; pending: number; ino: number; offset: number } {
+  const { value } = JSON.parse(fs.readFileSync(path.join(dir, 'docs/tasks.json'), 'utf8'));
+  const m = /^f1:(\d+):(\d+)$/.exec(value.cursor);
+  expect(m, value.cursor).not.toBeNull();
+  return { open: value.open, finished: value.finished, pending: value.pending, ino: Number(m![1]), offset: Number(m![2]) };
 }
 
 const ids = (xs: any[]) => xs.map((t) => t.task_id);
@@ -64,14 +69,17 @@ describe('tasks: the pure incremental fold', () => {
   });
 });
 
-// The folder layout's own state file and its cursor over tasks.jsonl: a 0.1 folder (makeFolderLayout).
-describe('tasks: state/tasks.json (incremental fold of tasks.jsonl)', () => {
-  it('a command reads only the lines appended since the state; a rewrite (new inode) triggers a refold', () => {
+// The stored fold (docs/tasks.json) and its cursor over tasks.jsonl: commands read only what was appended since.
+describe('tasks: the stored fold of tasks.jsonl (docs/tasks.json)', () => {
+  it('a command reads only the lines appended since the stored fold; a rewrite (new inode) triggers a refold', () => {
     const dir = hive();
     const file = path.join(dir, 'tasks.jsonl');
     const submitted = [1, 2, 3].map((i) => json(['task', 'submit', `job ${i}`, '--type', 'code', '--as', 'LEAD'], dir));
-    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state/tasks.json'), 'utf8'));
-    expect(state.cursor.offset).toBe(fs.statSync(file).size);
+    const state = storedFold(dir);
+    expect(state.ino).toBe(fs.statSync(file).ino);
+    // The cursor is where the last writer's own lines began: they are folded in too (pending).
+    const tail = fs.readFileSync(file, 'utf8').slice(state.offset).split('\n').filter(Boolean);
+    expect(tail).toHaveLength(state.pending);
     expect(ids(state.open)).toEqual(ids(submitted));
 
     const listQueued = () => ids(json(['task', 'list', '--status', 'queued'], dir));
@@ -83,6 +91,7 @@ describe('tasks: state/tasks.json (incremental fold of tasks.jsonl)', () => {
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, 'X'.repeat(firstLen), 0, 'utf8');
     fs.closeSync(fd);
+    expect(fs.statSync(file).ino).toBe(state.ino);
     const r = deia(['task', 'list', '--status', 'queued', '--json'], { dir });
     expect(r.stderr).toBe(''); // the damaged line was not even read
     expect(ids(JSON.parse(r.stdout))).toEqual(ids(submitted));
@@ -90,6 +99,7 @@ describe('tasks: state/tasks.json (incremental fold of tasks.jsonl)', () => {
     // New lines are still folded, by a reader (in memory) and by a writer (stored).
     const fourth = json(['task', 'submit', 'job 4', '--type', 'code', '--as', 'LEAD'], dir);
     expect(listQueued()).toEqual([...ids(submitted), fourth.task_id]);
+    expect(ids(storedFold(dir).open)).toEqual([...ids(submitted), fourth.task_id]);
 
     // A rewrite renames a new file over the old one: the cursor's inode no longer matches.
     fs.writeFileSync(file + '.new', fs.readFileSync(file));
@@ -99,13 +109,13 @@ describe('tasks: state/tasks.json (incremental fold of tasks.jsonl)', () => {
     expect(ids(JSON.parse(after.stdout))).toEqual([submitted[1].task_id, submitted[2].task_id, fourth.task_id]);
   });
 
-  it('a missing or corrupt state file means a refold, and readers never write it', () => {
+  it('a missing or corrupt stored fold means a refold, and readers never write it', () => {
     const dir = hive(['BOT-A']);
     const a = json(['task', 'submit', 'a', '--to', 'BOT-A', '--as', 'LEAD'], dir);
     const b = json(['task', 'submit', 'b', '--to', 'BOT-A', '--as', 'LEAD'], dir);
     json(['task', 'done', a.task_id, '--as', 'BOT-A'], dir);
-    const stateFile = path.join(dir, 'state/tasks.json');
-    expect(JSON.parse(fs.readFileSync(stateFile, 'utf8')).open.map((t: any) => t.task_id)).toEqual([b.task_id]);
+    const stateFile = path.join(dir, 'docs/tasks.json');
+    expect(ids(storedFold(dir).open)).toEqual([b.task_id]);
 
     fs.writeFileSync(stateFile, '{ not json');
     const before = snapshotTree(dir);
@@ -114,18 +124,23 @@ describe('tasks: state/tasks.json (incremental fold of tasks.jsonl)', () => {
     expect(json(['task', 'show', b.task_id.slice(0, 8)], dir).status).toBe('assigned');
     expect(snapshotTree(dir)).toEqual(before);
 
-    fs.rmSync(stateFile);
+    // The next writer stores the refold.
     expect(json(['task', 'start', b.task_id.slice(0, 6), '--as', 'BOT-A'], dir).status).toBe('in_progress');
-    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-    expect(state.open).toMatchObject([{ task_id: b.task_id, status: 'in_progress' }]);
-    expect(state.finished).toBe(1);
+    expect(storedFold(dir)).toMatchObject({ open: [{ task_id: b.task_id, status: 'in_progress' }], finished: 1 });
+
+    fs.rmSync(stateFile);
+    const gone = snapshotTree(dir);
+    expect(json(['task', 'show', b.task_id], dir).status).toBe('in_progress');
+    expect(snapshotTree(dir)).toEqual(gone);
+    expect(json(['task', 'done', b.task_id, '--as', 'BOT-A'], dir).status).toBe('done');
+    expect(storedFold(dir)).toMatchObject({ open: [], finished: 2 });
   });
 });
 
 describe('tasks: retention (deia cleanup)', () => {
-  function scenario(layout: 'folder' | 'new' = 'folder') {
+  function scenario() {
     // BOT-B takes the retried task: a task left queued would be routed (and logged) by every cleanup.
-    const dir = hive(['BOT-A', 'BOT-B'], layout);
+    const dir = hive(['BOT-A', 'BOT-B']);
     const sub = (d: string) => json(['task', 'submit', d, '--type', 'code', '--to', 'BOT-A', '--as', 'LEAD'], dir, at(0));
     const done = sub('done long ago');
     const failed = sub('failed long ago');
@@ -141,9 +156,8 @@ describe('tasks: retention (deia cleanup)', () => {
     return { dir, done, failed, retried, assigned, running, recent };
   }
 
-  // Both layouts keep the logs tasks.jsonl and archive/tasks.jsonl; only a 0.1 folder has state/tasks.json.
-  it.each(['folder', 'new'] as const)('moves finished tasks past tasks.retention_hours to archive/tasks.jsonl and keeps open and recent ones (%s layout)', (layout) => {
-    const s = scenario(layout);
+  it('moves finished tasks past tasks.retention_hours to archive/tasks.jsonl and keeps open and recent ones', () => {
+    const s = scenario();
     const { dir } = s;
     const tasksFile = path.join(dir, 'tasks.jsonl');
     const archive = path.join(dir, 'archive/tasks.jsonl');
@@ -174,11 +188,8 @@ describe('tasks: retention (deia cleanup)', () => {
     const shown = deia(['task', 'show', s.done.task_id], { dir });
     expect(shown.code).toBe(1);
     expect(shown.stderr).toMatch(/no task .*archive\/tasks\.jsonl/);
-    // The state matches the rewritten file (the folder layout's state/tasks.json), and work goes on.
-    if (layout === 'folder') {
-      const state = JSON.parse(fs.readFileSync(path.join(dir, 'state/tasks.json'), 'utf8'));
-      expect(state.cursor).toEqual({ offset: fs.statSync(tasksFile).size, ino: fs.statSync(tasksFile).ino });
-    }
+    // The stored fold matches the rewritten file, and work goes on.
+    expect(storedFold(dir)).toMatchObject({ ino: fs.statSync(tasksFile).ino, offset: fs.statSync(tasksFile).size, pending: 0 });
     expect(json(['task', 'done', s.running.task_id, '--as', 'BOT-A'], dir, at(201)).status).toBe('done');
 
     // A cleanup right after another finds nothing and changes no file (the first one folds
@@ -192,19 +203,20 @@ describe('tasks: retention (deia cleanup)', () => {
     expect(deia(['doctor'], { dir }).code).toBe(0);
   });
 
-  // The folder layout's own two-step rewrite (archive, then tasks.jsonl and its state): a 0.1 folder.
+  // Archiving is two steps on a folder: the records are appended to archive/tasks.jsonl, then
+  // tasks.jsonl is replaced by a copy without them. A run killed in between leaves them in both.
   it('is idempotent: a run that died after archiving, before its rewrite, does not archive twice', () => {
     const s = scenario();
     const { dir } = s;
     const tasksFile = path.join(dir, 'tasks.jsonl');
-    const stateFile = path.join(dir, 'state/tasks.json');
+    const stateFile = path.join(dir, 'docs/tasks.json');
     const archive = path.join(dir, 'archive/tasks.jsonl');
     const oldTasks = fs.readFileSync(tasksFile);
     const oldState = fs.readFileSync(stateFile);
     json(['cleanup'], dir, at(200));
     const archived = readJsonl(archive);
     expect(archived.length).toBeGreaterThan(0);
-    // Put tasks.jsonl and the state back as they were before the rewrite: the archive keeps its copies.
+    // Put tasks.jsonl and the stored fold back as they were before the rewrite: the archive keeps its copies.
     fs.writeFileSync(tasksFile + '.tmp', oldTasks);
     fs.renameSync(tasksFile + '.tmp', tasksFile);
     fs.writeFileSync(stateFile, oldState);

@@ -2,7 +2,6 @@
 import fs from 'node:fs';
 import { expect } from 'vitest';
 import { deia, tempHive } from './cli.js';
-import { makeFolderLayout } from './folder-layout.js';
 
 export interface DoctorProblem {
   kind: string;
@@ -14,11 +13,10 @@ export interface DoctorProblem {
   action?: string;
 }
 
-/** `deia doctor --json` of a new folder hive (exit 0), from a real run; `layout: '0.1'` makes it a folder deia 0.1 made. */
-export function folderDoctorReport(layout: 'new' | '0.1' = 'new'): Record<string, unknown> {
+/** `deia doctor --json` of a new folder hive (exit 0), from a real run. */
+export function folderDoctorReport(): Record<string, unknown> {
   const h = tempHive();
   try {
-    if (layout === '0.1') makeFolderLayout(h.dir);
     expect(deia(['init'], { dir: h.dir }).code).toBe(0);
     const r = deia(['doctor', '--json'], { dir: h.dir });
     expect(r.code, r.stderr).toBe(0);
