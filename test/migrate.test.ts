@@ -566,34 +566,30 @@ describe('deia migrate, both ways, with tasks and health', () => {
     }
   }, 240_000);
 
-  it('refuses a folder owing a task outcome (nothing written), until what the refusal says to do records it', async () => {
+  it('a folder owing a task outcome (a 0.1 task done killed before recording it) is copied with the outcome recorded once', async () => {
     const fx = fixture('tasks-health');
     const { root, dir, env } = fx;
     const ids = fx.ids as Record<string, string>;
-    // A folder owing a task outcome (a `task done` that stopped before recording it) is refused
-    // until what the refusal says to do records it: a store never owes one.
+    // The done transition of B1's started task, and no outcome: 0.1's next task command would have recorded it.
     fs.appendFileSync(path.join(dir, 'tasks.jsonl'), JSON.stringify({ event: 'done', task_id: ids.started, timestamp: fx.now, bot_id: 'B1', duration_ms: 1000, tokens: null, attempt: 1, perf_from: null }) + '\n');
     const before = snapshotTree(dir);
-    const owed = await freshDatabase();
-    cleanups.push(owed.drop);
-    const refused = deia(['--dir', dir, 'migrate', '--to', owed.url, '--json'], { env });
-    expect(refused.code, refused.stderr).toBe(1);
-    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'EOWED', hint: expect.stringContaining('deia task dispatch') });
-    // Refused while reading the folder, before the store was touched: not even the schema is there.
-    expect(JSON.parse(deia(['--store', owed.url, 'doctor', '--json']).stdout)).toMatchObject({ exists: false, store: { schema_version: 0 } });
-    // An upgrade in place reads the folder the same way: refused too, nothing changed.
-    const up = deia(['--dir', dir, 'migrate', '--upgrade', '--json'], { env });
-    expect(up.code, up.stderr).toBe(1);
-    expect(JSON.parse(up.stdout).error.code).toBe('EOWED');
-    expect(snapshotTree(dir)).toEqual(before);
-    expect(fs.readdirSync(root)).toEqual(['.deia']);
-    // The hint's remedy: a dispatch on the folder records the outcome, then it migrates. (This deia
-    // refuses every command but doctor, export and migrate on a 0.1 folder: the remedy cannot run.)
-    const dispatched = deia(['--dir', dir, 'task', 'dispatch'], { env });
-    expect(dispatched.code, `the refusal's remedy (deia task dispatch on the 0.1 folder): ${dispatched.stderr}`).toBe(0);
-    ok(deia(['--dir', dir, 'migrate', '--to', owed.url], { env }), 'migrate once the outcome is recorded');
-    const stats = JSON.parse(ok(deia(['--store', owed.url, 'stats', '--json'], { env, cwd: root }), 'stats').stdout);
-    expect(stats.find((x: { bot_id: string; task_type: string }) => x.bot_id === 'B1' && x.task_type === 'code')).toMatchObject({ samples: 1 });
+    const samples = (where: string[]) =>
+      JSON.parse(ok(deia([...where, 'stats', '--json'], { env, cwd: root }), 'stats').stdout).find((x: { bot_id: string; task_type: string }) => x.bot_id === 'B1' && x.task_type === 'code')?.samples ?? 0;
+    const db = await freshDatabase();
+    cleanups.push(db.drop);
+    ok(deia(['--dir', dir, 'migrate', '--to', db.url], { env }), 'migrate to postgres');
+    expect(snapshotTree(dir)).toEqual(before); // the source is only read
+    expect(samples(['--store', db.url])).toBe(1);
+    expect(JSON.parse(ok(deia(['--store', db.url, 'task', 'show', ids.started, '--json'], { env, cwd: root }), 'show').stdout)).toMatchObject({ status: 'done' });
+    // Upgraded in place the same way; a dispatch there owes nothing and records nothing again.
+    ok(deia(['--dir', dir, 'migrate', '--upgrade'], { env }), 'upgrade');
+    expect(samples(['--dir', dir])).toBe(1);
+    ok(deia(['--dir', dir, 'task', 'dispatch'], { env }), 'dispatch');
+    expect(samples(['--dir', dir])).toBe(1);
+    const exported = path.join(fx.out, 'owed-export');
+    ok(deia(['--dir', dir, 'export', '--out', exported], { env }), 'export');
+    const recorded = fs.readFileSync(path.join(exported, 'adaptive-scheduling.jsonl'), 'utf8').split('\n').filter((l) => l.includes(ids.started!));
+    expect(recorded.filter((l) => l.includes('"performance_recorded"'))).toHaveLength(1); // one audit line for its outcome
   }, 240_000);
 });
 

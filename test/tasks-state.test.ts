@@ -205,24 +205,23 @@ describe('tasks: retention (deia cleanup)', () => {
 
   // Archiving is two steps on a folder: the records are appended to archive/tasks.jsonl, then
   // tasks.jsonl is replaced by a copy without them. A run killed in between leaves them in both.
-  it('is idempotent: a run that died after archiving, before its rewrite, does not archive twice', () => {
+  it('is idempotent: a run killed after archiving, before its rewrite, does not archive twice', () => {
     const s = scenario();
     const { dir } = s;
-    const tasksFile = path.join(dir, 'tasks.jsonl');
-    const stateFile = path.join(dir, 'docs/tasks.json');
     const archive = path.join(dir, 'archive/tasks.jsonl');
-    const oldTasks = fs.readFileSync(tasksFile);
-    const oldState = fs.readFileSync(stateFile);
-    json(['cleanup'], dir, at(200));
-    const archived = readJsonl(archive);
-    expect(archived.length).toBeGreaterThan(0);
-    // Put tasks.jsonl and the stored fold back as they were before the rewrite: the archive keeps its copies.
-    fs.writeFileSync(tasksFile + '.tmp', oldTasks);
-    fs.renameSync(tasksFile + '.tmp', tasksFile);
-    fs.writeFileSync(stateFile, oldState);
+    const before = json(['task', 'list'], dir, at(200));
+    // Killed (SIGKILL) with the finished tasks' records in the archive and still in tasks.jsonl.
+    const killed = deia(['cleanup', '--json'], { dir, env: { ...at(200), DEIA_FAULT: 'file-move-kill' } });
+    expect(killed.code, killed.stderr).toBe(-1); // no exit code: killed by a signal
+    expect(killed.stdout).toBe('');
+    expect(readJsonl(archive).length).toBeGreaterThan(0);
+    expect(json(['task', 'list'], dir, at(200))).toEqual(before); // the log still holds them
     const res = json(['cleanup'], dir, at(200));
     expect(res.task_retention).toMatchObject({ archived: 2 });
-    expect(readJsonl(archive)).toEqual(archived);
+    const archived = readJsonl(archive);
+    // Each moved record once: the killed run's copies were cut back before they were moved again.
+    expect(new Set(archived.map((r) => JSON.stringify(r))).size).toBe(archived.length);
     expect(ids(json(['task', 'list'], dir, at(200))).length).toBe(4);
+    expect(fs.existsSync(path.join(dir, 'archive/tasks.moving.json'))).toBe(false);
   });
 });

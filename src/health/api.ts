@@ -3,33 +3,26 @@
  * Every evaluation folds only the lines appended since the last one into
  * state/health-agg.json, and checks-and-writes alerts under one lock.
  */
-import { dict, toDict } from '../common/dict.js';
+import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { validateBotId } from '../common/ids.js';
 import type { HiveContext } from '../hive.js';
 import type { QueueDepth } from '../messaging/api.js';
 import {
-  emptyAgg,
-  foldMetric,
-  foldPerf,
   MINUTE,
   perfWindow,
-  prune,
   sampleSeries,
   componentKeyOf,
   type Agg,
   type MetricRecord,
-  type PerfRecord,
   type PerfWindow,
   type SampleSeries,
 } from './agg.js';
 import {
   COMPONENTS,
-  emptyLevelState,
   evaluate,
   isMetric,
-  metricsLevel,
   worst,
   METRIC_DEFS,
   METRICS,
@@ -43,16 +36,12 @@ import {
   type Thresholds,
 } from './rules.js';
 import { hiveTaskDurationThresholds, hiveTaskErrorThresholds, taskDurationThresholds, taskErrorThresholds } from './outcomes.js';
-import { sampleSystem, type SystemSample, type SystemSampler } from './system.js';
-import { ALERTS_LOG, METRICS_FILE, OUTBOX_FILE, PERFORMANCE_FILE } from '../common/files.js';
-import { lastSeenAll } from '../presence/presence.js';
+import { type SystemSample, type SystemSampler } from './system.js';
+import { ALERTS_LOG, METRICS_FILE } from '../common/files.js';
 
 export type { HealthReport, Level, AlertEvent, MetricName } from './rules.js';
 
 export { METRICS_FILE };
-export const PERF_FILE = PERFORMANCE_FILE;
-export const AGG_FILE = 'state/health-agg.json';
-export const LEVELS_FILE = 'state/health.json';
 export const ALERTS_FILE = ALERTS_LOG;
 
 export interface HealthOptions {
@@ -74,59 +63,6 @@ export interface Inputs {
 }
 
 // ---------------------------------------------------------------- gathering
-
-async function gather(ctx: HiveContext, measure: boolean, sampler?: SystemSampler): Promise<Inputs> {
-  const cfg = ctx.config.health;
-  const out: Inputs = {};
-  if (measure) out.system = sampler ? await sampler(cfg.cpu_sample_ms) : await sampleSystem(cfg.cpu_sample_ms);
-  out.queue = await queueIfAny(ctx);
-  out.present = lastSeenAll(ctx);
-  return out;
-}
-
-async function queueIfAny(ctx: HiveContext): Promise<QueueDepth | null> {
-  const { store } = ctx;
-  if (!store.exists(OUTBOX_FILE) && store.list('mailboxes').length === 0) return null;
-  const { queueDepth } = await import('../messaging/api.js');
-  return await queueDepth(ctx);
-}
-
-/** Fold the lines appended since the last run; a file that was rewritten or shrank is refolded. */
-export function foldNew(ctx: HiveContext, agg: Agg): boolean {
-  const { store } = ctx;
-  let m = store.readSince<MetricRecord>(METRICS_FILE, { offset: agg.metrics_off, ino: agg.metrics_ino });
-  let p = store.readSince<PerfRecord>(PERF_FILE, { offset: agg.perf_off, ino: agg.perf_ino });
-  let changed = false;
-  if (m.reset || p.reset) {
-    // One aggregate covers both files: refold both from their start.
-    Object.assign(agg, emptyAgg());
-    if (!m.reset) m = store.readSince<MetricRecord>(METRICS_FILE, undefined);
-    if (!p.reset) p = store.readSince<PerfRecord>(PERF_FILE, undefined);
-    changed = true;
-  }
-  for (const rec of m.records) foldMetric(agg, rec);
-  for (const rec of p.records) foldPerf(agg, rec);
-  if (m.cursor.offset !== agg.metrics_off || p.cursor.offset !== agg.perf_off) changed = true;
-  if (m.cursor.ino !== agg.metrics_ino || p.cursor.ino !== agg.perf_ino) changed = true;
-  agg.metrics_off = m.cursor.offset;
-  agg.metrics_ino = m.cursor.ino;
-  agg.perf_off = p.cursor.offset;
-  agg.perf_ino = p.cursor.ino;
-  if (changed) prune(agg, ctx.clock(), Math.max(ctx.config.health.history_minutes, ctx.config.health.window_minutes));
-  return changed;
-}
-
-export function loadAgg(ctx: HiveContext): Agg {
-  const a = ctx.store.readJson<Agg>(AGG_FILE);
-  if (!a || a.v !== 1) return emptyAgg();
-  // Keyed by bot id: no lookup may reach Object.prototype (issue 12.3). Series keys hold a '|'.
-  return { ...a, series: toDict(a.series), perf: toDict(a.perf), seen: toDict(a.seen) };
-}
-
-export function loadLevels(ctx: HiveContext): LevelState {
-  const s = ctx.store.readJson<LevelState>(LEVELS_FILE);
-  return s && s.v === 1 ? s : emptyLevelState();
-}
 
 /** The evaluation inputs: one entry per component and per bot, from aggregates and measurements. */
 export function buildInputs(
@@ -254,56 +190,6 @@ function medianWithout(sorted: readonly number[], skip: number): number[] {
   return n % 2 ? [at(n >> 1)] : [at(n / 2 - 1), at(n / 2)];
 }
 
-interface EvalOutcome {
-  report: HealthReport;
-  agg: Agg;
-  levels: LevelState;
-}
-
-/**
- * Fold, evaluate, and (when `alerts`) write level changes and alert lines, all under one
- * lock over the aggregate state, the level state and the alert log: any number of
- * concurrent evaluations write each transition once.
- */
-async function evaluateHive(
-  ctx: HiveContext,
-  inputs: Inputs,
-  opts: { alerts: boolean; alertKeys?: (k: string) => boolean; before?: () => void },
-): Promise<EvalOutcome> {
-  const { store } = ctx;
-  const cfg = ctx.config.health;
-  if (!store.exists() && !opts.before) {
-    const agg = emptyAgg();
-    const levels = emptyLevelState();
-    const res = evaluate(buildInputs(agg, inputs, cfg, ctx.clock()), { cfg, now: ctx.clock(), prev: levels, alertKeys: () => false });
-    return { report: res.report, agg, levels };
-  }
-  const locks = opts.before ? [METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE] : [AGG_FILE, LEVELS_FILE, ALERTS_FILE];
-  // A read-only hive (a mount, permissions) still answers: folded in memory, nothing stored.
-  const readOnly = !opts.before && !store.canWrite(locks);
-  const run = async (): Promise<EvalOutcome> => {
-    opts.before?.();
-    const now = ctx.clock();
-    const agg = loadAgg(ctx);
-    const aggChanged = foldNew(ctx, agg);
-    const prev = loadLevels(ctx);
-    const res = evaluate(buildInputs(agg, inputs, cfg, now), {
-      cfg,
-      now,
-      prev,
-      alertKeys: opts.alerts ? opts.alertKeys : () => false,
-    });
-    // Compact JSON: the aggregate state is read on every run, so its size is start-up time.
-    if (aggChanged && !readOnly) await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + "\n");
-    if (opts.alerts && res.changed && !readOnly) {
-      if (res.events.length) store.appendHeld(ALERTS_FILE, res.events);
-      await store.writeJsonHeld(LEVELS_FILE, res.state);
-    }
-    return { report: res.report, agg, levels: opts.alerts && !readOnly ? res.state : prev };
-  };
-  return readOnly ? run() : store.withLock(locks, run);
-}
-
 export function filterBot(report: HealthReport, bot: string | undefined): HealthReport {
   if (!bot) return report;
   const b = report.bots.find((x) => x.bot_id === bot);
@@ -328,23 +214,6 @@ export function filterBot(report: HealthReport, bot: string | undefined): Health
 
 // ---------------------------------------------------------------- the contract
 
-/** What `deia health --json` prints; evaluates (and writes) alerts too. */
-export async function healthReport(ctx: HiveContext, opts: HealthOptions = {}): Promise<HealthReport> {
-  if (opts.bot !== undefined) validateBotId(opts.bot, 'bot id (--bot)');
-  const inputs = await gather(ctx, opts.measure ?? ctx.config.health.measure_system, opts.sampler);
-  const { report } = await evaluateHive(ctx, inputs, { alerts: opts.alerts ?? true });
-  return filterBot(report, opts.bot);
-}
-
-/** Per bot level (routing excludes CRITICAL and penalises DEGRADED). Writes no alerts. */
-export async function botHealthLevels(ctx: HiveContext): Promise<Record<string, Level>> {
-  const inputs = await gather(ctx, false);
-  const { report } = await evaluateHive(ctx, inputs, { alerts: false });
-  const out = dict<Level>();
-  for (const b of report.bots) out[b.bot_id!] = b.level;
-  return out;
-}
-
 /**
  * The levels routing weighs: each bot's metrics alone. Staleness is left out: a bot that was
  * given no work reports no outcomes, and penalising it for that would keep it idle for ever.
@@ -352,34 +221,6 @@ export async function botHealthLevels(ctx: HiveContext): Promise<Record<string, 
 export function routingLevelsOf(report: HealthReport): Record<string, Level> {
   const out: Record<string, Level> = {};
   for (const b of report.bots) out[b.bot_id!] = worst(b.metrics.map((m) => m.level));
-  return out;
-}
-
-/** Per bot level for routing (routingLevelsOf). Writes no alerts. */
-export async function botRoutingLevels(ctx: HiveContext): Promise<Record<string, Level>> {
-  const inputs = await gather(ctx, false);
-  const { report } = await evaluateHive(ctx, inputs, { alerts: false });
-  return routingLevelsOf(report);
-}
-
-/**
- * The routing levels of these bots (as botRoutingLevels gives them) at a cost that follows
- * them, not the hive: no report, no presence (routing ignores staleness), and no lock while
- * the aggregate state already holds every line (otherwise the locked pass folds and stores it).
- */
-export async function routingLevelsFor(ctx: HiveContext, bots: readonly string[]): Promise<Record<string, Level>> {
-  const agg = loadAgg(ctx);
-  if (foldNew(ctx, agg)) {
-    const all = await botRoutingLevels(ctx);
-    const out = dict<Level>();
-    for (const b of bots) if (all[b] !== undefined) out[b] = all[b];
-    return out;
-  }
-  const cfg = ctx.config.health;
-  const prev = loadLevels(ctx);
-  const inputs = buildInputs(agg, { queue: await queueIfAny(ctx) }, cfg, ctx.clock(), new Set(bots));
-  const out = dict<Level>();
-  for (const input of inputs) if (input.kind === 'bot') out[input.name] = metricsLevel(input, cfg, prev.components[input.key]);
   return out;
 }
 
@@ -423,23 +264,6 @@ export function parseSample(input: RecordInput, now: number): MetricRecord {
   return { ...rec, value: v };
 }
 
-/** Store a metric sample and evaluate the alerts of the component it belongs to. */
-export async function recordMetric(ctx: HiveContext, input: RecordInput): Promise<RecordResult> {
-  const sample = parseSample({ ...input, bot: input.bot ?? ctx.identity ?? null }, ctx.clock());
-  const component = componentKeyOf(sample);
-  const inputs = await gather(ctx, false);
-  ctx.store.ensureDir();
-  const { report } = await evaluateHive(ctx, inputs, {
-    alerts: true,
-    alertKeys: (k) => k === component,
-    before: () => {
-      ctx.store.appendHeld(METRICS_FILE, [sample]);
-    },
-  });
-  const entry = [...report.components, ...report.bots].find((c) => c.component === component);
-  return { sample, component, level: entry?.level ?? 'UNKNOWN', alerts: report.alerts };
-}
-
 // ---------------------------------------------------------------- history, export, reset
 
 export interface HistoryOptions {
@@ -456,22 +280,6 @@ export interface HistoryResult {
   since: string | null;
   source: 'samples' | 'derived';
   samples: Array<{ timestamp: string; value: number }>;
-}
-
-/**
- * Samples of one metric, oldest first. Recorded samples stream from metrics.jsonl; for
- * error_rate and response_time_p95 without samples, the per-minute derived values are given.
- */
-export async function metricHistory(ctx: HiveContext, opts: HistoryOptions): Promise<HistoryResult> {
-  const { metric, bot, since } = historyQuestion(opts);
-  const samples: HistoryResult['samples'] = [];
-  for await (const { record } of ctx.store.stream<MetricRecord>(METRICS_FILE)) {
-    if (record.metric !== metric || (record.bot ?? null) !== bot) continue;
-    const t = Date.parse(record.timestamp);
-    if (t >= since) samples.push({ timestamp: record.timestamp, value: record.value });
-  }
-  const derived = samples.length === 0 && hasDerived(metric) && ctx.store.exists() ? (await evaluateHive(ctx, {}, { alerts: false })).agg : undefined;
-  return historyResult({ metric, bot, since }, samples, derived);
 }
 
 /** Only these two have per-minute values derived from task outcomes when no samples were recorded. */
@@ -496,16 +304,6 @@ export function historyResult(q: { metric: MetricName; bot: string | null; since
   return { metric, component: componentKeyOf({ metric, bot }), unit: METRIC_DEFS[metric].unit, since: Number.isFinite(since) ? iso(since) : null, source, samples };
 }
 
-/**
- * The report over an aggregate the caller folded itself (the dashboard keeps one in memory):
- * reads the last recorded levels for hysteresis and writes nothing, so looking at the
- * dashboard never stores an alert or a level.
- */
-export async function reportReadOnly(ctx: HiveContext, agg: Agg, opts: Pick<HealthOptions, 'measure' | 'sampler'> = {}): Promise<ReadOnlyReport> {
-  const inputs = await gather(ctx, opts.measure ?? ctx.config.health.measure_system, opts.sampler);
-  return readOnlyReport(ctx, agg, inputs, loadLevels(ctx));
-}
-
 export interface ReadOnlyReport {
   report: HealthReport;
   levels: LevelState;
@@ -528,14 +326,6 @@ export interface DashboardData {
   /** component key -> metric -> [[time ms, value], …] per minute over the last history_minutes. */
   history: Record<string, Partial<Record<MetricName, [number, number][]>>>;
   recent_alerts: AlertEvent[];
-}
-
-/** Everything the dashboard shows (`deia health export`, the page's data). */
-export async function dashboardData(ctx: HiveContext, opts: HealthOptions = {}): Promise<DashboardData> {
-  const cfg = ctx.config.health;
-  const inputs = await gather(ctx, opts.measure ?? cfg.measure_system, opts.sampler);
-  const { report, agg, levels } = await evaluateHive(ctx, inputs, { alerts: opts.alerts ?? true });
-  return dashboardOf(cfg, ctx.clock(), report, agg, levels, opts.bot);
 }
 
 /** The dashboard's data from an evaluation (its report, the aggregates it folded, the levels after it). */
@@ -576,51 +366,6 @@ export interface ResetResult {
   components_reset: number;
 }
 
-/**
- * Forget health samples, aggregates and last levels (all, or one bot's). Task outcomes
- * recorded so far are not counted again; the alert log is an audit log and is kept.
- */
-export async function resetHealth(ctx: HiveContext, opts: { bot?: string } = {}): Promise<ResetResult> {
-  const bot = opts.bot ? validateBotId(opts.bot, 'bot id (--bot)') : null;
-  const { store } = ctx;
-  if (!store.exists()) return { bot, samples_removed: 0, components_reset: 0 };
-  return store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE], async () => {
-    let removed = 0;
-    if (store.exists(METRICS_FILE)) {
-      const stats = await store.rewriteHeld<MetricRecord>(METRICS_FILE, async function* (records) {
-        for await (const r of records) {
-          if (bot === null || r.bot === bot) removed++;
-          else yield r;
-        }
-      });
-      void stats;
-    }
-    const agg = loadAgg(ctx);
-    foldNew(ctx, agg); // brings the offsets in line (a shrunk metrics file refolds)
-    const levels = loadLevels(ctx);
-    let n = 0;
-    if (bot === null) {
-      const fresh = emptyAgg();
-      const perf = store.cursorAtEnd(PERF_FILE);
-      const metrics = store.cursorAtEnd(METRICS_FILE);
-      Object.assign(fresh, { perf_off: perf.offset, perf_ino: perf.ino, metrics_off: metrics.offset, metrics_ino: metrics.ino });
-      await store.writeFileAtomic(AGG_FILE, JSON.stringify(fresh) + "\n");
-      n = Object.keys(levels.components).length;
-      await store.writeJsonHeld(LEVELS_FILE, emptyLevelState());
-    } else {
-      const key = `bot:${bot}`;
-      forgetBot(agg, bot);
-      await store.writeFileAtomic(AGG_FILE, JSON.stringify(agg) + "\n");
-      if (levels.components[key]) {
-        n = 1;
-        delete levels.components[key];
-        await store.writeJsonHeld(LEVELS_FILE, levels);
-      }
-    }
-    return { bot, samples_removed: removed, components_reset: n };
-  });
-}
-
 /** A bot's samples, task outcomes and last report, out of the aggregates (`health reset --bot`). */
 export function forgetBot(agg: Agg, bot: string): void {
   const key = `bot:${bot}`;
@@ -630,17 +375,6 @@ export function forgetBot(agg: Agg, bot: string): void {
 }
 
 export { COMPONENTS, METRICS, METRIC_DEFS };
-
-export const METRICS_ARCHIVE = 'archive/metrics.jsonl';
-
-/**
- * Whether a sample is past `health.metrics_retention_hours` (a timestamp that does not parse is
- * kept): what cleanup moves to the archive, in a folder and on the storage interface alike.
- */
-export function pastMetricsRetention(ctx: HiveContext): (r: MetricRecord) => boolean {
-  const cutoff = metricsRetentionCutoff(ctx);
-  return (r) => sampleTime(r) < cutoff;
-}
 
 /** Samples timed before this are past `health.metrics_retention_hours`. */
 export function metricsRetentionCutoff(ctx: HiveContext): number {
@@ -652,25 +386,3 @@ export function sampleTime(r: MetricRecord): number {
   return Date.parse(r.timestamp);
 }
 
-/**
- * Retention for raw samples (run by `deia cleanup`): samples older than
- * `health.metrics_retention_hours` move to archive/metrics.jsonl, so metrics.jsonl (which
- * `health history` streams) stays the size of its window. The aggregates see a new inode
- * and refold from what is kept on their next read.
- */
-export async function pruneMetrics(ctx: HiveContext, opts: { dryRun?: boolean } = {}): Promise<{ dropped: number }> {
-  const { store } = ctx;
-  const isOld = pastMetricsRetention(ctx);
-  let old = 0;
-  for await (const { record } of store.stream<MetricRecord>(METRICS_FILE)) {
-    if (isOld(record)) {
-      old++;
-      if (!opts.dryRun) break; // one is enough to know a rewrite is due
-    }
-  }
-  if (old === 0 || opts.dryRun) return { dropped: old };
-  return store.withLock([METRICS_FILE, METRICS_ARCHIVE], async () => {
-    const st = await store.rewriteMovingHeld<MetricRecord>(METRICS_FILE, METRICS_ARCHIVE, (r) => (isOld(r) ? { archive: r } : 'keep'));
-    return { dropped: st.moved };
-  });
-}

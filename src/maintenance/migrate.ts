@@ -22,27 +22,18 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONFIG_FILE } from '../config/index.js';
 import { DeiaError, UsageError } from '../common/errors.js';
 import { createContext, type HiveContext } from '../hive.js';
-import type { AuditRecord } from '../messaging/types.js';
-import { withMessagingSnapshot } from '../messaging/ops.js';
 import { copyMessagingOn, messagingFromStore, messagingIsEmptyOn, type MessagingCopy } from '../messaging/records.js';
-import type { AuditEvent, RoutingCopy } from '../scheduling/api.js';
-import { withRoutingSnapshot } from './folder-0.1/routing.js';
+import type { RoutingCopy } from '../scheduling/api.js';
 import { copyRoutingOn, routingFromStore, routingIsEmptyOn } from '../scheduling/records.js';
-import { AGG_FILE, ALERTS_FILE, LEVELS_FILE, METRICS_ARCHIVE, METRICS_FILE, foldNew, loadAgg, loadLevels } from '../health/api.js';
-import type { MetricRecord } from '../health/agg.js';
-import type { AlertEvent } from '../health/rules.js';
 import { copyHealthOn, healthFromStore, healthIsEmptyOn, type HealthCopy } from '../health/records.js';
-import { TASKS_FILE, type TaskRecord } from '../tasks/model.js';
 import { copyTasksOn, tasksFromStore, tasksIsEmptyOn, type TasksCopy } from '../tasks/records.js';
-import { TASKS_ARCHIVE, TASKS_STATE, catchUp, readState } from './folder-0.1/tasks.js';
 import { lastSeenAllOn, presenceDoc, type PresenceDoc } from '../presence/presence.js';
-import { lastSeenAll } from './folder-0.1/presence.js';
 import { iso } from '../common/clock.js';
 import { isPostgresUrl, openBackend, redactUrl } from '../store/open.js';
 import { isFileUrl } from '../store/select.js';
 import { LAYOUT_FILE } from '../store/file/layout.js';
 import { StoreError, type StorageBackend } from '../store/types.js';
-import { folderLogRecords } from './export.js';
+import { readFolder } from './folder-0.1/index.js';
 import { initHive } from './init.js';
 
 /** One area of the hive as migrate copies it; `C` is what is read from one side and written into the other. */
@@ -50,8 +41,6 @@ interface Domain<C> {
   name: string;
   /** Whether a store holds none of it (migrate writes only into an empty store). */
   isEmptyOn(b: StorageBackend): Promise<boolean>;
-  /** From a folder in the 0.1 layout, by the folder's own code. */
-  fromFolder(ctx: HiveContext): Promise<C>;
   fromStore(b: StorageBackend, ctx: HiveContext): Promise<C>;
   /** Into a backend: a PostgreSQL store, or a new folder in the storage interface's layout. */
   toStore(b: StorageBackend, copy: C): Promise<void>;
@@ -59,19 +48,9 @@ interface Domain<C> {
   counts(copy: C): Record<string, number>;
 }
 
-/** A folder's audit log whole: what retention archived, the generations cleanup rotated, the live log. */
-async function folderAudit<T>(ctx: HiveContext, log: string): Promise<T[]> {
-  const out: T[] = [];
-  for await (const { record } of ctx.store.stream<T>(`archive/${log}.jsonl`)) out.push(record);
-  for await (const r of folderLogRecords(ctx, log)) out.push(r as T);
-  return out;
-}
-
 const messaging: Domain<MessagingCopy> = {
   name: 'messaging',
   isEmptyOn: messagingIsEmptyOn,
-  fromFolder: (ctx) =>
-    withMessagingSnapshot(ctx, async (s) => ({ bots: s.bots, inboxes: s.inboxes, undelivered: s.undelivered, keys: s.keys, audit: await folderAudit<AuditRecord>(ctx, 'bot-messaging') })),
   fromStore: messagingFromStore,
   toStore: async (b, c) => void (await copyMessagingOn(b, c)),
   counts: (c) => ({
@@ -87,7 +66,6 @@ const messaging: Domain<MessagingCopy> = {
 const routing: Domain<RoutingCopy> = {
   name: 'routing',
   isEmptyOn: routingIsEmptyOn,
-  fromFolder: (ctx) => withRoutingSnapshot(ctx, () => folderAudit<AuditEvent>(ctx, 'adaptive-scheduling'), async (c) => c),
   fromStore: routingFromStore,
   toStore: async (b, c) => void (await copyRoutingOn(b, c)),
   counts: (c) => ({ outcomes: c.outcomes.length + c.unfolded.length, task_types: c.types ? Object.keys(c.types).length : 0, audit_lines: c.audit.length }),
@@ -96,21 +74,6 @@ const routing: Domain<RoutingCopy> = {
 const tasks: Domain<TasksCopy> = {
   name: 'tasks',
   isEmptyOn: tasksIsEmptyOn,
-  // tasks.jsonl, the fold over it and the archive at one instant, under the locks every task writer
-  // (retention too) holds first; the archive's own lock is not taken: it would leave an archive/ folder.
-  fromFolder: (ctx) =>
-    ctx.store.withLock([TASKS_FILE, TASKS_STATE], async () => {
-      const view = catchUp(ctx, readState(ctx));
-      if (view.fold.unrecorded.size > 0) {
-        throw new DeiaError(
-          `${ctx.dir} owes the outcome of ${view.fold.unrecorded.size} finished task(s) (a task done or task fail that stopped part way)`,
-          'run deia task dispatch on the folder first (it records them), then migrate again',
-          1,
-          'EOWED',
-        );
-      }
-      return { records: ctx.store.read<TaskRecord>(TASKS_FILE).records, archived: ctx.store.read<TaskRecord>(TASKS_ARCHIVE).records, fold: view.fold };
-    }),
   fromStore: tasksFromStore,
   toStore: copyTasksOn,
   counts: (c) => ({
@@ -124,20 +87,6 @@ const tasks: Domain<TasksCopy> = {
 const health: Domain<HealthCopy> = {
   name: 'health',
   isEmptyOn: healthIsEmptyOn,
-  // The samples, the aggregates caught up with them, the levels and the alert log under the locks of a
-  // health check (metrics.jsonl's holds off retention too, which takes it before the archive's).
-  fromFolder: (ctx) =>
-    ctx.store.withLock([METRICS_FILE, AGG_FILE, LEVELS_FILE, ALERTS_FILE], async () => {
-      const agg = loadAgg(ctx);
-      foldNew(ctx, agg);
-      return {
-        samples: ctx.store.read<MetricRecord>(METRICS_FILE).records,
-        archived: ctx.store.read<MetricRecord>(METRICS_ARCHIVE).records,
-        alerts: await folderAudit<AlertEvent>(ctx, 'health-alerts'),
-        agg,
-        levels: loadLevels(ctx),
-      };
-    }),
   fromStore: healthFromStore,
   toStore: copyHealthOn,
   counts: (c) => ({
@@ -156,7 +105,6 @@ const health: Domain<HealthCopy> = {
 const presence: Domain<Map<string, number>> = {
   name: 'presence',
   isEmptyOn: async () => true,
-  fromFolder: async (ctx) => lastSeenAll(ctx),
   fromStore: (b) => lastSeenAllOn(b),
   toStore: async (b, seen) => {
     const there = await lastSeenAllOn(b);
@@ -174,7 +122,7 @@ const DOMAINS = [messaging, routing, tasks, health, presence] as const;
  * PostgreSQL store, a folder in the storage interface's layout (a file:// URL, or any folder path
  * given as --to: a new folder is written in that layout).
  */
-export type HiveKind = 'folder' | 'postgres' | 'interface';
+type HiveKind = 'folder' | 'postgres' | 'interface';
 
 export interface MigrateResult {
   /** Where the hive was read (a connection string's password replaced by `***`). */
@@ -231,15 +179,6 @@ export async function migrateHive(ctx: HiveContext, to: string): Promise<Migrate
 /** What a copy holds, area by area (the same keys whichever way it went). */
 export function countsOf(c: HiveCopy): Pick<MigrateResult, 'messaging' | 'routing' | 'tasks' | 'health' | 'presence'> {
   return { messaging: messaging.counts(c.m), routing: routing.counts(c.r), tasks: tasks.counts(c.t), health: health.counts(c.h), presence: presence.counts(c.seen) };
-}
-
-/** A folder in the 0.1 layout, every area read (and allowed to refuse) before anything is written. */
-export async function readFolder(ctx: HiveContext): Promise<HiveCopy> {
-  const m = await messaging.fromFolder(ctx);
-  const r = await routing.fromFolder(ctx);
-  const t = await tasks.fromFolder(ctx);
-  const h = await health.fromFolder(ctx);
-  return { m, r, t, h, seen: await presence.fromFolder(ctx) };
 }
 
 async function readStore(ctx: HiveContext, url: string): Promise<HiveCopy> {

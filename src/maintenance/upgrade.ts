@@ -12,7 +12,8 @@ import { iso } from '../common/clock.js';
 import { DeiaError } from '../common/errors.js';
 import type { HiveContext } from '../hive.js';
 import { lockStatus, walk } from '../store/inspect.js';
-import { buildFolder, countsOf, readFolder, type MigrateResult } from './migrate.js';
+import { buildFolder, countsOf, type MigrateResult } from './migrate.js';
+import { readFolder } from './folder-0.1/index.js';
 
 export interface UpgradeResult extends Pick<MigrateResult, 'messaging' | 'routing' | 'tasks' | 'health' | 'presence'> {
   /** The hive folder (the same before and after). */

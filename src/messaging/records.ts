@@ -41,7 +41,8 @@ const MOVE_LEASE_MS = 30_000;
 /** Open the chosen store for one command and close it after, whatever happens. */
 export async function onStore<R>(ctx: HiveContext, fn: (b: StorageBackend) => Promise<R>): Promise<R> {
   const { openBackend } = await import('../store/open.js');
-  const b = await openBackend(storeUrl(ctx), openOptions(ctx));
+  // A folder deia 0.1 made is opened only by `deia export`: its audit logs are files the file backend reads as they are.
+  const b = await openBackend(ctx.storeChoice.kind === 'file' ? ctx.dir : storeUrl(ctx), openOptions(ctx));
   try {
     const r = await fn(b);
     // Every command a bot runs says it is alive, as in a folder (program.ts), here on the

@@ -13,7 +13,7 @@ import type { StorageBackend } from '../store/types.js';
 export const PRESENCE_THROTTLE_MS = 15_000;
 
 /** Pure: does a sighting at `now` need writing, given the last one recorded? */
-function needsRefresh(last: number | undefined, now: number, throttleMs = PRESENCE_THROTTLE_MS): boolean {
+export function needsRefresh(last: number | undefined, now: number, throttleMs = PRESENCE_THROTTLE_MS): boolean {
   return last === undefined || now < last || now - last >= throttleMs;
 }
 

@@ -534,6 +534,7 @@ export class Store {
         }
       }
       archive.flush();
+      moveFault();
     });
     return { ...stats, moved };
   }
@@ -800,4 +801,13 @@ function syncDir(dir: string): void {
   } catch {
     // best effort
   }
+}
+
+/**
+ * Fault injection for the crash tests (test/tasks-state.test.ts): with DEIA_FAULT=file-move-kill
+ * the process kills itself with SIGKILL once the records moved out of a log are in its archive
+ * and before the log is replaced without them: the moment a crash leaves them in both.
+ */
+function moveFault(): void {
+  if (process.env.DEIA_FAULT === 'file-move-kill') process.kill(process.pid, 'SIGKILL');
 }

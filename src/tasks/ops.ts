@@ -25,7 +25,7 @@ import {
   type TaskRecord,
   type TaskStatus,
 } from './model.js';
-import { copyTask } from './state.js';
+import { copyTask } from './model.js';
 
 /** resolveOpen with the full fold from any backend (`all`, read only on a miss). */
 export function resolveOpenIn(open: Map<string, Task>, id: string, all: () => Map<string, Task>): Task {

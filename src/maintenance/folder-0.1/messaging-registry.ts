@@ -2,11 +2,9 @@
  * Who has an inbox: lookups only, read by the areas that list bots. Creating an inbox (`ensureInbox`)
  * is an operation (ops.ts): a new inbox receives the mail already waiting for it.
  */
-import { validateBotId } from '../common/ids.js';
-import type { HiveContext } from '../hive.js';
-import { BOTS_FILE } from '../common/files.js';
+import { validateBotId } from '../../common/ids.js';
+import type { HiveContext } from '../../hive.js';
 
-export { BOTS_FILE };
 export const mailboxFile = (bot: string) => `mailboxes/${validateBotId(bot)}.jsonl`;
 
 export interface BotRecord {

@@ -1,0 +1,73 @@
+/**
+ * Health operations (docs/contracts.md): apply the pure rules through the store.
+ * Every evaluation folds only the lines appended since the last one into
+ * state/health-agg.json, and checks-and-writes alerts under one lock.
+ */
+import { toDict } from '../../common/dict.js';
+import type { HiveContext } from '../../hive.js';
+import {
+  emptyAgg,
+  foldMetric,
+  foldPerf,
+  prune,
+  type Agg,
+  type MetricRecord,
+  type PerfRecord,
+} from '../../health/agg.js';
+import {
+  emptyLevelState,
+  type LevelState,
+} from '../../health/rules.js';
+export { METRICS_FILE };
+import { ALERTS_LOG, METRICS_FILE, PERFORMANCE_FILE } from '../../common/files.js';
+
+const PERF_FILE = PERFORMANCE_FILE;
+export const AGG_FILE = 'state/health-agg.json';
+export const LEVELS_FILE = 'state/health.json';
+export const ALERTS_FILE = ALERTS_LOG;
+
+// ---------------------------------------------------------------- gathering
+
+/** Fold the lines appended since the last run; a file that was rewritten or shrank is refolded. */
+export function foldNew(ctx: HiveContext, agg: Agg): boolean {
+  const { store } = ctx;
+  let m = store.readSince<MetricRecord>(METRICS_FILE, { offset: agg.metrics_off, ino: agg.metrics_ino });
+  let p = store.readSince<PerfRecord>(PERF_FILE, { offset: agg.perf_off, ino: agg.perf_ino });
+  let changed = false;
+  if (m.reset || p.reset) {
+    // One aggregate covers both files: refold both from their start.
+    Object.assign(agg, emptyAgg());
+    if (!m.reset) m = store.readSince<MetricRecord>(METRICS_FILE, undefined);
+    if (!p.reset) p = store.readSince<PerfRecord>(PERF_FILE, undefined);
+    changed = true;
+  }
+  for (const rec of m.records) foldMetric(agg, rec);
+  for (const rec of p.records) foldPerf(agg, rec);
+  if (m.cursor.offset !== agg.metrics_off || p.cursor.offset !== agg.perf_off) changed = true;
+  if (m.cursor.ino !== agg.metrics_ino || p.cursor.ino !== agg.perf_ino) changed = true;
+  agg.metrics_off = m.cursor.offset;
+  agg.metrics_ino = m.cursor.ino;
+  agg.perf_off = p.cursor.offset;
+  agg.perf_ino = p.cursor.ino;
+  if (changed) prune(agg, ctx.clock(), Math.max(ctx.config.health.history_minutes, ctx.config.health.window_minutes));
+  return changed;
+}
+
+export function loadAgg(ctx: HiveContext): Agg {
+  const a = ctx.store.readJson<Agg>(AGG_FILE);
+  if (!a || a.v !== 1) return emptyAgg();
+  // Keyed by bot id: no lookup may reach Object.prototype (issue 12.3). Series keys hold a '|'.
+  return { ...a, series: toDict(a.series), perf: toDict(a.perf), seen: toDict(a.seen) };
+}
+
+export function loadLevels(ctx: HiveContext): LevelState {
+  const s = ctx.store.readJson<LevelState>(LEVELS_FILE);
+  return s && s.v === 1 ? s : emptyLevelState();
+}
+
+// ---------------------------------------------------------------- the contract
+
+// ---------------------------------------------------------------- history, export, reset
+
+export const METRICS_ARCHIVE = 'archive/metrics.jsonl';
+
