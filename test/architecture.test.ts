@@ -148,6 +148,20 @@ describe('the import graph of src/', () => {
     expect(edges(graph, ['messaging', 'scheduling', 'health', 'tasks'], ['index.ts', 'routing-signals.ts', 'mcp', 'hooks', 'demo', 'maintenance'])).toEqual([]);
   });
 
+  it('keeps the domains on the storage interface: no file store, lock, offset or file system in src/<domain>', () => {
+    const domains = ['messaging', 'scheduling', 'health', 'tasks', 'presence'];
+    // The interface (types, open, copy) and the hive owner check `scale --exec` makes before running a command.
+    const allowed = new Set(['store/types.ts', 'store/open.ts', 'store/copy.ts', 'store/locate.ts']);
+    expect(edges(graph, domains, ['store']).filter((e) => !allowed.has(e.split(' -> ')[1]!))).toEqual([]);
+    const files = [...graph.keys()].filter((f) => domains.some((d) => f.startsWith(`${d}/`)));
+    expect(files.length).toBeGreaterThan(30);
+    const found = files.flatMap((f) => {
+      const text = readFileSync(join(SRC, f), 'utf8');
+      return [/from 'node:fs'/, /\bctx\.store\.(?!warn\b)/, /\bwithLock\b|\bappendHeld\b|\bstore\.read(Since|Json|Text)\b/].filter((re) => re.test(text)).map((re) => `${f}: ${re}`);
+    });
+    expect(found).toEqual([]);
+  });
+
   it('orders the domains: scheduling reads no other domain, messaging none, health only messaging', () => {
     expect(edges(graph, ['scheduling'], ['messaging', 'health', 'tasks', 'presence'])).toEqual([]);
     expect(edges(graph, ['messaging'], ['scheduling', 'health', 'tasks'])).toEqual([]);

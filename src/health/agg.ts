@@ -25,11 +25,6 @@ export interface SampleSeries {
 
 export interface Agg {
   v: 1;
-  metrics_off: number;
-  perf_off: number;
-  /** Inodes of metrics.jsonl and performance.jsonl when the offsets were taken (a rewrite changes them). */
-  metrics_ino?: number;
-  perf_ino?: number;
   /** `${componentKey}|${metric}` -> series; componentKey is 'system' etc. or 'bot:NAME'. */
   series: Record<string, SampleSeries>;
   /** bot id or '*' (all) -> per-minute task outcomes. */
@@ -39,7 +34,7 @@ export interface Agg {
 }
 
 export function emptyAgg(): Agg {
-  return { v: 1, metrics_off: 0, perf_off: 0, series: dict(), perf: dict(), seen: dict() };
+  return { v: 1, series: dict(), perf: dict(), seen: dict() };
 }
 
 /** One line of metrics.jsonl. */

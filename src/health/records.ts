@@ -510,8 +510,8 @@ export async function copyHealthOn(b: StorageBackend, copy: HealthCopy): Promise
   const metrics = b.log<MetricRecord>(METRICS_LOG);
   await appendArchived(metrics, copy.archived);
   for (let i = 0; i < copy.samples.length; i += COPY_BATCH) await metrics.append(copy.samples.slice(i, i + COPY_BATCH));
-  const { metrics_off: _m, perf_off: _p, metrics_ino: _mi, perf_ino: _pi, ...rest } = copy.agg;
-  const agg: Agg = { ...emptyAgg(), ...rest };
+  // Only the aggregates: a folder deia 0.1 made kept where it had read its files up to beside them.
+  const agg: Agg = { ...emptyAgg(), series: copy.agg.series, perf: copy.agg.perf, seen: copy.agg.seen };
   // A `deia health` run on the empty store may have stored aggregates and levels: replaced.
   await b.docs.put<AggDoc>(AGG_DOC, { v: 1, agg, metrics: await metrics.end(), pending: [], perf: await b.log(PERF_LOG).end() });
   await b.docs.put<LevelState>(LEVELS_DOC, copy.levels);

@@ -1,14 +1,6 @@
 /**
- * Routing operations on a hive (docs/contracts.md): the pure policy applied through the store.
- *
- * Files: performance.jsonl (raw outcomes, one line each); state/scheduling.json (the byte offset
- * of performance.jsonl folded in so far and, per task type, the generation of its document);
- * state/scheduling/<type>.<gen>.json (one document per task type: its bots' aggregates);
- * adaptive-scheduling.jsonl (audit log). Every command folds only the lines appended since the
- * offset, under the state lock, and reads only the types those lines and its question touch, so
- * `recommend` costs the same with 100 or 100,000 outcomes and with 7 or 70 task types recorded.
- * A pass writes new type documents under new names first and commits by rewriting the index
- * (atomic rename); a crash in between leaves the index on the old, consistent generation.
+ * What routing's commands share (docs/contracts.md): the questions they accept, checked before a
+ * store is opened, and the audit lines they write. The operations on a store are records.ts.
  */
 import { iso } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
@@ -22,7 +14,6 @@ import {
 } from './policy.js';
 import { mulberry32 } from './random.js';
 import { configuredTypes, normalizeTaskType, TASK_TYPES } from './types.js';
-import { PERFORMANCE_FILE as FILES_PERFORMANCE, SCHEDULING_LOG } from '../common/files.js';
 
 export { TASK_TYPES, normalizeTaskType, type TaskType } from './types.js';
 export { classifyTask, type Classification } from './classify.js';
@@ -30,10 +21,6 @@ export type { OutcomeInput, PerformanceRecord } from './input.js';
 export type { Recommendation, Candidate, StatsRow } from './policy.js';
 export type { RoutingSources } from './signals.js';
 
-export const PERFORMANCE_FILE = FILES_PERFORMANCE;
-export const STATE_FILE = 'state/scheduling.json';
-export const AUDIT_FILE = SCHEDULING_LOG;
-export const RESET_ARCHIVE = 'archive/performance-reset.jsonl';
 
 export type AuditEvent = { timestamp: string; event: string } & Record<string, unknown>;
 

@@ -69,9 +69,6 @@ export interface TypeState {
 
 export interface SchedState {
   version: 2;
-  /** Byte offset of performance.jsonl folded in so far, and that file's inode (a rewrite changes it). */
-  offset: number;
-  ino?: number;
   /** task type -> its state; the store layer loads only the types a command needs. */
   types: Map<string, TypeState>;
 }
@@ -125,7 +122,7 @@ export function paramsFromConfig(c: Config['scheduling']): PolicyParams {
 }
 
 export function emptyState(): SchedState {
-  return { version: 2, offset: 0, types: new Map() };
+  return { version: 2, types: new Map() };
 }
 
 export function emptyTypeState(): TypeState {

@@ -126,7 +126,7 @@ async function openPass(b: StorageBackend, ctx: HiveContext, tx: Transaction, sc
   if (missing.length) throw new Widen(missing);
   // Changed: something to fold, documents to empty, or the index to move past the last pass's records.
   const changed = unfolded.length > 0 || (fresh && known.size > 0) || (idx?.pending ?? 0) > 0;
-  const P: Pass = { state: { version: 2, offset: 0, types: new Map() }, scope, known, dirty: new Set(), events: [], cursor: got.cursor, changed, appended: 0 };
+  const P: Pass = { state: { version: 2, types: new Map() }, scope, known, dirty: new Set(), events: [], cursor: got.cursor, changed, appended: 0 };
   for (const t of scope) P.state.types.set(t, fresh ? emptyTypeState() : await loadType(tx, ctx, t, known.has(t)));
   // Starting over: every known type's document is rewritten (empty unless the log refills it).
   if (fresh) for (const t of known) P.dirty.add(t);
@@ -157,7 +157,7 @@ function forget(P: Pass, f: { bot_id: string | null; task_type: string | null })
   for (const [t, ts] of P.state.types) {
     if (f.task_type && t !== f.task_type) continue;
     for (const [bot, agg] of ts.aggs) if (!f.bot_id || bot === f.bot_id) outcomes += agg.n;
-    pairs += resetAggs({ version: 2, offset: 0, types: new Map([[t, ts]]) }, { bot: f.bot_id ?? undefined });
+    pairs += resetAggs({ version: 2, types: new Map([[t, ts]]) }, { bot: f.bot_id ?? undefined });
     P.dirty.add(t);
   }
   return { pairs, outcomes };

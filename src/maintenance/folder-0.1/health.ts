@@ -28,15 +28,20 @@ export const ALERTS_FILE = ALERTS_LOG;
 
 // ---------------------------------------------------------------- gathering
 
+/** The aggregates as 0.1 stored them: with the byte offsets and inodes of the two files they were folded from. */
+type FolderAgg = Agg & { metrics_off: number; perf_off: number; metrics_ino?: number; perf_ino?: number };
+
+const emptyFolderAgg = (): FolderAgg => ({ ...emptyAgg(), metrics_off: 0, perf_off: 0 });
+
 /** Fold the lines appended since the last run; a file that was rewritten or shrank is refolded. */
-export function foldNew(ctx: HiveContext, agg: Agg): boolean {
+export function foldNew(ctx: HiveContext, agg: FolderAgg): boolean {
   const { store } = ctx;
   let m = store.readSince<MetricRecord>(METRICS_FILE, { offset: agg.metrics_off, ino: agg.metrics_ino });
   let p = store.readSince<PerfRecord>(PERF_FILE, { offset: agg.perf_off, ino: agg.perf_ino });
   let changed = false;
   if (m.reset || p.reset) {
     // One aggregate covers both files: refold both from their start.
-    Object.assign(agg, emptyAgg());
+    Object.assign(agg, emptyFolderAgg());
     if (!m.reset) m = store.readSince<MetricRecord>(METRICS_FILE, undefined);
     if (!p.reset) p = store.readSince<PerfRecord>(PERF_FILE, undefined);
     changed = true;
@@ -53,9 +58,9 @@ export function foldNew(ctx: HiveContext, agg: Agg): boolean {
   return changed;
 }
 
-export function loadAgg(ctx: HiveContext): Agg {
-  const a = ctx.store.readJson<Agg>(AGG_FILE);
-  if (!a || a.v !== 1) return emptyAgg();
+export function loadAgg(ctx: HiveContext): FolderAgg {
+  const a = ctx.store.readJson<FolderAgg>(AGG_FILE);
+  if (!a || a.v !== 1) return emptyFolderAgg();
   // Keyed by bot id: no lookup may reach Object.prototype (issue 12.3). Series keys hold a '|'.
   return { ...a, series: toDict(a.series), perf: toDict(a.perf), seen: toDict(a.seen) };
 }
