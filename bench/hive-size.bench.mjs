@@ -1,16 +1,19 @@
 // Cost follows work: `deia send` and `deia inbox --next` in a hive holding 1,000,000 messages
-// against one holding 1,000, on the folder and on PostgreSQL, alternating runs in the same run.
+// against one holding 1,000, on a new folder and on PostgreSQL, alternating runs in the same run.
 // Both hives give the bot under test (TARGET) the same mailbox: 50 unread and 20 read within the
 // retention window. What differs is the history around it (bench/hive-size-fixtures.mjs):
 //   big:   1,000 bots with 1,000 messages each (TARGET 900), 97% read before the 7-day retention
-//          (a folder keeps them in archive/mailboxes/, as `deia cleanup` leaves them; PostgreSQL as
+//          (a 0.1 folder keeps them in archive/mailboxes/, as `deia cleanup` leaves them; PostgreSQL as
 //          rows in state done), 3 audit lines a message (a folder keeps 5 rotated 10 MB generations
 //          + 5 MB current; PostgreSQL all 3,000,000 rows), 100 failed messages kept.
 //   small: 10 bots, 1,000 messages, all in mailboxes (a young hive: nothing old enough to archive).
+// The folders are written in deia 0.1's layout (the fixtures), then upgraded in place by
+// `deia migrate --upgrade` (timed: a row) to the layout a new folder gets, where the commands run.
 // Generating the big hive takes 20–30 s for the folder and 1–2 min for PostgreSQL on a 2-core machine,
 // so by default it has 100 bots and 100,000 messages; DEIA_BENCH_BIG=1 makes it 1,000,000.
+import fs from 'node:fs';
 import path from 'node:path';
-import { abCompare, deia, deiaBin, folderLayoutHive, freshDb, instructions, median, root, startPg, tempHive } from './lib.mjs';
+import { abCompare, deia, deiaBin, freshDb, instructions, median, root, startPg, tempHive } from './lib.mjs';
 import { writeFolderHive, writePostgresHive } from './hive-size-fixtures.mjs';
 
 export const title = 'hive size';
@@ -67,7 +70,7 @@ function compare(backend, small, big, count, withInstructions, cwd = root) {
 function uncompactedRows(small, uncompacted) {
   const args = COMMANDS[1][1];
   const r = abCompare(() => deia(args(small)), () => deia(args(uncompacted)), RUNS);
-  const rows = [{ name: `${COMMANDS[1][0]}: folder, never cleaned: TARGET's mailbox holding 1,000 messages`, baseline: 'holding ~100', ...r }];
+  const rows = [{ name: `${COMMANDS[1][0]}: new folder, never cleaned: TARGET's inbox holding 1,000 messages`, baseline: 'holding ~100', ...r }];
   const a = instructions(process.execPath, [deiaBin, ...args(small)]);
   if (a !== null) {
     const b = instructions(process.execPath, [deiaBin, ...args(uncompacted)]);
@@ -78,19 +81,20 @@ function uncompactedRows(small, uncompacted) {
 
 async function folderRows() {
   const specs = { ...SPECS, uncompacted: { ...SPECS.small, target: { archived: 0, read: 950, unread: 50 } } };
-  // Folders deia 0.1 made (the fixtures write its layout), then the same two moved onto the layout
-  // a new folder gets (`deia migrate --upgrade`, in place): cost follows work on both.
-  const hives = { small: folderLayoutHive(), big: folderLayoutHive(), uncompacted: folderLayoutHive() };
+  // Folders deia 0.1 made (the fixtures write its layout; `deia init` would refuse one), each
+  // upgraded in place by `deia migrate --upgrade` to the layout a new folder gets: cost follows work there.
+  const hives = { small: tempHive(), big: tempHive(), uncompacted: tempHive() };
   try {
     const counts = {};
-    for (const k of ['small', 'big', 'uncompacted']) {
-      deia(['init', '--dir', hives[k].hive]);
-      counts[k] = await timed(`folder hive, ${k}`, () => writeFolderHive(hives[k].hive, specs[k]));
-    }
+    const upgrade = {};
     const dir = (k) => ['--dir', hives[k].hive];
-    const rows = [...compare('folder (0.1 layout)', dir('small'), dir('big'), counts.big, true), ...uncompactedRows(dir('small'), dir('uncompacted'))];
-    for (const k of ['small', 'big']) await timed(`upgrade of the ${k} hive`, () => deia(['migrate', '--upgrade', ...dir(k)]));
-    return [...rows, ...compare('new folder (default layout)', dir('small'), dir('big'), counts.big, true)];
+    for (const k of ['small', 'big', 'uncompacted']) {
+      fs.mkdirSync(hives[k].hive, { recursive: true });
+      counts[k] = await timed(`0.1 folder hive, ${k}`, () => writeFolderHive(hives[k].hive, specs[k]));
+      upgrade[k] = await timed(`upgrade of the ${k} hive`, () => deia(['migrate', '--upgrade', ...dir(k)]));
+    }
+    const up = { name: `deia migrate --upgrade: 0.1 folder, ${label(counts.big)} messages`, baseline: 'same, 1,000 messages', a: upgrade.small, b: upgrade.big, ratio: upgrade.big / upgrade.small, runs: 1 };
+    return [up, ...compare('new folder (default layout)', dir('small'), dir('big'), counts.big, true), ...uncompactedRows(dir('small'), dir('uncompacted'))];
   } finally {
     for (const h of Object.values(hives)) h.cleanup();
   }

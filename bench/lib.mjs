@@ -20,13 +20,6 @@ export function tempHive(prefix = 'deia-bench-') {
   return { dir, hive: path.join(dir, '.deia'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A hive folder as deia 0.1 left it (mailboxes/, no layout.json): it runs on the folder's own code. */
-export function folderLayoutHive(prefix = 'deia-bench-folder-') {
-  const h = tempHive(prefix);
-  fs.mkdirSync(path.join(h.hive, 'mailboxes'), { recursive: true });
-  return h;
-}
-
 /** Wall time of one child process, in ms. Throws if it fails. */
 export function timeProcess(cmd, args, opts = {}) {
   const t0 = process.hrtime.bigint();

@@ -1,4 +1,4 @@
-// `deia cleanup` compacting a large mailbox (peak RSS, linearity) and `send` throughput
+// `deia cleanup` compacting a large inbox (peak RSS, linearity) and `send` throughput
 // under contention (8 processes × 100 sends against the same 800 one after another).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,15 +19,16 @@ function hasCommand(name) {
 }
 
 /**
- * A mailbox of about `lines` lines in messaging's record format: messages, 60% of them
- * read long ago (so compaction drops them), written in chunks, never held in memory.
+ * A new folder whose inbox queue file holds about `lines` lines as the file backend writes them:
+ * one item event per message, and a claim event (`inbox --next`, no lease: read) for 60% of
+ * them, read long ago (so compaction drops them); written in chunks, never held in memory.
  */
 function buildHive(lines) {
   const h = tempHive('deia-bench-compact-');
-  // A folder deia 0.1 made: its mailbox file is planted below (mailboxes/ before init keeps that layout).
-  fs.mkdirSync(path.join(h.hive, 'mailboxes'), { recursive: true });
   spawnSync(process.execPath, [deiaBin, 'init', '--dir', h.hive], { env });
-  const file = path.join(h.hive, 'mailboxes/BOT-1.jsonl');
+  spawnSync(process.execPath, [deiaBin, 'register', 'BOT-1', '--dir', h.hive], { env });
+  const file = path.join(h.hive, 'queues/inbox.BOT-1.jsonl');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = fs.openSync(file, 'w', 0o644);
   const messages = Math.round(lines / 1.6);
   const old = Date.parse('2020-01-01T00:00:00Z');
@@ -40,11 +41,12 @@ function buildHive(lines) {
       message_id: id, from_bot: `BOT-${2 + (i % 5)}`, to_bot: 'BOT-1', content: `status update number ${i}: all tests are green`,
       subject: null, priority: ['P0', 'P1', 'P2', 'P3'][i % 4], status: 'delivered', created_at: at, delivered_at: at, read_at: null,
       retry_count: 0, max_retries: 3, ttl_seconds: 3600, expires_at: at, next_attempt_at: null, last_error: null, reply_to: null, metadata: {},
+      claim_count: 0, claimed_by: null, lease_expires_at: null,
     };
-    buf += JSON.stringify({ t: 'msg', m }) + '\n';
+    buf += JSON.stringify({ t: 'item', id, priority: i % 4, created_at: old + i * 1000, payload: m }) + '\n';
     written++;
     if (i % 5 < 3 && written < lines) {
-      buf += JSON.stringify({ t: 'read', id, at }) + '\n';
+      buf += JSON.stringify({ t: 'claim', id, at: old + i * 1000 + 500, by: 'BOT-1' }) + '\n';
       written++;
     }
     if (buf.length > 1 << 20) {
@@ -158,10 +160,10 @@ export async function run() {
     const small = compaction(SMALL, 3);
     const big = compaction(BIG, 2);
     process.stderr.write(`  compaction: ${SMALL} lines ${small.ms.toFixed(0)} ms, ${BIG} lines ${big.ms.toFixed(0)} ms (dropped ${big.dropped})\n`);
-    rows.push({ name: `cleanup compacting a ${BIG}-line mailbox vs ${SMALL}`, baseline: `${SMALL} lines`, a: small.ms, b: big.ms, ratio: big.ms / small.ms, target: 12 });
+    rows.push({ name: `cleanup compacting a ${BIG}-line inbox vs ${SMALL}`, baseline: `${SMALL} lines`, a: small.ms, b: big.ms, ratio: big.ms / small.ms, target: 12 });
     if (big.rssKiB) {
       const mib = big.rssKiB / 1024;
-      rows.push({ name: `cleanup peak RSS, ${BIG}-line mailbox`, value: mib, unit: 'MiB', target: 150, targetKind: 'max', pass: mib <= 150 });
+      rows.push({ name: `cleanup peak RSS, ${BIG}-line inbox`, value: mib, unit: 'MiB', target: 150, targetKind: 'max', pass: mib <= 150 });
     }
   }
   if (fs.existsSync('/usr/bin/time') && fs.existsSync(path.join(root, 'dist/lib/index.mjs'))) {

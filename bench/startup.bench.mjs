@@ -1,7 +1,7 @@
 // Start-up of the CLI against bare `node -e 0`: wall time alternating A/B in the same run
 // (21 runs each), and instructions counted by callgrind (one run each, immune to load).
 // Every everyday command is measured with its human output (tables), as a person sees it.
-import { abCompare, deia, folderLayoutHive, instructionRow, nodeBaseline, tempHive } from './lib.mjs';
+import { abCompare, deia, instructionRow, nodeBaseline, tempHive } from './lib.mjs';
 
 export const title = 'start-up';
 
@@ -16,7 +16,6 @@ function seed(d) {
 
 export async function run() {
   const h = tempHive();
-  const old = folderLayoutHive();
   const rows = [];
   const d = ['--dir', h.hive];
   try {
@@ -39,14 +38,8 @@ export async function run() {
       rows.push({ name, baseline: 'node -e 0', ...v, target: 1.2 });
     }
     for (const [name, args] of everyday) rows.push(instructionRow(name, args(), 1.2));
-    // The same commands on a folder deia 0.1 made (its own layout and code, until `deia migrate --upgrade`).
-    const od = ['--dir', old.hive];
-    seed(od);
-    const onOld = (args) => args.map((a) => (a === h.hive ? old.hive : a));
-    for (const [name, args] of everyday.slice(2, 7)) rows.push(instructionRow(`${name}, folder (0.1 layout)`, onOld(args()), 1.2));
   } finally {
     h.cleanup();
-    old.cleanup();
   }
   return rows;
 }

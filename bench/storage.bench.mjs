@@ -5,7 +5,7 @@
 // when set, else a throwaway server started (and stopped) with scripts/pg-throwaway.sh.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { abCompare, deia, folderLayoutHive, freshDb, nodeBaseline, root, startPg, tempHive } from './lib.mjs';
+import { abCompare, deia, freshDb, nodeBaseline, root, startPg, tempHive } from './lib.mjs';
 
 export const title = 'storage';
 const WORKER = path.join(root, 'bench/storage-worker.mjs');
@@ -109,13 +109,10 @@ export async function run() {
       rows.push({ name: `claims/s, ${CLAIMERS} claimer processes, one queue: PostgreSQL (8,000 items)`, value: pgRate, unit: 'claims/s' });
       rows.push({ name: 'claims/s PostgreSQL vs file backend', baseline: 'file backend', a: 1000 / fileRate, b: 1000 / pgRate, ratio: fileRate / pgRate, target: 1 });
       // `deia send` start to exit, against `node -e 0`; PostgreSQL adds loading the driver and a connection.
-      // The same commands on a new folder (the default: the storage interface's layout, named by --dir alone)
-      // and on a folder deia 0.1 made (its own code, until `deia migrate --upgrade`).
+      // The same commands on a new folder (the default: the storage interface's layout, named by --dir alone).
       const iface = tempHive();
-      const old = folderLayoutHive();
       deia(['--dir', iface.hive, 'init']);
-      deia(['--dir', old.hive, 'init']);
-      const stores = [['new folder (default layout)', ['--dir', iface.hive], 1.3], ['PostgreSQL', ['--store', db.url], 2], ['folder (0.1 layout)', ['--dir', old.hive], 1.3]];
+      const stores = [['new folder (default layout)', ['--dir', iface.hive], 1.3], ['PostgreSQL', ['--store', db.url], 2]];
       for (const [name, store, target] of stores) {
         deia([...store, 'inbox', '--as', 'BENCH-B']);
         let n = 0;
@@ -124,7 +121,6 @@ export async function run() {
       }
       rows.push(...routingCommands(stores));
       iface.cleanup();
-      old.cleanup();
       for (const [name, where] of [['file backend', file.hive], ['PostgreSQL', db.url]]) {
         const l = await wakeLatency(openBackend, where);
         rows.push({ name: `wake-up, enqueue in one process -> claimed by a waiting one, p50: ${name}`, value: l.p50, unit: 'ms', target: 20, targetKind: 'max' });

@@ -40,17 +40,33 @@ export async function run() {
 /**
  * One very long line (a message whose body is MB long) read by `doctor` and rewritten by
  * `cleanup`: time must grow with the bytes (50 MB vs 5 MB: about 10x, target at most 12x),
- * not with their square, and memory stays a small multiple of the line.
+ * not with their square, and memory stays a small multiple of the line. The line is an item of
+ * BOT-1's inbox queue in a new folder, beside a short message read long ago that cleanup's
+ * compaction drops: so it rewrites the queue file, long line and all.
  */
 function longLineRows() {
   const env = { ...process.env, NO_COLOR: '1', DEIA_BOT: '', DEIA_DIR: '' };
   const hiveWith = (mb) => {
     const h = tempHive('deia-bench-longline-');
-    // A folder deia 0.1 made: its mailbox file is planted below (mailboxes/ before init keeps that layout).
-    fs.mkdirSync(path.join(h.hive, 'mailboxes'), { recursive: true });
     spawnSync(process.execPath, [deiaBin, 'init', '--dir', h.hive], { env });
-    const msg = { type: 'message', message_id: 'long-1', from_bot: 'A', to_bot: 'BOT-1', content: 'x'.repeat(mb << 20), priority: 'P2', status: 'delivered', created_at: new Date().toISOString() };
-    fs.writeFileSync(path.join(h.hive, 'mailboxes/BOT-1.jsonl'), JSON.stringify(msg) + '\n' + JSON.stringify({ ...msg, message_id: 'short-1', content: 'hi' }) + '\n');
+    spawnSync(process.execPath, [deiaBin, 'register', 'BOT-1', '--dir', h.hive], { env });
+    const now = Date.now();
+    const old = Date.parse('2020-01-01T00:00:00Z');
+    const msg = (id, content, at) => ({
+      message_id: id, from_bot: 'A', to_bot: 'BOT-1', content, subject: null, priority: 'P2', status: 'delivered',
+      created_at: new Date(at).toISOString(), delivered_at: new Date(at).toISOString(), read_at: null, retry_count: 0, max_retries: 3,
+      ttl_seconds: 3600, expires_at: new Date(at + 3_600_000).toISOString(), next_attempt_at: null, last_error: null, reply_to: null,
+      metadata: {}, claim_count: 0, claimed_by: null, lease_expires_at: null,
+    });
+    const item = (m, at) => JSON.stringify({ t: 'item', id: m.message_id, priority: 2, created_at: at, payload: m }) + '\n';
+    const longId = '00000000-0000-4000-8000-000000000001';
+    const shortId = '00000000-0000-4000-8000-000000000002';
+    const file = path.join(h.hive, 'queues/inbox.BOT-1.jsonl');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(
+      file,
+      item(msg(shortId, 'hi', old), old) + JSON.stringify({ t: 'claim', id: shortId, at: old + 1000, by: 'BOT-1' }) + '\n' + item(msg(longId, 'x'.repeat(mb << 20), now), now),
+    );
     return h;
   };
   // Runs the CLI in a child that reports its own peak RSS (in KB) on exit.
@@ -61,7 +77,9 @@ function longLineRows() {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const rss = Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
-    if (r.status !== 0 && r.status !== 1) throw new Error(`deia ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    // doctor exits 1 when it finds a problem (the planted messages have no audit lines); cleanup must succeed.
+    if (r.status !== 0 && (r.status !== 1 || args[0] !== 'doctor')) throw new Error(`deia ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    if (args[0] === 'cleanup' && !(JSON.parse(r.stdout).compaction?.dropped >= 1)) throw new Error(`cleanup compacted nothing: ${r.stdout.slice(0, 500)}`);
     return { ms, rss };
   };
   const rows = [];
