@@ -47,13 +47,13 @@ export function assertNotFolderLayout(dir: string): void {
   const sign = folderLayoutSign(dir);
   if (sign === undefined) return;
   throw new StoreError(
-    `${dir} holds a hive in the folder layout (${sign}), not the storage interface's`,
-    `run it without file:// (--dir ${dir}), or copy it: deia migrate --dir ${dir} --to file:///path/to/new/.deia`,
+    `${dir} holds a hive in deia 0.1's folder layout (${sign}), not the storage interface's`,
+    `upgrade it once where it is: deia --dir ${dir} migrate --upgrade (stop its bots first), or copy it: deia --dir ${dir} migrate --to file:///path/to/new/.deia`,
     'ELAYOUT',
   );
 }
 
-/** For the folder's own code in a long-running process (an MCP server, a waiting inbox): stop once the folder was upgraded under it. */
+/** For the 0.1 reader (doctor --repair, migrate) in a process whose folder was upgraded under it by another: stop rather than write the old layout into the new folder. */
 export function refuseIfUpgraded(dir: string): void {
   if (!hasRecordsLayout(dir)) return;
   throw new StoreError(
