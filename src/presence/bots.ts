@@ -4,7 +4,7 @@ import type { HiveContext } from '../hive.js';
 import type { StorageBackend } from '../store/types.js';
 import { isStale, lastSeenAllOn, staleWindowMs } from './presence.js';
 
-interface BotRow {
+export interface BotRow {
   bot_id: string;
   registered_at: string | null;
   last_seen: string | null;
@@ -17,7 +17,7 @@ interface BotRow {
   health: string;
 }
 
-interface BotsReport {
+export interface BotsReport {
   generated_at: string;
   stale_after_ms: number;
   bots: BotRow[];
