@@ -686,9 +686,9 @@ describe("the folder's upgrade: deia migrate --to file://… (the storage interf
       expect(r.stderr).toMatch(re);
     };
     const asStore = pathToFileURL(dir).href;
-    refused(deia(['--store', asStore, 'status'], { env }), 1, /holds a hive in the folder layout \(\S+\), not the storage interface's \(.*deia migrate --dir/);
-    refused(deia(['--store', asStore, 'send', 'B', 'hi', '--as', 'A'], { env }), 1, /holds a hive in the folder layout/);
-    refused(deia(['--store', asStore, 'init'], { env }), 1, /holds a hive in the folder layout/);
+    refused(deia(['--store', asStore, 'status'], { env }), 1, /holds a hive in deia 0\.1's folder layout \(\S+\), not the storage interface's \(upgrade it once where it is: deia --dir \S+ migrate --upgrade .*migrate --to/);
+    refused(deia(['--store', asStore, 'send', 'B', 'hi', '--as', 'A'], { env }), 1, /holds a hive in deia 0\.1's folder layout/);
+    refused(deia(['--store', asStore, 'init'], { env }), 1, /holds a hive in deia 0\.1's folder layout/);
     refused(deia(['--dir', dir, 'migrate', '--to', asStore], { env }), 1, /already holds a hive/);
     expect(snapshotTree(dir)).toEqual(before);
     // A folder path as --to: the same as file://, a new folder in the storage interface's layout (the 0.1 layout is never written).

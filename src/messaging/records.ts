@@ -650,16 +650,26 @@ export async function retentionOn(b: StorageBackend, ctx: HiveContext, dryRun: b
   for (const q of await b.queues.names()) {
     const dead = q.startsWith('dead.');
     if (!dead && !q.startsWith('inbox.')) continue;
-    // Read mail is done for good, so a read item seen here cannot change under the removal.
-    const items = await b.queues.list<Message>(q, { states: dead ? ['ready', 'leased', 'done'] : ['done'] });
-    const old = items.filter((it) => {
-      const t = dead ? Date.parse(it.payload.expires_at) : (it.claimedAt ?? it.createdAt);
-      return Number.isFinite(t) && t < readCutoff;
-    });
     compaction.mailboxes++;
-    compaction.kept += items.length - old.length;
-    if (old.length === 0) continue;
-    compaction.dropped += dryRun ? old.length : (await b.queues.remove(q, old.map((it) => it.id))).removed.length;
+    // Read mail (and all dead mail) past the cutoff. Read mail is done for good, so a read item
+    // seen here cannot change under the removal.
+    const counted = (it: QueueItem<string | null>) => dead || it.state === 'done';
+    const old = (it: QueueItem<string | null>) => {
+      if (!counted(it)) return false;
+      const t = dead ? Date.parse(it.payload ?? '') : (it.claimedAt ?? it.createdAt);
+      const gone = Number.isFinite(t) && t < readCutoff;
+      if (!gone) compaction.kept++;
+      return gone;
+    };
+    if (b.queues.removeWhere) {
+      // Only each message's expiry is kept while the queue is read: a big inbox is pruned in little memory.
+      compaction.dropped += (await b.queues.removeWhere<Message, string | null>(q, (m) => (dead ? m.expires_at : null), old, { dryRun })).removed;
+      continue;
+    }
+    const items = await b.queues.list<Message>(q, { states: dead ? ['ready', 'leased', 'done'] : ['done'] });
+    const picked = items.filter((it) => old({ ...it, payload: dead ? it.payload.expires_at : null }));
+    if (picked.length === 0) continue;
+    compaction.dropped += dryRun ? picked.length : (await b.queues.remove(q, picked.map((it) => it.id))).removed.length;
   }
   return { compaction, key_retention: await forgetKeysOn(b, now - ctx.config.messaging.key_retention_hours * 3_600_000, dryRun) };
 }

@@ -178,6 +178,13 @@ export interface Queues {
    * one write for all; a caller without it takes them one by one.
    */
   takeMany?<T>(queue: string, ids: readonly string[], opts?: ClaimOptions): Promise<QueueItem<T>[]>;
+  /**
+   * Remove the items `pick` chooses (retention), in one atomic step; `dryRun` only counts them.
+   * `pick` sees each item once, its payload as `project` keeps it. Optional: where a queue is read
+   * whole to be folded (a folder), this reads it as a stream holding only each item's state and its
+   * projection, so a big inbox is pruned in little memory; a caller without it lists and removes.
+   */
+  removeWhere?<T, P>(queue: string, project: (payload: T) => P, pick: (item: QueueItem<P>) => boolean, opts?: { dryRun?: boolean }): Promise<{ removed: number }>;
   /** Finish a leased item. False when it was not leased (lapsed and reclaimed, already acked, unknown). */
   ack(queue: string, id: string, opts?: SettleOptions): Promise<boolean>;
   /** Give a leased item back (claimable again now). False when it was not leased. */

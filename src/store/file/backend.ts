@@ -432,6 +432,29 @@ class FileQueues implements Queues {
       .sort();
   }
 
+  async removeWhere<T, P>(queue: string, project: (payload: T) => P, pick: (item: QueueItem<P>) => boolean, opts: { dryRun?: boolean } = {}): Promise<{ removed: number }> {
+    checkName('queue', queue);
+    const file = queueFile(queue);
+    if (!this.store.exists(file)) return { removed: 0 };
+    const chosen = async () => {
+      const items = new Map<string, QueueItem<P>>();
+      for await (const { record: ev } of this.store.stream<QueueEvent<T>>(file)) {
+        applyEvent(items, ev.t === 'item' ? { ...ev, payload: project(ev.payload) } : ev);
+      }
+      return new Set([...items.values()].filter(pick).map((it) => it.id));
+    };
+    if (opts.dryRun) return { removed: (await chosen()).size };
+    return this.locks.run(file, async () => {
+      const gone = await chosen();
+      if (gone.size > 0) {
+        await this.store.rewriteHeld<QueueEvent>(file, async function* (records) {
+          for await (const ev of records) if (!gone.has(ev.id)) yield ev;
+        });
+      }
+      return { removed: gone.size };
+    });
+  }
+
   async remove(queue: string, ids: readonly string[]): Promise<{ removed: string[] }> {
     checkName('queue', queue);
     if (ids.length === 0 || !this.store.exists(queueFile(queue))) return { removed: [] };
