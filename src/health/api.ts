@@ -1,7 +1,6 @@
 /**
- * Health operations (docs/contracts.md): apply the pure rules through the store.
- * Every evaluation folds only the lines appended since the last one into
- * state/health-agg.json, and checks-and-writes alerts under one lock.
+ * What health's commands share on any store (records.ts runs them): the inputs a check is made of,
+ * sample and question checks, and the report, dashboard and history shapes built from them.
  */
 import { dict } from '../common/dict.js';
 import { iso } from '../common/clock.js';

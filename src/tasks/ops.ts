@@ -1,12 +1,6 @@
 /**
- * Task operations: the state machine of model.ts applied to tasks.jsonl through the store.
- *
- * Lock discipline: tasks.jsonl ranks after the outbox and the mailboxes, so no message is
- * ever sent while its lock is held. A step that crosses areas is split:
- *   decide + append under the tasks lock -> release -> send (idempotent key per task attempt)
- *   -> append the message id under the tasks lock.
- * Recording an outcome (performance.jsonl, later in the order) happens under the tasks lock,
- * just after the done/failed record, and exactly once (see finishTask and settleOutcomes).
+ * What the task commands share on any store (records.ts runs them): input checks, the assignment
+ * and result messages, choosing a bot, and how a list shows why a task waits.
  */
 import { UsageError } from '../common/errors.js';
 import { parsePriority } from '../common/parse.js';

@@ -1,7 +1,7 @@
 /**
- * Health operations (docs/contracts.md): apply the pure rules through the store.
- * Every evaluation folds only the lines appended since the last one into
- * state/health-agg.json, and checks-and-writes alerts under one lock.
+ * Health in a folder deia 0.1 made, read for its upgrade: state/health-agg.json (the aggregates, with
+ * where in metrics.jsonl and performance.jsonl they were folded up to) and state/health.json (the levels).
+ * The copy folds what was appended since, as 0.1's next check would have.
  */
 import { toDict } from '../../common/dict.js';
 import type { HiveContext } from '../../hive.js';
@@ -26,7 +26,6 @@ export const AGG_FILE = 'state/health-agg.json';
 export const LEVELS_FILE = 'state/health.json';
 export const ALERTS_FILE = ALERTS_LOG;
 
-// ---------------------------------------------------------------- gathering
 
 /** The aggregates as 0.1 stored them: with the byte offsets and inodes of the two files they were folded from. */
 type FolderAgg = Agg & { metrics_off: number; perf_off: number; metrics_ino?: number; perf_ino?: number };
@@ -70,9 +69,6 @@ export function loadLevels(ctx: HiveContext): LevelState {
   return s && s.v === 1 ? s : emptyLevelState();
 }
 
-// ---------------------------------------------------------------- the contract
-
-// ---------------------------------------------------------------- history, export, reset
 
 export const METRICS_ARCHIVE = 'archive/metrics.jsonl';
 

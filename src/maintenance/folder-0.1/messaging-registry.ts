@@ -1,7 +1,4 @@
-/**
- * Who has an inbox: lookups only, read by the areas that list bots. Creating an inbox (`ensureInbox`)
- * is an operation (ops.ts): a new inbox receives the mail already waiting for it.
- */
+/** Who has an inbox in a folder deia 0.1 made: registrations (bots.jsonl) and mailbox files. */
 import { validateBotId } from '../../common/ids.js';
 import type { HiveContext } from '../../hive.js';
 

@@ -1,13 +1,9 @@
 /**
- * Messaging operations: the rules of rules.ts applied through the store.
- *
- * Files (all under the hive folder):
- *   mailboxes/<bot>.jsonl  delivered messages ({t:'msg'}) and read events ({t:'read'}), folded on read
+ * Messaging in a folder deia 0.1 made, read for its upgrade, at one instant under 0.1's locks:
+ *   mailboxes/<bot>.jsonl  delivered messages ({t:'msg'}) and read / claim events, folded
  *   outbox.jsonl           messages not yet delivered, and their retry / terminal transitions
- *   state/outbox.json      { next_due_at, pending }: lets every command skip delivery when nothing is due
- *   keys/<sender>.jsonl    idempotency keys of `send --key` and the messages they plan (written first)
- *   state/archiving/<bot>.json  where a mailbox's archive ended before a compaction's appends (until its rename)
- *   bot-messaging.jsonl    audit log, one event a line, appended last in each critical section
+ *   keys/<sender>.jsonl    idempotency keys of `send --key` and the messages they planned
+ *   bots.jsonl             registrations
  */
 import { iso } from '../../common/clock.js';
 import { DeiaError } from '../../common/errors.js';
@@ -39,23 +35,6 @@ function readOutbox(ctx: HiveContext) {
   return foldOutbox(ctx.store.read<OutboxRecord>(OUTBOX).records);
 }
 
-// ------------------------------------------------------------------ delivery
-
-// ------------------------------------------------------------------ registration
-
-// ------------------------------------------------------------------ send
-
-// ------------------------------------------------------------------ inbox
-
-// ------------------------------------------------------------------ read
-
-// ------------------------------------------------------------------ conversation
-
-// ------------------------------------------------------------------ status
-
-// ------------------------------------------------------------------ compaction
-
-// ------------------------------------------------------------------ snapshot (deia migrate)
 
 /** What messaging holds in a hive folder, as `deia migrate` copies it. */
 interface FolderMessaging {

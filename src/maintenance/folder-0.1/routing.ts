@@ -1,14 +1,8 @@
 /**
- * Routing operations on a hive (docs/contracts.md): the pure policy applied through the store.
- *
- * Files: performance.jsonl (raw outcomes, one line each); state/scheduling.json (the byte offset
- * of performance.jsonl folded in so far and, per task type, the generation of its document);
- * state/scheduling/<type>.<gen>.json (one document per task type: its bots' aggregates);
- * adaptive-scheduling.jsonl (audit log). Every command folds only the lines appended since the
- * offset, under the state lock, and reads only the types those lines and its question touch, so
- * `recommend` costs the same with 100 or 100,000 outcomes and with 7 or 70 task types recorded.
- * A pass writes new type documents under new names first and commits by rewriting the index
- * (atomic rename); a crash in between leaves the index on the old, consistent generation.
+ * Routing in a folder deia 0.1 made, read for its upgrade: performance.jsonl (the outcomes),
+ * state/scheduling.json (how far they were folded, and each task type's document generation),
+ * state/scheduling/<type>.<gen>.json (the documents) and the audit log. Documents that are current
+ * are copied as they are, so the copy answers `stats` and `recommend` exactly as the folder did.
  */
 import type { AuditEvent, RoutingCopy } from '../../scheduling/api.js';
 import type { HiveContext } from '../../hive.js';
@@ -37,13 +31,6 @@ function typeFile(type: string, gen: number): string {
   return `${TYPE_DIR}/${type}.${gen}.json`;
 }
 
-// ------------------------------------------------------------------ record
-
-// ------------------------------------------------------------------ recommend
-
-// ------------------------------------------------------------------ stats
-
-// ------------------------------------------------------------------ copying (deia migrate)
 
 /**
  * Read this folder's routing at one instant (performance.jsonl, the state and the audit log

@@ -1,21 +1,7 @@
 /**
- * The incremental fold of tasks.jsonl (rule 4: cost follows the work, not the history).
- *
- * state/tasks.json holds model.OpenFold (the unfinished tasks and small aggregates) and the
- * FileCursor of tasks.jsonl it covers. A command reads the state and folds only the lines
- * appended since its cursor (store.readSince); after a rewrite (new inode) or a shrink it
- * refolds from scratch, and so it does when the state file is missing or does not parse.
- *
- * Who writes it: only code holding the tasks.jsonl lock (every task operation that appends,
- * and cleanup's retention), so the state never runs ahead of the file. Readers without a
- * lock (list, show, scale, routing's load signal) fold the new lines in memory and write
- * nothing: a reading command leaves the folder as it found it.
- *
- * Retention: finished tasks whose every record is older than tasks.retention_hours move
- * to archive/tasks.jsonl (appended first, then tasks.jsonl is rewritten, all under the locks
- * of tasks.jsonl, the state and the archive), so tasks.jsonl itself stays proportional to
- * recent work. That also bounds the queries that need finished tasks (`task list` without an
- * open status, `task show` of a finished task), which fold tasks.jsonl.
+ * Tasks in a folder deia 0.1 made, read for its upgrade: tasks.jsonl and its incremental fold
+ * (state/tasks.json: the open tasks and the position in tasks.jsonl it covers), caught up with the
+ * lines appended since.
  */
 import type { HiveContext } from '../../hive.js';
 import type { FileCursor } from '../../store/store.js';
