@@ -86,7 +86,7 @@ export function createContext(opts: HiveOptions = {}): HiveContext {
   const storeChoice = configured.kind !== 'file' ? configured : chooseByLayout(dir);
   if (storeChoice.kind === 'file' && !opts.oldLayoutOk) throw oldLayoutError(dir);
   if (storeChoice.kind === 'file') store.layoutGuard = () => refuseIfUpgraded(dir);
-  store.lockOptions = { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
+  store.lockOptions = lockOptionsOf(config);
   const asRaw = opts.as ?? (env.DEIA_BOT || env.AGENT_NAME || undefined);
   const identity = asRaw === undefined ? undefined : validateBotId(asRaw, 'identity (--as / DEIA_BOT / AGENT_NAME)');
   return {
@@ -122,7 +122,11 @@ export function storeUrl(ctx: HiveContext): string {
 
 /** How the hive's store is opened for a context: its clock, and a folder's lock settings from config.json. */
 export function openOptions(ctx: HiveContext): { clock: Clock; lock: { staleMs: number; maxWaitMs: number } } {
-  return { clock: ctx.clock, lock: { staleMs: ctx.config.store.lock_stale_ms, maxWaitMs: ctx.config.store.lock_max_wait_ms } };
+  return { clock: ctx.clock, lock: lockOptionsOf(ctx.config) };
+}
+
+function lockOptionsOf(config: Config): { staleMs: number; maxWaitMs: number } {
+  return { staleMs: config.store.lock_stale_ms, maxWaitMs: config.store.lock_max_wait_ms };
 }
 
 /** A missing hive: an error for commands that need one, a notice when one is about to be made implicitly. */
