@@ -3,8 +3,8 @@
  * The folder is copied (as `migrate --to file://…` copies it) into a new folder beside it, which
  * then takes its name; the old files are kept, renamed, beside it. Bots must be stopped: it
  * refuses while a lock is held, and throws the copy away if any file changed while it was made.
- * A process of the folder's own code still running afterwards stops at its next write (or wake)
- * with a clear error (Store.layoutGuard), rather than writing the old layout into the new folder.
+ * Another process reading the old layout meanwhile (a doctor --repair, a migrate) stops at its
+ * next write with a clear error (Store.layoutGuard), rather than writing the old layout into the new folder.
  */
 import fs from 'node:fs';
 import path from 'node:path';

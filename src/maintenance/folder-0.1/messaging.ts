@@ -24,15 +24,12 @@ import type {
 import type { SentKey } from '../../messaging/records.js';
 import { MESSAGING_LOG, OUTBOX_FILE } from '../../common/files.js';
 
-const OUTBOX = OUTBOX_FILE;
-const AUDIT = MESSAGING_LOG;
-
 function readMailbox(ctx: HiveContext, bot: string): MailboxState {
   return foldMailbox(ctx.store.read<MailboxRecord>(mailboxFile(bot)).records);
 }
 
 function readOutbox(ctx: HiveContext) {
-  return foldOutbox(ctx.store.read<OutboxRecord>(OUTBOX).records);
+  return foldOutbox(ctx.store.read<OutboxRecord>(OUTBOX_FILE).records);
 }
 
 
@@ -82,7 +79,7 @@ export async function withMessagingSnapshot<R>(ctx: HiveContext, read: (s: Folde
   for (let attempt = 0; attempt < 20; attempt++) {
     const bots = knownBots(ctx);
     const keys = keyFiles(ctx);
-    const done = await store.withLock([BOTS_FILE, OUTBOX, ...keys, ...bots.map(mailboxFile), AUDIT], async () => {
+    const done = await store.withLock([BOTS_FILE, OUTBOX_FILE, ...keys, ...bots.map(mailboxFile), MESSAGING_LOG], async () => {
       const have = knownBots(ctx);
       // A bot registered (or a sender's first key) between the listing and the locks: look again, taking its lock too.
       if (have.some((b) => !bots.includes(b)) || keyFiles(ctx).some((f) => !keys.includes(f))) return undefined;

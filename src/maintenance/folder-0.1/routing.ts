@@ -7,14 +7,10 @@
 import type { AuditEvent, RoutingCopy } from '../../scheduling/api.js';
 import type { HiveContext } from '../../hive.js';
 import { type PerformanceRecord } from '../../scheduling/input.js';
-import {
-  typeStateFromJson,
-} from '../../scheduling/policy.js';
-import { PERFORMANCE_FILE as FILES_PERFORMANCE, SCHEDULING_LOG } from '../../common/files.js';
+import { typeStateFromJson } from '../../scheduling/policy.js';
+import { PERFORMANCE_FILE, SCHEDULING_LOG } from '../../common/files.js';
 
-const PERFORMANCE_FILE = FILES_PERFORMANCE;
 const STATE_FILE = 'state/scheduling.json';
-const AUDIT_FILE = SCHEDULING_LOG;
 const RESET_ARCHIVE = 'archive/performance-reset.jsonl';
 
 const TYPE_DIR = 'state/scheduling';
@@ -38,7 +34,7 @@ function typeFile(type: string, gen: number): string {
  */
 export async function withRoutingSnapshot<R>(ctx: HiveContext, readAudit: () => Promise<AuditEvent[]>, use: (c: RoutingCopy) => Promise<R>): Promise<R> {
   const { store } = ctx;
-  const copy = await store.withLock([PERFORMANCE_FILE, STATE_FILE, AUDIT_FILE, RESET_ARCHIVE], async (): Promise<RoutingCopy> => {
+  const copy = await store.withLock([PERFORMANCE_FILE, STATE_FILE, SCHEDULING_LOG, RESET_ARCHIVE], async (): Promise<RoutingCopy> => {
     const all = store.read<PerformanceRecord>(PERFORMANCE_FILE).records;
     const forgotten = store.read<PerformanceRecord>(RESET_ARCHIVE).records;
     const audit = await readAudit();
